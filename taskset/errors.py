@@ -1,0 +1,93 @@
+"""Errors raised by the taskset library.
+
+One root, so a caller can catch everything taskset raises::
+
+    TasksetError
+    ├── TaskRecordError        a task file is malformed (names the file and the field)
+    ├── TaskNotFound           an instance id is not in the task set
+    ├── RepositoryError        a repository cannot be found, cloned or read
+    ├── WorkspaceError         a workspace cannot be materialised
+    │   └── PatchError         a patch or test patch does not apply
+    ├── EditRefused            a candidate edit is unsafe or touches tests (carries the reason)
+    ├── EnvironmentBuildError  an environment cannot be built (carries the installer's output)
+    └── TestRunError           pytest could not be run or its report is unusable
+"""
+
+from __future__ import annotations
+
+
+class TasksetError(Exception):
+    """Root of every error the taskset library raises."""
+
+
+class TaskRecordError(TasksetError):
+    """A task record is malformed: a missing field, a wrong type, an unknown schema version."""
+
+    def __init__(self, source: str, field: str, problem: str):
+        self.source = source
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{source}: field {field!r}: {problem}")
+
+
+class TaskNotFound(TasksetError, KeyError):
+    """No task with this instance id in the task set."""
+
+    def __init__(self, instance_id: str, root: str = ""):
+        self.instance_id = instance_id
+        self.root = root
+        where = f" in {root}" if root else ""
+        super().__init__(f"no task {instance_id!r}{where}")
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return self.args[0]
+
+
+class RepositoryError(TasksetError):
+    """A repository cannot be found, cloned or read."""
+
+    def __init__(self, location: str, problem: str):
+        self.location = location
+        self.problem = problem
+        super().__init__(f"{location}: {problem}")
+
+
+class WorkspaceError(TasksetError):
+    """A workspace cannot be materialised."""
+
+
+class PatchError(WorkspaceError):
+    """A patch does not apply to the workspace."""
+
+    def __init__(self, what: str, output: str):
+        self.what = what
+        self.output = output
+        super().__init__(f"{what} does not apply: {output.strip()[:500]}")
+
+
+class EditRefused(TasksetError):
+    """A candidate edit was refused: unsafe path or an edit to the task's tests."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"edit to {path!r} refused: {reason}")
+
+
+class EnvironmentBuildError(TasksetError):
+    """An environment could not be built; ``output`` holds the installer's trimmed output."""
+
+    def __init__(self, message: str, output: str = "", step: str = ""):
+        self.output = output
+        self.step = step
+        super().__init__(message)
+
+
+class TestRunError(TasksetError):
+    """pytest could not be run, or its report contradicts its exit code."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, message: str, output: str = ""):
+        self.output = output
+        super().__init__(message)

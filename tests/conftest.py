@@ -1,0 +1,96 @@
+"""Hermetic test setup: pinned git identities and dates, caches under pytest's tmp, no API keys.
+
+Environments (virtualenvs from the package index) are expensive, so the loopctl cache and uv's
+cache live in one session-wide tmp directory: the first test that needs an environment builds it,
+the rest reuse it, exactly as a user's warm cache would.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET")
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    """A cache directory shared by every test of the session."""
+    return tmp_path_factory.mktemp("loopctl-cache")
+
+
+@pytest.fixture(autouse=True)
+def hermetic(monkeypatch, tmp_path, session_cache):
+    """Pin what makes runs differ between machines; strip what must never leak into tests."""
+    for name in list(os.environ):
+        if name.endswith(SECRET_SUFFIXES) or name.startswith(("GIT_", "LOOPCTL_")):
+            monkeypatch.delenv(name, raising=False)
+    identity = {
+        "GIT_AUTHOR_NAME": "Loop Tester",
+        "GIT_AUTHOR_EMAIL": "tester@example.invalid",
+        "GIT_COMMITTER_NAME": "Loop Tester",
+        "GIT_COMMITTER_EMAIL": "tester@example.invalid",
+        "GIT_AUTHOR_DATE": "2024-03-01T12:00:00+00:00",
+        "GIT_COMMITTER_DATE": "2024-03-01T12:00:00+00:00",
+        "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "LOOPCTL_CACHE": str(session_cache / "loopctl"),
+        "UV_CACHE_DIR": str(session_cache / "uv"),
+        "HOME": str(tmp_path / "home"),
+    }
+    for name, value in identity.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "home").mkdir(exist_ok=True)
+    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n[user]\n\tname = Loop Tester\n\temail = tester@example.invalid\n")
+
+
+class GitRepo:
+    """A real git repository in a tmp dir, built commit by commit."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args: str) -> str:
+        """Run git in the repository and return its stdout."""
+        done = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    def write(self, files: dict[str, str | None]) -> None:
+        """Write (or, with None, delete) files relative to the repository root."""
+        for rel, content in files.items():
+            target = self.path / rel
+            if content is None:
+                target.unlink()
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+
+    def commit(self, message: str, files: dict[str, str | None], date: str | None = None) -> str:
+        """Write files, commit everything, return the new commit's sha."""
+        self.write(files)
+        self.git("add", "-A")
+        env = {}
+        if date:
+            env = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+        subprocess.run(
+            ["git", "commit", "-q", "-m", message],
+            cwd=self.path,
+            check=True,
+            env={**os.environ, **env},
+        )
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def make_repo(tmp_path):
+    """Factory: ``make_repo("name")`` gives an empty GitRepo under tmp_path."""
+
+    def factory(name: str = "repo") -> GitRepo:
+        return GitRepo(tmp_path / name)
+
+    return factory
