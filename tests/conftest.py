@@ -94,3 +94,10 @@ def make_repo(tmp_path):
         return GitRepo(tmp_path / name)
 
     return factory
+
+
+# --- environment fixtures (taskset.environment) ---
+# --- end environment fixtures ---
+
+# --- sample repository fixtures ---
+# --- end sample repository fixtures ---
