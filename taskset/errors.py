@@ -66,11 +66,19 @@ class PatchError(WorkspaceError):
 
 
 class EditRefused(TasksetError):
-    """A candidate edit was refused: unsafe path or an edit to the task's tests."""
+    """A candidate edit was refused: unsafe path or an edit to the task's tests.
 
-    def __init__(self, path: str, reason: str):
+    ``kind`` is ``"unsafe-edit"`` (the path leaves the workspace or reaches into ``.git``) or
+    ``"edits-touch-tests"`` (the path belongs to the task's tests).
+    """
+
+    UNSAFE = "unsafe-edit"
+    TOUCHES_TESTS = "edits-touch-tests"
+
+    def __init__(self, path: str, reason: str, kind: str = UNSAFE):
         self.path = path
         self.reason = reason
+        self.kind = kind
         super().__init__(f"edit to {path!r} refused: {reason}")
 
 
