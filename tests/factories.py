@@ -1,0 +1,29 @@
+"""Builders for test data shared by several test modules."""
+
+from __future__ import annotations
+
+from taskset import Calibration, CalibrationStatus, EnvironmentSpec, FailKind, FailMode, Task, TaskMeta
+
+
+def make_task(**overrides) -> Task:
+    fields = dict(
+        instance_id="octo__lib-0123456789ab",
+        repo="octo/lib",
+        repo_url="https://example.invalid/octo/lib.git",
+        base_commit="a" * 40,
+        fix_commit="0123456789ab" + "c" * 28,
+        created_at="2024-03-01T12:00:00+00:00",
+        patch="diff --git a/x.py b/x.py\n",
+        test_patch="diff --git a/tests/test_x.py b/tests/test_x.py\n",
+        problem_statement="Fix the thing",
+        FAIL_TO_PASS=("tests/test_x.py::test_a[1-2]",),
+        PASS_TO_PASS=("tests/test_x.py::test_b",),
+        environment=EnvironmentSpec(python="3.11.7", install=(".[test]",), requirements=("pytest==8.0.0",)),
+        calibration=Calibration(status=CalibrationStatus.OK, tier_passes={"local": (1, 3)}, durations={"t": 0.5}),
+        meta=TaskMeta(
+            subject="Fix the thing",
+            fail_modes={"tests/test_x.py::test_a[1-2]": FailMode(FailKind.EXCEPTION, "ZeroDivisionError")},
+        ),
+    )
+    fields.update(overrides)
+    return Task(**fields)
