@@ -1,0 +1,332 @@
+"""A workspace: the tree at ``base_commit`` with no history past it, where candidates are tried.
+
+Only the objects of the base tree are copied out of the mirror (a self-contained pack), then
+committed once with a fixed identity and date. No clone, no alternates, no hardlinks: nothing
+inside the workspace can lead to the fix commit or the gold patch.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+from taskset.diffpaths import patch_paths, strip_level
+from taskset.errors import EditRefused, PatchError, WorkspaceError
+from taskset.repos import last_line, mirror, resolve_revision, run_git
+from taskset.testfiles import is_test_path
+
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "loopctl",
+    "GIT_AUTHOR_EMAIL": "loopctl@localhost",
+    "GIT_AUTHOR_DATE": "2000-01-01T00:00:00+00:00",
+    "GIT_COMMITTER_NAME": "loopctl",
+    "GIT_COMMITTER_EMAIL": "loopctl@localhost",
+    "GIT_COMMITTER_DATE": "2000-01-01T00:00:00+00:00",
+}
+# Build and test debris that must never show up in ws.diff().
+_EXCLUDES = "__pycache__/\n*.py[cod]\n.pytest_cache/\n*.egg-info/\n"
+_BYTECODE_SUFFIXES = (".pyc", ".pyo")
+
+_Snapshot = tuple[bytes, int] | None  # (content, mode) of a file, or None when absent
+
+
+class Workspace:
+    """A throwaway work tree at one commit; use as a context manager so it is always removed."""
+
+    def __init__(self, path: Path, base_commit: str, test_paths: tuple[str, ...], snapshot: dict[str, _Snapshot]):
+        self.path = path
+        """The work tree (a fresh git repository with exactly one commit)."""
+        self.base_commit = base_commit
+        self.test_paths = test_paths
+        """Every path the test patch touches, repository-relative."""
+        self._snapshot = snapshot
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, git_dir: Path, base_commit: str, test_patch: str = "", root: Path | None = None) -> "Workspace":
+        """Materialise ``base_commit`` of ``git_dir`` in a new temp dir and apply ``test_patch``."""
+        git_dir = Path(git_dir)
+        sha = resolve_revision(git_dir, base_commit)
+        if root is not None:
+            Path(root).mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix="loopctl-ws-", dir=root)).resolve()
+        try:
+            _export(git_dir, sha, path)
+            ws = cls(path, sha, (), {})
+            if test_patch.strip():
+                ws.test_paths = tuple(ws.apply_patch(test_patch, what="test patch", allow_tests=True))
+                ws._snapshot = {rel: _read(path / rel) for rel in ws.test_paths}
+        except BaseException:
+            _remove_tree(path)
+            raise
+        return ws
+
+    @classmethod
+    def for_task(cls, task, root: Path | None = None) -> "Workspace":
+        """The workspace for a task: its base commit plus its test patch, from the cached mirror."""
+        git_dir = mirror(task.repo_url, update=False)
+        if not _has_commit(git_dir, task.base_commit):
+            git_dir = mirror(task.repo_url)  # the cached mirror predates the task: fetch once
+        return cls.create(git_dir, task.base_commit, task.test_patch, root=root)
+
+    def close(self) -> None:
+        """Delete the work tree; safe to call twice."""
+        _remove_tree(self.path)
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r}, base={self.base_commit[:12]})"
+
+    # --- queries ---------------------------------------------------------------------------
+
+    def is_protected(self, path: str) -> bool:
+        """True for the test patch's paths and anything the test-file conventions call a test."""
+        rel = _normalise(path)
+        return rel in self._snapshot or rel in self.test_paths or is_test_path(rel)
+
+    def diff(self) -> str:
+        """The workspace's changes against its base commit, as a git diff (binary-safe)."""
+        add = self._git("add", "-A")
+        if add.returncode != 0:
+            raise WorkspaceError(f"{self.path}: git add failed: {last_line(add.stderr)}")
+        done = self._git("diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "--no-renames", "HEAD")
+        if done.returncode != 0:
+            raise WorkspaceError(f"{self.path}: git diff failed: {last_line(done.stderr)}")
+        return done.stdout.decode("utf-8", errors="replace")
+
+    # --- changes ---------------------------------------------------------------------------
+
+    def apply_patch(self, diff: str, what: str = "patch", allow_tests: bool = False) -> list[str]:
+        """Apply a unified/git diff after checking every path it names; returns those paths.
+
+        Raises EditRefused (nothing applied) for an unsafe or protected path, PatchError when
+        git cannot apply it. An empty diff changes nothing.
+        """
+        if not diff.strip():
+            return []
+        if not diff.endswith("\n"):
+            diff += "\n"  # models drop the final newline; git calls that a corrupt patch
+        strip = strip_level(diff)
+        candidates = [diff]
+        if "\r\n" in diff:
+            candidates.append(diff.replace("\r\n", "\n"))  # a diff mangled to CRLF by its transport
+        output = ""
+        for text in candidates:
+            paths = self._check_all(self._named_paths(text, strip, what), allow_tests)
+            args = ["apply", f"-p{strip}", "--whitespace=nowarn", "--recount"]
+            payload = text.encode("utf-8", errors="surrogateescape")
+            check = self._git(*args, "--check", input=payload)
+            if check.returncode == 0:
+                done = self._git(*args, input=payload)
+                if done.returncode != 0:
+                    raise PatchError(what, done.stderr.decode("utf-8", errors="replace"))
+                return paths
+            output = check.stderr.decode("utf-8", errors="replace")
+        raise PatchError(what, output)
+
+    def apply_edits(self, files: Mapping[str, str | bytes | None], allow_tests: bool = False) -> list[str]:
+        """Write whole files (None deletes); every path is checked before any is written."""
+        paths = self._check_all(list(files), allow_tests)
+        for rel, original in zip(paths, files):
+            problem = _blocked(self.path, rel)
+            if problem:
+                raise EditRefused(original, problem, kind=EditRefused.UNSAFE)
+        for rel, content in zip(paths, files.values()):
+            target = self.path / rel
+            if content is None:
+                if target.is_symlink() or target.exists():
+                    target.unlink()
+                continue
+            data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+            mode = target.stat().st_mode & 0o777 if target.is_file() and not target.is_symlink() else 0o644
+            _write(target, data, mode)
+        return paths
+
+    def clear_bytecode(self) -> int:
+        """Delete every ``__pycache__`` dir and ``*.pyc``/``*.pyo`` file outside ``.git``; returns the count."""
+        removed = 0
+        for top, dirs, files in os.walk(self.path):
+            if Path(top) == self.path and ".git" in dirs:
+                dirs.remove(".git")
+            for name in [d for d in dirs if d == "__pycache__"]:
+                dirs.remove(name)
+                _remove_tree(Path(top) / name)
+                removed += 1
+            for name in files:
+                if name.endswith(_BYTECODE_SUFFIXES):
+                    (Path(top) / name).unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+    def restore_test_files(self) -> None:
+        """Put every test-patch path back exactly as the test patch left it (content, mode, absence)."""
+        for rel, saved in self._snapshot.items():
+            target = self.path / rel
+            _clear_way(self.path, rel)
+            if target.is_symlink() or target.is_file():
+                target.unlink()
+            elif target.is_dir():
+                _remove_tree(target)
+            if saved is not None:
+                _write(target, saved[0], saved[1])
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _git(self, *args: str, input: bytes | None = None):
+        return run_git(["-C", str(self.path), *args], input=input)
+
+    def _named_paths(self, diff: str, strip: int, what: str) -> list[str]:
+        """Paths from our own header parse plus git's own reading of the patch (``--numstat``)."""
+        done = self._git("apply", f"-p{strip}", "--numstat", "-z", input=diff.encode("utf-8", errors="surrogateescape"))
+        parsed = patch_paths(diff, strip)
+        if done.returncode != 0 and not parsed:
+            raise PatchError(what, done.stderr.decode("utf-8", errors="replace"))
+        by_git = []
+        for record in done.stdout.split(b"\0"):
+            fields = record.split(b"\t", 2)
+            if len(fields) == 3 and fields[2]:
+                by_git.append(fields[2].decode("utf-8", errors="surrogateescape"))
+        if not parsed and not by_git:
+            raise PatchError(what, "no file headers (diff --git, ---/+++) found")
+        return list(dict.fromkeys(parsed + by_git))
+
+    def _check_all(self, paths: list[str], allow_tests: bool) -> list[str]:
+        """Normalised paths, or EditRefused for the first unsafe (then the first protected) one."""
+        normalised = []
+        for original in paths:
+            problem = _unsafe(self.path, original)
+            if problem:
+                raise EditRefused(original, problem, kind=EditRefused.UNSAFE)
+            normalised.append(_normalise(original))
+        if not allow_tests:
+            for original, rel in zip(paths, normalised):
+                resolved = _relative_resolved(self.path, rel)
+                if self.is_protected(rel) or (resolved and self.is_protected(resolved)):
+                    raise EditRefused(original, "the path belongs to the task's tests", kind=EditRefused.TOUCHES_TESTS)
+        return normalised
+
+
+def _export(git_dir: Path, sha: str, path: Path) -> None:
+    """Copy only the base tree's objects into a new repository and commit that tree once."""
+    tree = _must(run_git(["--git-dir", str(git_dir), "rev-parse", f"{sha}^{{tree}}"]), "read the base tree")
+    tree_id = tree.decode().strip()
+    objects = _must(run_git(["--git-dir", str(git_dir), "rev-list", "--objects", tree_id]), "list the tree")
+    pack = _must(run_git(["--git-dir", str(git_dir), "pack-objects", "--stdout", "-q"], input=objects), "pack")
+    _must(run_git(["init", "-q", str(path)]), "initialise the workspace")
+    ws = ["-C", str(path)]
+    _must(run_git([*ws, "unpack-objects", "-q"], input=pack), "copy the tree's objects")
+    for key, value in (("core.autocrlf", "false"), ("gc.auto", "0"), ("core.symlinks", "true")):
+        _must(run_git([*ws, "config", key, value]), "configure the workspace")
+    (path / ".git" / "info").mkdir(exist_ok=True)
+    (path / ".git" / "info" / "exclude").write_text(_EXCLUDES)
+    commit = _must(run_git([*ws, "commit-tree", tree_id, "-m", "loopctl workspace"], env=_IDENTITY), "commit")
+    _must(run_git([*ws, "update-ref", "HEAD", commit.decode().strip()]), "set HEAD")
+    _must(run_git([*ws, "read-tree", "-u", "--reset", "HEAD"]), "check out the tree")
+
+
+def _must(done, doing: str) -> bytes:
+    if done.returncode != 0:
+        raise WorkspaceError(f"cannot {doing}: {last_line(done.stderr)}")
+    return done.stdout
+
+
+def _has_commit(git_dir: Path, rev: str) -> bool:
+    return run_git(["--git-dir", str(git_dir), "cat-file", "-e", f"{rev}^{{commit}}"]).returncode == 0
+
+
+def _normalise(path: str) -> str:
+    return "/".join(part for part in path.split("/") if part not in ("", "."))
+
+
+def _unsafe(root: Path, path: str) -> str:
+    """Why ``path`` may not be edited, or "" when it stays inside the work tree and out of .git."""
+    if "\0" in path:
+        return "NUL byte in path"
+    if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
+        return "absolute path"
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    if not parts:
+        return "empty path"
+    if ".." in parts:
+        return "'..' component"
+    if any(part.lower() == ".git" for part in parts):
+        return "inside .git"
+    resolved = _relative_resolved(root, "/".join(parts))
+    if resolved is None:
+        return "resolves outside the workspace (through a symlink)"
+    if resolved == "":
+        return "resolves to the workspace root (through a symlink)"
+    if resolved.split("/", 1)[0].lower() == ".git":
+        return "resolves into .git (through a symlink)"
+    return ""
+
+
+def _relative_resolved(root: Path, rel: str) -> str | None:
+    """Where ``rel`` lands after following symlinks, relative to ``root``; None when outside."""
+    try:
+        resolved = (root / rel).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return None
+    return "" if resolved == "." else resolved
+
+
+def _blocked(root: Path, rel: str) -> str:
+    """Why a whole-file write or delete at ``rel`` cannot happen, or "" (checked before any write)."""
+    parent = root
+    for part in rel.split("/")[:-1]:
+        parent = parent / part
+        if parent.exists() and not parent.is_dir():
+            return f"{parent.relative_to(root).as_posix()} is a file, not a directory"
+    target = root / rel
+    if target.is_dir() and not target.is_symlink():
+        return "is a directory"
+    return ""
+
+
+def _clear_way(root: Path, rel: str) -> None:
+    """Make every parent of ``rel`` a real directory inside ``root`` (a candidate may have replaced one)."""
+    parent = root
+    for part in rel.split("/")[:-1]:
+        parent = parent / part
+        if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
+            parent.unlink()
+        parent.mkdir(exist_ok=True)
+
+
+def _read(path: Path) -> _Snapshot:
+    if path.is_symlink() or not path.is_file():
+        return None if not path.is_symlink() else (os.readlink(path).encode(), -1)
+    return path.read_bytes(), path.stat().st_mode & 0o777
+
+
+def _write(target: Path, data: bytes, mode: int) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink():
+        target.unlink()  # replace the link itself; never write through it
+    if mode == -1:
+        os.symlink(data.decode(), target)
+        return
+    with open(target, "wb") as handle:
+        handle.write(data)
+    os.chmod(target, mode)
+
+
+def _remove_tree(path: Path) -> None:
+    def retry(func, name, _exc):
+        os.chmod(os.path.dirname(name), stat.S_IRWXU)
+        func(name)
+
+    if path.is_symlink():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path, onerror=retry)
