@@ -62,6 +62,75 @@ def cli():
 # --- end mine ---
 
 # --- calibrate ---
+@cli.command("calibrate")
+@click.argument("taskset_dir", type=click.Path(path_type=Path))
+@click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Reruns of the buggy and the gold code per task.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Tasks calibrated in parallel (one process each).")
+@click.option("--tiers", default=None, help="Harness tiers that label difficulty, in ladder order (local,o3,gpt-5.5).")
+@click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Attempts per tier per task when labelling difficulty.")
+@click.option("--config", type=click.Path(path_type=Path), default=None, help="Tiers config (TOML) for --tiers.")
+@click.option("--task-ids", default=None, help="Comma-separated instance ids (default: every task).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds per test run (default: the evaluator's).")
+@click.option("--force", is_flag=True, help="Redo tasks that are already calibrated (or labelled).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@reports_errors
+def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int, tiers: str | None, samples: int, config: Path | None,
+                  task_ids: str | None, timeout: float | None, force: bool, as_json: bool):
+    """Rerun the tasks of TASKSET_DIR until they can be trusted; with --tiers, label their difficulty.
+
+    Statuses: ok, flaky, bad-test, broken, env-failed. Interrupted runs resume where they
+    stopped; the summary is printed and written to TASKSET_DIR/calibration.json.
+    """
+    import json
+
+    import taskset
+    from taskset.calibrate import calibrate_tasks, pending
+    from taskset.calibration_summary import format_summary, summarize, write_summary
+
+    tasks = taskset.load(taskset_dir)
+    ids = _calibrate_split(task_ids)
+    todo = pending(tasks, ids=ids, force=force)
+    done = 0
+    with _calibrate_progress("calibrating", len(todo)) as advance:
+        for _ in calibrate_tasks(tasks, todo, runs=runs, jobs=jobs, timeout=timeout):
+            advance()
+            done += 1
+    if tiers:
+        from harness import load_tiers
+        from harness.difficulty import label_tasks, needing_labels
+
+        ladder = load_tiers(_calibrate_split(tiers), config)
+        todo = needing_labels(tasks, ladder, samples=samples, ids=ids, force=force)
+        with _calibrate_progress("labelling difficulty", len(todo)) as advance:
+            for _ in label_tasks(tasks, todo, ladder, samples=samples, jobs=jobs):
+                advance()
+    summary = summarize(tasks, calibrated_now=done)
+    write_summary(taskset_dir, summary)
+    click.echo(json.dumps(summary.to_dict(), sort_keys=True) if as_json else format_summary(summary))
+
+
+def _calibrate_split(text: str | None) -> list[str] | None:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else None
+
+
+def _calibrate_progress(label: str, total: int):
+    """A rich progress bar on stderr (stdout stays clean for --json); yields its advance()."""
+    import contextlib
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    @contextlib.contextmanager
+    def bar():
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(label, total=total)
+            yield lambda: progress.advance(task)
+
+    return bar()
 # --- end calibrate ---
 
 # --- harness ---

@@ -21,13 +21,14 @@ in one place; :func:`observe` is the only part that runs tests.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import statistics
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from taskset.errors import EnvironmentBuildError
 from taskset.junit import Outcome
@@ -249,23 +250,31 @@ def calibrate_tasks(
     jobs: int = 1,
     timeout: float | None = None,
 ) -> Iterator[Task]:
-    """Calibrate ``todo`` and write each task into ``tasks`` atomically the moment it is judged.
+    """Calibrate ``todo``, writing each task into ``tasks`` atomically the moment it is judged.
 
-    Yields each written task (for a progress bar). Only this process writes, so parallel jobs
-    never race on a task file or the index; an interrupt leaves every finished task saved and
-    every other task file as it was.
+    Yields each written task (for a progress bar).
+    """
+    return process_each(tasks, todo, functools.partial(calibrate_task, runs=runs, timeout=timeout), jobs=jobs)
+
+
+def process_each(tasks: TaskSet, todo: Iterable[Task], work: Callable[[Task], Task], *, jobs: int = 1) -> Iterator[Task]:
+    """Apply ``work`` to each task (``jobs`` at a time, in worker processes) and save each result at once.
+
+    ``work`` must be picklable (a module-level function or a partial of one). Only this process
+    writes, so parallel jobs never race on a task file or the index; an interrupt leaves every
+    finished task saved and every other task file as it was.
     """
     todo = list(todo)
     if jobs <= 1:
         for task in todo:
-            done = calibrate_task(task, runs=runs, timeout=timeout)
+            done = work(task)
             tasks.add(done)
             yield done
         return
     # spawn, not fork: the caller may run threads (a progress bar) that fork would copy mid-lock
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
     try:
-        running = {pool.submit(calibrate_task, task, runs=runs, timeout=timeout) for task in todo}
+        running = {pool.submit(work, task) for task in todo}
         while running:
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
