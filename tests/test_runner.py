@@ -1,0 +1,303 @@
+"""The test runner: real pytest runs in a real venv, in workspaces built in tmp dirs."""
+
+from __future__ import annotations
+
+import os
+import py_compile
+import pwd
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from taskset.environment import Environment
+from taskset.errors import TestRunError
+from taskset.junit import Outcome
+from taskset.record import EnvironmentSpec
+from taskset.runner import clear_bytecode, run_tests, scrubbed_env
+
+UV = str(Path(sys.executable).parent / "uv")
+
+
+def build_env(root: Path, python: str, pytest_req: str) -> Environment:
+    """A venv with pytest, built with uv into ``root`` (reused when already there)."""
+    venv_python = root / "bin" / "python"
+    if not venv_python.exists():
+        uv_env = {**os.environ, "UV_CACHE_DIR": str(root.parent / "uv")}
+        subprocess.run([UV, "venv", "-q", "--python", python, str(root)], check=True, env=uv_env)
+        subprocess.run([UV, "pip", "install", "-q", "--python", str(venv_python), pytest_req], check=True, env=uv_env)
+    return Environment(path=root, python=venv_python, spec=EnvironmentSpec(python=python, pytest=pytest_req))
+
+
+@pytest.fixture(scope="session")
+def pytest_env(session_cache) -> Environment:
+    """The host interpreter with a current pytest: the runner's everyday environment."""
+    return build_env(session_cache / "runner-venv", sys.executable, "pytest")
+
+
+def workspace(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A workspace directory holding ``files``."""
+    root = tmp_path / "ws"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def outcomes(run) -> dict[str, str]:
+    return {nodeid: result.outcome.value for nodeid, result in run.results.items()}
+
+
+def test_passed_failed_and_exception_names(tmp_path, pytest_env):
+    """Each requested id gets its outcome and a failure's exception type name."""
+    ws = workspace(tmp_path, {"tests/test_a.py": "def test_ok(): pass\ndef test_bad(): raise KeyError(1)\n"})
+    run = run_tests(pytest_env, ws, ["tests/test_a.py::test_ok", "tests/test_a.py::test_bad"])
+    assert outcomes(run) == {"tests/test_a.py::test_ok": "passed", "tests/test_a.py::test_bad": "failed"}
+    assert run.results["tests/test_a.py::test_bad"].exception == "KeyError"
+    assert run.exit_code == 1 and run.junit_found and not run.timed_out
+
+
+def test_selection_order_is_honoured(tmp_path, pytest_env):
+    """Tests run in the order requested (reversed here), and unrequested tests do not run."""
+    body = "".join(f"def test_{n}(): open('log', 'a').write('{n}\\n')\n" for n in "abc")
+    ws = workspace(tmp_path, {"tests/test_o.py": body})
+    run = run_tests(pytest_env, ws, ["tests/test_o.py::test_c", "tests/test_o.py::test_a"])
+    assert (ws / "log").read_text().split() == ["c", "a"]
+    assert set(run.results) == {"tests/test_o.py::test_c", "tests/test_o.py::test_a"}
+
+
+def test_a_file_path_selects_all_its_tests(tmp_path, pytest_env):
+    """A plain file path among the requested tests selects every test in it."""
+    ws = workspace(tmp_path, {"tests/test_f.py": "def test_a(): pass\ndef test_b(): pass\n"})
+    run = run_tests(pytest_env, ws, ["tests/test_f.py"])
+    assert outcomes(run) == {"tests/test_f.py::test_a": "passed", "tests/test_f.py::test_b": "passed"}
+
+
+def test_parametrized_ids_are_kept_whole(tmp_path, pytest_env):
+    """Parametrized ids with '/', '::', spaces and brackets are kept whole and selectable alone."""
+    params = ["a-b/c::d", "sp ace", "br[ack]et"]
+    ws = workspace(tmp_path, {"tests/test_p.py": (
+        "import pytest\n"
+        f"@pytest.mark.parametrize('v', {params!r})\n"
+        "def test_f(v):\n    assert v != 'sp ace'\n"
+    )})  # fmt: skip
+    ids = [f"tests/test_p.py::test_f[{p}]" for p in params]
+    run = run_tests(pytest_env, ws, ids)
+    assert outcomes(run) == {ids[0]: "passed", ids[1]: "failed", ids[2]: "passed"}
+    alone = run_tests(pytest_env, ws, [ids[1]])
+    assert outcomes(alone) == {ids[1]: "failed"}
+
+
+def test_collection_error_is_an_error_with_collection_error_set(tmp_path, pytest_env):
+    """A requested test whose module cannot import is an error with collection_error set."""
+    ws = workspace(tmp_path, {
+        "tests/test_broken.py": "import no_such_module_here\ndef test_x(): pass\n",
+        "tests/test_fine.py": "def test_y(): pass\n",
+    })  # fmt: skip
+    run = run_tests(pytest_env, ws, ["tests/test_broken.py::test_x", "tests/test_fine.py::test_y"])
+    broken = run.results["tests/test_broken.py::test_x"]
+    assert broken.outcome is Outcome.ERROR and broken.collection_error
+    assert broken.exception == "ModuleNotFoundError" and "no_such_module_here" in broken.message
+    assert run.results["tests/test_fine.py::test_y"].outcome is Outcome.PASSED
+
+
+def test_uncollected_ids_are_missing(tmp_path, pytest_env):
+    """A requested id that is never collected is missing (exit 5), as is one in an absent file."""
+    ws = workspace(tmp_path, {"tests/test_m.py": "def test_here(): pass\n"})
+    run = run_tests(pytest_env, ws, ["tests/test_m.py::test_gone", "tests/test_nofile.py::test_x"])
+    assert outcomes(run) == {"tests/test_m.py::test_gone": "missing", "tests/test_nofile.py::test_x": "missing"}
+    assert run.exit_code == 5
+
+
+def test_skipped_and_xfail_are_skipped(tmp_path, pytest_env):
+    """skip and xfail are skipped (not a pass); a strict xpass is failed."""
+    ws = workspace(tmp_path, {"tests/test_s.py": (
+        "import pytest\n"
+        "@pytest.mark.skip(reason='later')\ndef test_skip(): pass\n"
+        "@pytest.mark.xfail\ndef test_xfail(): assert 0\n"
+        "@pytest.mark.xfail(strict=True)\ndef test_xpass(): pass\n"
+    )})  # fmt: skip
+    run = run_tests(pytest_env, ws, ["tests/test_s.py"])
+    assert outcomes(run) == {
+        "tests/test_s.py::test_skip": "skipped",
+        "tests/test_s.py::test_xfail": "skipped",
+        "tests/test_s.py::test_xpass": "failed",
+    }
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path, pytest_env):
+    """A test that sleeps forever is killed at the timeout, and a grandchild it spawned dies too."""
+    ws = workspace(tmp_path, {"tests/test_t.py": (
+        "import subprocess, sys, time\n"
+        "def test_forever():\n"
+        "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "    open('child.pid', 'w').write(str(child.pid))\n"
+        "    time.sleep(600)\n"
+    )})  # fmt: skip
+    started = time.monotonic()
+    run = run_tests(pytest_env, ws, ["tests/test_t.py::test_forever"], timeout=4)
+    assert run.timed_out and run.exit_code is None
+    assert time.monotonic() - started < 30
+    assert run.results["tests/test_t.py::test_forever"].outcome is Outcome.MISSING
+    assert _dead(int((ws / "child.pid").read_text()))
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie waiting for a reaper (PID 1 in a container may never reap it)."""
+    for _ in range(50):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_secrets_are_not_visible_and_clock_hash_locale_are_pinned(tmp_path, pytest_env, monkeypatch):
+    """The caller's API keys and tokens never reach test code; TZ, PYTHONHASHSEED and locale are pinned."""
+    for name, value in {"OPENAI_API_KEY": "sk-x", "GITHUB_TOKEN": "gh-x", "DB_PASSWORD": "pw",
+                        "AWS_SECRET": "s", "TZ": "America/New_York", "PYTHONHASHSEED": "123",
+                        "SOME_RANDOM_VAR": "1"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    ws = workspace(tmp_path, {"tests/test_env.py": (
+        "import os, sys, time\n"
+        "def test_env():\n"
+        "    leaked = [k for k in os.environ if k.endswith(('_API_KEY', '_TOKEN', '_SECRET', '_PASSWORD'))]\n"
+        "    assert leaked == []\n"
+        "    assert 'SOME_RANDOM_VAR' not in os.environ\n"
+        "    assert os.environ['TZ'] == 'UTC' and time.strftime('%Z') == 'UTC'\n"
+        "    assert os.environ['PYTHONHASHSEED'] == '0' and sys.flags.hash_randomization == 0\n"
+        "    assert os.environ['LC_ALL'] == 'C.UTF-8'\n"
+    )})  # fmt: skip
+    run = run_tests(pytest_env, ws, ["tests/test_env.py::test_env"])
+    assert outcomes(run) == {"tests/test_env.py::test_env": "passed"}, run.output
+
+
+def test_tests_see_the_plugin_but_not_our_packages(tmp_path, pytest_env):
+    """PYTHONPATH holds the plugin directory and the workspace entries, nothing of loopctl's own."""
+    environ = scrubbed_env(pytest_env, tmp_path, ("src", "."))
+    entries = environ["PYTHONPATH"].split(os.pathsep)
+    assert entries[1:] == [str(tmp_path / "src"), str(tmp_path / ".")]
+    assert [n for n in os.listdir(entries[0]) if n != "__pycache__"] == ["loopctl_pytest_plugin.py"]
+    assert environ["PATH"].split(os.pathsep)[0] == str(pytest_env.python.parent)
+
+
+def test_stale_bytecode_is_not_used(tmp_path, pytest_env):
+    """A stale .pyc with the new source's size and mtime would shadow it; the runner clears it."""
+    ws = workspace(tmp_path, {
+        "mod.py": "def f():\n    return 1\n",
+        "tests/test_mod.py": "import mod\ndef test_f():\n    assert mod.f() == 2\n",
+    })  # fmt: skip
+    source = ws / "mod.py"
+    stat = source.stat()
+    py_compile.compile(str(source), cfile=str(ws / "__pycache__" / f"mod.{sys.implementation.cache_tag}.pyc"))
+    source.write_text("def f():\n    return 2\n")  # same length
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    probe = [str(pytest_env.python), "-c", "import mod; print(mod.f())"]
+    stale = subprocess.run(probe, cwd=ws, capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    assert stale.stdout.strip() == "1"  # the premise: Python would load the stale bytecode
+    run = run_tests(pytest_env, ws, ["tests/test_mod.py::test_f"])
+    assert outcomes(run) == {"tests/test_mod.py::test_f": "passed"}, run.output
+    assert not (ws / "__pycache__").exists()
+
+
+def test_clear_bytecode_spares_git(tmp_path):
+    """clear_bytecode removes __pycache__ and stray .pyc files everywhere but under .git."""
+    for rel in ("a/__pycache__/x.cpython-311.pyc", "b/legacy.pyc", ".git/objects/keep.pyc"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    clear_bytecode(tmp_path)
+    assert not (tmp_path / "a/__pycache__").exists() and not (tmp_path / "b/legacy.pyc").exists()
+    assert (tmp_path / ".git/objects/keep.pyc").exists()
+
+
+def test_invalid_utf8_output_does_not_crash(tmp_path, pytest_env):
+    """Output with invalid UTF-8 bytes is decoded with replacement characters."""
+    ws = workspace(tmp_path, {"tests/test_u.py": (
+        "import sys\n"
+        "def test_bytes():\n"
+        "    sys.stdout.buffer.write(b'bad \\xff\\xfe bytes\\n'); sys.stdout.flush()\n"
+        "    sys.__stdout__.buffer.write(b'raw \\xff\\xfe\\n'); sys.__stdout__.flush()\n"
+        "    assert 0, b'\\xff'\n"
+    )})  # fmt: skip
+    run = run_tests(pytest_env, ws, ["tests/test_u.py::test_bytes"])
+    assert outcomes(run) == {"tests/test_u.py::test_bytes": "failed"}
+    assert "\ufffd" in run.output
+
+
+def test_no_report_with_a_failing_exit_is_an_error(tmp_path, pytest_env):
+    """A run that dies before writing its report is a TestRunError, not 'nothing failed'."""
+    ws = workspace(tmp_path, {"tests/test_die.py": "import os\ndef test_die():\n    os._exit(0)\n"})
+    with pytest.raises(TestRunError) as caught:
+        run_tests(pytest_env, ws, ["tests/test_die.py::test_die"])
+    assert "no JUnit report" in str(caught.value)
+
+
+def test_empty_report_with_a_failing_exit_is_an_error(tmp_path, pytest_env):
+    """An empty JUnit report with a non-zero exit (a broken conftest) is an error, not 'nothing failed'."""
+    ws = workspace(tmp_path, {
+        "tests/conftest.py": "raise RuntimeError('conftest is broken')\n",
+        "tests/test_c.py": "def test_c(): pass\n",
+    })  # fmt: skip
+    with pytest.raises(TestRunError) as caught:
+        run_tests(pytest_env, ws, ["tests/test_c.py::test_c"])
+    assert "conftest is broken" in caught.value.output
+
+
+def test_empty_report_with_a_failing_exit_code_is_an_error(tmp_path, pytest_env):
+    """A JUnit report with no tests and a failing exit code is an error, not 'nothing failed'."""
+    ws = workspace(tmp_path, {
+        "tests/conftest.py": (
+            "def pytest_collection_modifyitems(items):\n    items.clear()\n"
+            "def pytest_sessionfinish(session):\n    session.exitstatus = 1\n"
+        ),
+        "tests/test_c.py": "def test_c(): pass\n",
+    })  # fmt: skip
+    with pytest.raises(TestRunError) as caught:
+        run_tests(pytest_env, ws, ["tests/test_c.py::test_c"])
+    assert "reported no tests" in str(caught.value)
+
+
+def test_internal_error_is_an_error(tmp_path, pytest_env):
+    """A pytest internal error (its report holds only the pseudo-test 'internal') is a TestRunError."""
+    ws = workspace(tmp_path, {
+        "tests/conftest.py": "def pytest_collection_modifyitems(items):\n    raise SystemExit(3)\n",
+        "tests/test_c.py": "def test_c(): pass\n",
+    })  # fmt: skip
+    with pytest.raises(TestRunError) as caught:
+        run_tests(pytest_env, ws, ["tests/test_c.py::test_c"])
+    assert "internal error" in str(caught.value)
+
+
+def _old_python() -> str | None:
+    """A Python 3.7 interpreter (pytest 4.6 does not run on 3.10+), if this machine has one."""
+    homes = {os.environ.get("PYENV_ROOT", ""), os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".pyenv")}
+    for home in filter(None, homes):
+        for candidate in sorted(Path(home).glob("versions/3.7*/bin/python3.7")):
+            return str(candidate)
+    return shutil.which("python3.7")
+
+
+@pytest.mark.slow
+def test_plugin_works_with_pytest_4_6(tmp_path, session_cache):
+    """The plugin uses only the pytest >= 4.6 hook API: selection order and exact ids hold there."""
+    python = _old_python()
+    if python is None:
+        pytest.skip("no Python 3.7 interpreter on this machine")
+    env = build_env(session_cache / "runner-venv-pytest46", python, "pytest==4.6.11")
+    ws = workspace(tmp_path, {"tests/test_old.py": (
+        "import pytest\n"
+        "@pytest.mark.parametrize('v', ['a/b::c', 'x y'])\n"
+        "def test_f(v): open('log', 'a').write(v + '\\n')\n"
+        "def test_g(): import nope\n"
+    )})  # fmt: skip
+    ids = ["tests/test_old.py::test_g", "tests/test_old.py::test_f[x y]", "tests/test_old.py::test_f[a/b::c]"]
+    run = run_tests(env, ws, ids)
+    assert outcomes(run) == {ids[0]: "failed", ids[1]: "passed", ids[2]: "passed"}, run.output
+    assert run.results[ids[0]].exception == "ModuleNotFoundError"
+    assert (ws / "log").read_text().splitlines() == ["x y", "a/b::c"]
