@@ -1,0 +1,47 @@
+"""harness: run models against tasks, escalating tiers only when the tests reject the work.
+
+The seams, on one screen::
+
+    load_tiers(names, config_path=None) -> list[Tier]        tiers from TOML (defaults + overrides)
+    make_provider(tier) -> Provider                          Provider.complete(Request) -> Completion
+    run_tier(task, tier, seed, *, evaluate=, ...) -> TierOutcome   one tier, clean start, recorded
+    run(RunSpec) -> RunResult                                the matrix + live ladders, resumable
+    summarize(run_dir) -> dict / write_report(run_dir)       statistics, summary.json, HTML + Markdown
+
+The evaluator (taskset.evaluate) is the sole judge of "done".
+"""
+
+from harness.config import CarryOver, EditFormat, HarnessConfig, ProviderKind, Tier, load_config, load_tiers, price_warnings
+from harness.edits import Candidate, parse_answer
+from harness.errors import ConfigError, HarnessError, ProviderError, RunDirError
+from harness.loop import TierOutcome, run_tier
+from harness.modes import FailureMode
+from harness.providers import Completion, Provider, Request, make_provider
+from harness.records import AttemptRecord, RunLog, read_attempts
+
+__all__ = [
+    "AttemptRecord",
+    "Candidate",
+    "CarryOver",
+    "Completion",
+    "ConfigError",
+    "EditFormat",
+    "FailureMode",
+    "HarnessConfig",
+    "HarnessError",
+    "Provider",
+    "ProviderError",
+    "ProviderKind",
+    "Request",
+    "RunDirError",
+    "RunLog",
+    "Tier",
+    "TierOutcome",
+    "load_config",
+    "load_tiers",
+    "make_provider",
+    "parse_answer",
+    "price_warnings",
+    "read_attempts",
+    "run_tier",
+]
