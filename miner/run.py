@@ -1,0 +1,118 @@
+"""Orchestration: walk, pick candidates, validate them (``--jobs`` processes), record, summarise.
+
+The parent process alone writes the output directory, one finished candidate at a time, so an
+interrupted run keeps everything it finished and the next run skips it.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from taskset.errors import TasksetError
+
+from miner.candidates import Candidate, classify, list_commits
+from miner.errors import MinerError
+from miner.ledger import Ledger
+from miner.progress import Progress
+from miner.rejections import Reason, Rejection, trim
+from miner.source import open_source
+from miner.summary import Summary
+from miner.validate import Repo, Timing, ValidateConfig, validate
+
+
+@dataclass(frozen=True)
+class MineConfig:
+    """One ``mine`` invocation."""
+
+    repo: str
+    """A URL, a local repository path or a git bundle."""
+    out: Path = Path("taskset")
+    """The task set directory (created only once the input has been checked)."""
+    branch: str | None = None
+    since: str | None = None
+    """A date or revision; inclusive."""
+    until: str | None = None
+    """A date or revision; inclusive."""
+    commits: tuple[str, ...] = ()
+    """Exact commits to mine (then since/until are ignored)."""
+    merges: bool = False
+    """Also consider merge commits, diffed against their first parent."""
+    max_candidates: int | None = None
+    """Validate at most this many new candidates, highest message score first."""
+    jobs: int = 1
+    validate: ValidateConfig = field(default_factory=ValidateConfig)
+
+
+def mine(config: MineConfig, progress: bool = False) -> Summary:
+    """Mine ``config.repo`` into ``config.out``; returns the funnel. Raises MinerError/TasksetError on bad input."""
+    started = time.monotonic()
+    conventions = config.validate.conventions
+    source = open_source(config.repo, branch=config.branch, since=config.since, until=config.until,
+                         commits=config.commits, conventions=conventions)  # fmt: skip
+    with Progress(enabled=progress) as bar:
+        bar.phase("walking history")
+        commits = list_commits(source.git_dir, source.revisions, merges=config.merges)
+        verdicts = [classify(commit, conventions) for commit in commits]
+        ledger = Ledger(config.out)
+        ledger.add_rejections(v for v in verdicts if isinstance(v, Rejection))
+        candidates = [v for v in verdicts if isinstance(v, Candidate)]
+        fresh = sorted((c for c in candidates if c.sha not in ledger.known), key=lambda c: -c.score)
+        deferred = fresh[config.max_candidates:] if config.max_candidates is not None else []
+        fresh = fresh[: config.max_candidates] if config.max_candidates is not None else fresh
+        summary = Summary(repo=source.name, out=str(config.out), commits_walked=len(commits),
+                          candidates=len(candidates), skipped=len(candidates) - len(fresh) - len(deferred),
+                          deferred=len(deferred))  # fmt: skip
+        bar.phase("validating candidates", total=len(fresh))
+        repo = Repo(source.git_dir, source.name, source.url)
+        for outcome, timing in _validate_all(repo, fresh, config):
+            _record(ledger, outcome, timing, summary)
+            bar.advance(_label(outcome))
+    summary.count_range(ledger.known, [v.sha if isinstance(v, Candidate) else v.fix_commit for v in verdicts])
+    summary.wall_seconds = time.monotonic() - started
+    return summary
+
+
+def _validate_all(repo: Repo, candidates: list[Candidate], config: MineConfig) -> Iterator[tuple]:
+    """Validated outcomes in completion order: inline for one job, else a process pool."""
+    if config.jobs <= 1 or len(candidates) <= 1:
+        for candidate in candidates:
+            yield _work(repo, candidate, config.validate)
+        return
+    with ProcessPoolExecutor(max_workers=config.jobs) as pool:
+        futures = [pool.submit(_work, repo, candidate, config.validate) for candidate in candidates]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _work(repo: Repo, candidate: Candidate, config: ValidateConfig) -> tuple:
+    """One unit of work (also the unit a distributed engine would run): never raises."""
+    try:
+        return validate(repo, candidate, config)
+    except (MinerError, TasksetError, OSError, ValueError, RuntimeError) as exc:
+        detail = f"{type(exc).__name__}: {exc}\n{trim(traceback.format_exc(), 1500)}"
+        rejection = Rejection(candidate.sha, Reason.MINER_ERROR, trim(detail), candidate.subject, candidate.score)
+        return rejection, Timing()
+
+
+def _record(ledger: Ledger, outcome, timing: Timing, summary: Summary) -> None:
+    if isinstance(outcome, Rejection):
+        ledger.add_rejections([outcome])
+    else:
+        ledger.add_task(outcome)
+    summary.validated += 1
+    summary.validation_seconds += timing.wall
+    summary.pytest_seconds += timing.pytest
+
+
+def _label(outcome) -> str:
+    return outcome.reason.value if isinstance(outcome, Rejection) else "task"

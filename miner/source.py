@@ -1,0 +1,117 @@
+"""Where to mine: ``--repo`` to a bare mirror, and the options to the commits to walk.
+
+``--since``/``--until`` take a date or a revision and are inclusive (like PyDriller's from/to);
+``--commit`` names exact commits; ``--branch`` picks the tip (default: the mirror's HEAD).
+Everything is checked here, before the output directory exists, so bad input leaves nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from taskset.errors import RepositoryError
+from taskset.repos import is_url, mirror, repo_name, resolve_revision, run_git
+from taskset.testfiles import DEFAULT, TestFileConventions, is_test_path
+
+from miner.errors import BadRevision, NoTestsError
+
+
+@dataclass(frozen=True)
+class Source:
+    """A repository ready to walk: its mirror, its name, and the ``git log`` arguments of the range."""
+
+    location: str
+    """What the user passed to ``--repo``."""
+    url: str
+    """What a task records as ``repo_url`` (URLs as given, local paths absolute)."""
+    name: str
+    """``owner/name``."""
+    git_dir: Path
+    """The bare mirror in the cache."""
+    tip: str
+    """The sha the walk starts from."""
+    revisions: tuple[str, ...]
+    """``git log`` arguments selecting the commits to walk."""
+
+
+def open_source(
+    location: str,
+    *,
+    branch: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    commits: Sequence[str] = (),
+    conventions: TestFileConventions = DEFAULT,
+) -> Source:
+    """Mirror ``location`` and resolve the range; raises MinerError/RepositoryError on bad input."""
+    git_dir = mirror(location)
+    tip = _resolve(git_dir, "--branch", branch) if branch else _head(location, git_dir)
+    if commits:
+        shas = [_resolve(git_dir, "--commit", sha) for sha in commits]
+        revisions: list[str] = ["--no-walk=unsorted", *dict.fromkeys(shas)]
+    else:
+        revisions = _range(git_dir, tip, since, until)
+    if not _has_tests(git_dir, tip, conventions):
+        raise NoTestsError(location, tip)
+    url = location if is_url(location) else str(Path(location).expanduser().absolute())
+    return Source(location, url, repo_name(location), git_dir, tip, tuple(revisions))
+
+
+def _head(location: str, git_dir: Path) -> str:
+    try:
+        return resolve_revision(git_dir, "HEAD")
+    except RepositoryError:
+        raise RepositoryError(location, "HEAD names no commit (empty repository?)") from None
+
+
+def _resolve(git_dir: Path, option: str, rev: str) -> str:
+    try:
+        return resolve_revision(git_dir, rev)
+    except RepositoryError:
+        raise BadRevision(option, rev, "unknown branch or revision") from None
+
+
+def _range(git_dir: Path, tip: str, since: str | None, until: str | None) -> list[str]:
+    """``git log`` arguments for tip, bounded by since/until (each a revision or a date)."""
+    args = [tip]
+    if until:
+        sha = _try_revision(git_dir, until)
+        if sha:
+            args = [sha]
+        else:
+            args.append("--until=" + _date("--until", until, end_of_day=True))
+    if since:
+        sha = _try_revision(git_dir, since)
+        if sha:
+            args.append(f"^{sha}^@")  # parents excluded, the commit itself kept: inclusive
+        else:
+            args.append("--since=" + _date("--since", since, end_of_day=False))
+    return args
+
+
+def _try_revision(git_dir: Path, value: str) -> str | None:
+    try:
+        return resolve_revision(git_dir, value)
+    except RepositoryError:
+        return None
+
+
+def _date(option: str, value: str, end_of_day: bool) -> str:
+    """An ISO date or datetime; a bare date covers its whole day (inclusive bounds)."""
+    try:
+        if len(value) == 10:
+            day = dt.date.fromisoformat(value)
+            clock = dt.time(23, 59, 59) if end_of_day else dt.time(0, 0, 0)
+            return dt.datetime.combine(day, clock).isoformat()
+        return dt.datetime.fromisoformat(value).isoformat()
+    except ValueError:
+        raise BadRevision(option, value, "neither a revision in the repository nor an ISO date") from None
+
+
+def _has_tests(git_dir: Path, tip: str, conventions: TestFileConventions) -> bool:
+    done = run_git(["--git-dir", str(git_dir), "ls-tree", "-r", "-z", "--name-only", tip])
+    paths = done.stdout.decode("utf-8", errors="surrogateescape").split("\0")
+    return any(p.endswith(".py") and is_test_path(p, conventions) for p in paths)
