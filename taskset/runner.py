@@ -8,7 +8,6 @@ exit, is a TestRunError rather than "nothing failed".
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -19,6 +18,7 @@ from typing import Mapping, Sequence
 
 from taskset.errors import TestRunError
 from taskset.junit import Outcome, TestResult, parse_junit, trim
+from taskset.workspace import clear_bytecode
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "_pytest_plugin"
 """Holds only ``loopctl_pytest_plugin.py``: the one directory of ours the task's Python sees."""
@@ -78,10 +78,7 @@ def run_tests(
     report; a timeout is not an error but ``timed_out=True`` with unrun tests ``missing``.
     """
     root = Path(getattr(workspace, "path", workspace)).resolve()
-    if hasattr(workspace, "clear_bytecode"):
-        workspace.clear_bytecode()
-    else:
-        clear_bytecode(root)
+    clear_bytecode(root)
     files, absent = _split_files(root, tests)
     if not files:
         return TestRun(results={t: TestResult(t, Outcome.MISSING) for t in tests}, exit_code=None)
@@ -110,23 +107,6 @@ def scrubbed_env(env, root: Path, pythonpath: Sequence[str] = (".",)) -> dict[st
     result["PYTHONPATH"] = os.pathsep.join(entries)
     result["VIRTUAL_ENV"] = str(Path(env.python).parent.parent)
     return result
-
-
-def clear_bytecode(root: Path) -> None:
-    """Delete ``__pycache__`` directories and ``*.pyc`` files under ``root`` (``.git`` excepted).
-
-    A stale .pyc with the source's size and mtime would be loaded instead of the new source.
-    """
-    for dirpath, dirnames, filenames in os.walk(root):
-        if ".git" in dirnames:
-            dirnames.remove(".git")
-        for name in list(dirnames):
-            if name == "__pycache__":
-                shutil.rmtree(Path(dirpath) / name, ignore_errors=True)
-                dirnames.remove(name)
-        for name in filenames:
-            if name.endswith((".pyc", ".pyo")):
-                (Path(dirpath) / name).unlink(missing_ok=True)
 
 
 def _secret(name: str) -> bool:

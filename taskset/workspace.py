@@ -154,19 +154,7 @@ class Workspace:
 
     def clear_bytecode(self) -> int:
         """Delete every ``__pycache__`` dir and ``*.pyc``/``*.pyo`` file outside ``.git``; returns the count."""
-        removed = 0
-        for top, dirs, files in os.walk(self.path):
-            if Path(top) == self.path and ".git" in dirs:
-                dirs.remove(".git")
-            for name in [d for d in dirs if d == "__pycache__"]:
-                dirs.remove(name)
-                _remove_tree(Path(top) / name)
-                removed += 1
-            for name in files:
-                if name.endswith(_BYTECODE_SUFFIXES):
-                    (Path(top) / name).unlink(missing_ok=True)
-                    removed += 1
-        return removed
+        return clear_bytecode(self.path)
 
     def restore_test_files(self) -> None:
         """Put every test-patch path back exactly as the test patch left it (content, mode, absence)."""
@@ -214,6 +202,27 @@ class Workspace:
                 if self.is_protected(rel) or (resolved and self.is_protected(resolved)):
                     raise EditRefused(original, "the path belongs to the task's tests", kind=EditRefused.TOUCHES_TESTS)
         return normalised
+
+
+def clear_bytecode(root: Path) -> int:
+    """Delete every ``__pycache__`` dir and ``*.pyc``/``*.pyo`` file under ``root`` outside ``.git``.
+
+    The one bytecode walk: the runner uses it for plain directories too.
+    """
+    root = Path(root)
+    removed = 0
+    for top, dirs, files in os.walk(root):
+        if Path(top) == root and ".git" in dirs:
+            dirs.remove(".git")
+        for name in [d for d in dirs if d == "__pycache__"]:
+            dirs.remove(name)
+            _remove_tree(Path(top) / name)
+            removed += 1
+        for name in files:
+            if name.endswith(_BYTECODE_SUFFIXES):
+                (Path(top) / name).unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def _export(git_dir: Path, sha: str, path: Path) -> None:

@@ -17,7 +17,8 @@ from taskset.environment import Environment
 from taskset.errors import TestRunError
 from taskset.junit import Outcome
 from taskset.record import EnvironmentSpec
-from taskset.runner import clear_bytecode, run_tests, scrubbed_env
+from taskset.runner import run_tests, scrubbed_env
+from taskset.workspace import clear_bytecode
 
 UV = str(Path(sys.executable).parent / "uv")
 
