@@ -1,14 +1,38 @@
 """Test environments: a cached virtualenv per dependency fingerprint, built with uv.
 
-(Being built: the Environment value below is the contract the runner and evaluator use.)
+``cache_dir()/envs/<fingerprint>/`` is a ready venv when its marker ``loopctl-env.json`` exists.
+The fingerprint is a sha256 of the interpreter's full version, the contents of the tree's
+dependency files, the install steps, the resolution date and any frozen pins. A build happens
+in a temp dir beside the final one, under a file lock, and is renamed into place with the marker
+already written: a reader sees a complete environment or none. See docs/environments.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
+from taskset import deps, pythons
+from taskset.atomic import write_atomic
+from taskset.errors import EnvironmentBuildError
+from taskset.install import Installer, Plan
+from taskset.paths import cache_dir
 from taskset.record import EnvironmentSpec
+
+MARKER = "loopctl-env.json"
+"""Written last: an env dir without it is half-built and is never used."""
+BUILD_LOG = "loopctl-build.log"
+"""Every uv command of the build and its output, kept in the env dir."""
+RECIPE_VERSION = 1
+"""Part of every fingerprint: bump it when the way environments are built changes."""
 
 
 @dataclass(frozen=True)
@@ -21,3 +45,147 @@ class Environment:
     """The venv's interpreter."""
     spec: EnvironmentSpec
     """What was installed: python version, install steps, resolution date, frozen requirements."""
+    fingerprint: str = ""
+    """The cache key (the env dir's name)."""
+
+    @property
+    def build_log(self) -> Path:
+        """The log of the uv commands that built this environment."""
+        return self.path / BUILD_LOG
+
+
+def ensure_environment(
+    source: Path,
+    *,
+    python: str | Path | None = None,
+    resolution_date: str | None = None,
+    spec: EnvironmentSpec | None = None,
+    timeout: float = 900,
+) -> Environment:
+    """A ready environment for the project checked out at ``source``: reused from the cache, else built.
+
+    ``python`` is an interpreter path or name (default: this one). Dependencies resolve as of
+    the later of ``resolution_date`` and the interpreter's release date. A ``spec`` with
+    ``requirements`` is reproduced pin for pin instead of resolved. Raises EnvironmentBuildError
+    (with the installer's trimmed output and the failing step) when no rung of the ladder works.
+    """
+    source = Path(source).resolve()
+    interp = pythons.interpreter(python)
+    plan, first_rung = make_plan(source, interp, resolution_date, spec)
+    key = fingerprint(source, interp, plan, first_rung)
+    final = cache_dir() / "envs" / key
+    ready = _load(final, key, source)
+    if ready:
+        return ready
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(str(final.parent / f"{key}.lock"), timeout=timeout):
+            # another process may have finished the same build while we waited
+            return _load(final, key, source) or _build(final, key, source, interp, plan, first_rung, timeout)
+    except Timeout:
+        raise EnvironmentBuildError(f"timed out waiting for another build of {final}", step="lock") from None
+
+
+def environment_for(task, source: Path) -> Environment:
+    """The environment ``task`` was validated with (its frozen pins), for the tree at ``source``.
+
+    Uses an interpreter of the task's Python minor when one is found, else this one.
+    """
+    spec: EnvironmentSpec = task.environment
+    python = pythons.find_python(spec.python) if spec.python else None
+    return ensure_environment(source, python=python, spec=spec)
+
+
+def make_plan(
+    source: Path, interp: pythons.Interpreter, resolution_date: str | None, spec: EnvironmentSpec | None
+) -> tuple[Plan, str]:
+    """What to install for ``source`` on ``interp``, and the ladder rung to start from."""
+    found = deps.scan(source)
+    common = dict(
+        project=found.installable,
+        project_name=found.name,
+        extras=found.extras,
+        build_backend=found.build_backend,
+        build_requires=found.build_requires,
+        flit_metadata=found.flit_metadata,
+    )
+    if spec is not None and spec.requirements:
+        plan = Plan(**common, frozen=tuple(spec.requirements), pytest=spec.pytest or "pytest",
+                    exclude_newer=spec.exclude_newer)
+        return plan, spec.remedy
+    date = resolution_date or (spec.exclude_newer if spec else None) or None
+    plan = Plan(
+        **common,
+        requirements=deps.without_pytest(found.requirements),
+        pytest=deps.choose_pytest(found, interp.version),
+        exclude_newer=pythons.effective_date(date, interp.version),
+    )
+    return plan, "normal"
+
+
+def fingerprint(source: Path, interp: pythons.Interpreter, plan: Plan, first_rung: str = "normal") -> str:
+    """sha256 over what decides an environment's content (see the module docstring)."""
+    files = {p.relative_to(source).as_posix(): _sha(p.read_bytes()) for p in deps.dependency_files(source)}
+    payload = {
+        "recipe": RECIPE_VERSION,
+        "python": interp.version,
+        "files": files,
+        "plan": dataclasses.asdict(plan),
+        "first_rung": first_rung,
+    }
+    return _sha(json.dumps(payload, sort_keys=True).encode())[:32]
+
+
+def _build(
+    final: Path, key: str, source: Path, interp: pythons.Interpreter, plan: Plan, first_rung: str, timeout: float
+) -> Environment:
+    tmp = final.parent / f".{key}.{os.getpid()}.tmp"
+    log = final.parent / f".{key}.{os.getpid()}.log"
+    shutil.rmtree(tmp, ignore_errors=True)
+    log.unlink(missing_ok=True)
+    installer = Installer(interp.path, tmp, log, time.monotonic() + timeout)
+    try:
+        remedy, frozen = installer.build(plan, source, first_rung)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if log.exists():
+            os.replace(log, final.parent / f"{key}.failed.log")
+        raise
+    spec = EnvironmentSpec(
+        python=interp.version,
+        install=plan.install_lines(),
+        exclude_newer=plan.exclude_newer,
+        requirements=frozen,
+        pythonpath=deps.pythonpath(source),
+        remedy=remedy,
+        pytest=plan.pytest,
+    )
+    os.replace(log, tmp / BUILD_LOG)
+    write_atomic(tmp / MARKER, json.dumps({"fingerprint": key, "spec": _spec_dict(spec)}, indent=2) + "\n")
+    if final.exists():  # a half-built dir from a crashed build (no marker): replace it
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    return Environment(path=final, python=final / "bin" / "python", spec=spec, fingerprint=key)
+
+
+def _load(final: Path, key: str, source: Path) -> Environment | None:
+    """The environment in ``final`` if it is complete (marker present, interpreter there), else None."""
+    try:
+        data = json.loads((final / MARKER).read_text(encoding="utf-8"))
+        spec = EnvironmentSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in data["spec"].items()})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    python = final / "bin" / "python"
+    if not python.exists():  # the base interpreter it links to is gone
+        return None
+    # the layout is a fact of this tree, not of the cached env (trees sharing deps may differ)
+    spec = dataclasses.replace(spec, pythonpath=deps.pythonpath(source))
+    return Environment(path=final, python=python, spec=spec, fingerprint=key)
+
+
+def _spec_dict(spec: EnvironmentSpec) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(spec).items()}
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -97,6 +97,37 @@ def make_repo(tmp_path):
 
 
 # --- environment fixtures (taskset.environment) ---
+# ``python_project_env``: one real environment (uv venv + pytest, resolved as of a fixed date) for
+# a minimal flat-layout project, built once per session in the session cache. Any flat project
+# whose tests need only pytest can run in it: the runner puts the workspace on PYTHONPATH, so
+# the installed sample is shadowed. Never install into it; build your own with
+# ``ensure_environment`` (same session cache: the second build of anything is a cache hit).
+PROJECT_ENV_DATE = "2025-06-01"
+
+
+def write_minimal_project(root: Path, name: str = "loopctl_sample_env", extras: str = "") -> Path:
+    """A tiny installable project: pyproject (optional ``[project.optional-dependencies]`` body) + one module."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        f'[project]\nname = "{name}"\nversion = "0.1"\n\n[tool.setuptools]\npy-modules = ["{name}"]\n'
+        + (f"\n[project.optional-dependencies]\n{extras}\n" if extras else "")
+    )
+    (root / f"{name}.py").write_text("VALUE = 1\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def python_project_env(tmp_path_factory, session_cache):
+    """A ready Environment (pytest installed) shared by the whole session; see the comment above."""
+    from taskset.environment import ensure_environment
+
+    source = write_minimal_project(tmp_path_factory.mktemp("env-project") / "project")
+    with pytest.MonkeyPatch.context() as patch:
+        # session fixtures run before the function-scoped ``hermetic``: point the caches ourselves
+        patch.setenv("LOOPCTL_CACHE", str(session_cache / "loopctl"))
+        patch.setenv("UV_CACHE_DIR", str(session_cache / "uv"))
+        return ensure_environment(source, resolution_date=PROJECT_ENV_DATE)
 # --- end environment fixtures ---
 
 # --- sample repository fixtures ---

@@ -1,0 +1,314 @@
+"""Readers for the files ``taskset.deps`` looks in: pyproject, setup.cfg, setup.py (ast), tox, requirements.
+
+Every reader is forgiving: a file that does not parse contributes nothing and is noted in
+``Reader.skipped``, because one odd file must not stop a commit from being mined.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import re
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Any
+
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+_EXTRAS = re.compile(r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*\[([^\]]*)\]")
+_CLAUSE = re.compile(r"(===|==|!=|~=|<=|>=|<|>)\s*([^\s,;]+)")
+_FACTOR = re.compile(r"^[A-Za-z0-9_.,!{}-]+:\s+\S")  # tox "py38: pytest<5" (conditional on a factor)
+
+
+def normalize(name: str) -> str:
+    """PEP 503 name normalisation: ``Pytest_Cov`` -> ``pytest-cov``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(req: str) -> str:
+    """The distribution name a requirement line starts with ("" if none)."""
+    match = _NAME.match(req)
+    return match.group(1) if match else ""
+
+
+def requirement_extras(req: str) -> list[str]:
+    """``name[a, b]>=1`` -> ``["a", "b"]``."""
+    match = _EXTRAS.match(req)
+    return [e.strip() for e in match.group(1).split(",") if e.strip()] if match else []
+
+
+def specifier(req: str) -> list[str]:
+    """The version clauses of a requirement (markers dropped): ``pytest>=6,<8; ...`` -> ``[">=6", "<8"]``."""
+    body = req.split(";", 1)[0]
+    body = body[len(requirement_name(body)):] if requirement_name(body) else body
+    body = re.sub(r"^\s*\[[^\]]*\]", "", body)
+    return [op + version for op, version in _CLAUSE.findall(body)]
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``7.4.3rc1`` -> ``(7, 4, 3)``: enough to order release versions."""
+    parts = []
+    for piece in version.split("."):
+        digits = re.match(r"\d+", piece)
+        if not digits:
+            break
+        parts.append(int(digits.group()))
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def clause_allows_from(clause: str, floor: str) -> bool:
+    """Whether some version at or above ``floor`` satisfies ``clause`` (``<7`` against 7.2: no)."""
+    op, version = _CLAUSE.match(clause).groups()
+    low, high = version_tuple(floor), version_tuple(version.rstrip(".*"))
+    if op in ("==", "===") and version.endswith(".*"):
+        return high >= low[: len(high)]
+    if op in ("==", "==="):
+        return high >= low
+    if op == "<":
+        return high > low
+    if op == "<=":
+        return high >= low
+    if op == "~=":
+        cap = high[:-1] if len(version.split(".")) > 1 else high
+        return cap[:-1] + (cap[-1] + 1,) > low if cap else True
+    return True  # >=, >, != never cap from above
+
+
+def split_words(text: str) -> list[str]:
+    """Shell-like words; an unbalanced quote falls back to whitespace splitting."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+class Reader:
+    """Reads one source tree; remembers which files it read and which lines it left out."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.read: set[str] = set()
+        self.skipped: list[str] = []
+        self._toml: dict[str, Any] | None = None
+
+    def _text(self, path: Path) -> str | None:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        self.read.add(path.relative_to(self.root).as_posix())
+        return text
+
+    def pyproject(self) -> dict[str, Any]:
+        """pyproject.toml as a dict ({} when absent or broken)."""
+        if self._toml is None:
+            text = self._text(self.root / "pyproject.toml")
+            try:
+                self._toml = tomllib.loads(text) if text else {}
+            except tomllib.TOMLDecodeError as exc:
+                self.skipped.append(f"pyproject.toml ({exc})")
+                self._toml = {}
+        return self._toml
+
+    def ini(self, name: str, text: str | None = None) -> configparser.ConfigParser:
+        """An ini file (setup.cfg, tox.ini, pytest.ini) without interpolation; empty when broken."""
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        text = self._text(self.root / name) if text is None else text
+        try:
+            parser.read_string(text or "")
+        except configparser.Error as exc:
+            self.skipped.append(f"{name} ({type(exc).__name__})")
+        return parser
+
+    def project_metadata(self) -> dict[str, Any]:
+        """Name, installability and build backend, read statically."""
+        data = self.pyproject()
+        build = data.get("build-system", {})
+        name = data.get("project", {}).get("name") or data.get("tool", {}).get("poetry", {}).get("name", "")
+        flit = data.get("tool", {}).get("flit", {}).get("metadata", {})
+        name = name or flit.get("dist-name") or flit.get("module", "")
+        cfg = self.ini("setup.cfg")
+        name = name or cfg.get("metadata", "name", fallback="")
+        setup = self._setup_call()
+        name = name or (setup.get("name") if isinstance(setup.get("name"), str) else "")
+        installable = (self.root / "setup.py").is_file() or bool(build) or "project" in data
+        return {
+            "name": name,
+            "installable": installable,
+            "build_backend": build.get("build-backend", ""),
+            "build_requires": [r for r in build.get("requires", []) if isinstance(r, str)],
+            "flit_metadata": bool(flit),
+        }
+
+    def extras(self) -> dict[str, list[str]]:
+        """Optional-dependency extras from pyproject, setup.cfg and setup.py (first source wins)."""
+        table: dict[str, list[str]] = {}
+        setup_extras = self._setup_call().get("extras_require")
+        if isinstance(setup_extras, dict):
+            table.update({k: _as_list(v) for k, v in setup_extras.items() if isinstance(k, str)})
+        cfg = self.ini("setup.cfg")
+        if cfg.has_section("options.extras_require"):
+            table.update({k: _cfg_list(v) for k, v in cfg.items("options.extras_require")})
+        project = self.pyproject().get("project", {}).get("optional-dependencies", {})
+        table.update({k: _as_list(v) for k, v in project.items()})
+        return {normalize(k): v for k, v in table.items()}
+
+    def requirements_file(self, path: Path, seen: set[Path] | None = None) -> list[str]:
+        """Requirement lines of a requirements file, following ``-r`` into files inside the tree."""
+        seen = set() if seen is None else seen
+        path = path.resolve()
+        if path in seen or not path.is_relative_to(self.root.resolve()):
+            return []
+        seen.add(path)
+        text = self._text(path)
+        return self._lines(text or "", path.parent, seen, path.name)
+
+    def _lines(self, text: str, base: Path, seen: set[Path], where: str) -> list[str]:
+        reqs: list[str] = []
+        for line in text.replace("\\\n", " ").splitlines():
+            line = re.sub(r"(^|\s)#.*", "", line).strip()
+            if not line:
+                continue
+            included = re.match(r"^(-r|--requirement)\s*=?\s*(\S+)", line)
+            if included:
+                target = included.group(2).replace("{toxinidir}/", "").replace("{toxinidir}", "")
+                if "{" in target:
+                    self.skipped.append(f"{line} (tox substitution, in {where})")
+                else:
+                    reqs += self.requirements_file(base / target, seen)
+                continue
+            reason = _unusable(line)
+            if reason:
+                self.skipped.append(f"{line} ({reason}, in {where})")
+            else:
+                reqs.append(line)
+        return reqs
+
+    def tox_deps(self) -> list[str]:
+        """``[testenv] deps`` from tox.ini, setup.cfg or pyproject's ``legacy_tox_ini``."""
+        legacy = self.pyproject().get("tool", {}).get("tox", {}).get("legacy_tox_ini")
+        sources = [("tox.ini", None), ("setup.cfg", None)]
+        if isinstance(legacy, str):
+            sources.append(("pyproject.toml", legacy))
+        for name, text in sources:
+            if text is None and not (self.root / name).is_file():
+                continue
+            config = self.ini(name, text)
+            if config.has_option("testenv", "deps"):
+                seen = {p.resolve() for p in map(self.root.joinpath, self.read)}
+                return self._lines(config.get("testenv", "deps"), self.root, seen, name)
+        return []
+
+    def dependency_groups(self, names: tuple[str, ...]) -> list[str]:
+        """PEP 735 ``[dependency-groups]`` named in ``names``, with ``{include-group = ...}`` expanded."""
+        groups = {normalize(k): v for k, v in self.pyproject().get("dependency-groups", {}).items()}
+        reqs: list[str] = []
+        for name in names:
+            reqs += self._group(groups, name, ())
+        return reqs
+
+    def _group(self, groups: dict[str, Any], name: str, stack: tuple[str, ...]) -> list[str]:
+        if name in stack or name not in groups:
+            if name in stack:
+                self.skipped.append(f"dependency group {name!r} (includes itself)")
+            return []
+        reqs: list[str] = []
+        for item in groups[name]:
+            if isinstance(item, str):
+                reqs.append(item)
+            elif isinstance(item, dict) and isinstance(item.get("include-group"), str):
+                reqs += self._group(groups, normalize(item["include-group"]), stack + (name,))
+        return reqs
+
+    def pytest_config(self) -> dict[str, Any]:
+        """``addopts``, ``minversion`` and ``required_plugins`` from the first pytest config found."""
+        ini_options = self.pyproject().get("tool", {}).get("pytest", {}).get("ini_options")
+        for name, section in (("pytest.ini", "pytest"), ("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+            if (self.root / name).is_file():
+                config = self.ini(name)
+                if config.has_section(section):
+                    return _pytest_section(dict(config.items(section)))
+        if isinstance(ini_options, dict):
+            return _pytest_section(ini_options)
+        return {}
+
+    def _setup_call(self) -> dict[str, Any]:
+        """Literal keyword arguments of the ``setup(...)`` call in setup.py (module-level names resolved)."""
+        text = self._text(self.root / "setup.py") if (self.root / "setup.py").is_file() else None
+        if not text:
+            return {}
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            self.skipped.append("setup.py (does not parse)")
+            return {}
+        return _setup_kwargs(tree)
+
+
+def _setup_kwargs(tree: ast.Module) -> dict[str, Any]:
+    assigned: dict[str, ast.expr] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            assigned[node.targets[0].id] = node.value
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "setup":
+            found = {}
+            for keyword in node.keywords:
+                value = keyword.value
+                if isinstance(value, ast.Name) and value.id in assigned:
+                    value = assigned[value.id]
+                try:
+                    found[keyword.arg] = ast.literal_eval(value)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    continue
+            return found
+    return {}
+
+
+def _pytest_section(options: dict[str, Any]) -> dict[str, Any]:
+    plugins = options.get("required_plugins", "")
+    addopts = options.get("addopts", "")
+    return {
+        "addopts": addopts if isinstance(addopts, list) else split_words(str(addopts)),
+        "minversion": str(options.get("minversion", "")).strip(),
+        "required_plugins": plugins if isinstance(plugins, list) else split_words(str(plugins)),
+    }
+
+
+def _unusable(line: str) -> str:
+    """Why a requirement line cannot go to the package index ("" when it can)."""
+    if line.startswith(("-e", "--editable")):
+        return "editable install"
+    if line.startswith("-"):
+        return "installer option"
+    if line.startswith((".", "/")) or "://" in line or line.startswith("file:"):
+        return "path or URL, not on the package index"
+    if _FACTOR.match(line):
+        return "tox factor condition"
+    if "{" in line:
+        return "tox substitution"
+    if not requirement_name(line):
+        return "not a requirement"
+    return ""
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return _cfg_list(value)
+    return [v for v in value if isinstance(v, str)] if isinstance(value, (list, tuple)) else []
+
+
+def _cfg_list(value: str) -> list[str]:
+    """setup.cfg lists: one per line, or (old style) comma-separated on one line."""
+    if "\n" in value.strip():
+        return [line.strip() for line in value.splitlines() if line.strip() and not line.strip().startswith("#")]
+    items: list[str] = []
+    for piece in value.split(","):
+        # "pytest>=6,<8" is one requirement: a piece without a name continues the previous one
+        if items and not requirement_name(piece):
+            items[-1] += "," + piece.strip()
+        elif piece.strip():
+            items.append(piece.strip())
+    return items

@@ -1,0 +1,217 @@
+"""Where a project's test dependencies live: pure functions over a source tree, no subprocess.
+
+Sources, in the order they are read: the project's extras named test/tests/testing/dev
+(pyproject, setup.cfg, setup.py via ``ast``), requirements files for tests and development,
+tox ``deps``, PEP 735 dependency groups, and the pytest plugins the pytest config implies
+(``addopts``, ``required_plugins``). ``setup.py`` is parsed, never executed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from taskset import _depfiles as files
+from taskset._depfiles import normalize, requirement_name
+from taskset.pythons import pytest_floor
+
+TEST_EXTRAS = ("test", "tests", "testing", "dev")
+"""Extra and dependency-group names that hold test dependencies."""
+
+REQUIREMENT_GLOBS = (
+    "requirements-dev*.txt",
+    "requirements_dev*.txt",
+    "dev-requirements*.txt",
+    "requirements-test*.txt",
+    "requirements_test*.txt",
+    "test-requirements*.txt",
+    "test_requirements*.txt",
+    "tests/requirements*.txt",
+    "requirements/test*.txt",
+    "requirements/dev*.txt",
+)
+"""Requirements files for tests and development, relative to the project root."""
+
+DEPENDENCY_GLOBS = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "tox.ini",
+    "pytest.ini",
+    "requirements*.txt",
+    "*requirements*.txt",
+    "requirements/*.txt",
+    "tests/requirements*.txt",
+    "constraints*.txt",
+)
+"""Files whose content decides what an environment holds: they make up its fingerprint."""
+
+PLUGIN_OPTIONS = (
+    # (option, plugin, prefix?) -- a prefix matches every option starting with it
+    ("--cov", "pytest-cov", True),
+    ("--no-cov", "pytest-cov", False),
+    ("-n", "pytest-xdist", False),
+    ("--numprocesses", "pytest-xdist", False),
+    ("--dist", "pytest-xdist", False),
+    ("--timeout", "pytest-timeout", True),
+    ("--benchmark", "pytest-benchmark", True),
+    ("--asyncio-mode", "pytest-asyncio", False),
+    ("--mypy", "pytest-mypy", True),
+    ("--flake8", "pytest-flake8", False),
+    ("--doctest-plus", "pytest-doctestplus", False),
+    ("--doctest-rst", "pytest-doctestplus", False),
+    ("--reruns", "pytest-rerunfailures", True),
+    ("--html", "pytest-html", False),
+    ("--black", "pytest-black", False),
+    ("--isort", "pytest-isort", False),
+    ("--pylint", "pytest-pylint", False),
+    ("--mpl", "pytest-mpl", True),
+    ("--remote-data", "pytest-remotedata", False),
+    ("--ds", "pytest-django", False),
+    ("--randomly", "pytest-randomly", True),
+    ("--hypothesis", "hypothesis", True),
+    ("--forked", "pytest-forked", False),
+    ("--mock-use-standalone-module", "pytest-mock", False),
+)
+"""pytest options that only exist when a plugin is installed."""
+
+
+@dataclass(frozen=True)
+class ProjectDeps:
+    """What a source tree says its tests need."""
+
+    name: str = ""
+    """The project's own distribution name ("" when it cannot be read statically)."""
+    installable: bool = False
+    """Whether the tree is a project pip can install (setup.py, or pyproject with a build system)."""
+    build_backend: str = ""
+    """pyproject ``[build-system] build-backend`` ("" for legacy setup.py projects)."""
+    build_requires: tuple[str, ...] = ()
+    """pyproject ``[build-system] requires``."""
+    flit_metadata: bool = False
+    """An old ``[tool.flit.metadata]`` project (flit_core 4 dropped that table)."""
+    extras: tuple[str, ...] = ()
+    """The project's extras to install with it (those named in TEST_EXTRAS, plus self-references)."""
+    extra_requirements: tuple[str, ...] = ()
+    """What those extras require (installed through the extras; read here for the pytest choice)."""
+    requirements: tuple[str, ...] = ()
+    """Other test requirements: files, tox deps, dependency groups, implied plugins."""
+    minversion: str = ""
+    """pytest ``minversion`` from the project's pytest config."""
+    sources: tuple[str, ...] = ()
+    """Every file read, relative to the root (the fingerprint covers them)."""
+    skipped: tuple[str, ...] = ()
+    """Lines left out, each with the reason (``"-e . (editable self-reference)"``)."""
+
+
+def scan(root: Path) -> ProjectDeps:
+    """Read every place ``root`` keeps test dependencies; never runs anything."""
+    reader = files.Reader(root)
+    meta = reader.project_metadata()
+    name = meta.get("name", "")
+    extras_table = reader.extras()
+    chosen = [extra for extra in TEST_EXTRAS if extra in extras_table]
+    extra_reqs = [req for extra in chosen for req in extras_table[extra]]
+    found: list[str] = []
+    for pattern in REQUIREMENT_GLOBS:
+        for path in sorted(root.glob(pattern)):
+            found += reader.requirements_file(path)
+    if not meta.get("installable") and (root / "requirements.txt").is_file():
+        found += reader.requirements_file(root / "requirements.txt")
+    found += reader.tox_deps()
+    found += reader.dependency_groups(TEST_EXTRAS)
+    config = reader.pytest_config()
+    found += implied_plugins(config.get("addopts", ""))
+    found += config.get("required_plugins", [])
+    self_extras, requirements = _split_self(found, name, reader.skipped)
+    return ProjectDeps(
+        name=name,
+        installable=bool(meta.get("installable")),
+        build_backend=meta.get("build_backend", ""),
+        build_requires=tuple(meta.get("build_requires", ())),
+        flit_metadata=bool(meta.get("flit_metadata")),
+        extras=tuple(dict.fromkeys(chosen + self_extras)),
+        extra_requirements=tuple(extra_reqs),
+        requirements=tuple(_dedupe(requirements)),
+        minversion=config.get("minversion", ""),
+        sources=tuple(sorted(reader.read)),
+        skipped=tuple(reader.skipped),
+    )
+
+
+def dependency_files(root: Path) -> list[Path]:
+    """The files whose content decides ``root``'s environment (sorted, existing only)."""
+    found = {path for pattern in DEPENDENCY_GLOBS for path in root.glob(pattern) if path.is_file()}
+    return sorted(found)
+
+
+def implied_plugins(addopts: str | list[str]) -> list[str]:
+    """The plugins ``addopts`` needs: ``--cov`` means pytest-cov, ``-n 4`` pytest-xdist, ..."""
+    tokens = addopts if isinstance(addopts, list) else files.split_words(addopts)
+    plugins: list[str] = []
+    for token in tokens:
+        option = token.split("=", 1)[0]
+        for flag, plugin, prefix in PLUGIN_OPTIONS:
+            short = flag == "-n" and token.startswith("-n") and token[2:].strip().isalnum() and token[2:] != ""
+            if option == flag or short or (prefix and option.startswith(flag)):
+                plugins.append(plugin)
+                break
+    return list(dict.fromkeys(plugins))
+
+
+def choose_pytest(deps: ProjectDeps, python_version: str) -> str:
+    """The pytest requirement both the interpreter and the project accept.
+
+    The interpreter's floor (``pytest_floor``) and the project's ``minversion`` raise the lower
+    bound; a project pin is kept only if some version at or above that floor satisfies it.
+    """
+    floor = _max_version(pytest_floor(python_version) or "", deps.minversion)
+    clauses: list[str] = []
+    for req in deps.extra_requirements + deps.requirements:
+        if normalize(requirement_name(req)) != "pytest":
+            continue
+        spec = files.specifier(req)
+        kept = [c for c in spec if not floor or files.clause_allows_from(c, floor)]
+        if len(kept) == len(spec):
+            clauses += kept
+    if floor:
+        clauses.append(f">={floor}")
+    return "pytest" + ",".join(dict.fromkeys(clauses))
+
+
+def without_pytest(requirements: tuple[str, ...]) -> tuple[str, ...]:
+    """``requirements`` less pytest itself (the chosen pytest requirement replaces it)."""
+    return tuple(r for r in requirements if normalize(requirement_name(r)) != "pytest")
+
+
+def pythonpath(root: Path) -> tuple[str, ...]:
+    """``("src", ".")`` for a src layout (a ``src/`` dir holding a package or module), else ``(".",)``."""
+    src = root / "src"
+    if src.is_dir():
+        for child in src.iterdir():
+            if child.suffix == ".py" or (child / "__init__.py").is_file():
+                return ("src", ".")
+    return (".",)
+
+
+def _split_self(reqs: list[str], name: str, skipped: list[str]) -> tuple[list[str], list[str]]:
+    """Self-references become extras of the project install; everything else stays a requirement."""
+    extras: list[str] = []
+    kept: list[str] = []
+    for req in reqs:
+        if name and normalize(requirement_name(req)) == normalize(name):
+            extras += files.requirement_extras(req)
+            skipped.append(f"{req} (the project itself)")
+        else:
+            kept.append(req)
+    return extras, kept
+
+
+def _dedupe(reqs: list[str]) -> list[str]:
+    return list(dict.fromkeys(r.strip() for r in reqs if r.strip()))
+
+
+def _max_version(a: str, b: str) -> str:
+    if not a or not b:
+        return a or b
+    return a if files.version_tuple(a) >= files.version_tuple(b) else b

@@ -1,0 +1,200 @@
+"""The install ladder: build a venv with uv, install the project and its test deps, freeze what resolved.
+
+Rungs, tried in order; the next is tried only when the failure looks like a *build* failure
+(a resolution failure -- a dependency that does not exist -- fails at once):
+
+1. ``normal``              ``uv pip install`` with isolated builds.
+2. ``no-build-isolation``  an era-appropriate setuptools and wheel first, then the project
+                           built against them (newest setuptools lost pkg_resources-era behaviour).
+3. ``capped-backend``      isolated builds with the build backend capped (``setuptools<60``,
+                           ``flit_core<4``, ``poetry-core<1.1``) through a build-constraint file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uv
+
+from taskset._depfiles import normalize, requirement_name
+from taskset.errors import EnvironmentBuildError
+
+RUNGS = ("normal", "no-build-isolation", "capped-backend")
+"""The install ladder, in order; a spec's ``remedy`` is one of these."""
+
+ERA_BUILD_TOOLS = ("setuptools<58", "wheel")
+"""Installed before a no-build-isolation build: setuptools 58 dropped ``use_2to3``."""
+
+FAILURE_KINDS = (
+    # (kind, pattern): first match wins; build failures climb the ladder, the rest fail at once
+    ("build", re.compile(r"Failed to build|build backend|Build backend|subprocess-exited-with-error|"
+                         r"setup\.py|Failed to download and build|error: command '")),
+    ("resolution", re.compile(r"No solution found|not found in the package registry|unsatisfiable|"
+                              r"no matching distribution|Could not find a version")),
+)
+
+TRIM_LINES = 60
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What goes into a fresh venv (install steps; decides, with the interpreter, the fingerprint)."""
+
+    project: bool
+    """Whether to install the source tree itself."""
+    project_name: str = ""
+    extras: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+    """Test requirements other than pytest and the project's extras."""
+    pytest: str = "pytest"
+    """The chosen pytest requirement; also written as an override so no pin can contradict it."""
+    exclude_newer: str = ""
+    frozen: tuple[str, ...] = ()
+    """Exact pins to reproduce (then nothing is resolved)."""
+    build_backend: str = ""
+    build_requires: tuple[str, ...] = ()
+    flit_metadata: bool = False
+
+    def install_lines(self) -> tuple[str, ...]:
+        """The steps as recorded in ``EnvironmentSpec.install`` (the project as ``.[extras]``)."""
+        project = ("." + (f"[{','.join(self.extras)}]" if self.extras else ""),) if self.project else ()
+        if self.frozen:
+            return project + self.frozen
+        return project + self.requirements + (self.pytest,)
+
+    def backend_cap(self) -> str:
+        """The build-constraint line for the capped-backend rung."""
+        if self.flit_metadata or "flit" in self.build_backend:
+            return "flit_core<4"
+        if "poetry" in self.build_backend:
+            return "poetry-core<1.1"
+        return "setuptools<60"
+
+
+class Installer:
+    """Runs uv for one build, appending every command and its output to the build log."""
+
+    def __init__(self, base_python: Path, venv: Path, log: Path, deadline: float):
+        self.uv = uv.find_uv_bin()
+        self.base_python = base_python
+        self.venv = venv
+        self.python = venv / "bin" / "python"
+        self.log = log
+        self.deadline = deadline
+
+    def build(self, plan: Plan, source: Path, first_rung: str = "normal") -> tuple[str, tuple[str, ...]]:
+        """Climb the ladder from ``first_rung``; return (the rung that worked, frozen requirements)."""
+        rungs = RUNGS[RUNGS.index(first_rung):] if first_rung in RUNGS else RUNGS
+        for rung in rungs:
+            self.run(["venv", "--clear", "--no-project", "--relocatable", "--python", str(self.base_python), str(self.venv)], rung)
+            try:
+                self.install(plan, source, rung)
+            except EnvironmentBuildError as exc:
+                if classify(exc.output) != "build" or not plan.project or rung == rungs[-1]:
+                    raise
+                continue
+            return rung, self.freeze(plan.project_name)
+        raise AssertionError("unreachable: the last rung raises")
+
+    def install(self, plan: Plan, source: Path, rung: str) -> None:
+        """One rung: ``uv pip install`` of the plan, with the rung's build settings."""
+        args = ["pip", "install", "--python", str(self.python)]
+        dated = ["--exclude-newer", plan.exclude_newer] if plan.exclude_newer else []
+        files = self.venv / ".loopctl"
+        files.mkdir(exist_ok=True)
+        if rung == "no-build-isolation" and plan.project:
+            tools = list(ERA_BUILD_TOOLS) + [r for r in plan.build_requires if _name(r) not in ("setuptools", "wheel")]
+            self.run(args + dated + tools, rung)
+            args += ["--no-build-isolation-package", plan.project_name] if plan.project_name else ["--no-build-isolation"]
+        if rung == "capped-backend":
+            args += ["--build-constraints", _write(files / "build-constraints.txt", [plan.backend_cap()])]
+        project = [str(source) + (f"[{','.join(plan.extras)}]" if plan.extras else "")] if plan.project else []
+        if plan.frozen:
+            pins = _write(files / "frozen.txt", plan.frozen)
+            self.run(args + ["--no-deps", "-r", pins] + [str(source)] * plan.project, rung)
+            return
+        overrides = _write(files / "overrides.txt", [plan.pytest])
+        self.run(args + dated + ["--overrides", overrides] + project + list(plan.requirements) + [plan.pytest], rung)
+
+    def freeze(self, project_name: str) -> tuple[str, ...]:
+        """``uv pip freeze`` less the project itself (a local path no rebuild would find)."""
+        out = self.run(["pip", "freeze", "--python", str(self.python)], "freeze")
+        lines = []
+        for line in out.splitlines():
+            line = line.strip()
+            if not line or line.startswith("-e") or " @ " in line:
+                continue
+            if project_name and _name(line) == normalize(project_name):
+                continue
+            lines.append(line)
+        return tuple(sorted(lines, key=str.lower))
+
+    def run(self, args: list[str], step: str) -> str:
+        """Run uv; on failure raise EnvironmentBuildError with the trimmed output and the step."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise EnvironmentBuildError("environment build timed out", output="", step=step)
+        command = [self.uv, *args]
+        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH")}
+        # uv reports on stderr and answers (freeze) on stdout: keep them apart, log both
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                cwd=self.venv.parent, start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            self._log(command, err + out, "timed out")
+            raise EnvironmentBuildError(f"environment build timed out ({step})", output=trim(err + out),
+                                        step=step) from None
+        self._log(command, err + out, f"exit {proc.returncode}")
+        if proc.returncode != 0:
+            text = trim(err + out)
+            raise EnvironmentBuildError(f"environment build failed at step {step!r}: {_headline(text)}",
+                                        output=text, step=step)
+        return out.decode("utf-8", errors="replace")
+
+    def _log(self, command: list[str], raw: bytes, status: str) -> None:
+        with open(self.log, "ab") as handle:
+            handle.write(("$ " + " ".join(command) + "\n").encode())
+            handle.write(raw)
+            handle.write(f"[{status}]\n\n".encode())
+
+
+def classify(output: str) -> str:
+    """``build``, ``resolution`` or ``other``: which kind of install failure ``output`` shows."""
+    for kind, pattern in FAILURE_KINDS:
+        if pattern.search(output):
+            return kind
+    return "other"
+
+
+def trim(raw: bytes, lines: int = TRIM_LINES) -> str:
+    """The installer's output, decoded, cut to its last ``lines`` lines (errors come last)."""
+    text = raw.decode("utf-8", errors="replace").rstrip()
+    parts = text.splitlines()
+    if len(parts) <= lines:
+        return text
+    return f"[... {len(parts) - lines} lines omitted ...]\n" + "\n".join(parts[-lines:])
+
+
+def _headline(text: str) -> str:
+    for line in text.splitlines():
+        if re.search(r"error|×|Because", line, re.IGNORECASE):
+            return line.strip(" ×╰─▶")[:300]
+    return (text.splitlines() or ["no output"])[-1][:300]
+
+
+def _write(path: Path, lines: tuple[str, ...] | list[str]) -> str:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return str(path)
+
+
+def _name(req: str) -> str:
+    return normalize(requirement_name(req))

@@ -1,0 +1,184 @@
+"""Interpreter facts: which interpreter a name means, its full version, its release date, its pytest floor.
+
+Probing a foreign interpreter costs a subprocess, so the answer is kept in
+``cache_dir()/pythons.json`` keyed by the executable's path, size and mtime: a warm
+``ensure_environment`` runs no subprocess at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from taskset.atomic import write_atomic
+from taskset.errors import EnvironmentBuildError
+from taskset.paths import cache_dir
+
+RELEASE_DATES = {
+    "3.7": "2018-06-27",
+    "3.8": "2019-10-14",
+    "3.9": "2020-10-05",
+    "3.10": "2021-10-04",
+    "3.11": "2022-10-24",
+    "3.12": "2023-10-02",
+    "3.13": "2024-10-07",
+    "3.14": "2025-10-07",
+}
+"""x.y.0 release dates: packages resolved before these rarely run on that interpreter."""
+
+PYTEST_FLOORS = {
+    "3.11": ("7.2", "2022-10-25"),
+    "3.12": ("7.4.3", "2023-10-24"),
+    "3.13": ("8.2", "2024-04-27"),
+    "3.14": ("8.4", "2025-06-02"),
+}
+"""The oldest pytest that runs on each interpreter, and the day it reached the index.
+
+The day matters: pytest 7.2 came out the day *after* Python 3.11.0, so a resolution date
+must reach it or the floor cannot be installed (checked with ``uv pip compile --exclude-newer``).
+"""
+
+_PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)"
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """A base interpreter an environment is built from."""
+
+    path: Path
+    """The real executable (a pyenv shim is resolved to the interpreter it runs)."""
+    version: str
+    """Full version, e.g. ``3.11.7``."""
+
+    @property
+    def minor(self) -> str:
+        """``3.11`` for ``3.11.7``."""
+        return ".".join(self.version.split(".")[:2])
+
+
+def interpreter(python: str | Path | None = None) -> Interpreter:
+    """The interpreter ``python`` names (a path or a name on PATH); ``None`` means this one."""
+    if python is None or _same_file(python, sys.executable):
+        return Interpreter(Path(sys.executable), "%d.%d.%d" % sys.version_info[:3])
+    path = Path(python) if os.sep in str(python) else _by_name(str(python))
+    if not path.is_file():
+        raise EnvironmentBuildError(f"no interpreter at {path}", step="python")
+    return _probe_cached(path)
+
+
+def find_python(version: str) -> Path | None:
+    """An interpreter of ``version``'s minor (``3.11.7`` -> any 3.11), preferring this one; else None."""
+    minor = ".".join(version.split(".")[:2])
+    if not re.fullmatch(r"\d+\.\d+", minor):
+        return None
+    if "%d.%d" % sys.version_info[:2] == minor:
+        return Path(sys.executable)
+    # pyenv's real binaries first: its shims fail unless that version is selected
+    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv"), "/root/.pyenv"]
+    for root in filter(None, dict.fromkeys(roots)):
+        for candidate in sorted(Path(root, "versions").glob(f"{minor}.*/bin/python{minor}"), reverse=True):
+            return candidate
+    found = shutil.which(f"python{minor}")
+    if found and "/shims/" not in found:
+        return Path(found)
+    return None
+
+
+def release_date(version: str) -> str | None:
+    """The x.y.0 release date of ``version``'s minor, or None for minors outside the table."""
+    return RELEASE_DATES.get(".".join(version.split(".")[:2]))
+
+
+def pytest_floor(version: str) -> str | None:
+    """The oldest pytest that runs on ``version``'s minor, or None when any will do."""
+    floor = PYTEST_FLOORS.get(".".join(version.split(".")[:2]))
+    return floor[0] if floor else None
+
+
+def effective_date(resolution_date: str | None, version: str) -> str:
+    """The later of ``resolution_date`` and the interpreter's release date ("" when neither is known).
+
+    Packages resolved before the interpreter existed rarely run on it (pytest as of 2021 does
+    not import on 3.11), so the interpreter's release date is a floor for the resolution date;
+    so is the day its pytest floor was published.
+    """
+    minor = ".".join(version.split(".")[:2])
+    floor = PYTEST_FLOORS.get(minor, ("", ""))[1]
+    asked = normalize_date(resolution_date) if resolution_date else ""
+    candidates = [d for d in (asked, release_date(version), floor) if d]
+    if not candidates:
+        return ""
+    return max(candidates, key=_as_datetime)
+
+
+def normalize_date(value: str) -> str:
+    """An ISO date or timestamp as uv's ``--exclude-newer`` wants it: ``YYYY-MM-DD`` or UTC ``...Z``."""
+    value = value.strip()
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise EnvironmentBuildError(f"resolution date {value!r} is not an ISO 8601 date", step="python") from None
+    if len(value) == 10:
+        return parsed.date().isoformat()
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _as_datetime(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _by_name(name: str) -> Path:
+    versioned = re.fullmatch(r"(?:python)?(\d+\.\d+)", name)
+    found = find_python(versioned.group(1)) if versioned else None
+    if found:
+        return found
+    found = shutil.which(name)
+    if not found:
+        raise EnvironmentBuildError(f"no interpreter named {name!r} on PATH", step="python")
+    return Path(found)
+
+
+def _probe_cached(path: Path) -> Interpreter:
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{path}"
+    table_path = cache_dir() / "pythons.json"
+    try:
+        table = json.loads(table_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        table = {}
+    if key in table:
+        version, executable = table[key]
+        return Interpreter(Path(executable), version)
+    version, executable = _probe(path)
+    table[key] = [version, executable]
+    write_atomic(table_path, json.dumps(table, indent=1, sort_keys=True))
+    return Interpreter(Path(executable), version)
+
+
+def _probe(path: Path) -> tuple[str, str]:
+    try:
+        done = subprocess.run([str(path), "-c", _PROBE], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EnvironmentBuildError(f"interpreter {path} cannot be run: {exc}", step="python") from None
+    lines = done.stdout.decode("utf-8", errors="replace").split()
+    if done.returncode != 0 or len(lines) != 2:
+        output = (done.stdout + done.stderr).decode("utf-8", errors="replace")
+        raise EnvironmentBuildError(f"interpreter {path} did not report its version", output=output, step="python")
+    return lines[0], lines[1]

@@ -1,0 +1,171 @@
+"""Environments: real uv venvs from the package index, cached by fingerprint (see docs/environments.md).
+
+Builds are expensive, so every test shares the session cache and reuses what others built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT_ENV_DATE, write_minimal_project
+from taskset import pythons
+from taskset.environment import MARKER, ensure_environment, environment_for, fingerprint, make_plan
+from taskset.errors import EnvironmentBuildError
+from taskset.paths import cache_dir
+from taskset.record import EnvironmentSpec, Task
+
+pytestmark = pytest.mark.slow
+
+TEST_EXTRA = 'test = ["iniconfig"]'
+
+
+def run_python(env, code: str) -> str:
+    """Run ``code`` with the environment's interpreter; return its stdout."""
+    done = subprocess.run([str(env.python), "-c", code], capture_output=True, check=True)
+    return done.stdout.decode("utf-8", errors="replace").strip()
+
+
+def pins(env) -> dict[str, str]:
+    """name -> version from the frozen requirements."""
+    return dict(line.lower().split("==", 1) for line in env.spec.requirements)
+
+
+@pytest.fixture(scope="module")
+def extra_project(tmp_path_factory) -> Path:
+    """A flat project whose ``test`` extra needs iniconfig."""
+    return write_minimal_project(tmp_path_factory.mktemp("extra") / "proj", name="extraproj", extras=TEST_EXTRA)
+
+
+def test_test_extra_and_pytest_are_installed_and_frozen(extra_project):
+    """The project's test extra and pytest are installed; what resolved is frozen into the spec."""
+    env = ensure_environment(extra_project, resolution_date=PROJECT_ENV_DATE)
+    assert run_python(env, "import iniconfig, pytest, extraproj; print(extraproj.VALUE)") == "1"
+    assert env.spec.install[0] == ".[test]"
+    assert env.spec.pytest.startswith("pytest") and ">=7.2" in env.spec.pytest
+    assert {"iniconfig", "pytest"} <= set(pins(env))
+    assert not any("extraproj" in line for line in env.spec.requirements), "the project itself is not a pin"
+    assert env.spec.python == "%d.%d.%d" % sys.version_info[:3]
+    assert env.spec.pythonpath == (".",)
+    assert env.spec.remedy == "normal"
+    assert (env.path / MARKER).is_file() and env.build_log.is_file()
+
+
+def test_warm_cache_runs_no_subprocess(extra_project, monkeypatch):
+    """A warm ensure_environment only hashes files: no uv, no subprocess, the build log untouched."""
+    first = ensure_environment(extra_project, resolution_date=PROJECT_ENV_DATE)
+    log_mtime = first.build_log.stat().st_mtime_ns
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError(f"subprocess started on a warm cache: {args}")
+
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
+    started = time.perf_counter()
+    again = ensure_environment(extra_project, resolution_date=PROJECT_ENV_DATE)
+    elapsed = time.perf_counter() - started
+    assert again == first
+    assert first.build_log.stat().st_mtime_ns == log_mtime
+    assert elapsed < 0.5
+
+
+def test_src_layout_gets_src_on_pythonpath(extra_project, tmp_path):
+    """A tree with src/<package> gets pythonpath ("src", "."); same deps files reuse the same env."""
+    src_tree = tmp_path / "srcproj"
+    src_tree.mkdir()
+    (src_tree / "pyproject.toml").write_bytes((extra_project / "pyproject.toml").read_bytes())
+    (src_tree / "src" / "extraproj").mkdir(parents=True)
+    (src_tree / "src" / "extraproj" / "__init__.py").write_text("VALUE = 2\n")
+    flat = ensure_environment(extra_project, resolution_date=PROJECT_ENV_DATE)
+    src = ensure_environment(src_tree, resolution_date=PROJECT_ENV_DATE)
+    assert src.spec.pythonpath == ("src", ".")
+    assert flat.spec.pythonpath == (".",)
+    assert src.path == flat.path
+
+
+def test_exclude_newer_is_the_later_of_fix_date_and_interpreter(python_project_env, tmp_path):
+    """An old resolution date gives older packages, but never older than the interpreter (and its pytest floor)."""
+    source = write_minimal_project(tmp_path / "proj")  # same files as the session env's project
+    old = ensure_environment(source, resolution_date="2019-05-01")
+    assert old.spec.exclude_newer == pythons.effective_date("2019-05-01", old.spec.python)
+    assert old.spec.exclude_newer >= pythons.RELEASE_DATES["3.11"]
+    old_pytest, new_pytest = pins(old)["pytest"], pins(python_project_env)["pytest"]
+    assert old_pytest.split(".")[:2] == ["7", "2"], "pytest as of late 2022"
+    assert int(new_pytest.split(".")[0]) >= 8, "pytest as of mid 2025"
+    assert old.path != python_project_env.path
+
+
+def test_missing_dependency_fails_with_installer_output(tmp_path):
+    """A dependency that does not exist is a resolution failure: EnvironmentBuildError at once, with uv's words."""
+    source = write_minimal_project(tmp_path / "proj", name="brokenproj",
+                                   extras='test = ["loopctl-no-such-package-xyz"]')
+    with pytest.raises(EnvironmentBuildError) as caught:
+        ensure_environment(source, resolution_date=PROJECT_ENV_DATE)
+    assert "loopctl-no-such-package-xyz" in caught.value.output
+    assert caught.value.step == "normal", "a resolution failure does not climb the ladder"
+    assert len(caught.value.output.splitlines()) <= 61
+    leftovers = [p.name for p in (cache_dir() / "envs").iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_env_dir_without_marker_is_rebuilt(tmp_path):
+    """A half-built env dir (no marker) is never used: it is replaced by a complete build."""
+    source = write_minimal_project(tmp_path / "proj", name="halfbuilt")
+    interp = pythons.interpreter()
+    plan, rung = make_plan(source, interp, PROJECT_ENV_DATE, None)
+    half = cache_dir() / "envs" / fingerprint(source, interp, plan, rung)
+    (half / "bin").mkdir(parents=True)
+    (half / "junk").write_text("left by a killed build")
+    env = ensure_environment(source, resolution_date=PROJECT_ENV_DATE)
+    assert env.path == half
+    assert (half / MARKER).is_file() and not (half / "junk").exists()
+    assert run_python(env, "import pytest; print('ok')") == "ok"
+
+
+BUILD_SCRIPT = """
+import sys
+from taskset.environment import ensure_environment
+env = ensure_environment(sys.argv[1], resolution_date=sys.argv[2])
+print(env.path)
+"""
+
+
+def test_two_processes_building_at_once_share_one_env(tmp_path):
+    """Two processes building the same environment at once both succeed with the same, complete env."""
+    source = write_minimal_project(tmp_path / "proj", name="racedproj")
+    command = [sys.executable, "-c", BUILD_SCRIPT, str(source), PROJECT_ENV_DATE]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+             for _ in range(2)]
+    results = [proc.communicate(timeout=300) for proc in procs]
+    for proc, (out, err) in zip(procs, results):
+        assert proc.returncode == 0, err.decode(errors="replace")
+    paths = {out.decode().strip() for out, _ in results}
+    assert len(paths) == 1
+    env_dir = Path(paths.pop())
+    assert json.loads((env_dir / MARKER).read_text())["fingerprint"] == env_dir.name
+    assert env_dir.joinpath("loopctl-build.log").read_text().count("uv pip install") == 1, "built once"
+
+
+def test_frozen_spec_is_reproduced_pin_for_pin(extra_project):
+    """A task's recorded requirements are installed exactly, not re-resolved."""
+    built = ensure_environment(extra_project, resolution_date="2023-01-15")
+    task = Task(instance_id="x__y-000000000000", repo="x/y", repo_url="", base_commit="a", fix_commit="b",
+                created_at="2023-01-15", patch="", test_patch="", problem_statement="",
+                FAIL_TO_PASS=(), PASS_TO_PASS=(), environment=built.spec)
+    again = environment_for(task, extra_project)
+    assert again.spec.requirements == built.spec.requirements
+    assert again.path != built.path, "frozen builds have their own fingerprint"
+    assert run_python(again, "import pytest; print(pytest.__version__)") == pins(built)["pytest"]
+
+
+def test_frozen_pin_that_does_not_exist_fails_cleanly(extra_project):
+    """Reproducing a spec whose pin no longer resolves raises EnvironmentBuildError, not a traceback."""
+    spec = EnvironmentSpec(python=pythons.interpreter().version, requirements=("pytest==0.0.1",))
+    with pytest.raises(EnvironmentBuildError) as caught:
+        ensure_environment(extra_project, spec=spec)
+    assert "pytest" in caught.value.output
