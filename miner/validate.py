@@ -88,7 +88,10 @@ def _validate(repo: Repo, candidate: Candidate, config: ValidateConfig, runs: li
         modules = [p for p in sides.tests if is_test_module(p, config.conventions) and (ws.path / p).is_file()]
         if not modules:
             return _reject(candidate, Reason.NO_TEST_MODULE, "test-side paths: " + ", ".join(sides.tests[:10]))
-        env = ensure_environment(ws.path, python=config.python, resolution_date=info.created_at)
+        # The fix's own dependency files decide the environment: a fix may need a new dependency
+        # (and one that cannot be installed makes the candidate unprovable).
+        with Workspace.create(repo.git_dir, candidate.sha) as fixed_tree:
+            env = ensure_environment(fixed_tree.path, python=config.python, resolution_date=info.created_at)
 
         def run():
             ws.clear_bytecode()
