@@ -59,6 +59,40 @@ def cli():
 
 
 # --- mine ---
+@cli.command("mine")
+@click.option("--repo", required=True, help="Repository URL, local path or git bundle.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("taskset"), show_default=True,
+              help="Task set directory (tasks/, index.json, rejections.jsonl).")
+@click.option("--since", help="First commit to consider: a date (YYYY-MM-DD) or a revision; inclusive.")
+@click.option("--until", help="Last commit to consider: a date or a revision; inclusive.")
+@click.option("--commit", "commits", multiple=True, help="Mine exactly this commit (repeatable).")
+@click.option("--branch", help="Branch to walk (default: the repository's HEAD).")
+@click.option("--merges", is_flag=True, help="Also consider merge commits (diffed against their first parent).")
+@click.option("--max-candidates", type=click.IntRange(min=0), help="Validate at most N new candidates, best score first.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Candidates validated in parallel, each in its own workspace.")
+@click.option("--python", "python", help="Interpreter for the task environments (default: this one).")
+@click.option("--reruns", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Gold runs per candidate; a FAIL_TO_PASS test that flips between them is flaky.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              help="Seconds per test run.")
+@click.option("--test-dir", "test_dirs", multiple=True,
+              help="Directory name holding tests (repeatable; replaces tests, test, testing).")
+@click.option("--test-glob", "test_globs", multiple=True,
+              help="Test file-name glob (repeatable; replaces test_*.py, *_test.py, conftest.py).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@reports_errors
+def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, jobs, python, reruns, timeout,
+             test_dirs, test_globs, as_json):
+    """Turn a repository's history into tasks proven by their own tests."""
+    from miner import MineConfig, ValidateConfig, conventions, mine
+
+    validate = ValidateConfig(reruns=reruns, timeout=timeout, conventions=conventions(test_dirs, test_globs),
+                              **({"python": python} if python else {}))
+    config = MineConfig(repo=repo, out=out, branch=branch, since=since, until=until, commits=tuple(commits),
+                        merges=merges, max_candidates=max_candidates, jobs=jobs, validate=validate)
+    summary = mine(config, progress=not as_json and sys.stderr.isatty())
+    click.echo(summary.to_json() if as_json else summary.text())
 # --- end mine ---
 
 # --- calibrate ---
@@ -137,6 +171,44 @@ def _calibrate_progress(label: str, total: int):
 # --- end harness ---
 
 # --- evaluate ---
+@cli.command("evaluate")
+@click.argument("taskset_dir", type=click.Path(path_type=Path))
+@click.argument("instance_id")
+@click.option("--patch", "patch_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A diff to judge.")
+@click.option("--gold", is_flag=True, help="Judge the task's own fix (should resolve).")
+@click.option("--empty", is_flag=True, help="Judge the unchanged buggy code (should not resolve).")
+@click.option("--timeout", type=float, default=None, help="Seconds for the test run (default: from the task).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@reports_errors
+def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, gold: bool, empty: bool,
+                 timeout: float | None, as_json: bool):
+    """Judge a candidate patch against INSTANCE_ID's tests; exit 0 when resolved, 1 when not."""
+    import json
+
+    import taskset
+    from taskset.evaluate import evaluate
+
+    if sum((patch_file is not None, gold, empty)) != 1:
+        raise click.UsageError("give exactly one of --patch FILE, --gold, --empty")
+    task = taskset.load(taskset_dir)[instance_id]
+    if gold:
+        patch = task.patch
+    elif empty:
+        patch = ""
+    else:
+        patch = patch_file.read_text(encoding="utf-8", errors="surrogateescape")
+    verdict = evaluate(task, patch=patch, timeout=timeout)
+    if as_json:
+        click.echo(json.dumps(verdict.to_dict(), indent=2))
+    else:
+        click.echo(f"{verdict.instance_id}: {verdict.problem.value} ({verdict.duration:.1f}s)")
+        for label, outcomes in (("FAIL_TO_PASS", verdict.fail_to_pass), ("PASS_TO_PASS", verdict.pass_to_pass)):
+            for test, outcome in outcomes.items():
+                click.echo(f"  {label}  {outcome.value:<8} {test}")
+        if not verdict.resolved:
+            click.echo("\n" + verdict.feedback)
+    sys.exit(0 if verdict.resolved else 1)
 # --- end evaluate ---
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from taskset.errors import TasksetError
+from taskset.testfiles import DEFAULT, TestFileConventions
 
 from miner.candidates import Candidate, classify, list_commits
 from miner.errors import MinerError
@@ -76,6 +76,14 @@ def mine(config: MineConfig, progress: bool = False) -> Summary:
     summary.count_range(ledger.known, [v.sha if isinstance(v, Candidate) else v.fix_commit for v in verdicts])
     summary.wall_seconds = time.monotonic() - started
     return summary
+
+
+def conventions(directories: Sequence[str] = (), globs: Sequence[str] = ()) -> TestFileConventions:
+    """Test-file conventions with the given directories and/or globs replacing the defaults."""
+    return TestFileConventions(
+        directories=tuple(directories) or DEFAULT.directories,
+        file_globs=tuple(globs) or DEFAULT.file_globs,
+    )
 
 
 def _validate_all(repo: Repo, candidates: list[Candidate], config: MineConfig) -> Iterator[tuple]:
