@@ -256,15 +256,29 @@ def _setup_kwargs(tree: ast.Module) -> dict[str, Any]:
         if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "setup":
             found = {}
             for keyword in node.keywords:
-                value = keyword.value
-                if isinstance(value, ast.Name) and value.id in assigned:
-                    value = assigned[value.id]
                 try:
-                    found[keyword.arg] = ast.literal_eval(value)
-                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                    continue
+                    found[keyword.arg] = _literal(keyword.value, assigned, 0)
+                except (ValueError, TypeError, KeyError, RecursionError):
+                    continue  # computed at run time: unknowable without executing setup.py
             return found
     return {}
+
+
+def _literal(node: ast.expr, names: dict[str, ast.expr], depth: int) -> Any:
+    """A literal, with module-level names and list ``+`` resolved (``TESTS + ["x"]``)."""
+    if depth > 20:
+        raise ValueError("too deep")
+    if isinstance(node, ast.Name):
+        return _literal(names[node.id], names, depth + 1)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _literal(node.left, names, depth + 1) + _literal(node.right, names, depth + 1)
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return [_literal(item, names, depth + 1) for item in node.elts]
+    if isinstance(node, ast.Dict):
+        return {_literal(k, names, depth + 1): _literal(v, names, depth + 1) for k, v in zip(node.keys, node.values)}
+    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dict" and not node.args:
+        return {kw.arg: _literal(kw.value, names, depth + 1) for kw in node.keywords if kw.arg}
+    return ast.literal_eval(node)
 
 
 def _pytest_section(options: dict[str, Any]) -> dict[str, Any]:

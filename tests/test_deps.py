@@ -1,0 +1,193 @@
+"""Where test dependencies are found: pure functions over source trees written in tmp dirs (no venvs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from taskset import deps, pythons
+
+
+def tree(root: Path, files: dict[str, str]) -> Path:
+    """Write ``files`` under ``root`` and return it."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+PYPROJECT = """
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "Demo_Pkg"
+version = "1"
+
+[project.optional-dependencies]
+test = ["pytest>=6", "hypothesis"]
+docs = ["sphinx"]
+"""
+
+SETUP_PY = """
+from setuptools import setup
+TESTS = ["mock", "pytest<5"]
+setup(name="legacy", extras_require={"testing": TESTS, "speed": ["ujson"]}, version=open("V").read())
+"""
+
+CASES = {
+    "pyproject extras named test, not docs": (
+        {"pyproject.toml": PYPROJECT},
+        dict(name="Demo_Pkg", extras=("test",), extra_requirements=("pytest>=6", "hypothesis"), requirements=()),
+    ),
+    "setup.py extras read with ast, never executed": (
+        {"setup.py": SETUP_PY},
+        dict(name="legacy", installable=True, extras=("testing",), extra_requirements=("mock", "pytest<5")),
+    ),
+    "setup.py extras through dict(...) and list concatenation": (
+        {"setup.py": SETUP_PY.replace('{"testing": TESTS, "speed": ["ujson"]}', 'dict(tests=TESTS + ["nose"])')},
+        dict(extras=("tests",), extra_requirements=("mock", "pytest<5", "nose")),
+    ),
+    "setup.cfg extras_require, one per line": (
+        {"setup.cfg": "[metadata]\nname = cfgpkg\n[options.extras_require]\ntests =\n    coverage\n    pytest-mock\n",
+         "setup.py": "from setuptools import setup\nsetup()\n"},
+        dict(name="cfgpkg", extras=("tests",), extra_requirements=("coverage", "pytest-mock")),
+    ),
+    "setup.cfg old comma-separated extras keep a two-clause pin whole": (
+        {"setup.cfg": "[metadata]\nname = c\n[options.extras_require]\ndev = pytest>=6,<8, flake8\n"},
+        dict(extra_requirements=("pytest>=6,<8", "flake8")),
+    ),
+    "requirements files: dev and test, -r followed, options and self dropped": (
+        {"pyproject.toml": PYPROJECT,
+         "requirements-dev.txt": "-r requirements-test.txt\n-e .\n--index-url https://x\nblack  # style\n",
+         "requirements-test.txt": "freezegun==1.2\ndemo-pkg[extra1]\n",
+         "requirements.txt": "django\n"},
+        dict(requirements=("freezegun==1.2", "black"), extras=("test", "extra1")),
+    ),
+    "plain requirements.txt counts only for a tree that is not a package": (
+        {"requirements.txt": "requests\n", "tests/requirements.txt": "responses\n"},
+        dict(installable=False, requirements=("responses", "requests")),
+    ),
+    "requirements/ folder: test and dev files only": (
+        {"requirements/test.txt": "pytest-asyncio\n", "requirements/docs.txt": "sphinx\n",
+         "requirements/dev.txt": "tox\n"},
+        dict(requirements=("pytest-asyncio", "tox")),
+    ),
+    "tox deps: factors, substitutions and already-read files skipped": (
+        {"tox.ini": "[tox]\nenvlist = py\n[testenv]\ndeps =\n    -r{toxinidir}/requirements-test.txt\n"
+                    "    -r{toxinidir}/other.txt\n    py27: mock\n    {env:EXTRA:}\n    coverage\n"
+                    "commands = pytest\n",
+         "requirements-test.txt": "attrs\n", "other.txt": "six\n"},
+        dict(requirements=("attrs", "six", "coverage")),
+    ),
+    "dependency groups with include-group": (
+        {"pyproject.toml": '[dependency-groups]\nlint = ["ruff"]\ncore = ["pytest-randomly"]\n'
+                           'test = ["pytest-mock", {include-group = "core"}]\nDev = [{include-group = "test"}, "ipdb"]\n'},
+        dict(requirements=("pytest-mock", "pytest-randomly", "ipdb")),
+    ),
+    "a group including itself does not loop": (
+        {"pyproject.toml": '[dependency-groups]\ntest = ["a", {include-group = "test"}]\n'},
+        dict(requirements=("a",)),
+    ),
+    "addopts --cov in setup.cfg implies pytest-cov": (
+        {"setup.cfg": "[tool:pytest]\naddopts = --cov=pkg --cov-report term -ra\nminversion = 6.0\n"},
+        dict(requirements=("pytest-cov",), minversion="6.0"),
+    ),
+    "addopts in pyproject, as a list, and required_plugins": (
+        {"pyproject.toml": '[tool.pytest.ini_options]\naddopts = ["-n", "auto", "--timeout=30"]\n'
+                           'required_plugins = ["pytest-mock>=3"]\n'},
+        dict(requirements=("pytest-xdist", "pytest-timeout", "pytest-mock>=3")),
+    ),
+    "pytest.ini wins over pyproject for addopts": (
+        {"pytest.ini": "[pytest]\naddopts = --benchmark-skip -nauto\n",
+         "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "--mypy"\n'},
+        dict(requirements=("pytest-benchmark", "pytest-xdist")),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_scan_table(tmp_path, name):
+    """Each source of test dependencies is read, and what cannot go to the index is left out."""
+    files, expected = CASES[name]
+    found = deps.scan(tree(tmp_path, files))
+    for field, value in expected.items():
+        assert getattr(found, field) == value, field
+
+
+def test_skipped_lines_say_why(tmp_path):
+    """Left-out lines are data: each names its reason."""
+    found = deps.scan(tree(tmp_path, {"requirements-dev.txt": "-e .\ngit+https://x/y.git\n./local\n"}))
+    reasons = " | ".join(found.skipped)
+    assert "editable" in reasons and "URL" in reasons
+
+
+def test_flit_metadata_project_is_noted(tmp_path):
+    """An old [tool.flit.metadata] project is recognised so the ladder can cap flit_core."""
+    found = deps.scan(tree(tmp_path, {"pyproject.toml": '[build-system]\nrequires = ["flit"]\n'
+                                      'build-backend = "flit.buildapi"\n[tool.flit.metadata]\nmodule = "fm"\n'}))
+    assert found.flit_metadata and found.name == "fm" and found.installable
+
+
+def test_broken_files_contribute_nothing(tmp_path):
+    """A file that does not parse is noted and skipped; the scan does not fail."""
+    found = deps.scan(tree(tmp_path, {"pyproject.toml": "[project\n", "setup.py": "def (:\n", "tox.ini": "deps\n"}))
+    assert found.requirements == () and len(found.skipped) >= 2
+
+
+PYTEST_CASES = [
+    # (test requirements, minversion, python, expected pytest requirement)
+    ((), "", "3.8.10", "pytest"),
+    ((), "", "3.11.7", "pytest>=7.2"),
+    (("pytest<5",), "", "3.11.7", "pytest>=7.2"),            # a pin that cannot run here is replaced
+    (("pytest==6.2.5",), "", "3.12.1", "pytest>=7.4.3"),
+    (("pytest>=6,<9",), "", "3.11.7", "pytest>=6,<9,>=7.2"),  # a compatible pin is kept
+    (("pytest~=7.0",), "", "3.12.1", "pytest~=7.0,>=7.4.3"),
+    (("pytest==7.*",), "", "3.13.0", "pytest>=8.2"),
+    ((), "7.4", "3.11.7", "pytest>=7.4"),                     # the project's minversion raises the floor
+    ((), "6.0", "3.11.7", "pytest>=7.2"),
+    (("pytest<5",), "", "3.7.9", "pytest<5"),
+]
+
+
+@pytest.mark.parametrize("reqs, minversion, python, expected", PYTEST_CASES)
+def test_choose_pytest(reqs, minversion, python, expected):
+    """The pytest requirement is one both the interpreter and the project accept."""
+    found = deps.ProjectDeps(requirements=reqs, minversion=minversion)
+    assert deps.choose_pytest(found, python) == expected
+
+
+def test_implied_plugins_short_xdist_forms():
+    """-n4, -n auto and --numprocesses all mean pytest-xdist; -p no:foo means nothing."""
+    assert deps.implied_plugins("-n4") == ["pytest-xdist"]
+    assert deps.implied_plugins("-n auto --numprocesses=2") == ["pytest-xdist"]
+    assert deps.implied_plugins("-p no:cacheprovider -ra --strict-markers") == []
+    assert deps.implied_plugins("--doctest-plus --reruns 2 --asyncio-mode=auto") == [
+        "pytest-doctestplus", "pytest-rerunfailures", "pytest-asyncio"]
+
+
+def test_pythonpath_layouts(tmp_path):
+    """src/ holding a package gives ("src", "."); an src/ of data files does not."""
+    assert deps.pythonpath(tree(tmp_path / "a", {"src/pkg/__init__.py": ""})) == ("src", ".")
+    assert deps.pythonpath(tree(tmp_path / "b", {"src/data.txt": "", "pkg/__init__.py": ""})) == (".",)
+    assert deps.pythonpath(tree(tmp_path / "c", {"src/mod.py": ""})) == ("src", ".")
+
+
+def test_effective_date_rules():
+    """The resolution date is the latest of the fix date, the interpreter's release and its pytest floor's."""
+    assert pythons.effective_date("2019-05-01", "3.11.7") == "2022-10-25"
+    assert pythons.effective_date("2024-02-03T10:00:00+02:00", "3.11.7") == "2024-02-03T08:00:00Z"
+    assert pythons.effective_date("2019-05-01", "3.8.18") == "2019-10-14"
+    assert pythons.effective_date(None, "3.6.15") == ""
+    assert pythons.effective_date("2020-01-01", "3.13.0") == "2024-10-07"
+
+
+def test_dependency_files_cover_the_fingerprint_inputs(tmp_path):
+    """Every file that decides an environment's content is hashed; source files are not."""
+    root = tree(tmp_path, {"setup.py": "", "tox.ini": "", "requirements/dev.txt": "", "tests/requirements.txt": "",
+                           "dev-requirements.txt": "", "pkg/__init__.py": "", "README.md": ""})
+    names = {p.relative_to(root).as_posix() for p in deps.dependency_files(root)}
+    assert names == {"setup.py", "tox.ini", "requirements/dev.txt", "tests/requirements.txt", "dev-requirements.txt"}
