@@ -116,3 +116,20 @@ def _strip(name: str, strip: int) -> str:
         return name
     parts = name.split("/", strip)
     return parts[-1] if len(parts) > strip else ""
+
+
+def symlink_targets(diff: str, strip: int = 1) -> list[tuple[str, str]]:
+    """(link path, target) for every symlink the diff creates or rewrites (mode 120000)."""
+    found: list[tuple[str, str]] = []
+    is_link, path = False, ""
+    for line in diff.splitlines():
+        if line.startswith("diff --git "):
+            is_link, path = False, ""
+        elif line.startswith(("new file mode ", "new mode ", "index ")):
+            is_link = is_link or line.rstrip().endswith(" 120000")
+        elif line.startswith("+++ "):
+            path = _strip(_name(line[4:]), strip)
+        elif is_link and path and line.startswith("+"):
+            found.append((path, line[1:].rstrip("\r")))
+            is_link = False
+    return found

@@ -119,13 +119,17 @@ def resolve_revision(git_dir: Path, rev: str) -> str:
         raise RepositoryError(str(git_dir), f"unknown revision {rev!r}")
     done = run_git(["--git-dir", str(git_dir), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"])
     if done.returncode != 0:
+        if run_git(["--git-dir", str(git_dir), "rev-parse", "--git-dir"]).returncode != 0:
+            raise RepositoryError(str(git_dir), "not a git repository")
         raise RepositoryError(str(git_dir), f"unknown revision {rev!r}")
     return done.stdout.decode("ascii", errors="replace").strip()
 
 
 def _normalise(location: str) -> str:
+    """The cache key: one mirror for ``.../name``, ``.../name/`` and ``.../name.git`` of a remote."""
     if is_url(location):
-        return location.rstrip("/")
+        url = location.rstrip("/")
+        return url if url.startswith("file://") else _strip_git(url)
     return str(_local_path(location))
 
 

@@ -14,8 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from taskset.diffpaths import patch_paths, strip_level
+from taskset.diffpaths import patch_paths, strip_level, symlink_targets
 from taskset.errors import EditRefused, PatchError, WorkspaceError
+from taskset.pathsafety import blocked_reason, clear_way, normalise, resolved_relative, symlink_reason, unsafe_reason
 from taskset.repos import last_line, mirror, resolve_revision, run_git
 from taskset.testfiles import is_test_path
 
@@ -91,15 +92,20 @@ class Workspace:
 
     def is_protected(self, path: str) -> bool:
         """True for the test patch's paths and anything the test-file conventions call a test."""
-        rel = _normalise(path)
+        rel = normalise(path)
         return rel in self._snapshot or rel in self.test_paths or is_test_path(rel)
 
-    def diff(self) -> str:
-        """The workspace's changes against its base commit, as a git diff (binary-safe)."""
+    def diff(self, exclude_tests: bool = False) -> str:
+        """The workspace's changes against its base commit, as a git diff (binary-safe).
+
+        With ``exclude_tests`` the test patch's paths are left out: what a candidate changed.
+        """
         add = self._git("add", "-A")
         if add.returncode != 0:
             raise WorkspaceError(f"{self.path}: git add failed: {last_line(add.stderr)}")
-        done = self._git("diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "--no-renames", "HEAD")
+        skip = [f":(exclude,literal){rel}" for rel in self.test_paths] if exclude_tests else []
+        args = ["diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "--no-renames", "HEAD"]
+        done = self._git(*args, "--", ".", *skip)
         if done.returncode != 0:
             raise WorkspaceError(f"{self.path}: git diff failed: {last_line(done.stderr)}")
         return done.stdout.decode("utf-8", errors="replace")
@@ -123,6 +129,8 @@ class Workspace:
         output = ""
         for text in candidates:
             paths = self._check_all(self._named_paths(text, strip, what), allow_tests)
+            if not allow_tests:  # the test patch comes from the repository's history, trusted like its tree
+                self._check_links(text, strip)
             args = ["apply", f"-p{strip}", "--whitespace=nowarn", "--recount"]
             payload = text.encode("utf-8", errors="surrogateescape")
             check = self._git(*args, "--check", input=payload)
@@ -138,7 +146,7 @@ class Workspace:
         """Write whole files (None deletes); every path is checked before any is written."""
         paths = self._check_all(list(files), allow_tests)
         for rel, original in zip(paths, files):
-            problem = _blocked(self.path, rel)
+            problem = blocked_reason(self.path, rel)
             if problem:
                 raise EditRefused(original, problem, kind=EditRefused.UNSAFE)
         for rel, content in zip(paths, files.values()):
@@ -160,7 +168,7 @@ class Workspace:
         """Put every test-patch path back exactly as the test patch left it (content, mode, absence)."""
         for rel, saved in self._snapshot.items():
             target = self.path / rel
-            _clear_way(self.path, rel)
+            clear_way(self.path, rel)
             if target.is_symlink() or target.is_file():
                 target.unlink()
             elif target.is_dir():
@@ -188,17 +196,24 @@ class Workspace:
             raise PatchError(what, "no file headers (diff --git, ---/+++) found")
         return list(dict.fromkeys(parsed + by_git))
 
+    def _check_links(self, diff: str, strip: int) -> None:
+        """Refuse a diff that would create a symlink pointing outside the work tree or into .git."""
+        for link, target in symlink_targets(diff, strip):
+            problem = symlink_reason(self.path, link, target)
+            if problem:
+                raise EditRefused(link, problem, kind=EditRefused.UNSAFE)
+
     def _check_all(self, paths: list[str], allow_tests: bool) -> list[str]:
         """Normalised paths, or EditRefused for the first unsafe (then the first protected) one."""
         normalised = []
         for original in paths:
-            problem = _unsafe(self.path, original)
+            problem = unsafe_reason(self.path, original)
             if problem:
                 raise EditRefused(original, problem, kind=EditRefused.UNSAFE)
-            normalised.append(_normalise(original))
+            normalised.append(normalise(original))
         if not allow_tests:
             for original, rel in zip(paths, normalised):
-                resolved = _relative_resolved(self.path, rel)
+                resolved = resolved_relative(self.path, rel)
                 if self.is_protected(rel) or (resolved and self.is_protected(resolved)):
                     raise EditRefused(original, "the path belongs to the task's tests", kind=EditRefused.TOUCHES_TESTS)
         return normalised
@@ -251,65 +266,6 @@ def _must(done, doing: str) -> bytes:
 
 def _has_commit(git_dir: Path, rev: str) -> bool:
     return run_git(["--git-dir", str(git_dir), "cat-file", "-e", f"{rev}^{{commit}}"]).returncode == 0
-
-
-def _normalise(path: str) -> str:
-    return "/".join(part for part in path.split("/") if part not in ("", "."))
-
-
-def _unsafe(root: Path, path: str) -> str:
-    """Why ``path`` may not be edited, or "" when it stays inside the work tree and out of .git."""
-    if "\0" in path:
-        return "NUL byte in path"
-    if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
-        return "absolute path"
-    parts = [part for part in path.split("/") if part not in ("", ".")]
-    if not parts:
-        return "empty path"
-    if ".." in parts:
-        return "'..' component"
-    if any(part.lower() == ".git" for part in parts):
-        return "inside .git"
-    resolved = _relative_resolved(root, "/".join(parts))
-    if resolved is None:
-        return "resolves outside the workspace (through a symlink)"
-    if resolved == "":
-        return "resolves to the workspace root (through a symlink)"
-    if resolved.split("/", 1)[0].lower() == ".git":
-        return "resolves into .git (through a symlink)"
-    return ""
-
-
-def _relative_resolved(root: Path, rel: str) -> str | None:
-    """Where ``rel`` lands after following symlinks, relative to ``root``; None when outside."""
-    try:
-        resolved = (root / rel).resolve().relative_to(root).as_posix()
-    except ValueError:
-        return None
-    return "" if resolved == "." else resolved
-
-
-def _blocked(root: Path, rel: str) -> str:
-    """Why a whole-file write or delete at ``rel`` cannot happen, or "" (checked before any write)."""
-    parent = root
-    for part in rel.split("/")[:-1]:
-        parent = parent / part
-        if parent.exists() and not parent.is_dir():
-            return f"{parent.relative_to(root).as_posix()} is a file, not a directory"
-    target = root / rel
-    if target.is_dir() and not target.is_symlink():
-        return "is a directory"
-    return ""
-
-
-def _clear_way(root: Path, rel: str) -> None:
-    """Make every parent of ``rel`` a real directory inside ``root`` (a candidate may have replaced one)."""
-    parent = root
-    for part in rel.split("/")[:-1]:
-        parent = parent / part
-        if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
-            parent.unlink()
-        parent.mkdir(exist_ok=True)
 
 
 def _read(path: Path) -> _Snapshot:

@@ -183,3 +183,20 @@ def test_unknown_revision(origin):
 def test_repo_name(location, name):
     """URLs give owner/name; local paths and bundles give local/<dirname or stem>."""
     assert repo_name(location) == name
+
+
+def test_second_bundle_fetches(origin, tmp_path):
+    """A bundle replaced by a newer one at the same path is fetched into the same mirror."""
+    bundle = tmp_path / "proj.bundle"
+    origin.git("bundle", "create", str(bundle), "--all")
+    first = mirror(str(bundle))
+    new = origin.commit("third", {"pkg/mod.py": "x = 3\n"})
+    origin.git("bundle", "create", str(bundle), "--all")
+    assert mirror(str(bundle)) == first
+    assert resolve_revision(first, "main") == new
+
+
+def test_resolve_in_a_non_repository(tmp_path):
+    """resolve_revision on a directory that is not a repository says so, not 'unknown revision'."""
+    with pytest.raises(RepositoryError, match="not a git repository"):
+        resolve_revision(tmp_path, "main")

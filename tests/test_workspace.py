@@ -405,3 +405,56 @@ def test_diff_ignores_bytecode(ws):
     assert "+VALUE = 3" in text
     assert "__pycache__" not in text
     assert "tests/test_calc.py" in text  # the test patch is part of the workspace's changes
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [("/etc", "absolute path"), ("../../..", "outside the workspace"), ("../.git", "into .git")],
+)
+def test_patch_creating_escaping_symlink_refused(ws, target, reason):
+    """A candidate diff may not plant a symlink leading out of the work tree or into .git."""
+    diff = (
+        "diff --git a/src/link b/src/link\nnew file mode 120000\n--- /dev/null\n+++ b/src/link\n"
+        f"@@ -0,0 +1 @@\n+{target}\n\\ No newline at end of file\n"
+    )
+    with pytest.raises(EditRefused, match=reason) as info:
+        ws.apply_patch(diff)
+    assert info.value.kind == "unsafe-edit"
+    assert not (ws.path / "src/link").is_symlink()
+
+
+def test_patch_creating_inner_symlink_allowed(ws):
+    """A symlink that stays inside the work tree is an ordinary change."""
+    diff = (
+        "diff --git a/src/alias.py b/src/alias.py\nnew file mode 120000\n--- /dev/null\n+++ b/src/alias.py\n"
+        "@@ -0,0 +1 @@\n+other.py\n\\ No newline at end of file\n"
+    )
+    assert ws.apply_patch(diff) == ["src/alias.py"]
+    assert os.readlink(ws.path / "src/alias.py") == "other.py"
+
+
+def test_windows_style_paths(ws):
+    """A drive-letter path is absolute; a colon elsewhere in a name is an ordinary character."""
+    with pytest.raises(EditRefused, match="absolute path"):
+        ws.apply_edits({"C:/Windows/evil.py": "x\n"})
+    assert ws.apply_edits({"src/a:b.txt": "ok\n"}) == ["src/a:b.txt"]
+
+
+def test_diff_without_tests(ws):
+    """diff(exclude_tests=True) is the candidate's own change, without the test patch."""
+    ws.apply_edits({"src/other.py": "VALUE = 4\n"})
+    text = ws.diff(exclude_tests=True)
+    assert "+VALUE = 4" in text
+    assert "tests/" not in text
+
+
+def test_edit_through_symlink_to_a_test_refused(make_repo, tmp_path):
+    """Writing a source path that is a symlink to a test file is an edit to the test."""
+    repo = make_repo("alias")
+    repo.write({"tests/test_a.py": "def test_a():\n    assert False\n"})
+    os.symlink("tests/test_a.py", repo.path / "helper.py")
+    sha = repo.commit("alias", {})
+    with Workspace.create(mirror(str(repo.path)), sha, root=tmp_path) as ws:
+        with pytest.raises(EditRefused) as info:
+            ws.apply_edits({"helper.py": "def test_a():\n    pass\n"})
+        assert info.value.kind == "edits-touch-tests"
