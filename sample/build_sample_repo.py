@@ -65,6 +65,9 @@ class SampleCommit:
     failure: str = ""
     """How the FAIL_TO_PASS tests fail on the buggy code: "assertion", "exception:<Name>" or
     "collection"."""
+    reason: str = ""
+    """For commits that are not candidates, the miner's finer rejection reason: "not-a-candidate"
+    (root commit, or no Python source or tests changed), "no-test-change" or "no-source-change"."""
     notes: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -457,19 +460,19 @@ HISTORY: tuple[SampleCommit, ...] = (
             "tests/test_numbers.py": TEST_NUMBERS,
             "tests/test_text.py": TEST_TEXT,
         },
-        "ordinary", "root-commit", "not-a-candidate",
+        "ordinary", "root-commit", "not-a-candidate", reason="not-a-candidate",
         notes="The root commit has no parent, so there is no pre-fix code to test against.",
     ),
     SampleCommit(
         "Add units module with format_bytes and parse_size",
         {"src/calclib/units.py": UNITS},
-        "ordinary", "feature-source-only", "not-a-candidate", author="ben",
+        "ordinary", "feature-source-only", "not-a-candidate", author="ben", reason="no-test-change",
         notes="Source only: no test changes.",
     ),
     SampleCommit(
         "Add tests for the units module",
         {"tests/test_units.py": TEST_UNITS},
-        "ordinary", "tests-only", "not-a-candidate", author="ben",
+        "ordinary", "tests-only", "not-a-candidate", author="ben", reason="no-source-change",
         notes="Tests only: no source changes.",
     ),
     SampleCommit(
@@ -525,13 +528,13 @@ HISTORY: tuple[SampleCommit, ...] = (
     SampleCommit(
         "Add stats subpackage with mean, median and variance",
         {"src/calclib/stats/__init__.py": STATS_INIT, "src/calclib/stats/summary.py": STATS_SUMMARY},
-        "ordinary", "feature-source-only", "not-a-candidate",
+        "ordinary", "feature-source-only", "not-a-candidate", reason="no-test-change",
         notes="Source only: no test changes.",
     ),
     SampleCommit(
         "Add tests for the stats subpackage",
         {"tests/test_stats.py": TEST_STATS},
-        "ordinary", "tests-only", "not-a-candidate",
+        "ordinary", "tests-only", "not-a-candidate", reason="no-source-change",
         notes="Tests only: no source changes.",
     ),
     SampleCommit(
@@ -755,7 +758,7 @@ HISTORY: tuple[SampleCommit, ...] = (
     SampleCommit(
         "Drop the unused fast-path dependency",
         {"pyproject.toml": [(f'dependencies = ["{NONEXISTENT_DEPENDENCY}"]', "dependencies = []")]},
-        "ordinary", "dependency-removal", "not-a-candidate", author="ben",
+        "ordinary", "dependency-removal", "not-a-candidate", author="ben", reason="not-a-candidate",
         notes="pyproject.toml only; commits after this one install again.",
     ),
     SampleCommit(
@@ -765,7 +768,7 @@ HISTORY: tuple[SampleCommit, ...] = (
             "src/calclib/__init__.py": [('__version__ = "0.1.0"', '__version__ = "0.2.0"')],
             "CHANGELOG.md": CHANGELOG,
         },
-        "ordinary", "release", "not-a-candidate",
+        "ordinary", "release", "not-a-candidate", reason="no-test-change",
         notes="Version bump and changelog: no test changes. Tagged v0.2.0.",
         extra={"tag": "v0.2.0"},
     ),
@@ -789,8 +792,8 @@ GENUINE: list[dict] = [
 DECOYS: list[dict] = [_public(c, "notes", "extra") for c in HISTORY if c.role == "decoy"]
 """Each decoy: subject, kind, expected rejection, notes, extra (case-specific facts)."""
 
-ORDINARY: list[dict] = [_public(c, "notes") for c in HISTORY if c.role == "ordinary"]
-"""Ordinary commits (all "not-a-candidate"): subject, kind, expected, notes."""
+ORDINARY: list[dict] = [_public(c, "reason", "notes") for c in HISTORY if c.role == "ordinary"]
+"""Ordinary commits (all "not-a-candidate"): subject, kind, expected, reason, notes."""
 
 
 # --- building ----------------------------------------------------------------------------------

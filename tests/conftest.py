@@ -131,4 +131,54 @@ def python_project_env(tmp_path_factory, session_cache):
 # --- end environment fixtures ---
 
 # --- sample repository fixtures ---
+# The shipped sample (sample/build_sample_repo.py), built once per session. Treat the repository
+# as read-only: it is shared by every test; clone it (or use the bundle) to write.
+SAMPLE_BUILDER = Path(__file__).resolve().parents[1] / "sample" / "build_sample_repo.py"
+
+
+def load_sample_builder():
+    """The builder module, imported by path (it is a script, not a package)."""
+    import importlib.util
+    import sys
+
+    name = "loopctl_sample_builder"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, SAMPLE_BUILDER)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is built
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def sample_module():
+    """The builder module: ``GENUINE``, ``DECOYS``, ``ORDINARY``, ``HISTORY``, ``build``."""
+    return load_sample_builder()
+
+
+@pytest.fixture(scope="session")
+def _sample_build(tmp_path_factory, sample_module) -> tuple[Path, Path, dict[str, str]]:
+    """Build the sample repository and its bundle once: (repo, bundle, subject -> sha)."""
+    root = tmp_path_factory.mktemp("sample")
+    repo, bundle = root / "calclib", root / "calclib.bundle"
+    shas = sample_module.build(repo, bundle)
+    return repo, bundle, shas
+
+
+@pytest.fixture(scope="session")
+def sample_repo(_sample_build) -> Path:
+    """Path of the built sample repository (a normal clone with a work tree at main)."""
+    return _sample_build[0]
+
+
+@pytest.fixture(scope="session")
+def sample_bundle(_sample_build) -> Path:
+    """Path of a git bundle holding all of the sample repository's refs."""
+    return _sample_build[1]
+
+
+@pytest.fixture(scope="session")
+def sample_commits(_sample_build) -> dict[str, str]:
+    """Commit subject -> sha of the sample repository, in history order."""
+    return dict(_sample_build[2])
 # --- end sample repository fixtures ---
