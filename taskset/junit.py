@@ -11,7 +11,7 @@ import enum
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from taskset.errors import TestRunError
 
@@ -87,6 +87,17 @@ def parse_junit(xml: bytes, requested: Sequence[str] = ()) -> dict[str, TestResu
             continue
         results[test] = _collection_result(test, collection_errors) or TestResult(test, Outcome.MISSING)
     return results
+
+
+def result_for(test: str, results: Mapping[str, TestResult]) -> TestResult:
+    """The result for one requested id; a file (or class) takes the first non-passing test under it."""
+    if test in results:
+        return results[test]
+    below = [r for nodeid, r in results.items() if nodeid.startswith((test + "::", test + "["))]
+    failing = [r for r in below if r.outcome is not Outcome.PASSED]
+    if failing:
+        return failing[0]
+    return below[0] if below else TestResult(test, Outcome.MISSING)
 
 
 def _read_case(case: ET.Element, by_mangled: dict[tuple[str, str], str]) -> tuple[str | None, TestResult]:

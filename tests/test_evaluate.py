@@ -1,0 +1,178 @@
+"""The evaluator: real git repositories, real workspaces, a real environment, real pytest runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from taskset.evaluate import Verdict, VerdictProblem, evaluate
+from taskset.feedback import FEEDBACK_LIMIT
+from taskset.junit import Outcome
+from taskset.record import Task
+from taskset.store import TaskSet
+
+BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
+FIXED = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
+OLD_TESTS = "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"
+NEW_TESTS = OLD_TESTS + "\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+NEW_TESTS = NEW_TESTS.replace("from calc import mul", "from calc import add, mul")
+F2P = "tests/test_calc.py::test_add"
+P2P = "tests/test_calc.py::test_mul"
+
+
+def git_diff(repo, base: str, fix: str, *paths: str) -> str:
+    return subprocess.run(
+        ["git", "diff", base, fix, "--", *paths], cwd=repo.path, capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture
+def task(make_repo) -> Task:
+    """A one-bug task: add() subtracts; the fix adds test_add (FAIL_TO_PASS) beside test_mul."""
+    repo = make_repo("calc")
+    base = repo.commit("calc with a bug", {"calc.py": BUGGY, "tests/test_calc.py": OLD_TESTS})
+    fix = repo.commit("fix add", {"calc.py": FIXED, "tests/test_calc.py": NEW_TESTS})
+    return Task(
+        instance_id="local__calc-" + fix[:12],
+        repo="local/calc",
+        repo_url=str(repo.path),
+        base_commit=base,
+        fix_commit=fix,
+        created_at="2024-03-01T12:00:00+00:00",
+        patch=git_diff(repo, base, fix, "calc.py"),
+        test_patch=git_diff(repo, base, fix, "tests"),
+        problem_statement="add() subtracts",
+        FAIL_TO_PASS=(F2P,),
+        PASS_TO_PASS=(P2P,),
+    )
+
+
+@pytest.fixture
+def env(python_project_env):
+    return python_project_env
+
+
+def test_gold_patch_resolves(task, env):
+    """The fix's own source diff resolves the task: every FAIL_TO_PASS and PASS_TO_PASS test passed."""
+    verdict = evaluate(task, patch=task.patch, env=env)
+    assert verdict.resolved and verdict.problem is VerdictProblem.RESOLVED
+    assert verdict.fail_to_pass == {F2P: Outcome.PASSED} and verdict.pass_to_pass == {P2P: Outcome.PASSED}
+    assert verdict.feedback == ""
+
+
+def test_empty_patch_does_not_resolve(task, env):
+    """The buggy code fails FAIL_TO_PASS: tests-failed, with the failure in the feedback."""
+    verdict = evaluate(task, patch="", env=env)
+    assert not verdict.resolved and verdict.problem is VerdictProblem.TESTS_FAILED
+    assert verdict.fail_to_pass == {F2P: Outcome.FAILED} and verdict.pass_to_pass == {P2P: Outcome.PASSED}
+    assert F2P in verdict.feedback and "AssertionError" in verdict.feedback
+    assert P2P not in verdict.feedback
+
+
+def test_edits_form_resolves(task, env):
+    """Whole-file edits are judged like a diff."""
+    assert evaluate(task, edits={"calc.py": FIXED}, env=env).resolved
+
+
+def test_editing_tests_cannot_pass_edits_form(task, env):
+    """An edit to a test file cannot turn a failing verdict into a passing one (edits form)."""
+    cheat = NEW_TESTS.replace("assert add(2, 3) == 5", "assert True")
+    verdict = evaluate(task, edits={"tests/test_calc.py": cheat}, env=env)
+    assert not verdict.resolved and verdict.problem is VerdictProblem.EDITS_TOUCH_TESTS
+    assert "tests" in verdict.feedback
+
+
+def test_editing_tests_cannot_pass_diff_form(task, env, make_repo):
+    """An edit to a test file cannot turn a failing verdict into a passing one (diff form)."""
+    cheat = make_repo("cheat")
+    base = cheat.commit("tests", {"tests/test_calc.py": NEW_TESTS})
+    after = cheat.commit("cheat", {"tests/test_calc.py": NEW_TESTS.replace("== 5", "== -1")})
+    verdict = evaluate(task, patch=git_diff(cheat, base, after), env=env)
+    assert not verdict.resolved and verdict.problem is VerdictProblem.EDITS_TOUCH_TESTS
+
+
+def test_unsafe_edit_is_a_verdict(task, env):
+    """An edit outside the workspace is refused as unsafe-edit, a verdict rather than an exception."""
+    verdict = evaluate(task, edits={"../escape.py": "x = 1\n"}, env=env)
+    assert verdict.problem is VerdictProblem.UNSAFE_EDIT and not verdict.resolved
+    assert "escape.py" in verdict.message
+
+
+def test_patch_that_does_not_apply_is_a_verdict(task, env):
+    """A diff that does not apply is patch-does-not-apply, with git's complaint in the message."""
+    bogus = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def nope():\n-    pass\n+    return 1\n"
+    verdict = evaluate(task, patch=bogus, env=env)
+    assert verdict.problem is VerdictProblem.PATCH_DOES_NOT_APPLY and verdict.message
+    assert "does not apply" in verdict.feedback
+
+
+def test_hanging_code_is_tests_timeout(task, env):
+    """A candidate that hangs the tests is killed at the timeout and judged tests-timeout."""
+    hang = FIXED.replace("return a + b", "import time\n    time.sleep(600)")
+    verdict = evaluate(task, edits={"calc.py": hang}, timeout=3, env=env)
+    assert verdict.problem is VerdictProblem.TESTS_TIMEOUT and not verdict.resolved
+    assert verdict.fail_to_pass == {F2P: Outcome.MISSING}
+
+
+def test_skipped_fail_to_pass_is_not_resolved(task, env):
+    """A skipped FAIL_TO_PASS test is not a pass (the candidate skips it from the code under test)."""
+    skipper = "import pytest\n" + FIXED.replace("return a + b", "pytest.skip('not today')")
+    verdict = evaluate(task, edits={"calc.py": skipper}, env=env)
+    assert verdict.fail_to_pass == {F2P: Outcome.SKIPPED} and not verdict.resolved
+    assert "SKIPPED" in verdict.feedback
+
+
+def test_missing_fail_to_pass_is_not_resolved(task, env):
+    """A FAIL_TO_PASS id that is never collected is missing, not resolved."""
+    ghost = Task(**{**task.__dict__, "FAIL_TO_PASS": (F2P, "tests/test_calc.py::test_ghost")})
+    verdict = evaluate(ghost, patch=ghost.patch, env=env)
+    assert verdict.fail_to_pass["tests/test_calc.py::test_ghost"] is Outcome.MISSING
+    assert not verdict.resolved and verdict.problem is VerdictProblem.TESTS_FAILED
+
+
+def test_collection_error_is_not_resolved(task, env):
+    """A candidate that breaks the test module's imports gives errors with collection_error set."""
+    verdict = evaluate(task, edits={"calc.py": "import no_such_module_anywhere\n"}, env=env)
+    assert verdict.fail_to_pass == {F2P: Outcome.ERROR} and verdict.pass_to_pass == {P2P: Outcome.ERROR}
+    assert verdict.results[F2P].collection_error
+    assert "no_such_module_anywhere" in verdict.feedback
+
+
+def test_tests_argument_replaces_the_task_tests(task, env):
+    """``tests=`` runs exactly those ids; resolved then means every one of them passed."""
+    verdict = evaluate(task, patch="", tests=[P2P], env=env)
+    assert verdict.resolved and set(verdict.results) == {P2P}
+    assert verdict.fail_to_pass == {} and verdict.pass_to_pass == {P2P: Outcome.PASSED}
+
+
+def test_feedback_stays_compact(task, env):
+    """However long the failure text, the feedback stays under the limit."""
+    noisy = FIXED.replace("return a + b", "raise ValueError('x' * 50000)")
+    verdict = evaluate(task, edits={"calc.py": noisy}, env=env)
+    assert not verdict.resolved and len(verdict.feedback) <= FEEDBACK_LIMIT + 100
+    assert "ValueError" in verdict.feedback
+
+
+def test_verdict_to_dict_is_json(task, env):
+    """A verdict serialises to JSON with enum values."""
+    data = json.loads(json.dumps(evaluate(task, patch="", env=env).to_dict()))
+    assert data["problem"] == "tests-failed" and data["fail_to_pass"] == {F2P: "failed"}
+
+
+def test_cli_evaluate(task, env, tmp_path, monkeypatch):
+    """``loopctl evaluate`` prints the verdict; exit 0 when resolved, 1 when not, 2 on bad input."""
+    taskset_dir = tmp_path / "ts"
+    TaskSet.open(taskset_dir, create=True).add(task)
+    runner = CliRunner()
+    gold = runner.invoke(cli, ["evaluate", str(taskset_dir), task.instance_id, "--gold"])
+    assert gold.exit_code == 0, gold.output
+    assert "resolved" in gold.output and F2P in gold.output
+    empty = runner.invoke(cli, ["evaluate", str(taskset_dir), task.instance_id, "--empty", "--json"])
+    assert empty.exit_code == 1, empty.output
+    assert json.loads(empty.output)["problem"] == "tests-failed"
+    unknown = runner.invoke(cli, ["evaluate", str(taskset_dir), "nope", "--gold"])
+    assert unknown.exit_code == 2
