@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import GitRepo
 
 from taskset.errors import EditRefused, PatchError, RepositoryError
 from taskset.record import Task
@@ -41,10 +42,24 @@ class Project:
         self.git_dir = mirror(str(repo.path))
 
 
-@pytest.fixture
-def project(make_repo):
-    """A mirrored project with base and fix commits."""
-    return Project(make_repo("proj"))
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, session_cache):
+    """A mirrored project with base and fix commits, built once per module (tests never change it)."""
+    pinned = {
+        "GIT_AUTHOR_NAME": "Loop Tester",
+        "GIT_AUTHOR_EMAIL": "tester@example.invalid",
+        "GIT_COMMITTER_NAME": "Loop Tester",
+        "GIT_COMMITTER_EMAIL": "tester@example.invalid",
+        "GIT_AUTHOR_DATE": "2024-03-01T12:00:00+00:00",
+        "GIT_COMMITTER_DATE": "2024-03-01T12:00:00+00:00",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "LOOPCTL_CACHE": str(session_cache / "loopctl"),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in pinned.items():
+            patch.setenv(name, value)
+        return Project(GitRepo(tmp_path_factory.mktemp("project") / "proj"))
 
 
 @pytest.fixture
@@ -126,8 +141,9 @@ def test_close_removes_the_tree(project, tmp_path):
     ws.close()  # twice is harmless
 
 
-def test_for_task_fetches_a_stale_mirror(project, tmp_path):
+def test_for_task_fetches_a_stale_mirror(make_repo, tmp_path):
     """for_task uses the cached mirror, fetching only when it lacks the task's base commit."""
+    project = Project(make_repo("proj"))
     newer = project.repo.commit("later", {"src/other.py": "VALUE = 2\n"})
     task = Task(
         instance_id="local__proj-" + newer[:12],
