@@ -1,0 +1,122 @@
+"""The verdict rules, on result values as the runner reports them (pure: no runs needed)."""
+
+from __future__ import annotations
+
+from taskset.junit import Outcome, TestResult
+from taskset.record import FailKind
+
+from miner.judge import judge
+from miner.rejections import Reason
+
+P, F, E, S, M = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.SKIPPED, Outcome.MISSING
+GOLD_ADDS_SLUG = "diff --git a/pkg/text.py b/pkg/text.py\n--- a/pkg/text.py\n+++ b/pkg/text.py\n@@ -1 +1,3 @@\n x = 1\n+def slug(s):\n+    return s\n"
+GOLD_ADDS_MODULE = (
+    "diff --git a/pkg/newmod.py b/pkg/newmod.py\nnew file mode 100644\n--- /dev/null\n+++ b/pkg/newmod.py\n"
+    "@@ -0,0 +1 @@\n+VALUE = 1\n"
+)
+
+
+def r(nodeid, outcome, exception="", message="", collection=False):
+    return TestResult(nodeid, outcome, 0.1, message, exception, collection)
+
+
+def results(*items):
+    return {item.nodeid: item for item in items}
+
+
+def test_fail_to_pass_and_pass_to_pass():
+    """FAIL_TO_PASS failed before and passed after; PASS_TO_PASS passed both times."""
+    buggy = results(r("t.py::a", F, "AssertionError"), r("t.py::b", P))
+    gold = results(r("t.py::a", P), r("t.py::b", P))
+    verdict = judge(buggy, [gold, gold], GOLD_ADDS_SLUG)
+    assert verdict.reason is None
+    assert verdict.fail_to_pass == ("t.py::a",)
+    assert verdict.pass_to_pass == ("t.py::b",)
+    assert verdict.fail_modes["t.py::a"].kind is FailKind.ASSERTION
+
+
+def test_exception_failure_is_labelled_with_its_name():
+    """A FAIL_TO_PASS test that raised on the buggy code is labelled exception, with the name."""
+    buggy = results(r("t.py::a", F, "ZeroDivisionError"))
+    verdict = judge(buggy, [results(r("t.py::a", P))], "")
+    assert verdict.fail_modes["t.py::a"].kind is FailKind.EXCEPTION
+    assert verdict.fail_modes["t.py::a"].exception == "ZeroDivisionError"
+
+
+def test_collection_error_counts_when_the_gold_patch_adds_the_name():
+    """A buggy-side ImportError counts as failing-before when the gold patch adds the missing name."""
+    msg = "ImportError: cannot import name 'slug' from 'pkg.text'"
+    buggy = results(r("tests/test_x.py", E, "ImportError", msg, collection=True))
+    gold = results(r("tests/test_x.py::test_slug", P))
+    verdict = judge(buggy, [gold, gold], GOLD_ADDS_SLUG)
+    assert verdict.fail_to_pass == ("tests/test_x.py::test_slug",)
+    assert verdict.fail_modes["tests/test_x.py::test_slug"].kind is FailKind.COLLECTION
+    assert verdict.fail_modes["tests/test_x.py::test_slug"].exception == "ImportError"
+
+
+def test_missing_module_added_by_the_gold_patch_counts():
+    """ModuleNotFoundError for a module the gold patch creates is the new API, not the environment."""
+    msg = "ModuleNotFoundError: No module named 'pkg.newmod'"
+    buggy = results(r("tests/test_x.py", E, "ModuleNotFoundError", msg, collection=True))
+    verdict = judge(buggy, [results(r("tests/test_x.py::test_v", P))], GOLD_ADDS_MODULE)
+    assert verdict.fail_to_pass == ("tests/test_x.py::test_v",)
+
+
+def test_import_error_the_fix_merely_avoids_is_not_a_task():
+    """A buggy-side import error of a name the gold patch does not add is unrelated-import-error."""
+    msg = "ModuleNotFoundError: No module named 'six'"
+    buggy = results(r("tests/test_x.py", E, "ModuleNotFoundError", msg, collection=True))
+    verdict = judge(buggy, [results(r("tests/test_x.py::test_v", P))], GOLD_ADDS_SLUG)
+    assert verdict.reason is Reason.UNRELATED_IMPORT_ERROR
+    assert verdict.fail_to_pass == ()
+
+
+def test_import_failure_on_both_sides_is_env_incompatible():
+    """Tests that fail to import before and after the fix point at the environment, not a bug."""
+    msg = "ImportError: cannot import name 'Mapping' from 'collections'"
+    broken = results(r("tests/test_x.py", E, "ImportError", msg, collection=True))
+    verdict = judge(broken, [broken, broken], GOLD_ADDS_SLUG)
+    assert verdict.reason is Reason.ENV_INCOMPATIBLE
+
+
+def test_collection_error_only_after_fix():
+    """Touched tests that cannot be collected with the fix: collection-error-after-fix."""
+    buggy = results(r("tests/test_x.py::test_a", P))
+    gold = results(r("tests/test_x.py", E, "SyntaxError", "SyntaxError: bad", collection=True))
+    assert judge(buggy, [gold], "").reason is Reason.COLLECTION_ERROR_AFTER_FIX
+
+
+def test_flipping_fail_to_pass_test_is_flaky():
+    """A FAIL_TO_PASS test that passes once after the fix and fails on the rerun is flaky."""
+    buggy = results(r("t.py::a", F, "AssertionError"), r("t.py::b", F, "AssertionError"))
+    first = results(r("t.py::a", P), r("t.py::b", P))
+    second = results(r("t.py::a", P), r("t.py::b", F, "AssertionError"))
+    verdict = judge(buggy, [first, second], "")
+    assert verdict.reason is Reason.FLAKY
+    assert "t.py::b" in verdict.detail
+
+
+def test_skipped_or_missing_tests_are_never_kept():
+    """Every id kept is one pytest collected and ran on both sides: skipped/missing ids are dropped."""
+    buggy = results(r("t.py::a", F, "AssertionError"), r("t.py::s", S), r("t.py::m", M), r("t.py::p", P))
+    gold = results(r("t.py::a", P), r("t.py::s", P), r("t.py::m", P), r("t.py::p", S), r("t.py::new", P))
+    verdict = judge(buggy, [gold], "")
+    assert verdict.fail_to_pass == ("t.py::a",)
+    assert verdict.pass_to_pass == ()
+
+
+def test_still_failing_with_the_fix_is_gold_fails():
+    """Tests that fail before and still fail with the fix make no task: gold-fails."""
+    buggy = results(r("t.py::a", F, "AssertionError"))
+    assert judge(buggy, [results(r("t.py::a", F, "AssertionError"))], "").reason is Reason.GOLD_FAILS
+
+
+def test_all_passing_is_no_fail_to_pass():
+    """A fix whose tests already pass on the buggy code proves nothing: no-fail-to-pass."""
+    same = results(r("t.py::a", P))
+    assert judge(same, [same, same], "").reason is Reason.NO_FAIL_TO_PASS
+
+
+def test_nothing_ran_is_no_tests_ran():
+    """A gold run that ran no test is no-tests-ran, never a pass."""
+    assert judge({}, [results(r("tests/test_x.py", M))], "").reason is Reason.NO_TESTS_RAN
