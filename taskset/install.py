@@ -114,11 +114,11 @@ class Installer:
             args += ["--no-build-isolation-package", plan.project_name] if plan.project_name else ["--no-build-isolation"]
         if rung == "capped-backend":
             args += ["--build-constraints", _write(files / "build-constraints.txt", [plan.backend_cap()])]
-        project = [str(source) + (f"[{','.join(plan.extras)}]" if plan.extras else "")] if plan.project else []
         if plan.frozen:
             pins = _write(files / "frozen.txt", plan.frozen)
-            self.run(args + ["--no-deps", "-r", pins] + [str(source)] * plan.project, rung)
+            self.run(args + ["--no-deps", "-r", pins] + _project_ref(plan, source, ()), rung)
             return
+        project = _project_ref(plan, source, plan.extras)
         overrides = _write(files / "overrides.txt", [plan.pytest])
         self.run(args + dated + ["--overrides", overrides] + project + list(plan.requirements) + [plan.pytest], rung)
 
@@ -189,6 +189,16 @@ def _headline(text: str) -> str:
         if re.search(r"error|×|Because", line, re.IGNORECASE):
             return line.strip(" ×╰─▶")[:300]
     return (text.splitlines() or ["no output"])[-1][:300]
+
+
+def _project_ref(plan: Plan, source: Path, extras: tuple[str, ...]) -> list[str]:
+    """The project as a requirement; named (``name[x] @ file://...``) so per-package build flags apply to it."""
+    if not plan.project:
+        return []
+    suffix = f"[{','.join(extras)}]" if extras else ""
+    if plan.project_name:
+        return [f"{plan.project_name}{suffix} @ {source.as_uri()}"]
+    return [f"{source}{suffix}"]
 
 
 def _write(path: Path, lines: tuple[str, ...] | list[str]) -> str:

@@ -169,3 +169,36 @@ def test_frozen_pin_that_does_not_exist_fails_cleanly(extra_project):
     with pytest.raises(EnvironmentBuildError) as caught:
         ensure_environment(extra_project, spec=spec)
     assert "pytest" in caught.value.output
+
+
+LEGACY_SETUP = """
+from setuptools import setup
+setup(name="legacyproj", version="0.1", py_modules=["legacyproj"], use_2to3=True)
+"""
+
+
+def test_ladder_climbs_to_no_build_isolation_and_reproduces(tmp_path):
+    """A build failure climbs the ladder: a setup.py using use_2to3 builds with era setuptools, and is reproducible."""
+    source = tmp_path / "legacy"
+    source.mkdir()
+    (source / "setup.py").write_text(LEGACY_SETUP)
+    (source / "legacyproj.py").write_text("VALUE = 3\n")
+    env = ensure_environment(source, resolution_date=PROJECT_ENV_DATE)
+    assert env.spec.remedy == "no-build-isolation"
+    assert pins(env)["setuptools"].split(".")[0] == "57"
+    assert "use_2to3 is invalid" in env.build_log.read_text(), "the normal rung's failure is kept in the log"
+    assert run_python(env, "import legacyproj, pytest; print(legacyproj.VALUE)") == "3"
+    again = ensure_environment(source, spec=env.spec)
+    assert again.spec.remedy == "no-build-isolation" and again.spec.requirements == env.spec.requirements
+
+
+def test_build_timeout_kills_and_cleans_up(tmp_path):
+    """A build past its timeout raises EnvironmentBuildError and leaves no half-built env behind."""
+    source = write_minimal_project(tmp_path / "proj", name="slowproj")
+    with pytest.raises(EnvironmentBuildError, match="timed out"):
+        ensure_environment(source, resolution_date=PROJECT_ENV_DATE, timeout=0.05)
+    interp = pythons.interpreter()
+    plan, rung = make_plan(source, interp, PROJECT_ENV_DATE, None)
+    key = fingerprint(source, interp, plan, rung)
+    assert not (cache_dir() / "envs" / key).exists()
+    assert not [p for p in (cache_dir() / "envs").iterdir() if p.name.startswith(f".{key}")]
