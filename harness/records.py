@@ -13,7 +13,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from taskset.atomic import append_line
 
@@ -107,6 +107,8 @@ class RunLog:
         self.records: dict[Key, AttemptRecord] = {}
         self.answers: dict[Key, str] = {}
         self.skipped_lines = 0
+        self.on_append: Callable[[AttemptRecord], None] | None = None
+        """Called after each new record is on disk (the budget counts spend here)."""
         for path in (self.path, self.answers_path):
             _drop_partial_tail(path)
         for record in read_attempts(self.path, self):
@@ -133,6 +135,8 @@ class RunLog:
                 self.answers[record.key] = answer
             append_line(self.path, record.to_json())
             self.records[record.key] = record
+        if self.on_append is not None:
+            self.on_append(record)
 
 
 def read_attempts(path: str | Path, log: RunLog | None = None) -> list[AttemptRecord]:

@@ -159,3 +159,51 @@ def test_server_speaks_chat_completions():
     assert answer.choices[0].message.content == "hi"
     assert answer.model == "m-2024"
     assert answer.usage.completion_tokens_details.reasoning_tokens == 7
+
+
+# --- a tiny real task: a git repo whose fix is proven by its own test ---------------------------
+
+BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
+FIXED = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
+WRONG = "def add(a, b):\n    return a * b\n\n\ndef mul(a, b):\n    return a * b\n"
+TEST_BASE = "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"
+TEST_FIX = TEST_BASE.replace("import mul", "import add, mul") + "\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+
+
+def search_replace(old: str, new: str, path: str = "calc.py") -> str:
+    """A SEARCH/REPLACE answer as a model would send it, chatter included."""
+    return f"Here is the fix.\n\n{path}\n```python\n<<<<<<< SEARCH\n{old}\n=======\n{new}\n>>>>>>> REPLACE\n```\n"
+
+
+GOOD_ANSWER = search_replace("    return a - b", "    return a + b")
+BAD_ANSWER = search_replace("    return a - b", "    return a * b")
+
+
+def build_tiny_task(repo, name: str = "tiny"):
+    """A real repository (same dependency files as the session environment) and its Task."""
+    from conftest import PROJECT_ENV_DATE, write_minimal_project
+    from taskset.record import EnvironmentSpec, Task
+
+    write_minimal_project(repo.path)
+    base = repo.commit("calc: add and mul", {"calc.py": BUGGY, "tests/test_calc.py": TEST_BASE})
+    fix = repo.commit("fix add", {"calc.py": FIXED, "tests/test_calc.py": TEST_FIX})
+    return Task(
+        instance_id=f"local__{name}-{fix[:12]}", repo=f"local/{name}", repo_url=str(repo.path), base_commit=base,
+        fix_commit=fix, created_at="2024-03-01T12:00:00+00:00",
+        patch=repo.git("diff", base, fix, "--", "calc.py") + "\n",
+        test_patch=repo.git("diff", base, fix, "--", "tests") + "\n",
+        problem_statement="add() subtracts instead of adding.",
+        FAIL_TO_PASS=("tests/test_calc.py::test_add",), PASS_TO_PASS=("tests/test_calc.py::test_mul",),
+        environment=EnvironmentSpec(exclude_newer=PROJECT_ENV_DATE),
+        failure_output="E       assert -1 == 3\nE        +  where -1 = add(1, 2)\n",
+    )
+
+
+def build_taskset(root, tasks):
+    """A task set directory holding ``tasks``."""
+    from taskset.store import TaskSet
+
+    store = TaskSet.open(root, create=True)
+    for task in tasks:
+        store.add(task)
+    return root
