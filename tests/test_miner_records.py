@@ -1,0 +1,71 @@
+"""The problem statement, the ledger (resume, cut lines) and the summary."""
+
+from __future__ import annotations
+
+import json
+
+from miner.ledger import REJECTIONS_FILE, Ledger, read_rejections
+from miner.rejections import Reason, Rejection
+from miner.statement import failure_output, render
+from miner.summary import Summary
+
+PATCH = (
+    "diff --git a/pkg/text.py b/pkg/text.py\n--- a/pkg/text.py\n+++ b/pkg/text.py\n@@ -1,2 +1,2 @@\n"
+    " def truncate(text, width):\n-    return text[:width] + '…'\n+    return text[: width - 1] + '…'\n"
+)
+
+
+def test_statement_never_contains_a_gold_patch_line():
+    """No line the gold patch adds or removes appears in the problem statement."""
+    output = failure_output({
+        "tests/test_text.py::test_truncate": (
+            "def test_truncate():\n>       assert truncate('hello', 3) == 'he…'\n"
+            "pkg/text.py:2: in truncate\n    return text[:width] + '…'\nE   AssertionError\n"
+            "    return text[: width - 1] + '…'\n"
+        )
+    })
+    text = render("Fix truncate exceeding the width (#4)", ["tests/test_text.py::test_truncate"], output, PATCH)
+    changed = [line[1:].strip() for line in PATCH.splitlines()[4:] if line[:1] in "+-"]
+    assert changed
+    for line in changed:
+        assert line not in text
+    assert "Fix truncate exceeding the width (#4)" in text
+    assert "tests/test_text.py::test_truncate" in text
+    assert "AssertionError" in text
+
+
+def test_failure_output_is_trimmed():
+    """A huge failure text is cut to its tail, per test and overall."""
+    output = failure_output({f"t.py::t{i}": "x" * 10_000 for i in range(5)})
+    assert len(output) < 5000
+
+
+def test_ledger_skips_known_fix_commits_and_survives_a_cut_line(tmp_path):
+    """A line cut short by a kill is ignored, the next append stays whole, known commits are skipped."""
+    out = tmp_path / "ts"
+    ledger = Ledger(out)
+    ledger.add_rejections([Rejection("a" * 40, Reason.FLAKY, "t flipped")])
+    with open(out / REJECTIONS_FILE, "a", encoding="utf-8") as handle:
+        handle.write('{"fix_commit": "bbbb')  # killed mid-append
+    again = Ledger(out)
+    assert again.known == {"a" * 40: Reason.FLAKY}
+    again.add_rejections([Rejection("c" * 40, Reason.TIMEOUT), Rejection("a" * 40, Reason.FLAKY)])
+    assert [r.fix_commit for r in read_rejections(out / REJECTIONS_FILE)] == ["a" * 40, "c" * 40]
+
+
+def test_rejection_lines_carry_reason_and_message(tmp_path):
+    """Each rejections.jsonl line holds the reason's value and its one-line message."""
+    ledger = Ledger(tmp_path)
+    ledger.add_rejections([Rejection("d" * 40, Reason.INSTALL_FAILED, "no solution", "Fix x", 2.0)])
+    line = json.loads((tmp_path / REJECTIONS_FILE).read_text())
+    assert line["reason"] == "install-failed" and line["message"] == Reason.INSTALL_FAILED.message
+
+
+def test_summary_counts_the_range_from_the_ledger():
+    """The funnel counts tasks and rejections by reason among the walked commits only."""
+    summary = Summary(repo="o/r", out="ts", commits_walked=3)
+    summary.count_range({"a": None, "b": Reason.FLAKY, "z": Reason.TIMEOUT}, ["a", "b", "c"])
+    assert summary.tasks == 1 and summary.rejections == {"flaky": 1}
+    data = json.loads(summary.to_json())
+    assert data["rejected"] == 1 and data["commits_walked"] == 3
+    assert "flaky" in summary.text()
