@@ -83,7 +83,7 @@ class Verdict:
 def evaluate(
     task,
     *,
-    edits: Mapping[str, str | None] | None = None,
+    edits: Mapping[str, str | bytes | None] | None = None,
     patch: str | None = None,
     tests: Sequence[str] | None = None,
     timeout: float | None = None,

@@ -110,6 +110,31 @@ def test_patch_that_does_not_apply_is_a_verdict(task, env):
     assert "does not apply" in verdict.feedback
 
 
+def test_shipped_bytecode_is_not_used(task, env, tmp_path):
+    """A candidate cannot ship bytecode: an unchecked-hash .pyc of the fix (which Python would load
+    without looking at the source) is cleared before the tests run."""
+    source = tmp_path / "calc.py"
+    source.write_text(FIXED)
+    compile_pyc = (
+        "import py_compile, sys\n"
+        "py_compile.compile(sys.argv[1], cfile=sys.argv[2], invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n"
+        "print(sys.implementation.cache_tag)\n"
+    )
+    pyc = tmp_path / "calc.pyc"
+    tag = subprocess.run([str(env.python), "-c", compile_pyc, str(source), str(pyc)],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    shipped = f"__pycache__/calc.{tag}.pyc"
+    premise = tmp_path / "premise"
+    (premise / "__pycache__").mkdir(parents=True)
+    (premise / "calc.py").write_text(BUGGY)
+    (premise / shipped).write_bytes(pyc.read_bytes())
+    probe = subprocess.run([str(env.python), "-c", "import calc; print(calc.add(2, 3))"], cwd=premise,
+                           capture_output=True, text=True)
+    assert probe.stdout.strip() == "5"  # the premise: Python would run the shipped fix
+    verdict = evaluate(task, edits={shipped: pyc.read_bytes()}, env=env)
+    assert not verdict.resolved and verdict.fail_to_pass == {F2P: Outcome.FAILED}
+
+
 def test_hanging_code_is_tests_timeout(task, env):
     """A candidate that hangs the tests is killed at the timeout and judged tests-timeout."""
     hang = FIXED.replace("return a + b", "import time\n    time.sleep(600)")

@@ -33,10 +33,10 @@ def build_env(root: Path, python: str, pytest_req: str) -> Environment:
     return Environment(path=root, python=venv_python, spec=EnvironmentSpec(python=python, pytest=pytest_req))
 
 
-@pytest.fixture(scope="session")
-def pytest_env(session_cache) -> Environment:
-    """The host interpreter with a current pytest: the runner's everyday environment."""
-    return build_env(session_cache / "runner-venv", sys.executable, "pytest")
+@pytest.fixture
+def pytest_env(python_project_env) -> Environment:
+    """The session's shared environment (host interpreter, current pytest)."""
+    return python_project_env
 
 
 def workspace(tmp_path: Path, files: dict[str, str]) -> Path:
