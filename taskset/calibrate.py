@@ -3,7 +3,8 @@
 A mined task is a claim: "these tests fail on the buggy code and pass with the fix". Calibration
 checks the claim ``runs`` times in fresh workspaces (every ``evaluate`` call makes its own), and
 varies what commonly hides flakiness: each FAIL_TO_PASS test also runs alone, and the whole set
-runs in reversed order. The rules, first match wins:
+runs in reversed order; and the gold run is repeated a second time in one workspace, which catches
+tests that leave state behind (a file written into the tree). The rules, first match wins:
 
 - the environment no longer builds                          -> ``env-failed``
 - the gold patch does not apply, or a FAIL_TO_PASS test (or a PASS_TO_PASS test) never passes
@@ -40,6 +41,7 @@ GOLD = "gold"
 REPEAT = "repeat"
 ALONE = "alone"
 REVERSED = "reversed"
+AGAIN = "again"
 _VARIANT_WORDS = {ALONE: "alone", REVERSED: "in reversed order"}
 _ENV_FAILED = "env-failed"
 _NO_PATCH = "patch-does-not-apply"
@@ -52,7 +54,8 @@ class Observation:
     side: str
     """``buggy`` (no patch) or ``gold`` (the task's own patch)."""
     variant: str
-    """``repeat`` (every test, recorded order), ``alone`` (one FAIL_TO_PASS test) or ``reversed``."""
+    """``repeat`` (every test, recorded order), ``alone`` (one FAIL_TO_PASS test), ``reversed``, or
+    ``again`` (the second run of every test in a workspace that already ran them once)."""
     passed: dict[str, bool]
     """Per requested test id: did it pass? Skipped, missing and errored tests did not."""
     durations: dict[str, float]
@@ -69,6 +72,7 @@ def plan(task: Task, runs: int) -> list[tuple[str, str, tuple[str, ...]]]:
     if len(everything) > 1:
         steps += [(side, ALONE, (test,)) for test in task.FAIL_TO_PASS for side in (BUGGY, GOLD)]
         steps += [(side, REVERSED, tuple(reversed(everything))) for side in (BUGGY, GOLD)]
+    steps.append((GOLD, AGAIN, everything))
     return steps
 
 
@@ -78,27 +82,56 @@ def observe(task: Task, *, runs: int = 3, timeout: float | None = None, env=None
 
     observations = []
     for side, variant, tests in plan(task, runs):
+        if variant == AGAIN:
+            observations.append(_run_twice(task, tests, timeout, env))
+            continue
         patch = task.patch if side == GOLD else ""
         verdict = evaluate(task, patch=patch, tests=list(tests), timeout=timeout, env=env)
         observations.append(_observation(side, variant, tests, verdict))
     return observations
 
 
+def _run_twice(task: Task, tests: tuple[str, ...], timeout: float | None, env) -> Observation:
+    """The gold patch's tests run twice in one workspace; the second run is the observation.
+
+    evaluate() always starts from a fresh workspace, which is exactly what hides a test that
+    leaves state behind, so this one check prepares its workspace the way evaluate() does.
+    """
+    from taskset.errors import PatchError
+    from taskset.evaluate import DEFAULT_TIMEOUT
+    from taskset.runner import run_tests
+    from taskset.workspace import Workspace
+
+    limit = timeout if timeout is not None else max(DEFAULT_TIMEOUT, 5 * task.calibration.gold_seconds)
+    pythonpath = task.environment.pythonpath or (".",)
+    with Workspace.for_task(task) as ws:
+        try:
+            ws.apply_patch(task.patch, what="patch")
+        except PatchError as exc:
+            return _observed(GOLD, AGAIN, tests, {}, 0.0, _NO_PATCH, str(exc))
+        runs = []
+        for _ in range(2):
+            ws.restore_test_files()
+            ws.clear_bytecode()
+            runs.append(run_tests(env, ws, list(tests), pythonpath=pythonpath, timeout=limit))
+    second = runs[1]
+    return _observed(GOLD, AGAIN, tests, second.results, second.duration, "tests-timeout" if second.timed_out else "")
+
+
 def _observation(side: str, variant: str, tests: tuple[str, ...], verdict) -> Observation:
-    results = verdict.results
+    return _observed(side, variant, tests, verdict.results, verdict.duration, verdict.problem.value, verdict.message)
+
+
+def _observed(side, variant, tests, results, seconds: float, problem: str = "", detail: str = "") -> Observation:
     return Observation(
         side=side,
         variant=variant,
         passed={test: test in results and results[test].outcome == Outcome.PASSED for test in tests},
         durations={test: float(results[test].duration) for test in tests if test in results},
-        seconds=float(verdict.duration),
-        problem=_value(verdict.problem),
-        detail=str(getattr(verdict, "feedback", "") or "")[:500],
+        seconds=float(seconds),
+        problem=problem,
+        detail=detail[:500],
     )
-
-
-def _value(member) -> str:
-    return str(getattr(member, "value", member))
 
 
 def judge(task: Task, observations: list[Observation], runs: int) -> Task:
@@ -169,12 +202,15 @@ def _describe_flip(test: str, observations: list[Observation]) -> str:
             return f"{test} is flaky: on the {side} code it passed {sum(repeats)} of {len(repeats)} identical runs"
         if not repeats:
             continue
+        usual = "passes" if repeats[0] else "fails"
+        other = "fails" if repeats[0] else "passes"
         for variant, words in _VARIANT_WORDS.items():
             varied = _outcomes(test, observations, side, variant)
             if varied and set(varied) != set(repeats):
-                usual = "passes" if repeats[0] else "fails"
-                other = "fails" if repeats[0] else "passes"
                 return f"{test} is order-dependent: on the {side} code it {usual} in the recorded order but {other} {words}"
+        if set(_outcomes(test, observations, side, AGAIN)) - set(repeats):
+            return (f"{test} leaves state behind: on the {side} code it {usual} in a fresh workspace "
+                    f"but {other} when run again in the same one")
     return f"{test} is flaky"
 
 

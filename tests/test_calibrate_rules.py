@@ -9,7 +9,7 @@ import pytest
 from factories import make_task
 
 from taskset import Calibration, CalibrationStatus, Difficulty
-from taskset.calibrate import ALONE, BUGGY, GOLD, REPEAT, REVERSED, Observation, judge, pending, plan
+from taskset.calibrate import AGAIN, ALONE, BUGGY, GOLD, REPEAT, REVERSED, Observation, judge, pending, plan
 from taskset.store import TaskSet
 
 F2P = "tests/test_x.py::test_a[1-2]"
@@ -34,10 +34,10 @@ def test_plan_runs_repeats_then_alone_then_reversed():
     assert (GOLD, REVERSED, (P2P, F2P)) in steps
 
 
-def test_plan_of_a_single_test_has_no_variations():
-    """One test alone, or reversed, is the same run as a repeat: not run again."""
+def test_plan_of_a_single_test_skips_alone_and_reversed():
+    """One test alone, or reversed, is the same run as a repeat: only the same-workspace rerun is added."""
     steps = plan(make_task(PASS_TO_PASS=()), runs=3)
-    assert len(steps) == 6 and {v for _, v, _ in steps} == {REPEAT}
+    assert [v for _, v, _ in steps] == [REPEAT] * 6 + [AGAIN]
 
 
 def test_stable_task_is_ok_with_timings():
@@ -98,6 +98,13 @@ def test_outcome_changed_only_by_order_is_named_order_dependent():
     c = judge(make_task(), observations, runs=3).calibration
     assert c.status == CalibrationStatus.FLAKY
     assert "order-dependent" in c.reason and "alone" in c.reason
+
+
+def test_test_failing_when_rerun_in_the_same_workspace_leaves_state_behind():
+    """A test that passes in fresh workspaces but fails on a second run in one workspace is flaky."""
+    observations = stable() + [seen(GOLD, AGAIN, f2p=False, p2p=True)]
+    c = judge(make_task(), observations, runs=3).calibration
+    assert c.status == CalibrationStatus.FLAKY and "leaves state behind" in c.reason
 
 
 def test_flaky_pass_to_pass_is_removed_and_task_stays_ok():
