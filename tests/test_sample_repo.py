@@ -267,3 +267,14 @@ def test_install_failed_decoy_is_otherwise_a_real_fix(sample_repo, sample_commit
     _, before, _, after = both_sides(sample_repo, sample_commits[decoy["subject"]], tmp_path)
     assert after.code == 0
     assert sorted(after.passed() - before.passed()) == sorted(decoy["extra"]["fail_to_pass"])
+
+
+def test_readme_table_matches_the_build(sample_commits):
+    """sample/README.md lists every commit with its real sha and expected outcome (no drift)."""
+    readme = (SAMPLE_BUILDER.parent / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) \| `([0-9a-f]{12})` \| (.+?) \| .+? \| ([a-z-]+) \|$", readme, re.M)
+    expected = [
+        (str(n), sample_commits[c.subject][:12], c.subject, c.reason or c.expected)
+        for n, c in enumerate(SAMPLE.HISTORY, start=1)
+    ]
+    assert rows == expected
