@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 from taskset.errors import EditRefused, EnvironmentBuildError, PatchError, TestRunError
@@ -142,7 +142,10 @@ def _judge(task, wanted: list[str], run: TestRun | TestRunError, duration: float
     else:
         results, timed_out = run.results, run.timed_out
     outcome = {t: result_for(t, results).outcome for t in wanted}
-    resolved = not timed_out and all(o is Outcome.PASSED for o in outcome.values())
+    # No tests is never a resolution: "nothing failed" is not evidence of a fix.
+    resolved = bool(wanted) and not timed_out and all(o is Outcome.PASSED for o in outcome.values())
+    if not wanted:
+        message = "the task names no tests to run"
     if resolved:
         problem = VerdictProblem.RESOLVED
     elif timed_out:
@@ -173,7 +176,7 @@ def _with_feedback(verdict: Verdict, wanted: list[str], output: str) -> Verdict:
     if verdict.resolved:
         return verdict
     text = feedback_for(verdict.problem.value, verdict.message, wanted, verdict.results, output)
-    return Verdict(**{**verdict.__dict__, "feedback": text})
+    return replace(verdict, feedback=text)
 
 
 def _build_error_text(exc: EnvironmentBuildError) -> str:

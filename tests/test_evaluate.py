@@ -174,6 +174,13 @@ def test_tests_argument_replaces_the_task_tests(task, env):
     assert verdict.fail_to_pass == {} and verdict.pass_to_pass == {P2P: Outcome.PASSED}
 
 
+def test_no_tests_is_not_resolved(task, env):
+    """A task (or a tests= list) naming no tests is never resolved: nothing failing proves nothing."""
+    verdict = evaluate(task, patch=task.patch, tests=[], env=env)
+    assert not verdict.resolved and verdict.problem is VerdictProblem.TESTS_FAILED
+    assert "no tests" in verdict.message
+
+
 def test_feedback_stays_compact(task, env):
     """However long the failure text, the feedback stays under the limit."""
     noisy = FIXED.replace("return a + b", "raise ValueError('x' * 50000)")
