@@ -278,3 +278,15 @@ def test_readme_table_matches_the_build(sample_commits):
         for n, c in enumerate(SAMPLE.HISTORY, start=1)
     ]
     assert rows == expected
+
+
+SHIPPED_BUNDLE = Path(__file__).resolve().parents[1] / "sample" / "calclib.bundle"
+
+
+def test_shipped_bundle_is_what_the_script_builds(sample_commits):
+    """The bundle the README mines is the script's output: same refs, same commit SHAs."""
+    heads = subprocess.run(
+        ["git", "bundle", "list-heads", str(SHIPPED_BUNDLE)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert list(sample_commits.values())[-1] in heads
+    assert "refs/heads/main" in heads
