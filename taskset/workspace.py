@@ -28,6 +28,8 @@ _IDENTITY = {
     "GIT_COMMITTER_EMAIL": "loopctl@localhost",
     "GIT_COMMITTER_DATE": "2000-01-01T00:00:00+00:00",
 }
+# Pinned so a caller's git config cannot translate line ends, start a gc or flatten symlinks.
+_CONFIG = "[core]\n\tautocrlf = false\n\tsymlinks = true\n[gc]\n\tauto = 0\n"
 # Build and test debris that must never show up in ws.diff().
 _EXCLUDES = "__pycache__/\n*.py[cod]\n.pytest_cache/\n*.egg-info/\n"
 _BYTECODE_SUFFIXES = (".pyc", ".pyo")
@@ -242,17 +244,19 @@ def clear_bytecode(root: Path) -> int:
 
 def _export(git_dir: Path, sha: str, path: Path) -> None:
     """Copy only the base tree's objects into a new repository and commit that tree once."""
-    tree = _must(run_git(["--git-dir", str(git_dir), "rev-parse", f"{sha}^{{tree}}"]), "read the base tree")
-    tree_id = tree.decode().strip()
-    objects = _must(run_git(["--git-dir", str(git_dir), "rev-list", "--objects", tree_id]), "list the tree")
-    pack = _must(run_git(["--git-dir", str(git_dir), "pack-objects", "--stdout", "-q"], input=objects), "pack")
-    _must(run_git(["init", "-q", str(path)]), "initialise the workspace")
-    ws = ["-C", str(path)]
-    _must(run_git([*ws, "unpack-objects", "-q"], input=pack), "copy the tree's objects")
-    for key, value in (("core.autocrlf", "false"), ("gc.auto", "0"), ("core.symlinks", "true")):
-        _must(run_git([*ws, "config", key, value]), "configure the workspace")
+    mirror_git = ["--git-dir", str(git_dir)]
+    tree_id = _must(run_git([*mirror_git, "rev-parse", f"{sha}^{{tree}}"]), "read the base tree").decode().strip()
+    objects = _must(run_git([*mirror_git, "rev-list", "--objects", tree_id]), "list the tree")
+    # No delta search (--window=0): it costs more than the smaller pack saves for a one-off copy.
+    pack = _must(run_git([*mirror_git, "pack-objects", "--stdout", "-q", "--window=0"], input=objects), "pack")
+    _must(run_git(["init", "-q", "--template=", str(path)]), "initialise the workspace")
+    with open(path / ".git" / "config", "a", encoding="utf-8") as config:
+        config.write(_CONFIG)
     (path / ".git" / "info").mkdir(exist_ok=True)
     (path / ".git" / "info" / "exclude").write_text(_EXCLUDES)
+    ws = ["-C", str(path)]
+    # One pack file, not hundreds of loose objects: index-pack is several times faster.
+    _must(run_git([*ws, "index-pack", "--stdin"], input=pack), "copy the tree's objects")
     commit = _must(run_git([*ws, "commit-tree", tree_id, "-m", "loopctl workspace"], env=_IDENTITY), "commit")
     _must(run_git([*ws, "update-ref", "HEAD", commit.decode().strip()]), "set HEAD")
     _must(run_git([*ws, "read-tree", "-u", "--reset", "HEAD"]), "check out the tree")
