@@ -80,17 +80,18 @@ def cli():
               help="Directory name holding tests (repeatable; replaces tests, test, testing).")
 @click.option("--test-glob", "test_globs", multiple=True,
               help="Test file-name glob (repeatable; replaces test_*.py, *_test.py, conftest.py).")
+@click.option("--name", help="owner/name to record for the tasks (default: from the URL; local/<dir> for paths).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @reports_errors
 def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, jobs, python, reruns, timeout,
-             test_dirs, test_globs, as_json):
+             test_dirs, test_globs, name, as_json):
     """Turn a repository's history into tasks proven by their own tests."""
     from miner import MineConfig, ValidateConfig, conventions, mine
 
     validate = ValidateConfig(reruns=reruns, timeout=timeout, conventions=conventions(test_dirs, test_globs),
                               **({"python": python} if python else {}))
     config = MineConfig(repo=repo, out=out, branch=branch, since=since, until=until, commits=tuple(commits),
-                        merges=merges, max_candidates=max_candidates, jobs=jobs, validate=validate)
+                        merges=merges, max_candidates=max_candidates, jobs=jobs, name=name, validate=validate)
     summary = mine(config, progress=not as_json and sys.stderr.isatty())
     click.echo(summary.to_json() if as_json else summary.text())
 # --- end mine ---
@@ -168,6 +169,77 @@ def _calibrate_progress(label: str, total: int):
 # --- end calibrate ---
 
 # --- harness ---
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@cli.group("harness")
+def harness_group():
+    """Run models against tasks, escalating tiers only when the tests reject their work."""
+
+
+@harness_group.command("run")
+@click.option("--taskset", "taskset_dir", type=click.Path(path_type=Path), required=True, help="The task set directory.")
+@click.option("--tiers", default="local,o3,gpt-5.5", show_default=True, help="The ladder, bottom first (comma-separated).")
+@click.option("--strategies", default="modeE,always-local,always-frontier,local-repair,heuristic", show_default=True,
+              help="Strategies to compare (oracle-routing is always computed).")
+@click.option("--seeds", default="42", show_default=True, help="Comma-separated seeds.")
+@click.option("--task-ids", default="", help="Only these tasks (comma-separated instance ids).")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Tasks run in parallel.")
+@click.option("--max-cost", type=float, default=None, help="Stop starting paid attempts at this many dollars.")
+@click.option("--config", type=click.Path(path_type=Path), default=None, help="Tiers TOML (default: ./loopctl.toml).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default: runs/<tiers>).")
+@reports_errors
+def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost, config, out):
+    """Run (or resume) the tiers on a task set; records go to OUT/attempts.jsonl."""
+    from rich.console import Console
+
+    import harness
+    from harness.report import tables
+    from harness.run import RunSpec, run
+    from harness.summary import write_summary
+
+    conf = harness.load_config(config)
+    ladder = conf.select(_csv(tiers))
+    for warning in harness.price_warnings(ladder):
+        click.echo(f"warning: {warning}", err=True)
+    try:
+        seed_list = tuple(int(s) for s in _csv(seeds))
+    except ValueError:
+        raise click.BadParameter("expected comma-separated integers", param_hint="--seeds") from None
+    out = out or Path("runs") / "-".join(t.name for t in ladder)
+    spec = RunSpec(taskset=taskset_dir, out=out, tiers=tuple(ladder), strategies=_csv(strategies), seeds=seed_list,
+                   task_ids=_csv(task_ids), jobs=jobs, max_cost=max_cost, max_attempts=conf.max_attempts,
+                   carry_over=conf.carry_over)
+    result = run(spec)
+    for note in result.notes:
+        click.echo(note, err=True)
+    console = Console()
+    for table in tables(write_summary(out)):
+        console.print(table)
+    click.echo(f"{result.new_attempts} new attempts ({result.resumed_attempts} already recorded) in {out}")
+
+
+@harness_group.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--config", type=click.Path(path_type=Path), default=None,
+              help="Re-price with this TOML's tier prices instead of the run's pinned table.")
+@reports_errors
+def harness_report(run_dir, config):
+    """Write RUN_DIR/summary.json, report.html and report.md, and print the tables."""
+    from rich.console import Console
+
+    import harness
+    from harness.report import tables, write_report
+    from harness.run import run_tiers
+    from harness.summary import load_summary
+
+    prices = harness.load_config(config).select([t.name for t in run_tiers(run_dir)]) if config else None
+    html, md = write_report(run_dir, prices)
+    console = Console()
+    for table in tables(load_summary(run_dir)):
+        console.print(table)
+    click.echo(f"wrote {html} and {md}")
 # --- end harness ---
 
 # --- evaluate ---

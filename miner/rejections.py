@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
@@ -86,6 +87,25 @@ class Rejection:
             subject=str(data.get("subject", "")),
             score=float(data.get("score", 0.0)),
         )
+
+
+INCOMPATIBLE = re.compile(
+    r"cannot import name '\w+' from 'collections'"
+    r"|No module named '(?:distutils|imp|asynchat|asyncore|pkg_resources)'"
+    r"|section in setup\.cfg files is no longer supported"
+    r"|use_2to3 is invalid"
+    r"|module 'inspect' has no attribute 'getargspec'"
+    r"|invalid command 'bdist_wheel'"
+)
+"""Install or pytest-start failures that mean "this commit predates the interpreter or tooling"."""
+
+FAILURE_KINDS: tuple[tuple[Reason, re.Pattern[str]], ...] = ((Reason.ENV_INCOMPATIBLE, INCOMPATIBLE),)
+"""(reason, pattern) over an installer's or pytest's output; first match wins."""
+
+
+def classify_failure(output: str, default: Reason) -> Reason:
+    """The reason an environment or test-run failure stands for: ``default`` unless a pattern matches."""
+    return next((reason for reason, pattern in FAILURE_KINDS if pattern.search(output)), default)
 
 
 def trim(text: str, limit: int = 2000) -> str:

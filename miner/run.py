@@ -46,6 +46,8 @@ class MineConfig:
     max_candidates: int | None = None
     """Validate at most this many new candidates, highest message score first."""
     jobs: int = 1
+    name: str | None = None
+    """``owner/name`` to record (default: from the URL; ``local/<dir>`` for paths)."""
     validate: ValidateConfig = field(default_factory=ValidateConfig)
 
 
@@ -54,7 +56,7 @@ def mine(config: MineConfig, progress: bool = False) -> Summary:
     started = time.monotonic()
     conventions = config.validate.conventions
     source = open_source(config.repo, branch=config.branch, since=config.since, until=config.until,
-                         commits=config.commits, conventions=conventions)  # fmt: skip
+                         commits=config.commits, conventions=conventions, name=config.name)  # fmt: skip
     with Progress(enabled=progress) as bar:
         bar.phase("walking history")
         commits = list_commits(source.git_dir, source.revisions, merges=config.merges)

@@ -8,6 +8,7 @@ Everything is checked here, before the output directory exists, so bad input lea
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -16,7 +17,9 @@ from taskset.errors import RepositoryError
 from taskset.repos import is_url, mirror, repo_name, resolve_revision, run_git
 from taskset.testfiles import DEFAULT, TestFileConventions, is_test_path
 
-from miner.errors import BadRevision, NoTestsError
+from miner.errors import BadRevision, MinerError, NoTestsError
+
+_NAME = re.compile(r"[A-Za-z0-9._-]+/[A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ def open_source(
     until: str | None = None,
     commits: Sequence[str] = (),
     conventions: TestFileConventions = DEFAULT,
+    name: str | None = None,
 ) -> Source:
     """Mirror ``location`` and resolve the range; raises MinerError/RepositoryError on bad input."""
     git_dir = mirror(location)
@@ -57,7 +61,9 @@ def open_source(
     if not _has_tests(git_dir, tip, conventions):
         raise NoTestsError(location, tip)
     url = location if is_url(location) else str(Path(location).expanduser().absolute())
-    return Source(location, url, repo_name(location), git_dir, tip, tuple(revisions))
+    if name is not None and not _NAME.fullmatch(name):
+        raise MinerError(f"--name {name!r}: expected owner/name")
+    return Source(location, url, name or repo_name(location), git_dir, tip, tuple(revisions))
 
 
 def _head(location: str, git_dir: Path) -> str:

@@ -22,7 +22,7 @@ from taskset.workspace import Workspace
 from miner import statement
 from miner.candidates import Candidate, detail
 from miner.judge import judge
-from miner.rejections import Reason, Rejection, trim
+from miner.rejections import Reason, Rejection, classify_failure, trim
 from miner.split import diff
 
 
@@ -67,9 +67,11 @@ def validate(repo: Repo, candidate: Candidate, config: ValidateConfig) -> tuple[
         outcome = _reject(candidate, Reason.PATCH_DOES_NOT_APPLY, str(exc))
     except EnvironmentBuildError as exc:
         step = f"[{exc.step}] " if exc.step else ""
-        outcome = _reject(candidate, Reason.INSTALL_FAILED, f"{step}{exc}\n{trim(exc.output, 1500)}")
+        reason = classify_failure(exc.output, Reason.INSTALL_FAILED)
+        outcome = _reject(candidate, reason, f"{step}{exc}\n{_tail(exc.output)}")
     except TestRunError as exc:
-        outcome = _reject(candidate, Reason.TEST_RUN_FAILED, f"{exc}\n{trim(exc.output, 1500)}")
+        reason = classify_failure(exc.output, Reason.TEST_RUN_FAILED)
+        outcome = _reject(candidate, reason, f"{exc}\n{_tail(exc.output)}")
     except WorkspaceError as exc:
         outcome = _reject(candidate, Reason.PATCH_DOES_NOT_APPLY, str(exc))
     timing = Timing(time.monotonic() - started, sum(run.duration for run in runs))
@@ -164,6 +166,14 @@ def remedies(spec: EnvironmentSpec) -> tuple[str, ...]:
     if any(entry not in (".", "") for entry in spec.pythonpath):
         found.append("pythonpath:" + ",".join(spec.pythonpath))
     return tuple(found)
+
+
+def _tail(output: str) -> str:
+    """The end of a failure's output, where the error is, led by its first matching error line."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    errors = [line.strip() for line in lines if re.search(r"\b(?:error|Error|Failed)\b", line)]
+    head = (errors[-1] + "\n") if errors else ""
+    return head + trim(output, 1200)
 
 
 def _reject(candidate: Candidate, reason: Reason, text: str) -> Rejection:
