@@ -70,6 +70,8 @@ def ensure_environment(
     (with the installer's trimmed output and the failing step) when no rung of the ladder works.
     """
     source = Path(source).resolve()
+    if not source.is_dir():
+        raise EnvironmentBuildError(f"{source}: no such source tree", step="source")
     interp = pythons.interpreter(python)
     plan, first_rung = make_plan(source, interp, resolution_date, spec)
     key = fingerprint(source, interp, plan, first_rung)

@@ -99,6 +99,7 @@ class Installer:
                 if classify(exc.output) != "build" or not plan.project or rung == rungs[-1]:
                     raise
                 continue
+            self.check()
             return rung, self.freeze(plan.project_name)
         raise AssertionError("unreachable: the last rung raises")
 
@@ -122,6 +123,10 @@ class Installer:
         overrides = _write(files / "overrides.txt", [plan.pytest])
         self.run(args + dated + ["--overrides", overrides] + project + list(plan.requirements) + [plan.pytest], rung)
 
+    def check(self) -> None:
+        """The env must be able to import pytest: an install that resolved but cannot run is a failure."""
+        self.run([str(self.python), "-c", "import pytest"], "check", tool=False)
+
     def freeze(self, project_name: str) -> tuple[str, ...]:
         """``uv pip freeze`` less the project itself (a local path no rebuild would find)."""
         out = self.run(["pip", "freeze", "--python", str(self.python)], "freeze")
@@ -135,12 +140,12 @@ class Installer:
             lines.append(line)
         return tuple(sorted(lines, key=str.lower))
 
-    def run(self, args: list[str], step: str) -> str:
-        """Run uv; on failure raise EnvironmentBuildError with the trimmed output and the step."""
+    def run(self, args: list[str], step: str, tool: bool = True) -> str:
+        """Run uv (or, with ``tool=False``, ``args`` as is); on failure raise EnvironmentBuildError."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise EnvironmentBuildError("environment build timed out", output="", step=step)
-        command = [self.uv, *args]
+        command = [self.uv, *args] if tool else list(args)
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH")}
         # uv reports on stderr and answers (freeze) on stdout: keep them apart, log both
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,

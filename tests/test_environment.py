@@ -153,9 +153,9 @@ def test_two_processes_building_at_once_share_one_env(tmp_path):
 
 def test_frozen_spec_is_reproduced_pin_for_pin(extra_project):
     """A task's recorded requirements are installed exactly, not re-resolved."""
-    built = ensure_environment(extra_project, resolution_date="2023-01-15")
+    built = ensure_environment(extra_project, resolution_date=PROJECT_ENV_DATE)
     task = Task(instance_id="x__y-000000000000", repo="x/y", repo_url="", base_commit="a", fix_commit="b",
-                created_at="2023-01-15", patch="", test_patch="", problem_statement="",
+                created_at=PROJECT_ENV_DATE, patch="", test_patch="", problem_statement="",
                 FAIL_TO_PASS=(), PASS_TO_PASS=(), environment=built.spec)
     again = environment_for(task, extra_project)
     assert again.spec.requirements == built.spec.requirements
@@ -202,3 +202,9 @@ def test_build_timeout_kills_and_cleans_up(tmp_path):
     key = fingerprint(source, interp, plan, rung)
     assert not (cache_dir() / "envs" / key).exists()
     assert not [p for p in (cache_dir() / "envs").iterdir() if p.name.startswith(f".{key}")]
+
+
+def test_missing_source_tree_is_an_error(tmp_path):
+    """A source tree that does not exist is an EnvironmentBuildError, not an env of pytest alone."""
+    with pytest.raises(EnvironmentBuildError, match="no such source tree"):
+        ensure_environment(tmp_path / "absent")
