@@ -20,7 +20,7 @@ from conftest import PROJECT_ENV_DATE, GitRepo, write_minimal_project
 
 import taskset
 from cli import cli
-from taskset import Calibration, CalibrationStatus, EnvironmentSpec, Task
+from taskset import Calibration, CalibrationStatus, Difficulty, EnvironmentSpec, Task
 from taskset.calibrate import calibrate_task, pending
 
 RUNS = "2"
@@ -213,3 +213,45 @@ def test_rerun_continues_with_tasks_not_yet_calibrated(calibrated, tmp_path):
     changed = {name for name in before if before[name] != after[name]}
     assert changed == {"local__planted-stable.json"}
     assert taskset.load(root)["local__planted-stable"].calibration.status == CalibrationStatus.OK
+
+
+def labelled_copy(calibrated, tmp_path: Path, *args: str) -> tuple[Path, dict]:
+    """Copy the calibrated set and run ``calibrate --tiers ...`` on it (only labelling is left to do)."""
+    root = tmp_path / "labelled"
+    shutil.copytree(calibrated[0], root)
+    replay = tmp_path / "wrong.jsonl"
+    replay.write_text("".join(
+        json.dumps({"task": task.instance_id, "tier": "wrong", "attempt": 1, "content": ""}) + "\n"
+        for task in taskset.load(root)
+    ))
+    config = tmp_path / "tiers.toml"
+    config.write_text(f'[tiers.wrong]\nprovider = "replay"\nreplay_file = {str(replay)!r}\nattempts = 1\n'
+                      'price_input = 0.0\nprice_output = 0.0\n')
+    result = CliRunner().invoke(cli, ["calibrate", str(root), "--config", str(config), "--json", *args])
+    assert result.exit_code == 0, result.output
+    return root, json.loads(result.stdout)
+
+
+def test_first_tier_passing_labels_trivial(calibrated, tmp_path):
+    """--tiers oracle: the first tier resolves every ok task, so each is trivial with its pass counts."""
+    root, summary = labelled_copy(calibrated, tmp_path, "--tiers", "oracle", "--samples", "2")
+    stable = taskset.load(root)["local__planted-stable"].calibration
+    assert (stable.difficulty, stable.tier_passes) == (Difficulty.TRIVIAL, {"oracle": (2, 2)})
+    assert summary["calibrated_now"] == 0
+    assert summary["difficulty"]["trivial"] == {"count": 2, "percent": 100.0}
+    flaky = taskset.load(root)["local__planted-order"].calibration
+    assert flaky.difficulty == Difficulty.UNKNOWN, "only ok tasks are labelled"
+
+
+def test_only_a_later_tier_passing_labels_medium(calibrated, tmp_path):
+    """--tiers wrong,oracle: the first tier never resolves, the second does: medium."""
+    root, _ = labelled_copy(calibrated, tmp_path, "--tiers", "wrong,oracle")
+    stable = taskset.load(root)["local__planted-stable"].calibration
+    assert (stable.difficulty, stable.tier_passes) == (Difficulty.MEDIUM, {"wrong": (0, 1), "oracle": (1, 1)})
+
+
+def test_no_tier_passing_labels_hard(calibrated, tmp_path):
+    """--tiers wrong: a tier answering with an empty edit never resolves: hard."""
+    root, summary = labelled_copy(calibrated, tmp_path, "--tiers", "wrong")
+    assert taskset.load(root)["local__planted-stable"].calibration.difficulty == Difficulty.HARD
+    assert summary["difficulty"]["hard"]["count"] == 2
