@@ -35,9 +35,10 @@ def patch_paths(diff: str, strip: int = 1) -> list[str]:
     found: list[str] = []
     old_left = new_left = 0
     for line in diff.splitlines():
-        if old_left > 0 or new_left > 0:
+        if (old_left > 0 or new_left > 0) and (not line or line[0] in " +-\\"):
             old_left, new_left = _consume(line, old_left, new_left)
             continue
+        old_left = new_left = 0  # a line no hunk can hold ends the hunk, whatever its header said
         hunk = _HUNK.match(line)
         if hunk:
             old_left = int(hunk.group(1) or 1)

@@ -59,6 +59,8 @@ def blocked_reason(root: Path, rel: str) -> str:
     parent = root
     for part in rel.split("/")[:-1]:
         parent = parent / part
+        if parent.is_symlink() and not parent.exists():
+            return f"{parent.relative_to(root).as_posix()} is a dangling symlink"
         if parent.exists() and not parent.is_dir():
             return f"{parent.relative_to(root).as_posix()} is a file, not a directory"
     target = root / rel

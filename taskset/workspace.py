@@ -34,7 +34,8 @@ _CONFIG = "[core]\n\tautocrlf = false\n\tsymlinks = true\n[gc]\n\tauto = 0\n"
 _EXCLUDES = "__pycache__/\n*.py[cod]\n.pytest_cache/\n*.egg-info/\n"
 _BYTECODE_SUFFIXES = (".pyc", ".pyo")
 
-_Snapshot = tuple[bytes, int] | None  # (content, mode) of a file, or None when absent
+_SYMLINK = -1
+_Snapshot = tuple[bytes, int] | None  # (content, mode) of a file, (target, _SYMLINK) of a link, None if absent
 
 
 class Workspace:
@@ -151,15 +152,12 @@ class Workspace:
             problem = blocked_reason(self.path, rel)
             if problem:
                 raise EditRefused(original, problem, kind=EditRefused.UNSAFE)
-        for rel, content in zip(paths, files.values()):
-            target = self.path / rel
-            if content is None:
-                if target.is_symlink() or target.exists():
-                    target.unlink()
-                continue
-            data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-            mode = target.stat().st_mode & 0o777 if target.is_file() and not target.is_symlink() else 0o644
-            _write(target, data, mode)
+        payloads = [_encode(original, content) for original, content in files.items()]
+        try:
+            for rel, data in zip(paths, payloads):
+                _replace(self.path / rel, data)
+        except OSError as exc:
+            raise WorkspaceError(f"{self.path}: cannot write edits: {exc}") from None
         return paths
 
     def clear_bytecode(self) -> int:
@@ -185,7 +183,7 @@ class Workspace:
 
     def _named_paths(self, diff: str, strip: int, what: str) -> list[str]:
         """Paths from our own header parse plus git's own reading of the patch (``--numstat``)."""
-        done = self._git("apply", f"-p{strip}", "--numstat", "-z", input=diff.encode("utf-8", errors="surrogateescape"))
+        done = self._git("apply", f"-p{strip}", "--recount", "--numstat", "-z", input=diff.encode("utf-8", errors="surrogateescape"))
         parsed = patch_paths(diff, strip)
         if done.returncode != 0 and not parsed:
             raise PatchError(what, done.stderr.decode("utf-8", errors="replace"))
@@ -273,17 +271,38 @@ def _has_commit(git_dir: Path, rev: str) -> bool:
 
 
 def _read(path: Path) -> _Snapshot:
-    if path.is_symlink() or not path.is_file():
-        return None if not path.is_symlink() else (os.readlink(path).encode(), -1)
-    return path.read_bytes(), path.stat().st_mode & 0o777
+    if path.is_symlink():
+        return os.fsencode(os.readlink(path)), _SYMLINK
+    if path.is_file():
+        return path.read_bytes(), path.stat().st_mode & 0o777
+    return None
+
+
+def _encode(path: str, content: object) -> bytes | None:
+    """An edit's content as bytes (None stays None: a deletion); other types are a caller's bug."""
+    if content is None or isinstance(content, bytes):
+        return content
+    if isinstance(content, str):
+        return content.encode("utf-8")
+    raise TypeError(f"edit to {path!r}: content must be str, bytes or None, not {type(content).__name__}")
+
+
+def _replace(target: Path, data: bytes | None) -> None:
+    """Write (keeping an existing file's mode) or delete one file; a symlink is replaced, not followed."""
+    if data is None:
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        return
+    mode = target.stat().st_mode & 0o777 if target.is_file() and not target.is_symlink() else 0o644
+    _write(target, data, mode)
 
 
 def _write(target: Path, data: bytes, mode: int) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_symlink():
         target.unlink()  # replace the link itself; never write through it
-    if mode == -1:
-        os.symlink(data.decode(), target)
+    if mode == _SYMLINK:
+        os.symlink(os.fsdecode(data), target)
         return
     with open(target, "wb") as handle:
         handle.write(data)

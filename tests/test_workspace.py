@@ -474,3 +474,47 @@ def test_edit_through_symlink_to_a_test_refused(make_repo, tmp_path):
         with pytest.raises(EditRefused) as info:
             ws.apply_edits({"helper.py": "def test_a():\n    pass\n"})
         assert info.value.kind == "edits-touch-tests"
+
+
+def test_miscounted_hunk_cannot_hide_a_test_header(ws):
+    """A hunk header announcing more lines than it has cannot swallow the next file's header."""
+    diff = (
+        "diff --git a/src/other.py b/src/other.py\n--- a/src/other.py\n+++ b/src/other.py\n"
+        "@@ -1 +1,40 @@\n-VALUE = 1\n+VALUE = 2\n"
+        "diff --git a/tests/test_calc.py b/tests/test_calc.py\n--- a/tests/test_calc.py\n+++ b/tests/test_calc.py\n"
+        "@@ -1 +1 @@\n-from src.calc import add\n+add = lambda a, b: a + b\n"
+    )
+    with pytest.raises(EditRefused) as info:
+        ws.apply_patch(diff)
+    assert info.value.kind == "edits-touch-tests"
+
+
+def test_edit_through_dangling_symlink_refused(make_repo, tmp_path):
+    """A write whose parent is a dangling symlink is refused before anything is written."""
+    repo = make_repo("dangling")
+    repo.write({"a.py": "x\n"})
+    os.symlink("missing_dir", repo.path / "gone")
+    sha = repo.commit("dangling", {})
+    with Workspace.create(mirror(str(repo.path)), sha, root=tmp_path) as ws:
+        with pytest.raises(EditRefused, match="dangling symlink"):
+            ws.apply_edits({"a.py": "y\n", "gone/new.py": "z\n"})
+        assert (ws.path / "a.py").read_text() == "x\n"
+
+
+def test_edit_content_type_checked_first(ws):
+    """Content that is not str, bytes or None is a TypeError, raised before any file is written."""
+    with pytest.raises(TypeError):
+        ws.apply_edits({"src/calc.py": "fixed\n", "src/other.py": 5})  # type: ignore[dict-item]
+    assert (ws.path / "src/calc.py").read_text() == BASE_FILES["src/calc.py"]
+
+
+def test_edits_keep_the_executable_bit(make_repo, tmp_path):
+    """Rewriting an executable script keeps it executable; bytes content is written verbatim."""
+    repo = make_repo("exe")
+    repo.write({"run.py": "#!/usr/bin/env python\n"})
+    os.chmod(repo.path / "run.py", 0o755)
+    sha = repo.commit("exe", {})
+    with Workspace.create(mirror(str(repo.path)), sha, root=tmp_path) as ws:
+        ws.apply_edits({"run.py": b"#!/usr/bin/env python3\r\n"})
+        assert os.access(ws.path / "run.py", os.X_OK)
+        assert (ws.path / "run.py").read_bytes() == b"#!/usr/bin/env python3\r\n"
