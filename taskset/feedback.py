@@ -65,7 +65,8 @@ def _tests_section(failing: list[TestResult], budget: int) -> str:
         kind = f" ({result.exception})" if result.exception else ""
         where = " while importing the test module" if result.collection_error else ""
         head = f"{_WORDS.get(result.outcome, result.outcome.value)}{where}: {result.nodeid}{kind}"
-        blocks.append(head + ("\n" + trim(result.message.strip(), each) if result.message.strip() else ""))
+        text = result.message.strip("\n").rstrip()
+        blocks.append(head + ("\n" + trim(text, each) if text else ""))
     if len(failing) > len(shown):
         blocks.append(f"... and {len(failing) - len(shown)} more failing tests")
     return f"{len(failing)} of the required tests do not pass:\n\n" + "\n\n".join(blocks)

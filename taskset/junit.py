@@ -122,7 +122,9 @@ def _outcome(case: ET.Element) -> tuple[Outcome, str]:
     for tag, outcome in (("error", Outcome.ERROR), ("failure", Outcome.FAILED), ("skipped", Outcome.SKIPPED)):
         element = case.find(tag)
         if element is not None:
-            text = (element.text or "").strip() or element.get("message") or ""
+            text = element.text or ""
+            # strip only blank lines: the first line's indentation aligns pytest's '>' marker
+            text = text.strip("\n").rstrip() if text.strip() else element.get("message") or ""
             return outcome, trim(text)
     return Outcome.PASSED, ""
 
