@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from taskset.errors import TasksetError
 from taskset.testfiles import DEFAULT, TestFileConventions
 
 from miner.candidates import Candidate, classify, list_commits
-from miner.errors import MinerError
 from miner.ledger import Ledger
 from miner.progress import Progress
 from miner.rejections import Reason, Rejection, trim
@@ -108,7 +106,7 @@ def _work(repo: Repo, candidate: Candidate, config: ValidateConfig) -> tuple:
     """One unit of work (also the unit a distributed engine would run): never raises."""
     try:
         return validate(repo, candidate, config)
-    except (MinerError, TasksetError, OSError, ValueError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 -- one odd commit must not end a long run; it is recorded
         detail = f"{type(exc).__name__}: {exc}\n{trim(traceback.format_exc(), 1500)}"
         rejection = Rejection(candidate.sha, Reason.MINER_ERROR, trim(detail), candidate.subject, candidate.score)
         return rejection, Timing()

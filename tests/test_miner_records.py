@@ -69,3 +69,24 @@ def test_summary_counts_the_range_from_the_ledger():
     data = json.loads(summary.to_json())
     assert data["rejected"] == 1 and data["commits_walked"] == 3
     assert "flaky" in summary.text()
+
+
+def test_era_failures_are_env_incompatible():
+    """An install or pytest start that fails on an interpreter-era problem is env-incompatible, not install-failed."""
+    from miner.rejections import classify_failure
+
+    old = "ImportError: cannot import name 'Mapping' from 'collections' (/usr/lib/python3.11/collections/__init__.py)"
+    assert classify_failure(old, Reason.INSTALL_FAILED) is Reason.ENV_INCOMPATIBLE
+    cfg = "Failed: [pytest] section in setup.cfg files is no longer supported, change to [tool:pytest] instead."
+    assert classify_failure(cfg, Reason.TEST_RUN_FAILED) is Reason.ENV_INCOMPATIBLE
+    assert classify_failure("error: No solution found", Reason.INSTALL_FAILED) is Reason.INSTALL_FAILED
+
+
+def test_instance_id_and_test_modules():
+    """instance_id is owner__repo-<12 hex>; only collectable test modules are run (not conftest or data)."""
+    from miner.validate import instance_id, is_test_module
+
+    assert instance_id("jpadilla/pyjwt", "0123456789abcdef") == "jpadilla__pyjwt-0123456789ab"
+    assert is_test_module("tests/test_api.py") and is_test_module("pkg/api_test.py")
+    assert not is_test_module("tests/conftest.py") and not is_test_module("tests/data/x.json")
+    assert not is_test_module("tests/utils.py")
