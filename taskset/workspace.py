@@ -96,7 +96,7 @@ class Workspace:
     def is_protected(self, path: str) -> bool:
         """True for the test patch's paths and anything the test-file conventions call a test."""
         rel = normalise(path)
-        return rel in self._snapshot or rel in self.test_paths or is_test_path(rel)
+        return rel in self.test_paths or is_test_path(rel)
 
     def diff(self, exclude_tests: bool = False) -> str:
         """The workspace's changes against its base commit, as a git diff (binary-safe).
@@ -183,7 +183,8 @@ class Workspace:
 
     def _named_paths(self, diff: str, strip: int, what: str) -> list[str]:
         """Paths from our own header parse plus git's own reading of the patch (``--numstat``)."""
-        done = self._git("apply", f"-p{strip}", "--recount", "--numstat", "-z", input=diff.encode("utf-8", errors="surrogateescape"))
+        payload = diff.encode("utf-8", errors="surrogateescape")
+        done = self._git("apply", f"-p{strip}", "--recount", "--numstat", "-z", input=payload)
         parsed = patch_paths(diff, strip)
         if done.returncode != 0 and not parsed:
             raise PatchError(what, done.stderr.decode("utf-8", errors="replace"))
