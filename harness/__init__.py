@@ -6,7 +6,7 @@ The seams, on one screen::
     make_provider(tier) -> Provider                          Provider.complete(Request) -> Completion
     run_tier(task, tier, seed, *, evaluate=, ...) -> TierOutcome   one tier, clean start, recorded
     run(RunSpec) -> RunResult                                the matrix + live ladders, resumable
-    summarize(run_dir) -> dict / write_report(run_dir)       statistics, summary.json, HTML + Markdown
+    summarize(run_dir) -> dict; write_report(run_dir)        statistics, summary.json, HTML + Markdown
 
 The evaluator (taskset.evaluate) is the sole judge of "done".
 """
@@ -18,6 +18,10 @@ from harness.loop import TierOutcome, run_tier
 from harness.modes import FailureMode
 from harness.providers import Completion, Provider, Request, make_provider
 from harness.records import AttemptRecord, RunLog, read_attempts
+from harness.report import write_report
+from harness.run import RunResult, RunSpec, run
+from harness.strategies import STRATEGIES
+from harness.summary import summarize, write_summary
 
 __all__ = [
     "AttemptRecord",
@@ -35,6 +39,9 @@ __all__ = [
     "Request",
     "RunDirError",
     "RunLog",
+    "RunResult",
+    "RunSpec",
+    "STRATEGIES",
     "Tier",
     "TierOutcome",
     "load_config",
@@ -43,5 +50,9 @@ __all__ = [
     "parse_answer",
     "price_warnings",
     "read_attempts",
+    "run",
     "run_tier",
+    "summarize",
+    "write_report",
+    "write_summary",
 ]

@@ -1,0 +1,173 @@
+"""Pure pieces of the harness: config, the answer parser, strategies from the matrix, statistics."""
+
+from __future__ import annotations
+
+import pytest
+
+import harness
+from harness.config import EditFormat, Tier, load_config, load_tiers, price_warnings
+from harness.edits import parse_answer
+from harness.errors import ConfigError
+from harness.modes import FailureMode, classify_error
+from harness.prompts import patched_files
+from harness.records import AttemptRecord
+from harness.stats import bootstrap_ci, paired_ci
+from harness.strategies import cells_from, heuristic_start, strategy_result
+from taskset.record import Difficulty
+
+SRC = {"calc.py": "def add(a, b):\n    return a - b\n"}
+
+
+def test_all_is_sorted_and_complete():
+    """harness.__all__ is literal, sorted, and names only things that exist."""
+    assert harness.__all__ == sorted(harness.__all__)
+    assert all(hasattr(harness, name) for name in harness.__all__)
+
+
+def test_default_ladder_matches_the_spec():
+    """local is free and 1 attempt; o3 has 2 attempts with feedback; gpt-5.5 has 1."""
+    local, o3, top = load_tiers(["local", "o3", "gpt-5.5"])
+    assert (local.attempts, local.paid, local.base_url) == (1, False, "http://localhost:11434/v1")
+    assert (o3.attempts, o3.feedback, o3.paid) == (2, True, True)
+    assert top.attempts == 1
+
+
+def test_unpriced_tier_warns_and_is_unknown_never_zero(tmp_path):
+    """A tier without prices yields a warning and a cost of None (unknown), not 0."""
+    [top] = load_tiers(["gpt-5.5"])
+    assert price_warnings([top]) and not top.priced and top.paid
+    record = AttemptRecord(task="t", strategy="matrix", seed=1, tier="gpt-5.5", attempt=1, prompt_tokens=10,
+                           failure_mode=FailureMode.RESOLVED)
+    from harness.pricing import attempt_cost
+    assert attempt_cost(record, {"gpt-5.5": top}) is None
+
+
+def test_user_config_merges_key_by_key_and_adds_rungs(tmp_path):
+    """An override changes one key and leaves the rest; any number of new tiers can be chained."""
+    path = tmp_path / "loopctl.toml"
+    rungs = "".join(f'[tiers.r{i}]\nmodel = "m{i}"\nbase_url = "http://h/v1"\n' for i in range(6))
+    path.write_text('[tiers.o3]\nprice_output = 9.0\n' + rungs)
+    config = load_config(cwd=tmp_path)
+    assert config.tiers["o3"].price_output == 9.0 and config.tiers["o3"].price_input == 2.0
+    assert [t.name for t in config.select([f"r{i}" for i in range(6)])] == [f"r{i}" for i in range(6)]
+
+
+@pytest.mark.parametrize("text,problem", [
+    ('[tiers.x]\nmodel = "m"\n', "needs model and base_url"),
+    ('[tiers.o3]\nattempts = "two"\n', "expected int"),
+    ('[tiers.o3]\nbogus = 1\n', "unknown key"),
+    ('[harness]\ncarry_over = "some"\n', "expected none"),
+])
+def test_bad_config_names_the_key(tmp_path, text, problem):
+    """A malformed tiers file is a ConfigError naming file, key and problem."""
+    path = tmp_path / "t.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=problem):
+        load_config(path)
+
+
+def test_unknown_tier_lists_known_ones():
+    """Asking for a tier the config lacks names the known tiers."""
+    with pytest.raises(ConfigError, match="known: .*oracle"):
+        load_tiers(["nope"])
+
+
+@pytest.mark.parametrize("text,fmt,mode", [
+    ("", EditFormat.FILES, "empty-response"),
+    ("   \n", EditFormat.DIFF, "empty-response"),
+    ("I would change add.", EditFormat.SEARCH_REPLACE, "format-violation"),
+    ("not json", EditFormat.FILES, "format-violation"),
+    ('{"files": {"calc.py": "def add(a, b):\\n    return a - b\\n"}}', EditFormat.FILES, "empty-edits"),
+    ("--- a/calc.py\n+++ b/calc.py\n", EditFormat.DIFF, "empty-edits"),
+    ("calc.py\n<<<<<<< SEARCH\nreturn a * b\n=======\nreturn 0\n>>>>>>> REPLACE\n", EditFormat.SEARCH_REPLACE,
+     "patch-does-not-apply"),
+])
+def test_unusable_answers_are_classified(text, fmt, mode):
+    """What the parser cannot use gets a failure mode from the fixed vocabulary, never an exception."""
+    assert parse_answer(text, fmt, SRC).failure.value == mode
+
+
+def test_json_answer_is_accepted_fenced_and_with_chatter():
+    """A files dict inside a ```json fence with prose around it is accepted."""
+    text = 'Sure!\n```json\n{"files": {"calc.py": "def add(a, b):\\n    return a + b\\n"}}\n```\nDone.'
+    assert parse_answer(text, EditFormat.FILES, SRC).edits == {"calc.py": "def add(a, b):\n    return a + b\n"}
+
+
+def test_bare_diff_is_accepted():
+    """An unfenced unified diff after some prose is extracted from its first header."""
+    text = "Patch:\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b"
+    candidate = parse_answer(text, EditFormat.DIFF, SRC)
+    assert candidate.patch.startswith("--- a/calc.py") and candidate.patch.endswith("+    return a + b\n")
+
+
+def test_search_block_tolerates_trailing_whitespace_and_a_missing_second_path():
+    """SEARCH text matches ignoring trailing spaces; a second block without a path edits the same file."""
+    text = ("calc.py\n<<<<<<< SEARCH\ndef add(a, b):   \n=======\ndef add(a, b=0):\n>>>>>>> REPLACE\n\n"
+            "<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n")
+    assert parse_answer(text, EditFormat.SEARCH_REPLACE, SRC).edits["calc.py"] == "def add(a, b=0):\n    return a + b\n"
+
+
+def test_error_text_classification_first_match_wins():
+    """Context-length errors are context-overflow even though they are also API errors."""
+    assert classify_error("400 maximum context length is 8192") is FailureMode.CONTEXT_OVERFLOW
+    assert classify_error("Read timed out") is FailureMode.TIMEOUT
+    assert classify_error("502 bad gateway") is FailureMode.API_ERROR
+
+
+def test_patched_files_skips_new_files():
+    """The prompt shows files the gold patch modifies; a file it creates has nothing to show."""
+    patch = ("diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y\n"
+             "diff --git a/new.py b/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/new.py\n@@ -0,0 +1 @@\n+z\n")
+    assert patched_files(patch) == ["a.py"]
+
+
+def rec(task, tier, attempt, resolved, tokens=1000, paid=True):
+    return AttemptRecord(task=task, strategy="matrix", seed=1, tier=tier, attempt=attempt, prompt_tokens=tokens,
+                         paid=paid, failure_mode=FailureMode.RESOLVED if resolved else FailureMode.TESTS_FAILED)
+
+
+TIERS = [Tier(name="local", attempts=1, price_input=0.0, price_output=0.0),
+         Tier(name="o3", attempts=2, feedback=True, price_input=2.0, price_output=8.0),
+         Tier(name="top", attempts=1, price_input=10.0, price_output=10.0)]
+PRICES = {t.name: t for t in TIERS}
+CELLS = cells_from([rec("a", "local", 1, True, paid=False), rec("a", "o3", 1, True), rec("a", "top", 1, True),
+                    rec("b", "local", 1, False, paid=False), rec("b", "o3", 1, False), rec("b", "o3", 2, True),
+                    rec("b", "top", 1, True)])
+
+
+def test_modeE_climbs_until_the_first_resolution_and_sums_costs():
+    """modeE on b: local fails (free), o3 fails then resolves: two o3 attempts paid, top never."""
+    result = strategy_result("modeE", CELLS, "b", 1, TIERS, PRICES, cap=8)
+    assert result.resolved and result.solved_by == "o3" and result.cost == pytest.approx(2 * 1000 * 2.0 / 1e6)
+    assert strategy_result("modeE", CELLS, "a", 1, TIERS, PRICES, cap=8).cost == 0.0
+
+
+def test_global_attempt_cap_truncates_the_ladder():
+    """With a cap of 2, modeE on b stops after o3's first attempt: unresolved."""
+    assert not strategy_result("modeE", CELLS, "b", 1, TIERS, PRICES, cap=2).resolved
+
+
+def test_oracle_routing_picks_the_cheapest_solving_tier():
+    """The bound pays only for the cheapest tier that solves the task (local for a, o3 for b)."""
+    assert strategy_result("oracle-routing", CELLS, "a", 1, TIERS, PRICES, 8).cost == 0.0
+    assert strategy_result("oracle-routing", CELLS, "b", 1, TIERS, PRICES, 8).solved_by == "o3"
+
+
+def test_missing_cell_makes_a_strategy_run_incomplete():
+    """A tier never run (budget stop) makes the run incomplete rather than a silent failure."""
+    assert not strategy_result("modeE", CELLS, "c", 1, TIERS, PRICES, 8).complete
+
+
+def test_heuristic_starts_where_difficulty_points():
+    """trivial/unknown start at the bottom, medium mid-ladder, hard at the top."""
+    assert [heuristic_start(d, 3) for d in (Difficulty.UNKNOWN, Difficulty.TRIVIAL, Difficulty.MEDIUM,
+                                            Difficulty.HARD)] == [0, 0, 1, 2]
+
+
+def test_bootstrap_intervals_bracket_the_mean():
+    """The percentile interval contains the mean; identical strategies differ by exactly zero."""
+    values = [1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
+    lo, hi = bootstrap_ci(values)
+    assert lo <= sum(values) / len(values) <= hi and lo < hi
+    per_task = {str(i): v for i, v in enumerate(values)}
+    assert paired_ci(per_task, per_task) == (0.0, (0.0, 0.0))
