@@ -84,6 +84,10 @@ def test_nothing_reveals_the_fix(project, ws):
     fixed_blob = project.repo.git("rev-parse", f"{project.fix}:src/calc.py")
     for secret in (project.fix, project.base, fixed_blob):
         assert secret not in objects
+    contents = subprocess.run(
+        ["git", "cat-file", "--batch-all-objects", "--batch"], cwd=ws.path, capture_output=True, check=True
+    ).stdout
+    assert b"gold-fix-7c1e" not in contents  # packed objects are compressed: grep alone would miss them
     refs = git(ws.path, "for-each-ref") + git(ws.path, "reflog", "--all")
     assert project.fix not in refs and project.fix[:7] not in refs
     for path in ws.path.rglob("*"):
