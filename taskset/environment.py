@@ -145,7 +145,7 @@ def _build(
     log = final.parent / f".{key}.{os.getpid()}.log"
     shutil.rmtree(tmp, ignore_errors=True)
     log.unlink(missing_ok=True)
-    installer = Installer(interp.path, tmp, log, time.monotonic() + timeout)
+    installer = Installer(interp.path, tmp, log, time.monotonic() + timeout, interp.version)
     try:
         remedy, frozen = installer.build(plan, source, first_rung)
     except BaseException:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import uv
 
-from taskset._depfiles import normalize, requirement_name
+from taskset._depfiles import normalize, requirement_name, version_tuple
 from taskset.errors import EnvironmentBuildError
 
 RUNGS = ("normal", "no-build-isolation", "capped-backend")
@@ -30,6 +30,9 @@ RUNGS = ("normal", "no-build-isolation", "capped-backend")
 
 ERA_BUILD_TOOLS = ("setuptools<58", "wheel")
 """Installed before a no-build-isolation build: setuptools 58 dropped ``use_2to3``."""
+ERA_BUILD_TOOLS_312 = ("setuptools", "wheel")
+"""From Python 3.12 on, setuptools before 66 cannot even import (no distutils, no
+``pkgutil.ImpImporter``): the era's setuptools is whatever resolves at the date."""
 
 FAILURE_KINDS = (
     # (kind, pattern): first match wins; build failures climb the ladder, the rest fail at once
@@ -80,8 +83,9 @@ class Plan:
 class Installer:
     """Runs uv for one build, appending every command and its output to the build log."""
 
-    def __init__(self, base_python: Path, venv: Path, log: Path, deadline: float):
+    def __init__(self, base_python: Path, venv: Path, log: Path, deadline: float, version: str = ""):
         self.uv = uv.find_uv_bin()
+        self.version = version
         self.base_python = base_python
         self.venv = venv
         self.python = venv / "bin" / "python"
@@ -96,7 +100,8 @@ class Installer:
             try:
                 self.install(plan, source, rung)
             except EnvironmentBuildError as exc:
-                if classify(exc.output) != "build" or not plan.project or rung == rungs[-1]:
+                climbable = classify(exc.output) == "build" or exc.step.endswith(":tools")
+                if not climbable or not plan.project or rung == rungs[-1]:
                     raise
                 continue
             self.check()
@@ -110,8 +115,10 @@ class Installer:
         files = self.venv / ".loopctl"
         files.mkdir(exist_ok=True)
         if rung == "no-build-isolation" and plan.project:
-            tools = list(ERA_BUILD_TOOLS) + [r for r in plan.build_requires if _name(r) not in ("setuptools", "wheel")]
-            self.run(args + dated + tools, rung)
+            era = ERA_BUILD_TOOLS_312 if version_tuple(self.version) >= (3, 12) else ERA_BUILD_TOOLS
+            backend = [r for r in plan.build_requires if _name(r) not in ("setuptools", "wheel")]
+            tools = list(era) + backend
+            self.run(args + dated + tools, rung + ":tools")
             args += ["--no-build-isolation-package", plan.project_name] if plan.project_name else ["--no-build-isolation"]
         if rung == "capped-backend":
             args += ["--build-constraints", _write(files / "build-constraints.txt", [plan.backend_cap()])]
@@ -147,6 +154,8 @@ class Installer:
             raise EnvironmentBuildError("environment build timed out", output="", step=step)
         command = [self.uv, *args] if tool else list(args)
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH")}
+        # setuptools < 60 defaults to the stdlib distutils, which Python 3.12 removed; its own copy works
+        env.setdefault("SETUPTOOLS_USE_DISTUTILS", "local")
         # uv reports on stderr and answers (freeze) on stdout: keep them apart, log both
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                 cwd=self.venv.parent, start_new_session=True)
