@@ -48,8 +48,12 @@ def run_git(
     full_env = {k: v for k, v in os.environ.items() if k not in _LEAKY_GIT_VARS}
     full_env["GIT_TERMINAL_PROMPT"] = "0"  # a private URL must fail, not wait for a password
     full_env.update(env or {})
+    # No terminal and no stdin: ssh asking about a host key must fail, never hang an unattended run.
+    stdin = None if input is not None else subprocess.DEVNULL
     try:
-        return subprocess.run(["git", *args], cwd=cwd, env=full_env, input=input, capture_output=True)
+        return subprocess.run(
+            ["git", *args], cwd=cwd, env=full_env, input=input, stdin=stdin, capture_output=True, start_new_session=True
+        )
     except FileNotFoundError:
         raise RepositoryError("git", "the git executable was not found on PATH") from None
 

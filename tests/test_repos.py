@@ -200,3 +200,11 @@ def test_resolve_in_a_non_repository(tmp_path):
     """resolve_revision on a directory that is not a repository says so, not 'unknown revision'."""
     with pytest.raises(RepositoryError, match="not a git repository"):
         resolve_revision(tmp_path, "main")
+
+
+def test_callers_git_dir_is_ignored(origin, tmp_path, monkeypatch):
+    """A GIT_DIR/GIT_WORK_TREE inherited from the caller (say, a git hook) cannot redirect our git."""
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere.git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(tmp_path))
+    git_dir = mirror(str(origin.path))
+    assert resolve_revision(git_dir, "main") == origin.git("--git-dir", str(origin.path / ".git"), "rev-parse", "HEAD")
