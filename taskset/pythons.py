@@ -115,26 +115,23 @@ def effective_date(resolution_date: str | None, version: str) -> str:
     candidates = [d for d in (asked, release_date(version), floor) if d]
     if not candidates:
         return ""
-    return max(candidates, key=_as_datetime)
+    return max(candidates)  # ISO days order as text
 
 
 def normalize_date(value: str) -> str:
-    """An ISO date or timestamp as uv's ``--exclude-newer`` wants it: ``YYYY-MM-DD`` or UTC ``...Z``."""
+    """An ISO date or timestamp as its UTC day, ``YYYY-MM-DD`` (uv reads it as "up to the end of that day").
+
+    A day, not the exact second: every commit of one day then shares one environment, where
+    timestamps would give each candidate commit its own build for the same packages.
+    """
     value = value.strip()
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise EnvironmentBuildError(f"resolution date {value!r} is not an ISO 8601 date", step="python") from None
-    if len(value) == 10:
-        return parsed.date().isoformat()
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _as_datetime(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc)
+    return parsed.date().isoformat()
 
 
 def _same_file(a: str | Path, b: str | Path) -> bool:

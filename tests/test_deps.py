@@ -179,7 +179,8 @@ def test_pythonpath_layouts(tmp_path):
 def test_effective_date_rules():
     """The resolution date is the latest of the fix date, the interpreter's release and its pytest floor's."""
     assert pythons.effective_date("2019-05-01", "3.11.7") == "2022-10-25"
-    assert pythons.effective_date("2024-02-03T10:00:00+02:00", "3.11.7") == "2024-02-03T08:00:00Z"
+    assert pythons.effective_date("2024-02-03T10:00:00+02:00", "3.11.7") == "2024-02-03"
+    assert pythons.effective_date("2024-02-03T23:30:00-02:00", "3.11.7") == "2024-02-04", "the UTC day"
     assert pythons.effective_date("2019-05-01", "3.8.18") == "2019-10-14"
     assert pythons.effective_date(None, "3.6.15") == ""
     assert pythons.effective_date("2020-01-01", "3.13.0") == "2024-10-07"
@@ -191,3 +192,47 @@ def test_dependency_files_cover_the_fingerprint_inputs(tmp_path):
                            "dev-requirements.txt": "", "pkg/__init__.py": "", "README.md": ""})
     names = {p.relative_to(root).as_posix() for p in deps.dependency_files(root)}
     assert names == {"setup.py", "tox.ini", "requirements/dev.txt", "tests/requirements.txt", "dev-requirements.txt"}
+
+
+CLASSIFY_CASES = [
+    ("error: No solution found when resolving dependencies:\n  Because nope was not found in the package "
+     "registry and you require nope, we can conclude that your requirements are unsatisfiable.", "resolution"),
+    ("error: Failed to build `x @ file:///t`\n  cause: The build backend returned an error", "build"),
+    ("error: The build backend returned an error\n  cause: Call to `setuptools.build_meta` failed", "build"),
+    ("error: Request failed after 3 retries", "other"),
+]
+
+
+@pytest.mark.parametrize("output, kind", CLASSIFY_CASES)
+def test_install_failures_are_classified(output, kind):
+    """Only build failures climb the install ladder; a missing package or a conflict fails at once."""
+    from taskset.install import classify
+
+    assert classify(output) == kind
+
+
+def test_installer_output_is_trimmed_to_its_tail():
+    """An installer's output is kept to its last 60 lines (errors come last), with a count of what was cut."""
+    from taskset.install import trim
+
+    text = trim(("\n".join(f"line {n}" for n in range(200)) + "\n\xff\xfe").encode("latin-1"))
+    lines = text.splitlines()
+    assert len(lines) == 61 and lines[0].startswith("[... 141 lines omitted")
+    assert lines[-1] == "\ufffd\ufffd", "undecodable bytes are replaced, never raised"
+
+
+def test_bad_resolution_date_is_a_build_error():
+    """A resolution date that is not ISO 8601 raises EnvironmentBuildError, not ValueError."""
+    from taskset.errors import EnvironmentBuildError
+
+    with pytest.raises(EnvironmentBuildError, match="not an ISO 8601 date"):
+        pythons.effective_date("last tuesday", "3.11.7")
+
+
+def test_find_python_by_minor():
+    """A task's recorded version finds an interpreter of the same minor; an unknown minor finds none."""
+    import sys
+
+    assert pythons.find_python("%d.%d.99" % sys.version_info[:2]) == Path(sys.executable)
+    assert pythons.find_python("2.5.1") is None
+    assert pythons.find_python("") is None
