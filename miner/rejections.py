@@ -96,6 +96,7 @@ INCOMPATIBLE = re.compile(
     r"|use_2to3 is invalid"
     r"|module 'inspect' has no attribute 'getargspec'"
     r"|invalid command 'bdist_wheel'"
+    r"|longintrepr\.h: No such file"
 )
 """Install or pytest-start failures that mean "this commit predates the interpreter or tooling"."""
 
