@@ -174,7 +174,7 @@ def choose_pytest(deps: ProjectDeps, python_version: str) -> str:
         kept = [c for c in spec if not floor or files.clause_allows_from(c, floor)]
         if len(kept) == len(spec):
             clauses += kept
-    if floor:
+    if floor and not any(_raises_floor(c, floor) for c in clauses):
         clauses.append(f">={floor}")
     return "pytest" + ",".join(dict.fromkeys(clauses))
 
@@ -209,6 +209,13 @@ def _split_self(reqs: list[str], name: str, skipped: list[str]) -> tuple[list[st
 
 def _dedupe(reqs: list[str]) -> list[str]:
     return list(dict.fromkeys(r.strip() for r in reqs if r.strip()))
+
+
+def _raises_floor(clause: str, floor: str) -> bool:
+    """Whether ``clause`` alone keeps pytest at or above ``floor`` (``>=8`` does for 7.2)."""
+    op = clause.rstrip("0123456789.*abrcdevpost").strip()
+    version = clause[len(op):]
+    return op in (">=", ">", "==", "~=", "===") and files.version_tuple(version) >= files.version_tuple(floor)
 
 
 def _max_version(a: str, b: str) -> str:

@@ -150,6 +150,8 @@ PYTEST_CASES = [
     ((), "7.4", "3.11.7", "pytest>=7.4"),                     # the project's minversion raises the floor
     ((), "6.0", "3.11.7", "pytest>=7.2"),
     (("pytest<5",), "", "3.7.9", "pytest<5"),
+    (("pytest>=8",), "", "3.11.7", "pytest>=8"),              # already above the floor: nothing added
+    (("pytest==7.4.0",), "", "3.11.7", "pytest==7.4.0"),
 ]
 
 
