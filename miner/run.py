@@ -98,8 +98,8 @@ def _validate_all(repo: Repo, candidates: list[Candidate], config: MineConfig) -
             for future in as_completed(futures):
                 yield future.result()
         finally:
-            for future in futures:
-                future.cancel()
+            # on Ctrl-C the workers abort their own runs; nothing queued may start after it
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _work(repo: Repo, candidate: Candidate, config: ValidateConfig) -> tuple:
