@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from typing import Callable, Iterable, Iterator
 
-from taskset.errors import EnvironmentBuildError
+from taskset.errors import EnvironmentBuildError, PatchError, TestRunError, WorkspaceError
 from taskset.junit import Outcome
 from taskset.record import Calibration, CalibrationStatus, Task
 from taskset.store import TaskSet
@@ -97,24 +97,23 @@ def _run_twice(task: Task, tests: tuple[str, ...], timeout: float | None, env) -
     evaluate() always starts from a fresh workspace, which is exactly what hides a test that
     leaves state behind, so this one check prepares its workspace the way evaluate() does.
     """
-    from taskset.errors import PatchError
-    from taskset.evaluate import DEFAULT_TIMEOUT
+    from taskset.evaluate import DEFAULT_TIMEOUT, TIMEOUT_FACTOR
     from taskset.runner import run_tests
     from taskset.workspace import Workspace
 
-    limit = timeout if timeout is not None else max(DEFAULT_TIMEOUT, 5 * task.calibration.gold_seconds)
+    limit = timeout if timeout is not None else max(DEFAULT_TIMEOUT, TIMEOUT_FACTOR * task.calibration.gold_seconds)
     pythonpath = task.environment.pythonpath or (".",)
     with Workspace.for_task(task) as ws:
         try:
             ws.apply_patch(task.patch, what="patch")
+            for _ in range(2):
+                ws.restore_test_files()
+                ws.clear_bytecode()
+                second = run_tests(env, ws, list(tests), pythonpath=pythonpath, timeout=limit)
         except PatchError as exc:
             return _observed(GOLD, AGAIN, tests, {}, 0.0, _NO_PATCH, str(exc))
-        runs = []
-        for _ in range(2):
-            ws.restore_test_files()
-            ws.clear_bytecode()
-            runs.append(run_tests(env, ws, list(tests), pythonpath=pythonpath, timeout=limit))
-    second = runs[1]
+        except TestRunError as exc:  # as in evaluate(): an unusable report passes nothing
+            return _observed(GOLD, AGAIN, tests, {}, 0.0, "tests-failed", str(exc))
     return _observed(GOLD, AGAIN, tests, second.results, second.duration, "tests-timeout" if second.timed_out else "")
 
 
@@ -254,12 +253,18 @@ def calibrate_task(task: Task, *, runs: int = 3, timeout: float | None = None) -
         raise ValueError("runs must be at least 1")
     try:
         env = _environment(task)
+        observations = observe(task, runs=runs, timeout=timeout, env=env)
     except EnvironmentBuildError as exc:
-        reason = f"environment does not build: {exc}"
-        failed = _stamp(replace(task.calibration, status=CalibrationStatus.ENV_FAILED, reason=reason, runs=0))
-        return replace(task, calibration=failed)
-    calibrated = judge(task, observe(task, runs=runs, timeout=timeout, env=env), runs)
-    return replace(calibrated, environment=env.spec)
+        return _failed(task, CalibrationStatus.ENV_FAILED, f"environment does not build: {exc}")
+    except WorkspaceError as exc:
+        # the task's own test patch no longer applies to its base: no candidate could ever pass
+        return _failed(task, CalibrationStatus.BROKEN, f"the task cannot be materialised: {exc}")
+    return replace(judge(task, observations, runs), environment=env.spec)
+
+
+def _failed(task: Task, status: CalibrationStatus, reason: str) -> Task:
+    """A task calibration could not run at all: the status and reason, nothing measured."""
+    return replace(task, calibration=_stamp(replace(task.calibration, status=status, reason=reason[:2000], runs=0)))
 
 
 def _environment(task: Task):

@@ -26,6 +26,8 @@ from taskset import Calibration, CalibrationStatus, Difficulty, EnvironmentSpec,
 from taskset.calibrate import pending
 
 RUNS = "2"
+MISSING_PACKAGE = "loopctl-sample-nonexistent-dependency==1.0"
+"""Not on the package index: an environment that needs it cannot be built."""
 
 CALC_BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a + b\n\n\ndef double(x):\n    return x * 2\n"
 CALC_FIXED_ADD = CALC_BUGGY.replace("return a - b", "return a + b")
@@ -106,6 +108,10 @@ def planted_tasks(root: Path) -> list[Task]:
              patch=diff(repo, base, wrong, "calc.py")),
         make(repo, "flaky-p2p", base, flaky_p2p, [ops + "test_add"], [ops + "test_double", "tests/test_flip.py::test_flip"]),
         make(repo, "flaky-f2p", base, flaky_f2p, ["tests/test_flip.py::test_flip_add"], []),
+        replace(make(repo, "no-env", base, stable, [ops + "test_add"], [ops + "test_double"]),
+                environment=EnvironmentSpec(exclude_newer=PROJECT_ENV_DATE, requirements=(MISSING_PACKAGE,))),
+        replace(make(repo, "stale-tests", base, stable, [ops + "test_add"], [ops + "test_double"]),
+                test_patch=diff(repo, base, stable, "tests").replace("double(2) == 4", "double(2) == 40")),
     ]
 
 
@@ -185,6 +191,19 @@ def test_flaky_fail_to_pass_makes_the_task_flaky(calibrated):
     assert c.status == CalibrationStatus.FLAKY and "identical runs" in c.reason
 
 
+def test_environment_that_does_not_build_is_env_failed(calibrated):
+    """A task whose environment can no longer be built is env-failed, with the installer's reason."""
+    c = status_of(calibrated, "no-env").calibration
+    assert c.status == CalibrationStatus.ENV_FAILED and "environment does not build" in c.reason
+    assert c.runs == 0 and c.calibrated_at
+
+
+def test_test_patch_that_no_longer_applies_is_broken(calibrated):
+    """A task whose own test patch does not apply to its base can never be solved: broken."""
+    c = status_of(calibrated, "stale-tests").calibration
+    assert c.status == CalibrationStatus.BROKEN and "cannot be materialised" in c.reason
+
+
 def test_test_that_leaves_state_behind_is_caught(calibrated):
     """A test that passes in a fresh workspace but fails when rerun in the same one is flaky."""
     c = status_of(calibrated, "leak").calibration
@@ -195,8 +214,9 @@ def test_json_summary_is_printed_and_written(calibrated):
     """--json prints one object; the same summary is in calibration.json beside the tasks."""
     root, printed = calibrated
     assert printed == json.loads((root / "calibration.json").read_text())
-    assert printed["tasks"] == printed["calibrated"] == printed["calibrated_now"] == 7
+    assert printed["tasks"] == printed["calibrated"] == printed["calibrated_now"] == 9
     assert printed["status"]["ok"]["count"] == 2 and printed["status"]["flaky"]["count"] == 3
+    assert printed["status"]["broken"]["count"] == 2 and printed["status"]["env-failed"]["count"] == 1
     assert {f["test"] for f in printed["flaky_tests"]} >= {"tests/test_flip.py::test_flip"}
     assert taskset.load(root).calibrated().ids == ["local__planted-flaky-p2p", "local__planted-stable"]
 
