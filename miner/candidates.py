@@ -100,15 +100,29 @@ class Detail:
     files_changed: int
 
 
-def detail(git_dir: Path, candidate: Candidate) -> Detail:
-    """Read one candidate's message, date and line counts through PyDriller."""
+def details(git_dir: Path, candidates: Sequence[Candidate]) -> dict[str, Detail]:
+    """Read the candidates' messages, dates and line counts through one PyDriller ``Git``.
+
+    Done in the parent process only: opening a ``Git`` writes the repository's config, and two
+    workers doing so at once collide on its lock.
+    """
+    if not candidates:
+        return {}
     from pydriller import Git  # imported late: importing PyDriller costs ~0.3 s
 
-    commit = Git(str(git_dir)).get_commit(candidate.sha)
-    files = commit.modified_files  # re-diffs on every access: read once
+    git = Git(str(git_dir))
+    try:
+        return {c.sha: _detail(git, git_dir, c) for c in candidates}
+    finally:
+        git.clear()
+
+
+def _detail(git, git_dir: Path, candidate: Candidate) -> Detail:
+    commit = git.get_commit(candidate.sha)
     if len(commit.parents) > 1:  # PyDriller lists no files for merges; use the first-parent stat
         added, removed, count = _numstat(git_dir, candidate.parent, candidate.sha)
     else:
+        files = commit.modified_files  # re-diffs on every access: read once
         added = sum(f.added_lines for f in files)
         removed = sum(f.deleted_lines for f in files)
         count = len(files)

@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 
 from taskset.testfiles import DEFAULT, TestFileConventions
 
-from miner.candidates import Candidate, classify, list_commits
+from miner.candidates import Candidate, Detail, classify, details, list_commits
 from miner.ledger import Ledger
 from miner.progress import Progress
 from miner.rejections import Reason, Rejection, trim
@@ -68,9 +68,11 @@ def mine(config: MineConfig, progress: bool = False) -> Summary:
         summary = Summary(repo=source.name, out=str(config.out), commits_walked=len(commits),
                           candidates=len(candidates), skipped=len(candidates) - len(fresh) - len(deferred),
                           deferred=len(deferred))  # fmt: skip
+        bar.phase("reading candidates")
+        info = details(source.git_dir, fresh)
         bar.phase("validating candidates", total=len(fresh))
         repo = Repo(source.git_dir, source.name, source.url)
-        for outcome, timing in _validate_all(repo, fresh, config):
+        for outcome, timing in _validate_all(repo, fresh, info, config):
             _record(ledger, outcome, timing, summary)
             bar.advance(_label(outcome))
     summary.count_range(ledger.known, [v.sha if isinstance(v, Candidate) else v.fix_commit for v in verdicts])
@@ -86,14 +88,14 @@ def conventions(directories: Sequence[str] = (), globs: Sequence[str] = ()) -> T
     )
 
 
-def _validate_all(repo: Repo, candidates: list[Candidate], config: MineConfig) -> Iterator[tuple]:
+def _validate_all(repo: Repo, candidates: list[Candidate], info: dict, config: MineConfig) -> Iterator[tuple]:
     """Validated outcomes in completion order: inline for one job, else a process pool."""
     if config.jobs <= 1 or len(candidates) <= 1:
         for candidate in candidates:
-            yield _work(repo, candidate, config.validate)
+            yield _work(repo, candidate, info[candidate.sha], config.validate)
         return
     with ProcessPoolExecutor(max_workers=config.jobs) as pool:
-        futures = [pool.submit(_work, repo, candidate, config.validate) for candidate in candidates]
+        futures = [pool.submit(_work, repo, c, info[c.sha], config.validate) for c in candidates]
         try:
             for future in as_completed(futures):
                 yield future.result()
@@ -102,10 +104,10 @@ def _validate_all(repo: Repo, candidates: list[Candidate], config: MineConfig) -
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _work(repo: Repo, candidate: Candidate, config: ValidateConfig) -> tuple:
+def _work(repo: Repo, candidate: Candidate, info: Detail, config: ValidateConfig) -> tuple:
     """One unit of work (also the unit a distributed engine would run): never raises."""
     try:
-        return validate(repo, candidate, config)
+        return validate(repo, candidate, info, config)
     except Exception as exc:  # noqa: BLE001 -- one odd commit must not end a long run; it is recorded
         detail = f"{type(exc).__name__}: {exc}\n{trim(traceback.format_exc(), 1500)}"
         rejection = Rejection(candidate.sha, Reason.MINER_ERROR, trim(detail), candidate.subject, candidate.score)

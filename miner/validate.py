@@ -20,7 +20,7 @@ from taskset.testfiles import DEFAULT, TestFileConventions
 from taskset.workspace import Workspace
 
 from miner import statement
-from miner.candidates import Candidate, detail
+from miner.candidates import Candidate, Detail
 from miner.judge import judge
 from miner.rejections import Reason, Rejection, classify_failure, trim
 from miner.split import diff
@@ -57,12 +57,12 @@ class Timing:
     pytest: float = 0.0
 
 
-def validate(repo: Repo, candidate: Candidate, config: ValidateConfig) -> tuple[Task | Rejection, Timing]:
-    """Validate one candidate; never raises for a candidate's own problems (they are rejections)."""
+def validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateConfig) -> tuple[Task | Rejection, Timing]:
+    """Validate one candidate (``info`` from ``candidates.details``); its own problems are rejections, never raised."""
     started = time.monotonic()
     runs: list = []
     try:
-        outcome = _validate(repo, candidate, config, runs)
+        outcome = _validate(repo, candidate, info, config, runs)
     except (PatchError, EditRefused) as exc:
         outcome = _reject(candidate, Reason.PATCH_DOES_NOT_APPLY, str(exc))
     except EnvironmentBuildError as exc:
@@ -78,14 +78,13 @@ def validate(repo: Repo, candidate: Candidate, config: ValidateConfig) -> tuple[
     return outcome, timing
 
 
-def _validate(repo: Repo, candidate: Candidate, config: ValidateConfig, runs: list) -> Task | Rejection:
+def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateConfig, runs: list) -> Task | Rejection:
     from taskset.environment import ensure_environment
     from taskset.runner import run_tests
 
     sides = candidate.sides
     patch = diff(repo.git_dir, candidate.parent, candidate.sha, sides.source)
     test_patch = diff(repo.git_dir, candidate.parent, candidate.sha, sides.tests)
-    info = detail(repo.git_dir, candidate)
     with Workspace.create(repo.git_dir, candidate.parent, test_patch) as ws:
         modules = [p for p in sides.tests if is_test_module(p, config.conventions) and (ws.path / p).is_file()]
         if not modules:
