@@ -18,6 +18,8 @@ from miner.rejections import Reason
 from miner.split import added_files, added_lines
 
 IMPORT_ERRORS = ("ImportError", "ModuleNotFoundError")
+ASSERTIONS = ("AssertionError", "Failed", "")
+"""A failed check in the test itself: ``assert``, ``pytest.fail``, ``pytest.raises`` that did not raise."""
 
 _MISSING_NAME = re.compile(r"cannot import name '?([A-Za-z_]\w*)'?")
 _MISSING_MODULE = re.compile(r"No module named '?([A-Za-z_][\w.]*)'?")
@@ -120,7 +122,7 @@ def fail_mode(result: TestResult) -> FailMode:
     """How a test failed on the buggy code: assertion, another exception (named), or collection."""
     if result.collection_error:
         return FailMode(FailKind.COLLECTION, result.exception)
-    if result.outcome is Outcome.FAILED and result.exception in ("AssertionError", ""):
+    if result.outcome is Outcome.FAILED and result.exception in ASSERTIONS:
         return FailMode(FailKind.ASSERTION, "AssertionError")
     return FailMode(FailKind.EXCEPTION, result.exception or "error")
 

@@ -120,3 +120,10 @@ def test_all_passing_is_no_fail_to_pass():
 def test_nothing_ran_is_no_tests_ran():
     """A gold run that ran no test is no-tests-ran, never a pass."""
     assert judge({}, [results(r("tests/test_x.py", M))], "").reason is Reason.NO_TESTS_RAN
+
+
+def test_pytest_raises_that_did_not_raise_is_an_assertion():
+    """pytest's ``Failed`` (pytest.raises did not raise, pytest.fail) is a failed check: assertion."""
+    buggy = results(r("t.py::a", F, "Failed", "Failed: DID NOT RAISE <class 'ValueError'>"))
+    verdict = judge(buggy, [results(r("t.py::a", P))], "")
+    assert verdict.fail_modes["t.py::a"].kind is FailKind.ASSERTION
