@@ -3,6 +3,7 @@
 The evaluator is the sole authority on "done": see docs/architecture.md for the rules it keeps.
 """
 
+from taskset.environment import Environment, ensure_environment, environment_for
 from taskset.errors import (
     EditRefused,
     EnvironmentBuildError,
@@ -14,6 +15,8 @@ from taskset.errors import (
     TestRunError,
     WorkspaceError,
 )
+from taskset.evaluate import Verdict, VerdictProblem, evaluate
+from taskset.junit import Outcome, TestResult
 from taskset.record import (
     SCHEMA_VERSION,
     Calibration,
@@ -26,33 +29,53 @@ from taskset.record import (
     TaskMeta,
     load_task,
 )
+from taskset.repos import mirror, repo_name
+from taskset.runner import TestRun, run_tests
 from taskset.store import TaskSet, load
 from taskset.swebench import export_jsonl, from_swebench, import_jsonl, to_swebench
+from taskset.testfiles import TestFileConventions, is_test_path
+from taskset.workspace import Workspace, clear_bytecode
 
 __all__ = [
-    "SCHEMA_VERSION",
     "Calibration",
     "CalibrationStatus",
     "Difficulty",
     "EditRefused",
+    "Environment",
     "EnvironmentBuildError",
     "EnvironmentSpec",
     "FailKind",
     "FailMode",
+    "Outcome",
     "PatchError",
     "RepositoryError",
+    "SCHEMA_VERSION",
     "Task",
     "TaskMeta",
     "TaskNotFound",
     "TaskRecordError",
     "TaskSet",
     "TasksetError",
+    "TestFileConventions",
+    "TestResult",
+    "TestRun",
     "TestRunError",
+    "Verdict",
+    "VerdictProblem",
+    "Workspace",
     "WorkspaceError",
+    "clear_bytecode",
+    "ensure_environment",
+    "environment_for",
+    "evaluate",
     "export_jsonl",
     "from_swebench",
     "import_jsonl",
+    "is_test_path",
     "load",
     "load_task",
+    "mirror",
+    "repo_name",
+    "run_tests",
     "to_swebench",
 ]

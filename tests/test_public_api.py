@@ -1,0 +1,52 @@
+"""The public surface: `import taskset` is cheap and its `__all__` is literal, sorted and complete."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import taskset
+
+ROOT = Path(__file__).resolve().parents[1]
+# Modules whose public classes and functions users reach through `import taskset`.
+# Building blocks of ensure_environment that its own tests reach into; not part of the API.
+INTERNAL = {"taskset.environment.make_plan", "taskset.environment.fingerprint"}
+PUBLIC_MODULES = ("errors", "record", "store", "swebench", "evaluate", "workspace", "environment", "testfiles")
+
+
+def test_all_is_a_sorted_literal():
+    """__all__ is written out (not computed) and sorted, so a diff shows what the API gained."""
+    tree = ast.parse((ROOT / "taskset" / "__init__.py").read_text())
+    (assign,) = [n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "__all__"]
+    names = [elt.value for elt in assign.value.elts]
+    assert names == sorted(names)
+    assert all(hasattr(taskset, name) for name in names)
+
+
+def test_all_is_complete():
+    """Every public class and function of the public modules is exported."""
+    import importlib
+
+    missing = []
+    for name in PUBLIC_MODULES:
+        module = importlib.import_module(f"taskset.{name}")
+        for attr, value in vars(module).items():
+            if attr.startswith("_") or not (inspect.isclass(value) or inspect.isfunction(value)):
+                continue
+            qualified = f"taskset.{name}.{attr}"
+            if value.__module__ == module.__name__ and attr not in taskset.__all__ and qualified not in INTERNAL:
+                missing.append(qualified)
+    assert missing == [], f"not exported from taskset: {missing}"
+
+
+def test_import_is_side_effect_free(tmp_path):
+    """Importing taskset creates no cache directory and starts no subprocess."""
+    env = {**os.environ, "LOOPCTL_CACHE": str(tmp_path / "cache"), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    code = "import subprocess; subprocess.Popen = None; import taskset; print(len(taskset.__all__))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "xdg").exists()
