@@ -91,11 +91,14 @@ def ensure_environment(
 def environment_for(task, source: Path) -> Environment:
     """The environment ``task`` was validated with (its frozen pins), for the tree at ``source``.
 
-    Uses an interpreter of the task's Python minor when one is found, else this one.
+    Uses an interpreter of the task's Python minor when one is found, else this one. A task
+    without a recorded resolution date (built by hand, imported from SWE-bench) resolves as of
+    its fix commit's date, as the miner would have.
     """
     spec: EnvironmentSpec = task.environment
     python = pythons.find_python(spec.python) if spec.python else None
-    return ensure_environment(source, python=python, spec=spec)
+    date = None if spec.exclude_newer else (task.created_at or None)
+    return ensure_environment(source, python=python, spec=spec, resolution_date=date)
 
 
 def make_plan(
