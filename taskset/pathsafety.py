@@ -13,6 +13,10 @@ from pathlib import Path
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
+# Python imports these (and runs *.pth lines) on start-up when they sit on sys.path: a candidate
+# could patch pytest itself through them, so no candidate may write one.
+STARTUP_FILES = frozenset({"sitecustomize.py", "usercustomize.py"})
+
 
 def normalise(path: str) -> str:
     """``path`` without empty or ``.`` components (``./src//a.py`` -> ``src/a.py``)."""
@@ -32,6 +36,8 @@ def unsafe_reason(root: Path, path: str) -> str:
         return "'..' component"
     if any(part.lower() == ".git" for part in parts):  # .GIT is .git on case-insensitive disks
         return "inside .git"
+    if parts[-1] in STARTUP_FILES or parts[-1].endswith(".pth"):
+        return "runs at interpreter start-up, before any test"
     return _landing_problem(root, "/".join(parts), "resolves")
 
 

@@ -38,6 +38,10 @@ _SYMLINK = -1
 _Snapshot = tuple[bytes, int] | None  # (content, mode) of a file, (target, _SYMLINK) of a link, None if absent
 
 
+# Root files whose pytest sections (addopts, plugins, testpaths) change how the tests run.
+TEST_CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+
 class Workspace:
     """A throwaway work tree at one commit; use as a context manager so it is always removed."""
 
@@ -64,7 +68,8 @@ class Workspace:
             ws = cls(path, sha, (), {})
             if test_patch.strip():
                 ws.test_paths = tuple(ws.apply_patch(test_patch, what="test patch", allow_tests=True))
-                ws._snapshot = {rel: _read(path / rel) for rel in ws.test_paths}
+            guarded = dict.fromkeys(ws.test_paths + TEST_CONFIG_FILES)
+            ws._snapshot = {rel: _read(path / rel) for rel in guarded}
         except BaseException:
             _remove_tree(path)
             raise
@@ -165,7 +170,11 @@ class Workspace:
         return clear_bytecode(self.path)
 
     def restore_test_files(self) -> None:
-        """Put every test-patch path back exactly as the test patch left it (content, mode, absence)."""
+        """Put every test-patch path back exactly as the test patch left it (content, mode, absence).
+
+        The root files that configure pytest (``TEST_CONFIG_FILES``) go back too: a candidate may
+        edit them (a fix can touch packaging), but its ``addopts`` never reach the verdict run.
+        """
         for rel, saved in self._snapshot.items():
             target = self.path / rel
             clear_way(self.path, rel)

@@ -110,6 +110,33 @@ def test_patch_that_does_not_apply_is_a_verdict(task, env):
     assert "does not apply" in verdict.feedback
 
 
+CHEAT_PLUGIN = """import pytest
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    report.outcome = "passed"
+    report.longrepr = None
+"""
+
+
+def test_candidate_pytest_config_does_not_reach_the_verdict(task, env):
+    """A candidate's pytest.ini/pyproject addopts (loading a plugin that passes every test) is undone."""
+    cheat = {"cheat_plugin.py": CHEAT_PLUGIN, "pytest.ini": "[pytest]\naddopts = -p cheat_plugin\n"}
+    verdict = evaluate(task, edits=cheat, env=env)
+    assert not verdict.resolved and verdict.fail_to_pass == {F2P: Outcome.FAILED}
+
+
+@pytest.mark.parametrize("path", ["sitecustomize.py", "src/usercustomize.py", "evil.pth"])
+def test_interpreter_startup_files_are_refused(task, env, path):
+    """Files Python runs at start-up (sitecustomize, usercustomize, *.pth) are never written."""
+    verdict = evaluate(task, edits={path: "import os\n", "calc.py": FIXED}, env=env)
+    assert not verdict.resolved and verdict.problem is VerdictProblem.UNSAFE_EDIT
+    assert "start-up" in verdict.message
+
+
 def test_shipped_bytecode_is_not_used(task, env, tmp_path):
     """A candidate cannot ship bytecode: an unchecked-hash .pyc of the fix (which Python would load
     without looking at the source) is cleared before the tests run."""
