@@ -57,6 +57,8 @@ def strategy_rows(summary: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+TERMINAL_COLUMNS = 7
+"""How many of the strategy columns fit a terminal."""
 STRATEGY_HEADERS = ["strategy", "pass rate", "95% CI", "resolved", "cost/task", "cloud", "attempts/task",
                     "tokens in/out/reasoning", "latency p50", "TTFT p50", "tok/s"]
 
@@ -64,10 +66,11 @@ STRATEGY_HEADERS = ["strategy", "pass rate", "95% CI", "resolved", "cost/task", 
 def tables(summary: dict[str, Any]) -> list[Table]:
     """The terminal view: strategies, differences, tiers."""
     main = Table(title=f"{summary['tasks']} tasks, {summary['attempts']} attempts")
-    for header in STRATEGY_HEADERS:
-        main.add_column(header, justify="left" if header == "strategy" else "right")
+    # A terminal is narrow: the first seven columns; tokens and latency are in the HTML report.
+    for header in ("strategy", "pass", "95% CI", "solved", "$/task", "cloud", "att/task"):
+        main.add_column(header, justify="left" if header == "strategy" else "right", no_wrap=True)
     for row in strategy_rows(summary):
-        main.add_row(*row)
+        main.add_row(*row[:TERMINAL_COLUMNS])
     diffs = Table(title="paired differences (resampled by task)")
     for header in ("difference", "pass rate", "95% CI"):
         diffs.add_column(header)

@@ -66,7 +66,8 @@ def summarize(out: str | Path, prices: Sequence[Tier] | None = None) -> dict[str
 def write_summary(out: str | Path, prices: Sequence[Tier] | None = None) -> dict[str, Any]:
     """Compute the summary and write ``summary.json`` atomically."""
     data = summarize(out, prices)
-    write_atomic(Path(out) / SUMMARY_FILE, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    # insertion order is meaningful (modeE first, tiers bottom-up): do not sort keys
+    write_atomic(Path(out) / SUMMARY_FILE, json.dumps(data, indent=2) + "\n")
     return data
 
 
