@@ -58,7 +58,7 @@ def test_sample_task_set_calibrates_genuine_fixes_ok_and_catches_decoys(
     tasks.add(decoy_task(sample_repo, sample_commits[before["subject"]],
                          "tests/test_numbers.py::test_parse_number_strips_whitespace", genuine[0], "passes-before"))
 
-    result = CliRunner().invoke(cli, ["calibrate", str(out), "--runs", "2", "--jobs", "2", "--json"])
+    result = CliRunner().invoke(cli, ["calibrate", str(out), "--runs", "1", "--jobs", "2", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     calibrated = taskset.load(out)
