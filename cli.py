@@ -189,8 +189,10 @@ def harness_group():
 @click.option("--max-cost", type=float, default=None, help="Stop starting paid attempts at this many dollars.")
 @click.option("--config", type=click.Path(path_type=Path), default=None, help="Tiers TOML (default: ./loopctl.toml).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default: runs/<tiers>).")
+@click.option("--uncalibrated", is_flag=True,
+              help="Also run tasks calibration has not seen (default: only tasks calibrated ok).")
 @reports_errors
-def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost, config, out):
+def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost, config, out, uncalibrated):
     """Run (or resume) the tiers on a task set; records go to OUT/attempts.jsonl."""
     from rich.console import Console
 
@@ -210,7 +212,7 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost,
     out = out or Path("runs") / "-".join(t.name for t in ladder)
     spec = RunSpec(taskset=taskset_dir, out=out, tiers=tuple(ladder), strategies=_csv(strategies), seeds=seed_list,
                    task_ids=_csv(task_ids), jobs=jobs, max_cost=max_cost, max_attempts=conf.max_attempts,
-                   carry_over=conf.carry_over)
+                   carry_over=conf.carry_over, include_uncalibrated=uncalibrated)
     result = run(spec)
     for note in result.notes:
         click.echo(note, err=True)

@@ -30,9 +30,6 @@ from harness.strategies import (ALWAYS_FRONTIER, ALWAYS_LOCAL, CARRY, HEURISTIC,
                                 STRATEGIES, heuristic_start, repair_tier)
 
 RUN_FILE = "run.json"
-# Tasks calibration found untrustworthy never gate a model; uncalibrated ones are allowed.
-EXCLUDED = {CalibrationStatus.FLAKY, CalibrationStatus.BAD_TEST, CalibrationStatus.BROKEN,
-            CalibrationStatus.ENV_FAILED}
 
 
 @dataclass(frozen=True)
@@ -59,6 +56,8 @@ class RunSpec:
     """Global attempt cap per task and strategy."""
     carry_over: CarryOver = CarryOver.NONE
     """Which earlier failures prompts see."""
+    include_uncalibrated: bool = False
+    """Also run tasks calibration has not seen yet (never those it found untrustworthy)."""
 
 
 @dataclass
@@ -97,11 +96,20 @@ class Budget:
 
 
 def select_tasks(spec: RunSpec) -> list[Task]:
-    """The tasks to run: the named ones, else every task calibration did not mark untrustworthy."""
+    """The tasks to run: the named ones, else the calibrated (ok) ones, plus uncalibrated ones if asked."""
     tasks = taskset.load(spec.taskset)
     if spec.task_ids:
         return list(tasks.filter(ids=spec.task_ids))
-    return [t for t in tasks if t.calibration.status not in EXCLUDED]
+    usable = {CalibrationStatus.OK}
+    if spec.include_uncalibrated:
+        usable.add(CalibrationStatus.UNCALIBRATED)
+    chosen = [t for t in tasks if t.calibration.status in usable]
+    if len(tasks) and not chosen:
+        raise HarnessError(
+            f"{spec.taskset}: none of its {len(tasks)} tasks is calibrated ok; "
+            "run `calibrate` first, or pass --uncalibrated to use tasks calibration has not seen"
+        )
+    return chosen
 
 
 def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str, Provider] | None = None) -> RunResult:

@@ -156,3 +156,17 @@ def test_rerun_with_other_tiers_is_refused(two_tasks, tmp_path):
     assert CliRunner().invoke(cli, [*args, "--tiers", "oracle"]).exit_code == 0
     again = CliRunner().invoke(cli, [*args, "--tiers", "oracle,local"])
     assert again.exit_code == 2 and "different tiers" in again.output
+
+
+def test_only_calibrated_tasks_run_by_default(make_repo, python_project_env, tmp_path):
+    """The harness uses calibrated (ok) tasks; an uncalibrated set is refused with a hint, --uncalibrated runs it."""
+    tasks = [build_tiny_task(make_repo("u0"), name="unseen0")]
+    ts = build_taskset(tmp_path / "ts", tasks, calibrated=False)
+    out = tmp_path / "runs" / "o"
+    refused = CliRunner().invoke(cli, ["harness", "run", "--taskset", str(ts), "--tiers", "oracle", "--out", str(out)])
+    assert refused.exit_code == 2
+    assert "calibrate" in refused.output and "--uncalibrated" in refused.output
+    done = CliRunner().invoke(cli, ["harness", "run", "--taskset", str(ts), "--tiers", "oracle", "--out", str(out),
+                                    "--uncalibrated"])
+    assert done.exit_code == 0, done.output
+    assert json.loads((out / "summary.json").read_text())["strategies"]["modeE"]["resolved_runs"] == 1

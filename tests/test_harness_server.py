@@ -199,11 +199,16 @@ def build_tiny_task(repo, name: str = "tiny"):
     )
 
 
-def build_taskset(root, tasks):
-    """A task set directory holding ``tasks``."""
+def build_taskset(root, tasks, calibrated: bool = True):
+    """A task set directory holding ``tasks``; uncalibrated ones are marked ok unless told not to."""
+    from dataclasses import replace
+
+    from taskset.record import CalibrationStatus
     from taskset.store import TaskSet
 
     store = TaskSet.open(root, create=True)
     for task in tasks:
+        if calibrated and task.calibration.status is CalibrationStatus.UNCALIBRATED:
+            task = replace(task, calibration=replace(task.calibration, status=CalibrationStatus.OK))
         store.add(task)
     return root
