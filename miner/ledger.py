@@ -29,7 +29,10 @@ class Ledger:
         _end_cut_line(self.rejections_path)
         self.known: dict[str, Reason | None] = {task.fix_commit: None for task in self.tasks}
         """Fix commits already recorded: their rejection reason, or None for a task."""
-        self.known.update((r.fix_commit, r.reason) for r in read_rejections(self.rejections_path))
+        # a miner error is no verdict on the commit: it is retried on the next run
+        self.known.update(
+            (r.fix_commit, r.reason) for r in read_rejections(self.rejections_path) if r.reason is not Reason.MINER_ERROR
+        )
 
     def add_task(self, task: Task) -> None:
         """Write one task (atomically) and remember its fix commit."""

@@ -90,3 +90,9 @@ def test_instance_id_and_test_modules():
     assert is_test_module("tests/test_api.py") and is_test_module("pkg/api_test.py")
     assert not is_test_module("tests/conftest.py") and not is_test_module("tests/data/x.json")
     assert not is_test_module("tests/utils.py")
+
+
+def test_miner_errors_are_retried_on_the_next_run(tmp_path):
+    """A miner-error rejection is no verdict on the commit: the next run validates it again."""
+    Ledger(tmp_path).add_rejections([Rejection("e" * 40, Reason.MINER_ERROR, "lock"), Rejection("f" * 40, Reason.FLAKY)])
+    assert Ledger(tmp_path).known == {"f" * 40: Reason.FLAKY}
