@@ -8,6 +8,8 @@ tox ``deps``, PEP 735 dependency groups, and the pytest plugins the pytest confi
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +106,18 @@ class ProjectDeps:
     """Lines left out, each with the reason (``"-e . (editable self-reference)"``)."""
 
 
+def _root_requirements(reader: "files.Reader", root: Path, installable: bool) -> list[str]:
+    """A root requirements.txt: the dependencies of a tree that is not a package, or, when it names
+    pytest, the project's development requirements (httpx keeps its test deps there)."""
+    path = root / "requirements.txt"
+    if not path.is_file():
+        return []
+    lines = reader.requirements_file(path)
+    if not installable or any(re.match(r"pytest\b", line, re.I) for line in lines):
+        return lines
+    return []
+
+
 def scan(root: Path) -> ProjectDeps:
     """Read every place ``root`` keeps test dependencies; never runs anything."""
     reader = files.Reader(root)
@@ -116,8 +130,7 @@ def scan(root: Path) -> ProjectDeps:
     for pattern in REQUIREMENT_GLOBS:
         for path in sorted(root.glob(pattern)):
             found += reader.requirements_file(path)
-    if not meta.get("installable") and (root / "requirements.txt").is_file():
-        found += reader.requirements_file(root / "requirements.txt")
+    found += _root_requirements(reader, root, bool(meta.get("installable")))
     found += reader.tox_deps()
     found += reader.dependency_groups(TEST_EXTRAS)
     config = reader.pytest_config()

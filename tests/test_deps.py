@@ -71,6 +71,10 @@ CASES = {
         {"requirements.txt": "requests\n", "tests/requirements.txt": "responses\n"},
         dict(installable=False, requirements=("responses", "requests")),
     ),
+    "a package's root requirements.txt that names pytest holds its test deps (httpx)": (
+        {"pyproject.toml": PYPROJECT, "requirements.txt": "-e .[brotli]\npytest==7.1\ntrio==0.21\ntrustme\n"},
+        dict(requirements=("pytest==7.1", "trio==0.21", "trustme")),
+    ),
     "requirements/ folder: test and dev files only": (
         {"requirements/test.txt": "pytest-asyncio\n", "requirements/docs.txt": "sphinx\n",
          "requirements/dev.txt": "tox\n"},
