@@ -7,12 +7,12 @@ runs in reversed order; and the gold run is repeated a second time in one worksp
 tests that leave state behind (a file written into the tree). The rules, first match wins:
 
 - the environment no longer builds                          -> ``env-failed``
-- the gold patch does not apply, or a FAIL_TO_PASS test (or a PASS_TO_PASS test) never passes
-  with it                                                    -> ``broken``
+- the test patch or gold patch no longer applies, or a test never passes with the gold patch
+                                                             -> ``broken``
 - a FAIL_TO_PASS test passes on the buggy code in every run  -> ``bad-test``
-- a FAIL_TO_PASS test's outcome differs between runs of the same code (repeats, alone or
-  reversed)                                                  -> ``flaky`` (reason names order
-  dependence when the repeats agree and only the order changed the outcome)
+- a FAIL_TO_PASS test's outcome differs between runs of the same code (repeats, alone,
+  reversed, again)                                           -> ``flaky`` (the reason names order
+  dependence or left-behind state when the repeats agree and only the variation changed it)
 - otherwise ``ok``; a PASS_TO_PASS test that flipped is removed from PASS_TO_PASS and listed in
   ``calibration.flaky_tests``: the task stays usable.
 
@@ -185,7 +185,7 @@ def _outcomes(test: str, observations: list[Observation], side: str, variant: st
 
 
 def _flipped(test: str, observations: list[Observation]) -> bool:
-    """A test flipped when one side's code gave it both outcomes; PASS_TO_PASS must also pass on both."""
+    """A test flipped when the same code (buggy, or gold) gave it both outcomes."""
     for side in (BUGGY, GOLD):
         seen = set(_outcomes(test, observations, side))
         if len(seen) > 1:
@@ -194,7 +194,7 @@ def _flipped(test: str, observations: list[Observation]) -> bool:
 
 
 def _describe_flip(test: str, observations: list[Observation]) -> str:
-    """Name order dependence when identical repeats agree and only running alone/reversed differs."""
+    """How a test flipped: between identical repeats, or only when alone, reversed or rerun in place."""
     for side in (BUGGY, GOLD):
         repeats = _outcomes(test, observations, side, REPEAT)
         if len(set(repeats)) > 1:
