@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from factories import make_task
 
-from taskset import Calibration, CalibrationStatus, Difficulty
+from taskset import Calibration, CalibrationStatus, Difficulty, FailKind, FailMode, TaskMeta
 from taskset.calibrate import AGAIN, ALONE, BUGGY, GOLD, REPEAT, REVERSED, Observation, judge, pending, plan
 from taskset.store import TaskSet
 
@@ -32,6 +32,13 @@ def test_plan_runs_repeats_then_alone_then_reversed():
     assert [(s, v) for s, v, _ in steps[:4]] == [(BUGGY, REPEAT), (GOLD, REPEAT)] * 2
     assert (GOLD, ALONE, (F2P,)) in steps
     assert (GOLD, REVERSED, (P2P, F2P)) in steps
+
+
+def test_plan_skips_buggy_alone_run_of_a_collection_failure():
+    """A FAIL_TO_PASS test that failed at collection on the buggy code fails in any order: no buggy alone run."""
+    task = make_task(meta=TaskMeta(fail_modes={F2P: FailMode(FailKind.COLLECTION, "ImportError")}))
+    alone = [(side, tests) for side, variant, tests in plan(task, runs=1) if variant == ALONE]
+    assert alone == [(GOLD, (F2P,))]
 
 
 def test_plan_of_a_single_test_skips_alone_and_reversed():
