@@ -97,6 +97,9 @@ INCOMPATIBLE = re.compile(
     r"|module 'inspect' has no attribute 'getargspec'"
     r"|invalid command 'bdist_wheel'"
     r"|longintrepr\.h: No such file"
+    # A project that turns warnings into errors imports a module this interpreter deprecated
+    # (httpx's `import cgi` on 3.11 under filterwarnings=error): nothing can run, on either side.
+    r"|DeprecationWarning: '\w+' is deprecated and slated for removal"
 )
 """Install or pytest-start failures that mean "this commit predates the interpreter or tooling"."""
 

@@ -80,6 +80,8 @@ def test_era_failures_are_env_incompatible():
     cfg = "Failed: [pytest] section in setup.cfg files is no longer supported, change to [tool:pytest] instead."
     assert classify_failure(cfg, Reason.TEST_RUN_FAILED) is Reason.ENV_INCOMPATIBLE
     assert classify_failure("error: No solution found", Reason.INSTALL_FAILED) is Reason.INSTALL_FAILED
+    deprecated = "E   DeprecationWarning: 'cgi' is deprecated and slated for removal in Python 3.13"
+    assert classify_failure(deprecated, Reason.TEST_RUN_FAILED) is Reason.ENV_INCOMPATIBLE
 
 
 def test_instance_id_and_test_modules():
