@@ -57,4 +57,4 @@ def test_direct_scripts_are_the_group_commands(name):
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"Usage: {name} ")
-    assert cli.commands[name].help.splitlines()[0] in done.stdout
+    assert " ".join(cli.commands[name].help.split()[:5]) in " ".join(done.stdout.split())
