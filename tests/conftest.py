@@ -181,4 +181,27 @@ def sample_bundle(_sample_build) -> Path:
 def sample_commits(_sample_build) -> dict[str, str]:
     """Commit subject -> sha of the sample repository, in history order."""
     return dict(_sample_build[2])
+
+
+@pytest.fixture(scope="session")
+def mined_sample(tmp_path_factory, session_cache, sample_repo) -> tuple[Path, dict]:
+    """The sample mined once per session with two jobs: (task set dir, the --json summary).
+
+    Read-only: a test that changes a task set copies this one first (shutil.copytree).
+    """
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    out = tmp_path_factory.mktemp("mined") / "ts"
+    with pytest.MonkeyPatch.context() as patch:
+        # session fixtures run before the function-scoped ``hermetic``: point the caches ourselves
+        patch.setenv("LOOPCTL_CACHE", str(session_cache / "loopctl"))
+        patch.setenv("UV_CACHE_DIR", str(session_cache / "uv"))
+        result = CliRunner().invoke(cli, ["mine", "--repo", str(sample_repo), "--out", str(out), "--jobs", "2",
+                                          "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.output)
 # --- end sample repository fixtures ---

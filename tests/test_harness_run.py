@@ -170,3 +170,14 @@ def test_only_calibrated_tasks_run_by_default(make_repo, python_project_env, tmp
                                     "--uncalibrated"])
     assert done.exit_code == 0, done.output
     assert json.loads((out / "summary.json").read_text())["strategies"]["modeE"]["resolved_runs"] == 1
+
+
+def test_oracle_resolves_every_task_of_the_mined_sample(mined_sample, tmp_path):
+    """On the sample task set the oracle tier resolves every task: the harness proves itself."""
+    out = tmp_path / "runs" / "oracle"
+    done = CliRunner().invoke(cli, ["harness", "run", "--taskset", str(mined_sample[0]), "--tiers", "oracle",
+                                    "--out", str(out), "--uncalibrated", "--strategies", "modeE", "--jobs", "2"])
+    assert done.exit_code == 0, done.output
+    modee = json.loads((out / "summary.json").read_text())["strategies"]["modeE"]
+    assert modee["resolved_runs"] == mined_sample[1]["tasks"] == 6
+    assert modee["pass_rate"] == 1.0

@@ -1,7 +1,7 @@
 """Mining the shipped sample: exactly its genuine fixes become tasks; every other commit is
 rejected for the right reason; a rerun does no repeated work; bad input leaves nothing behind.
 
-The sample is mined once per module (real venvs, real pytest runs); the tests read that result.
+The sample is mined once per session (conftest's ``mined_sample``) (real venvs, real pytest runs); the tests read that result.
 """
 
 from __future__ import annotations
@@ -24,17 +24,10 @@ def _mine(*args: str):
     return CliRunner().invoke(cli, ["mine", *args], catch_exceptions=False)
 
 
-@pytest.fixture(scope="module")
-def mined(tmp_path_factory, session_cache, sample_repo):
-    """The sample mined with two jobs: (out dir, the --json summary)."""
-    out = tmp_path_factory.mktemp("mined") / "ts"
-    with pytest.MonkeyPatch.context() as patch:
-        # module fixtures run before the function-scoped ``hermetic``: point the caches ourselves
-        patch.setenv("LOOPCTL_CACHE", str(session_cache / "loopctl"))
-        patch.setenv("UV_CACHE_DIR", str(session_cache / "uv"))
-        result = _mine("--repo", str(sample_repo), "--out", str(out), "--jobs", "2", "--json")
-    assert result.exit_code == 0, result.output
-    return out, json.loads(result.output)
+@pytest.fixture
+def mined(mined_sample):
+    """The sample mined with two jobs (once per session): (out dir, the --json summary)."""
+    return mined_sample
 
 
 def test_genuine_fixes_become_exactly_the_tasks(mined, sample_module, sample_commits):
