@@ -44,6 +44,11 @@ def reports_errors(command):
     return wrapper
 
 
+def split_csv(value: str | None) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``: the comma-separated lists several options take."""
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="loopctl")
 def cli():
@@ -127,7 +132,7 @@ def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int, tiers: str | None, sa
     from taskset.calibration_summary import format_summary, summarize, write_summary
 
     tasks = taskset.load(taskset_dir)
-    ids = _calibrate_split(task_ids)
+    ids = list(split_csv(task_ids)) or None
     todo = pending(tasks, ids=ids, force=force)
     done = 0
     with _calibrate_progress("calibrating", len(todo)) as advance:
@@ -138,7 +143,7 @@ def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int, tiers: str | None, sa
         from harness import load_tiers
         from harness.difficulty import label_tasks, needing_labels
 
-        ladder = load_tiers(_calibrate_split(tiers), config)
+        ladder = load_tiers(list(split_csv(tiers)), config)
         todo = needing_labels(tasks, ladder, samples=samples, ids=ids, force=force)
         with _calibrate_progress("labelling difficulty", len(todo)) as advance:
             for _ in label_tasks(tasks, todo, ladder, samples=samples, jobs=jobs):
@@ -146,10 +151,6 @@ def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int, tiers: str | None, sa
     summary = summarize(tasks, calibrated_now=done)
     write_summary(taskset_dir, summary)
     click.echo(json.dumps(summary.to_dict(), sort_keys=True) if as_json else format_summary(summary))
-
-
-def _calibrate_split(text: str | None) -> list[str] | None:
-    return [part.strip() for part in text.split(",") if part.strip()] if text else None
 
 
 def _calibrate_progress(label: str, total: int):
@@ -169,10 +170,6 @@ def _calibrate_progress(label: str, total: int):
 # --- end calibrate ---
 
 # --- harness ---
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
 @cli.group("harness")
 def harness_group():
     """Run models against tasks, escalating tiers only when the tests reject their work."""
@@ -202,16 +199,16 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost,
     from harness.summary import write_summary
 
     conf = harness.load_config(config)
-    ladder = conf.select(_csv(tiers))
+    ladder = conf.select(split_csv(tiers))
     for warning in harness.price_warnings(ladder):
         click.echo(f"warning: {warning}", err=True)
     try:
-        seed_list = tuple(int(s) for s in _csv(seeds))
+        seed_list = tuple(int(s) for s in split_csv(seeds))
     except ValueError:
         raise click.BadParameter("expected comma-separated integers", param_hint="--seeds") from None
     out = out or Path("runs") / "-".join(t.name for t in ladder)
-    spec = RunSpec(taskset=taskset_dir, out=out, tiers=tuple(ladder), strategies=_csv(strategies), seeds=seed_list,
-                   task_ids=_csv(task_ids), jobs=jobs, max_cost=max_cost, max_attempts=conf.max_attempts,
+    spec = RunSpec(taskset=taskset_dir, out=out, tiers=tuple(ladder), strategies=split_csv(strategies), seeds=seed_list,
+                   task_ids=split_csv(task_ids), jobs=jobs, max_cost=max_cost, max_attempts=conf.max_attempts,
                    carry_over=conf.carry_over, include_uncalibrated=uncalibrated)
     result = run(spec)
     for note in result.notes:
