@@ -112,10 +112,13 @@ def _root_requirements(reader: "files.Reader", root: Path, installable: bool) ->
     path = root / "requirements.txt"
     if not path.is_file():
         return []
-    lines = reader.requirements_file(path)
-    if not installable or any(re.match(r"pytest\b", line, re.I) for line in lines):
-        return lines
-    return []
+    if installable:
+        # Probe with a scratch reader: a file we end up not using must not count as read (tox's
+        # `-r requirements.txt` would then be skipped) nor report its lines as skipped.
+        probe = files.Reader(root).requirements_file(path)
+        if not any(re.match(r"pytest\b", line, re.I) for line in probe):
+            return []
+    return reader.requirements_file(path)
 
 
 def scan(root: Path) -> ProjectDeps:

@@ -75,6 +75,11 @@ CASES = {
         {"pyproject.toml": PYPROJECT, "requirements.txt": "-e .[brotli]\npytest==7.1\ntrio==0.21\ntrustme\n"},
         dict(requirements=("pytest==7.1", "trio==0.21", "trustme")),
     ),
+    "a package's root requirements.txt without pytest stays for tox -r to read": (
+        {"pyproject.toml": PYPROJECT, "requirements.txt": "requests\n",
+         "tox.ini": "[tox]\nenvlist = py\n[testenv]\ndeps =\n    -rrequirements.txt\n    mock\n"},
+        dict(requirements=("requests", "mock")),
+    ),
     "requirements/ folder: test and dev files only": (
         {"requirements/test.txt": "pytest-asyncio\n", "requirements/docs.txt": "sphinx\n",
          "requirements/dev.txt": "tox\n"},
