@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from taskset.atomic import append_line
+from taskset.atomic import append_line, drop_torn_tail
 
 from harness.errors import RunDirError
 from harness.modes import FailureMode
@@ -110,7 +109,7 @@ class RunLog:
         self.on_append: Callable[[AttemptRecord], None] | None = None
         """Called after each new record is on disk (the budget counts spend here)."""
         for path in (self.path, self.answers_path):
-            _drop_partial_tail(path)
+            drop_torn_tail(path)
         for record in read_attempts(self.path, self):
             self.records[record.key] = record
         for row in _read_answers(self.answers_path):
@@ -167,17 +166,3 @@ def _read_answers(path: Path) -> list[dict[str, Any]]:
         except (ValueError, KeyError, TypeError):
             continue
     return rows
-
-
-def _drop_partial_tail(path: Path) -> None:
-    """A kill mid-write leaves a line without its newline: cut it so the next append starts clean."""
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    if not data or data.endswith(b"\n"):
-        return
-    keep = data.rfind(b"\n") + 1
-    with open(path, "r+b") as handle:
-        handle.truncate(keep)
-        handle.flush()
-        os.fsync(handle.fileno())

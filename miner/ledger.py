@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from taskset.atomic import append_line
+from taskset.atomic import append_line, drop_torn_tail
 from taskset.record import Task
 from taskset.store import TaskSet
 
@@ -26,7 +26,7 @@ class Ledger:
         self.root = Path(root)
         self.tasks = TaskSet.open(self.root, create=True)
         self.rejections_path = self.root / REJECTIONS_FILE
-        _end_cut_line(self.rejections_path)
+        drop_torn_tail(self.rejections_path)
         self.known: dict[str, Reason | None] = {task.fix_commit: None for task in self.tasks}
         """Fix commits already recorded: their rejection reason, or None for a task."""
         # a miner error is no verdict on the commit: it is retried on the next run
@@ -46,15 +46,6 @@ class Ledger:
             return
         append_line(self.rejections_path, "\n".join(r.to_json() for r in fresh))
         self.known.update((r.fix_commit, r.reason) for r in fresh)
-
-
-def _end_cut_line(path: Path) -> None:
-    """A kill mid-append can leave a line without its newline; end it so the next append is whole."""
-    if path.is_file() and path.stat().st_size:
-        with open(path, "rb") as handle:
-            handle.seek(-1, 2)
-            if handle.read(1) != b"\n":
-                append_line(path, "")
 
 
 def read_rejections(path: Path) -> list[Rejection]:

@@ -5,6 +5,7 @@ The evaluator is the sole authority on "done": see docs/architecture.md for the 
 
 from taskset.environment import Environment, ensure_environment, environment_for
 from taskset.errors import (
+    DirectoryBusy,
     EditRefused,
     EnvironmentBuildError,
     PatchError,
@@ -40,6 +41,7 @@ __all__ = [
     "Calibration",
     "CalibrationStatus",
     "Difficulty",
+    "DirectoryBusy",
     "EditRefused",
     "Environment",
     "EnvironmentBuildError",

@@ -10,7 +10,8 @@ One root, so a caller can catch everything taskset raises::
     │   └── PatchError         a patch or test patch does not apply
     ├── EditRefused            a candidate edit is unsafe or touches tests (carries the reason)
     ├── EnvironmentBuildError  an environment cannot be built (carries the installer's output)
-    └── TestRunError           pytest could not be run or its report is unusable
+    ├── TestRunError           pytest could not be run or its report is unusable
+    └── DirectoryBusy          another process is writing the same output directory
 """
 
 from __future__ import annotations
@@ -99,3 +100,12 @@ class TestRunError(TasksetError):
     def __init__(self, message: str, output: str = ""):
         self.output = output
         super().__init__(message)
+
+
+class DirectoryBusy(TasksetError):
+    """Another process holds the writer lock of an output directory (one writer per directory)."""
+
+    def __init__(self, directory: str, holder: str):
+        self.directory = directory
+        self.holder = holder
+        super().__init__(f"{directory}: in use by {holder}; wait for it to finish or choose another directory")
