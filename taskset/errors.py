@@ -11,10 +11,13 @@ One root, so a caller can catch everything taskset raises::
     ├── EditRefused            a candidate edit is unsafe or touches tests (carries the reason)
     ├── EnvironmentBuildError  an environment cannot be built (carries the installer's output)
     ├── TestRunError           pytest could not be run or its report is unusable
-    └── DirectoryBusy          another process is writing the same output directory
+    ├── DirectoryBusy          another process is writing the same output directory
+    └── InfrastructureError    the machine failed, not the candidate or the task: never a verdict
 """
 
 from __future__ import annotations
+
+import enum
 
 
 class TasksetError(Exception):
@@ -109,3 +112,32 @@ class DirectoryBusy(TasksetError):
         self.directory = directory
         self.holder = holder
         super().__init__(f"{directory}: in use by {holder}; wait for it to finish or choose another directory")
+
+
+class InfraCause(str, enum.Enum):
+    """What part of the machine failed (an InfrastructureError's ``cause``)."""
+
+    INTERPRETER = "interpreter"
+    """The named Python does not exist or does not run."""
+    DISK = "disk"
+    """No space, a read-only or vanished directory, a permission the run needs."""
+    NETWORK = "network"
+    """The package index or a remote repository cannot be reached."""
+    CACHE = "cache"
+    """A cached environment or mirror is damaged and could not be rebuilt."""
+    SANDBOX = "sandbox"
+    """The test sandbox could not start where one is required."""
+    OTHER = "other"
+
+
+class InfrastructureError(TasksetError):
+    """The machine failed, not the candidate and not the task: report it and retry later.
+
+    Never stored as a verdict, a rejection or a calibration status (DESIGN.md: infrastructure
+    failures are never verdicts). ``cause`` says which part; ``output`` the evidence.
+    """
+
+    def __init__(self, message: str, cause: InfraCause = InfraCause.OTHER, output: str = ""):
+        self.cause = InfraCause(cause)
+        self.output = output
+        super().__init__(message)

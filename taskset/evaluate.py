@@ -43,6 +43,9 @@ class VerdictProblem(str, enum.Enum):
     TESTS_FAILED = "tests-failed"
     TESTS_TIMEOUT = "tests-timeout"
     ENV_FAILED = "env-failed"
+    TAMPERED = "tampered"
+    """The run's evidence disagrees with itself (report vs. live channel vs. exit code, test files
+    changed during the run, canaries wrong): the candidate interfered with how it is judged."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class Verdict:
     """The refusal, patch, test-run or environment error text; empty when the tests decided."""
     feedback: str = ""
     """A compact account of what went wrong, fit to hand a model for a retry (empty if resolved)."""
+    sandbox: str = ""
+    """How the tests were confined: ``bwrap``, ``unshare`` or ``none`` ("" when no test ran)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (enums as their values)."""
@@ -77,6 +82,7 @@ class Verdict:
             "duration": round(self.duration, 3),
             "message": self.message,
             "feedback": self.feedback,
+            "sandbox": self.sandbox,
         }
 
 
