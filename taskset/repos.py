@@ -47,6 +47,8 @@ def run_git(
     """Run ``git args`` with a clean git environment; never raises on a non-zero exit."""
     full_env = {k: v for k, v in os.environ.items() if k not in _LEAKY_GIT_VARS}
     full_env["GIT_TERMINAL_PROMPT"] = "0"  # a private URL must fail, not wait for a password
+    # A replace ref (refs/replace/<base> -> <fix>) planted in a mirror must never swap the trees we read.
+    full_env["GIT_NO_REPLACE_OBJECTS"] = "1"
     full_env.update(env or {})
     # No terminal and no stdin: ssh asking about a host key must fail, never hang an unattended run.
     stdin = None if input is not None else subprocess.DEVNULL
