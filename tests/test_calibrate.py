@@ -121,6 +121,9 @@ def calibrated(tmp_path_factory, session_cache, python_project_env):
     root = tmp_path_factory.mktemp("calibrate")
     with pytest.MonkeyPatch.context() as patch:
         _hermetic(patch, root, session_cache)
+        # The planted flaky tests count their runs in a file outside every workspace: only an
+        # unconfined run can write there (the sandbox exists to forbid exactly that leak).
+        patch.setenv("LOOPCTL_SANDBOX", "none")
         tasks = taskset.TaskSet(root / "taskset")
         for task in planted_tasks(root):
             tasks.add(task)
@@ -319,7 +322,7 @@ def test_interrupt_leaves_every_task_valid_and_a_rerun_resumes(calibrated, tmp_p
     finally:
         proc.kill()
     assert proc.returncode == 130 and "interrupted" in err
-    assert [pid for pid in started if alive(pid)] == [], "a worker or a test run outlived the interrupt"
+    assert survivors(started) == [], "a worker or a test run outlived the interrupt"
     left = len(pending(taskset.load(root)))  # every task file still parses
     assert 0 < left < len(reset) + 1
     assert "local__planted-zz-slow" in [t.instance_id for t in pending(taskset.load(root))]
@@ -361,6 +364,17 @@ def descendants(pid: int) -> list[tuple[int, str]]:
         found.append((child, cmdline))
         todo += children.get(child, [])
     return found
+
+
+def survivors(pids: list[int], patience: float = 10.0) -> list[int]:
+    """The pids still running once ``patience`` seconds have passed (a sandbox's processes die as its
+    PID namespace is torn down, a moment after the process that owned it)."""
+    deadline = time.monotonic() + patience
+    while True:
+        left = [pid for pid in pids if alive(pid)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
 
 
 def alive(pid: int) -> bool:
