@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from taskset import envprobe, protect, sandbox
+from taskset import envprobe, protect, sandbox, tempdirs
 from taskset.errors import InfraCause, InfrastructureError, TestRunError
 from taskset.junit import Outcome, TestResult, parse_junit, trim
 from taskset.limits import DEFAULT_LIMITS, RunLimits
@@ -138,7 +135,7 @@ def run_tests(
     facts = envprobe.probe(env.python)
     kind = sandbox.selected()
     try:
-        base = Path(tempfile.mkdtemp(prefix="loopctl-run-"))
+        base = tempdirs.make("run")
     except OSError as exc:
         raise InfrastructureError(f"cannot create a scratch folder: {exc}", cause=InfraCause.DISK) from None
     try:
@@ -148,7 +145,7 @@ def run_tests(
     except OSError as exc:
         raise InfrastructureError(f"test run failed on the machine's side: {exc}", cause=InfraCause.DISK) from None
     finally:
-        remove_scratch(base)
+        tempdirs.remove(base)
 
 
 def _run(env, facts, kind, root, scratch, tests, files, absent, pythonpath, timeout, suspects, limits) -> TestRun:
@@ -216,18 +213,6 @@ def scrubbed_env(env, root: Path, pythonpath: Sequence[str] = (".",), home: Path
     if tmp is not None:
         result["TMPDIR"] = str(tmp)
     return result
-
-
-def remove_scratch(path: Path) -> None:
-    """Delete a run's scratch folder, whatever the tests left in it; never raises."""
-    def retry(func, name, _exc):
-        try:
-            os.chmod(os.path.dirname(name), stat.S_IRWXU)
-            func(name)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=retry)
 
 
 def _secret(name: str) -> bool:

@@ -11,7 +11,6 @@ import errno
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
@@ -28,6 +27,7 @@ from taskset.pathsafety import (
 )
 from taskset.pytestconfig import CONFIG_NAMES
 from taskset.repos import last_line, mirror, resolve_revision, run_git
+from taskset import tempdirs
 from taskset.testfiles import is_test_path
 
 _IDENTITY = {
@@ -78,7 +78,7 @@ class Workspace:
         sha = resolve_revision(git_dir, base_commit)
         if root is not None:
             Path(root).mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix="loopctl-ws-", dir=root)).resolve()
+        path = tempdirs.make("ws", root)
         try:
             _export(git_dir, sha, path)
             ws = cls(path, sha, (), {})
@@ -101,10 +101,7 @@ class Workspace:
 
     def close(self) -> None:
         """Delete the work tree; safe to call twice, and never raises (a leftover is only disk space)."""
-        try:
-            _remove_tree(self.path)
-        except OSError:
-            pass
+        tempdirs.remove(self.path)
 
     def __enter__(self) -> "Workspace":
         return self
