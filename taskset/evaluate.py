@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
-from taskset import envprobe
+from taskset import envprobe, sandbox
 from taskset.errors import EditRefused, EnvironmentBuildError, PatchError, TestRunError
 from taskset.feedback import feedback_for
 from taskset.junit import Outcome, TestResult, result_for, trim
@@ -110,6 +110,7 @@ def evaluate(
     InfrastructureError when the machine fails (never a verdict: retry later).
     """
     started = time.monotonic()
+    sandbox.selected()  # a required sandbox that cannot start refuses before any work
     wanted = list(tests) if tests is not None else list(task.FAIL_TO_PASS) + list(task.PASS_TO_PASS)
     roots = tuple(task.environment.pythonpath or (".",))
     with Workspace.for_task(task) as ws:
