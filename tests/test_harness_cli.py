@@ -4,7 +4,6 @@ directory, Ctrl-C and SIGTERM, --json, an 80-column terminal, SWE-bench files in
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
