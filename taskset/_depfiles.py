@@ -14,15 +14,18 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _EXTRAS = re.compile(r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*\[([^\]]*)\]")
-_CLAUSE = re.compile(r"(===|==|!=|~=|<=|>=|<|>)\s*([^\s,;]+)")
 _FACTOR = re.compile(r"^[A-Za-z0-9_.,!{}-]+:\s+\S")  # tox "py38: pytest<5" (conditional on a factor)
 
 
 def normalize(name: str) -> str:
     """PEP 503 name normalisation: ``Pytest_Cov`` -> ``pytest-cov``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return canonicalize_name(name)
 
 
 def requirement_name(req: str) -> str:
@@ -38,42 +41,69 @@ def requirement_extras(req: str) -> list[str]:
 
 
 def specifier(req: str) -> list[str]:
-    """The version clauses of a requirement (markers dropped): ``pytest>=6,<8; ...`` -> ``[">=6", "<8"]``."""
+    """The version clauses of a requirement, in their order (markers dropped): ``pytest>=6,<8; ...`` -> ``[">=6", "<8"]``.
+
+    Each clause is checked with ``packaging``; one it cannot read (a legacy version) is left out.
+    """
     body = req.split(";", 1)[0]
     body = body[len(requirement_name(body)):] if requirement_name(body) else body
-    body = re.sub(r"^\s*\[[^\]]*\]", "", body)
-    return [op + version for op, version in _CLAUSE.findall(body)]
+    body = re.sub(r"^\s*\[[^\]]*\]", "", body).strip().strip("()")
+    clauses = []
+    for piece in body.split(","):
+        piece = re.sub(r"\s+", "", piece)
+        if not piece:
+            continue
+        try:
+            clauses.append(str(Specifier(piece)))
+        except InvalidSpecifier:
+            continue
+    return clauses
 
 
-def version_tuple(version: str) -> tuple[int, ...]:
-    """``7.4.3rc1`` -> ``(7, 4, 3)``: enough to order release versions."""
-    parts = []
-    for piece in version.split("."):
-        digits = re.match(r"\d+", piece)
-        if not digits:
-            break
-        parts.append(int(digits.group()))
-    while len(parts) > 1 and parts[-1] == 0:
-        parts.pop()
-    return tuple(parts)
+def parse_version(text: str) -> Version | None:
+    """A PEP 440 version, or None when ``text`` is not one."""
+    try:
+        return Version(text.strip())
+    except InvalidVersion:
+        return None
 
 
-def clause_allows_from(clause: str, floor: str) -> bool:
-    """Whether some version at or above ``floor`` satisfies ``clause`` (``<7`` against 7.2: no)."""
-    op, version = _CLAUSE.match(clause).groups()
-    low, high = version_tuple(floor), version_tuple(version.rstrip(".*"))
-    if op in ("==", "===") and version.endswith(".*"):
-        return high >= low[: len(high)]
-    if op in ("==", "==="):
-        return high >= low
-    if op == "<":
-        return high > low
-    if op == "<=":
-        return high >= low
-    if op == "~=":
-        cap = high[:-1] if len(version.split(".")) > 1 else high
-        return cap[:-1] + (cap[-1] + 1,) > low if cap else True
-    return True  # >=, >, != never cap from above
+def satisfiable(clauses: list[str]) -> bool:
+    """Whether some release satisfies every clause together (``~=7.1.0`` with ``>=7.2``: no).
+
+    Checked on the versions the clauses name and their neighbours (each release component
+    bumped, one component appended): enough to find a witness for any set written by hand.
+    """
+    spec = SpecifierSet(",".join(clauses))
+    return any(spec.contains(v, prereleases=False) for v in _witnesses(clauses))
+
+
+def bounded_below(clauses: list[str], floor: str) -> bool:
+    """Whether the clauses alone keep every allowed version at or above ``floor`` (``>=8`` does for 7.2)."""
+    low = parse_version(floor)
+    if low is None:
+        return False
+    spec = SpecifierSet(",".join(clauses))
+    return not any(v < low and spec.contains(v, prereleases=False) for v in _witnesses(clauses + [f"<{floor}"]))
+
+
+def _witnesses(clauses: list[str]) -> set[Version]:
+    found = {Version("0")}
+    for clause in clauses:
+        version = parse_version(Specifier(clause).version.rstrip(".*"))
+        if version is None:
+            continue
+        release = list(version.release)
+        found.add(Version(".".join(map(str, release))))
+        found.add(version)
+        found.add(Version(".".join(map(str, release + [1]))))
+        for i in range(len(release)):
+            bumped = release[:i] + [release[i] + 1] + [0] * (len(release) - i - 1)
+            found.add(Version(".".join(map(str, bumped))))
+            if release[i] > 0:
+                lower = release[:i] + [release[i] - 1] + [9999]
+                found.add(Version(".".join(map(str, lower))))
+    return found
 
 
 def split_words(text: str) -> list[str]:

@@ -179,20 +179,21 @@ def choose_pytest(deps: ProjectDeps, python_version: str) -> str:
     """The pytest requirement both the interpreter and the project accept.
 
     The interpreter's floor (``pytest_floor``) and the project's ``minversion`` raise the lower
-    bound; a project pin is kept only if some version at or above that floor satisfies it.
+    bound; a project pin is kept only if, together with that floor and the pins kept before it,
+    some release still satisfies it (``pytest~=7.1.0`` cannot run on 3.11: dropped).
     """
     floor = _max_version(pytest_floor(python_version) or "", deps.minversion)
+    bound = [f">={floor}"] if floor else []
     clauses: list[str] = []
     for req in deps.extra_requirements + deps.requirements:
         if normalize(requirement_name(req)) != "pytest":
             continue
-        spec = files.specifier(req)
-        kept = [c for c in spec if not floor or files.clause_allows_from(c, floor)]
-        if len(kept) == len(spec):
-            clauses += kept
-    if floor and not any(_raises_floor(c, floor) for c in clauses):
+        trial = clauses + [c for c in files.specifier(req) if c not in clauses]
+        if files.satisfiable(trial + bound):
+            clauses = trial
+    if floor and not files.bounded_below(clauses, floor):
         clauses.append(f">={floor}")
-    return "pytest" + ",".join(dict.fromkeys(clauses))
+    return "pytest" + ",".join(clauses)
 
 
 def without_pytest(requirements: tuple[str, ...]) -> tuple[str, ...]:
@@ -227,14 +228,9 @@ def _dedupe(reqs: list[str]) -> list[str]:
     return list(dict.fromkeys(r.strip() for r in reqs if r.strip()))
 
 
-def _raises_floor(clause: str, floor: str) -> bool:
-    """Whether ``clause`` alone keeps pytest at or above ``floor`` (``>=8`` does for 7.2)."""
-    op = clause.rstrip("0123456789.*abrcdevpost").strip()
-    version = clause[len(op):]
-    return op in (">=", ">", "==", "~=", "===") and files.version_tuple(version) >= files.version_tuple(floor)
-
-
 def _max_version(a: str, b: str) -> str:
-    if not a or not b:
-        return a or b
-    return a if files.version_tuple(a) >= files.version_tuple(b) else b
+    """The higher of two versions; one that is not a version loses ("" when neither is)."""
+    va, vb = files.parse_version(a) if a else None, files.parse_version(b) if b else None
+    if va is None or vb is None:
+        return a if va is not None else (b if vb is not None else "")
+    return a if va >= vb else b

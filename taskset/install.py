@@ -22,7 +22,7 @@ from pathlib import Path
 
 import uv
 
-from taskset._depfiles import normalize, requirement_name, version_tuple
+from taskset._depfiles import normalize, parse_version, requirement_name
 from taskset.errors import EnvironmentBuildError
 
 RUNGS = ("normal", "no-build-isolation", "capped-backend")
@@ -115,7 +115,7 @@ class Installer:
         files = self.venv / ".loopctl"
         files.mkdir(exist_ok=True)
         if rung == "no-build-isolation" and plan.project:
-            era = ERA_BUILD_TOOLS_312 if version_tuple(self.version) >= (3, 12) else ERA_BUILD_TOOLS
+            era = ERA_BUILD_TOOLS_312 if _at_least(self.version, "3.12") else ERA_BUILD_TOOLS
             backend = [r for r in plan.build_requires if _name(r) not in ("setuptools", "wheel")]
             tools = list(era) + backend
             self.run(args + dated + tools, rung + ":tools")
@@ -222,3 +222,8 @@ def _write(path: Path, lines: tuple[str, ...] | list[str]) -> str:
 
 def _name(req: str) -> str:
     return normalize(requirement_name(req))
+
+
+def _at_least(version: str, floor: str) -> bool:
+    parsed = parse_version(version)
+    return parsed is not None and parsed >= parse_version(floor)

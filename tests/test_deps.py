@@ -161,6 +161,12 @@ PYTEST_CASES = [
     (("pytest<5",), "", "3.7.9", "pytest<5"),
     (("pytest>=8",), "", "3.11.7", "pytest>=8"),              # already above the floor: nothing added
     (("pytest==7.4.0",), "", "3.11.7", "pytest==7.4.0"),
+    (("pytest~=7.1.0",), "", "3.11.7", "pytest>=7.2"),        # ~=7.1.0 means 7.1.*: below the floor, dropped
+    (("pytest<7.2.0.post1",), "", "3.11.7", "pytest<7.2.0.post1,>=7.2"),  # 7.2.0 itself fits
+    (("pytest!=7.2.0",), "", "3.11.7", "pytest!=7.2.0,>=7.2"),  # 7.2.1 fits
+    (("pytest>=6", "pytest<7"), "", "3.11.7", "pytest>=6,>=7.2"),  # the second pin would empty the set
+    (("pytest>=7.2.1",), "", "3.11.7", "pytest>=7.2.1"),
+    ((), "not a version", "3.11.7", "pytest>=7.2"),
 ]
 
 
