@@ -1,11 +1,17 @@
 """Orchestration: walk, pick candidates, validate them (``--jobs`` processes), record, summarise.
 
-The parent process alone writes the output directory, one finished candidate at a time, so an
-interrupted run keeps everything it finished and the next run skips it.
+The parent process alone writes the output directory, one finished candidate at a time, holding
+its writer lock for the whole run (a second ``mine`` into it is refused), so an interrupted run
+keeps everything it finished and the next run skips it. Every input is checked before anything is
+written. When the machine fails (``InfrastructureError``: an interpreter, the disk, the package
+index) nothing is recorded for the candidate: no more are started, the ones running finish, and
+the summary says what is left for the next run.
 """
 
 from __future__ import annotations
 
+import tempfile
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -13,14 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from taskset import dirlock, pythons
+from taskset.atomic import remove_stale_temporaries
+from taskset.errors import InfrastructureError
+from taskset.paths import cache_dir
 from taskset.testfiles import DEFAULT, TestFileConventions
 
 from miner.candidates import Candidate, Detail, classify, details, list_commits
+from miner.errors import MinerError
 from miner.ledger import Ledger
 from miner.progress import Progress
 from miner.rejections import Reason, Rejection, trim
 from miner.source import open_source
 from miner.summary import Summary
+from miner.testconfig import conventions_by_commit
 from miner.validate import Repo, Timing, ValidateConfig, validate
 
 
@@ -47,18 +59,82 @@ class MineConfig:
     name: str | None = None
     """``owner/name`` to record (default: from the URL; ``local/<dir>`` for paths)."""
     validate: ValidateConfig = field(default_factory=ValidateConfig)
+    project_conventions: bool = True
+    """Extend the test conventions by each commit's own pytest config (off when the user replaced them)."""
+
+
+@dataclass(frozen=True)
+class Postponed:
+    """A candidate the machine failed to validate: nothing is recorded, the next run retries it."""
+
+    sha: str
+    message: str
+    cause: str
+
+
+def check_inputs(config: MineConfig) -> None:
+    """Everything about ``config`` that can be checked before work starts; MinerError (one line) if not."""
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise MinerError(f"--out {out}: exists and is not a directory")
+    _check_writable(out, "--out")
+    cache = cache_dir()
+    if cache.exists() and not cache.is_dir():
+        raise MinerError(f"cache {cache} (LOOPCTL_CACHE): exists and is not a directory")
+    _check_writable(cache, "cache (LOOPCTL_CACHE)")
+    python = config.validate.python
+    if python != pythons.AUTO:
+        try:
+            pythons.interpreter(python)
+        except InfrastructureError as exc:
+            raise MinerError(f"--python {python}: {exc}") from None
+
+
+def _check_writable(path: Path, what: str) -> None:
+    """``path`` (or, if it does not exist yet, its nearest existing parent) accepts new files."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise MinerError(f"{what} {path}: {probe} is not a directory")
+    try:
+        with tempfile.NamedTemporaryFile(dir=probe, prefix=".loopctl-probe-"):
+            pass
+    except OSError as exc:
+        raise MinerError(f"{what} {path}: cannot write in {probe} ({exc.strerror or exc})") from None
 
 
 def mine(config: MineConfig, progress: bool = False) -> Summary:
-    """Mine ``config.repo`` into ``config.out``; returns the funnel. Raises MinerError/TasksetError on bad input."""
+    """Mine ``config.repo`` into ``config.out``; returns the funnel. Raises MinerError/TasksetError on bad input.
+
+    ``summary.infrastructure`` is set when the machine stopped the run (nothing was recorded for
+    the candidates it hit; they are validated by the next run).
+    """
     started = time.monotonic()
     conventions = config.validate.conventions
+    check_inputs(config)
     source = open_source(config.repo, branch=config.branch, since=config.since, until=config.until,
                          commits=config.commits, conventions=conventions, name=config.name)  # fmt: skip
+    try:
+        lock = dirlock.exclusive(config.out, doing="mine")
+        lock.__enter__()
+    except OSError as exc:
+        raise MinerError(f"--out {config.out}: cannot write ({exc.strerror or exc})") from None
+    try:
+        for folder in (Path(config.out), Path(config.out) / "tasks"):
+            remove_stale_temporaries(folder)
+        return _mine(config, source, conventions, progress, started)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _mine(config: MineConfig, source, conventions: TestFileConventions, progress: bool, started: float) -> Summary:
     with Progress(enabled=progress) as bar:
         bar.phase("walking history")
         commits = list_commits(source.git_dir, source.revisions, merges=config.merges)
-        verdicts = [classify(commit, conventions) for commit in commits]
+        per_commit = (conventions_by_commit(source.git_dir, [c.sha for c in commits], conventions, source.name.split("/")[-1])
+                      if config.project_conventions else {})  # fmt: skip
+        verdicts = [classify(commit, per_commit.get(commit.sha, conventions)) for commit in commits]
         ledger = Ledger(config.out)
         ledger.add_rejections(v for v in verdicts if isinstance(v, Rejection))
         candidates = [v for v in verdicts if isinstance(v, Candidate)]
@@ -72,9 +148,15 @@ def mine(config: MineConfig, progress: bool = False) -> Summary:
         info = details(source.git_dir, fresh)
         bar.phase("validating candidates", total=len(fresh))
         repo = Repo(source.git_dir, source.name, source.url)
-        for outcome, timing in _validate_all(repo, fresh, info, config):
+        stop = threading.Event()
+        for outcome, timing in _validate_all(repo, fresh, info, config, stop):
+            if isinstance(outcome, Postponed):
+                summary.infrastructure = summary.infrastructure or outcome.message
+                stop.set()  # the machine is failing: start nothing more, let the running ones finish
+                continue
             _record(ledger, outcome, timing, summary)
             bar.advance(_label(outcome))
+        summary.postponed = len(fresh) - summary.validated
     summary.count_range(ledger.known, [v.sha if isinstance(v, Candidate) else v.fix_commit for v in verdicts])
     summary.wall_seconds = time.monotonic() - started
     return summary
@@ -88,16 +170,24 @@ def conventions(directories: Sequence[str] = (), globs: Sequence[str] = ()) -> T
     )
 
 
-def _validate_all(repo: Repo, candidates: list[Candidate], info: dict, config: MineConfig) -> Iterator[tuple]:
-    """Validated outcomes in completion order: inline for one job, else a process pool."""
+def _validate_all(repo: Repo, candidates: list[Candidate], info: dict, config: MineConfig,
+                  stop: threading.Event) -> Iterator[tuple]:  # fmt: skip
+    """Validated outcomes in completion order: inline for one job, else a process pool; none started after ``stop``."""
     if config.jobs <= 1 or len(candidates) <= 1:
         for candidate in candidates:
+            if stop.is_set():
+                return
             yield _work(repo, candidate, info[candidate.sha], config.validate)
         return
     with ProcessPoolExecutor(max_workers=config.jobs) as pool:
         futures = [pool.submit(_work, repo, c, info[c.sha], config.validate) for c in candidates]
         try:
             for future in as_completed(futures):
+                if stop.is_set():
+                    for pending in futures:
+                        pending.cancel()
+                if future.cancelled():
+                    continue
                 yield future.result()
         finally:
             # on Ctrl-C the workers abort their own runs; nothing queued may start after it
@@ -105,9 +195,15 @@ def _validate_all(repo: Repo, candidates: list[Candidate], info: dict, config: M
 
 
 def _work(repo: Repo, candidate: Candidate, info: Detail, config: ValidateConfig) -> tuple:
-    """One unit of work (also the unit a distributed engine would run): never raises."""
+    """One unit of work (also the unit a distributed engine would run): never raises.
+
+    An ``InfrastructureError`` comes back as ``Postponed`` (exceptions with extra fields do not
+    cross a process boundary intact).
+    """
     try:
         return validate(repo, candidate, info, config)
+    except InfrastructureError as exc:
+        return Postponed(candidate.sha, str(exc), exc.cause.value), Timing()
     except Exception as exc:  # noqa: BLE001 -- one odd commit must not end a long run; it is recorded
         detail = f"{type(exc).__name__}: {exc}\n{trim(traceback.format_exc(), 1500)}"
         rejection = Rejection(candidate.sha, Reason.MINER_ERROR, trim(detail), candidate.subject, candidate.score)
