@@ -114,7 +114,8 @@ def mine(config: MineConfig, progress: bool = False) -> Summary:
     conventions = config.validate.conventions
     check_inputs(config)
     source = open_source(config.repo, branch=config.branch, since=config.since, until=config.until,
-                         commits=config.commits, conventions=conventions, name=config.name)  # fmt: skip
+                         commits=config.commits, conventions=conventions, name=config.name,
+                         project_conventions=config.project_conventions)  # fmt: skip
     try:
         lock = dirlock.exclusive(config.out, doing="mine")
         lock.__enter__()

@@ -202,6 +202,10 @@ def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, c
     with Workspace.create(repo.git_dir, candidate.parent, test_patch) as ws:
         modules = [p for p in candidate.sides.tests if _runnable(ws.path, p, conventions)]
         if not modules:
+            # only shared test code changed (a base class in tests/__init__.py, conftest.py, a helper):
+            # the tests exercising it live in the modules beside it
+            modules = _modules_beside(ws.path, candidate.sides.test_py, conventions)
+        if not modules:
             tests = ", ".join(candidate.sides.tests[:10])
             return _Proof(Judgement(reason=Reason.NO_TEST_MODULE, detail="test-side paths: " + tests))
         try:
@@ -233,6 +237,29 @@ def _alone(run, tests: list[str]) -> dict:
         if test in single:
             results[test] = single[test]
     return results
+
+
+BESIDE_LIMIT = 100
+"""Test modules run at most when a fix touches only shared test code."""
+
+
+def _modules_beside(root: Path, touched: Sequence[str], conventions: TestFileConventions) -> list[str]:
+    """Test modules in the folders of touched shared test files (conftest, ``__init__``, helpers);
+    for a helper module, only those that mention it."""
+    found: list[str] = []
+    for path in touched:
+        folder = (root / path).parent
+        stem = Path(path).stem
+        if not folder.is_dir() or not folder.resolve().is_relative_to(root.resolve()):
+            continue
+        for file in sorted(folder.rglob("*.py")):
+            rel = file.relative_to(root).as_posix()
+            if rel in found or not _runnable(root, rel, conventions):
+                continue
+            if stem not in ("conftest", "__init__") and stem not in file.read_text(encoding="utf-8", errors="replace"):
+                continue
+            found.append(rel)
+    return found[:BESIDE_LIMIT]
 
 
 def _runnable(root: Path, path: str, conventions: TestFileConventions) -> bool:

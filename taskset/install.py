@@ -66,6 +66,30 @@ FAILURE_KINDS = (
 
 TRIM_LINES = 60
 
+_PLUGIN_PROBE = """
+def entry_points():
+    try:
+        from importlib.metadata import distributions
+    except ImportError:
+        try:
+            from importlib_metadata import distributions
+        except ImportError:
+            import pkg_resources
+            return [(ep.dist.project_name, ep) for ep in pkg_resources.iter_entry_points("pytest11")]
+    return [(d.metadata["Name"], ep) for d in distributions() for ep in getattr(d, "entry_points", ())
+            if ep.group == "pytest11"]
+try:
+    found = entry_points()
+except Exception:
+    found = []
+for name, ep in found:
+    try:
+        ep.load()
+    except Exception as exc:
+        print("%s\\t%s: %s" % (name, type(exc).__name__, str(exc)[:200]))
+"""
+"""Prints ``name<TAB>error`` for each installed pytest plugin whose entry point fails to import."""
+
 LATE_UPLOADS = {"atomicwrites": "2022-07-09"}
 """Packages whose old releases vanished from the index and came back later under a new upload
 date: a resolution date before it would find no version at all (pytest 4 needs atomicwrites),
@@ -136,6 +160,7 @@ class Installer:
                     raise
                 continue
             self.check()
+            self.drop_broken_plugins()
             return rung, self.freeze(plan.project_name)
         raise AssertionError("unreachable: the last rung raises")
 
@@ -189,6 +214,15 @@ class Installer:
     def check(self) -> None:
         """The env must be able to import pytest: an install that resolved but cannot run is a failure."""
         self.run([str(self.python), "-c", "import pytest"], "check", tool=False)
+
+    def drop_broken_plugins(self) -> tuple[str, ...]:
+        """Uninstall pytest plugins that cannot even be imported here (``pytest-travis-fold`` needs
+        ``py.builtin``, gone from modern pytest): pytest would fail to start for every test."""
+        out = self.run([str(self.python), "-c", _PLUGIN_PROBE], "check:plugins", tool=False)
+        broken = tuple(dict.fromkeys(line.split("\t", 1)[0] for line in out.splitlines() if "\t" in line))
+        if broken:
+            self.run(["pip", "uninstall", "--python", str(self.python), *broken], "drop-broken-plugins")
+        return broken
 
     def freeze(self, project_name: str) -> tuple[str, ...]:
         """``uv pip freeze`` less the project itself (a local path no rebuild would find)."""

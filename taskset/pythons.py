@@ -247,7 +247,7 @@ def choose(needs: PythonNeeds, date: str, installed: list[Interpreter] | None = 
     mine = [i for i in installed if admitted(i.minor)]
     known = [m for m in KNOWN_MINORS if admitted(m)]
     best = _best([i.minor for i in mine], needs, day)
-    wanted = _best(known, needs, day) or (known[-1] if known else "")
+    wanted = _best(known, needs, day) or (known[-1] if known else f"{needs.requires}".strip())
     why = _describe(needs, day)
     if best is None:
         return Choice(None, wanted, why)
