@@ -7,6 +7,7 @@ MinerError, HarnessError), which become one line on stderr and exit code 2.
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import click
 EXIT_USAGE = 2
 EXIT_INFRASTRUCTURE = 3
 """The machine failed (interpreter, disk, package index): nothing was recorded for the work it hit."""
+EXIT_INTERRUPTED = 130
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 class Failure(click.ClickException):
@@ -26,22 +29,45 @@ class Failure(click.ClickException):
         click.echo(f"error: {self.message}", err=True)
 
 
+def _error_roots() -> tuple[type[BaseException], ...]:
+    """Every package's one exception root, and OSError (a path that is a file, a read-only disk...)."""
+    from calibrate.errors import CalibrateError
+    from harness.errors import HarnessError
+    from miner.errors import MinerError
+    from taskset.errors import TasksetError
+
+    return (TasksetError, MinerError, CalibrateError, HarnessError, OSError)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line: OSError as ``path: reason``, the packages' errors as their message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        return f"{where}{exc.strerror}"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def reports_errors(command):
-    """Turn the packages' own errors into one line and exit 2 (never a traceback for bad input)."""
+    """Errors to one line and exit 2 (never a traceback for bad input); Ctrl-C and SIGTERM to exit 130."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from harness.errors import HarnessError
-        from miner.errors import MinerError
-        from taskset.errors import TasksetError
-
+        # SIGTERM (a cluster's or a supervisor's stop) ends the work the way Ctrl-C does
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             return command(*args, **kwargs)
-        except (TasksetError, MinerError, HarnessError) as exc:
-            raise Failure(str(exc)) from None
+        except _error_roots() as exc:
+            raise Failure(one_line(exc)) from None
         except KeyboardInterrupt:
             click.echo("interrupted: everything finished so far is saved; rerun to resume", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
@@ -51,7 +77,77 @@ def split_csv(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print the result as one JSON object on stdout (progress stays on stderr).")
+"""The one ``--json`` flag every command that reports a result takes."""
+
+
+def echo_json(data) -> None:
+    """One JSON object on stdout."""
+    import json
+
+    click.echo(json.dumps(data, sort_keys=True))
+
+
+class TerminalProgress:
+    """The library's Progress (taskset.progress) drawn with rich on stderr.
+
+    The bar shows only on a terminal and never with ``--json``; notes are always printed.
+    """
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar = None
+        self._task = None
+        self._tally: dict[str, int] = {}
+        self._status = ""
+
+    def __enter__(self) -> "TerminalProgress":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+            from rich.progress import TimeElapsedColumn
+
+            columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), TextColumn("{task.fields[tally]}"), TextColumn("{task.fields[status]}"))
+            self._bar = Progress(*columns, console=Console(stderr=True), transient=True)
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc_info)
+
+    def phase(self, description: str, total: int | None = None) -> None:
+        self._tally.clear()
+        if self._bar is None:
+            return
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+        self._task = self._bar.add_task(description, total=total, tally="", status=self._status)
+
+    def advance(self, label: str = "") -> None:
+        if label:
+            self._tally[label] = self._tally.get(label, 0) + 1
+        if self._bar is None or self._task is None:
+            return
+        top = sorted(self._tally.items(), key=lambda kv: -kv[1])[:4]
+        self._bar.update(self._task, advance=1, tally=" ".join(f"{name}:{n}" for name, n in top))
+
+    def status(self, text: str) -> None:
+        """A short live line beside the bar (harness run: attempts and spend so far)."""
+        self._status = text
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, status=text)
+
+    def note(self, message: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(message, markup=False, highlight=False)
+        else:
+            click.echo(message, err=True)
+
+
+@click.group(context_settings=CONTEXT)
 @click.version_option(package_name="loopctl")
 def cli():
     """loopctl: mine verified bug-fix tasks from Git history and run tiered model escalation.
@@ -68,8 +164,8 @@ def cli():
 # --- mine ---
 @cli.command("mine")
 @click.option("--repo", required=True, help="Repository URL, local path or git bundle.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("taskset"), show_default=True,
-              help="Task set directory (tasks/, index.json, rejections.jsonl).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Task set directory (tasks/, index.json, rejections.jsonl). Default: ./<repo name>-tasks.")
 @click.option("--since", help="First commit to consider: a date (YYYY-MM-DD) or a revision; inclusive.")
 @click.option("--until", help="Last commit to consider: a date or a revision; inclusive.")
 @click.option("--commit", "commits", multiple=True, help="Mine exactly this commit (repeatable).")
@@ -82,15 +178,18 @@ def cli():
               help="Interpreter for the task environments: a path or name, or 'auto' (per commit, the installed "
                    "one that fits its requires-python, classifiers and date). Default: this one.")
 @click.option("--reruns", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Gold runs per candidate; a FAIL_TO_PASS test that flips between them is flaky.")
+              help="Gold runs per candidate: the touched modules, then N-1 (at least 1) runs of the task's own "
+                   "selection; a FAIL_TO_PASS test that flips between them is flaky.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
               help="Seconds per test run.")
 @click.option("--test-dir", "test_dirs", multiple=True,
-              help="Directory name holding tests (repeatable; replaces tests, test, testing).")
+              help="Directory name holding tests (repeatable; replaces tests, test, testing and each commit's "
+                   "own pytest settings).")
 @click.option("--test-glob", "test_globs", multiple=True,
-              help="Test file-name glob (repeatable; replaces test_*.py, *_test.py, conftest.py).")
+              help="Test file-name glob (repeatable; replaces test_*.py, *_test.py, conftest.py and each commit's "
+                   "own pytest settings).")
 @click.option("--name", help="owner/name to record for the tasks (default: from the URL; local/<dir> for paths).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@json_option
 @reports_errors
 def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, jobs, python, reruns, timeout,
              test_dirs, test_globs, name, as_json):
@@ -102,7 +201,8 @@ def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, j
     config = MineConfig(repo=repo, out=out, branch=branch, since=since, until=until, commits=tuple(commits),
                         merges=merges, max_candidates=max_candidates, jobs=jobs, name=name, validate=validate,
                         project_conventions=not (test_dirs or test_globs))
-    summary = mine(config, progress=not as_json and sys.stderr.isatty())
+    with TerminalProgress(enabled=not as_json) as progress:
+        summary = mine(config, progress=progress)
     click.echo(summary.to_json() if as_json else summary.text())
     if summary.infrastructure:
         click.echo(f"error: the machine failed, not the candidates: {summary.infrastructure}\n"
@@ -126,7 +226,7 @@ def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, j
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds per test run (default: the evaluator's).")
 @click.option("--force", is_flag=True, help="Redo tasks that are already calibrated (or labelled).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@json_option
 @reports_errors
 def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int, tiers: str | None, samples: int, config: Path | None,
                   task_ids: str | None, timeout: float | None, force: bool, as_json: bool):
@@ -135,120 +235,132 @@ def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int, tiers: str | None, sa
     Statuses: ok, flaky, bad-test, broken, env-failed. Interrupted runs resume where they
     stopped; the summary is printed and written to TASKSET_DIR/calibration.json.
     """
-    import json
+    from calibrate import CalibrateConfig, calibrate, format_summary
 
-    import taskset
-    from taskset.calibrate import calibrate_tasks, pending
-    from taskset.calibration_summary import format_summary, summarize, write_summary
-
-    tasks = taskset.load(taskset_dir)
-    ids = list(split_csv(task_ids)) or None
-    todo = pending(tasks, ids=ids, force=force)
-    done = 0
-    with _calibrate_progress("calibrating", len(todo)) as advance:
-        for _ in calibrate_tasks(tasks, todo, runs=runs, jobs=jobs, timeout=timeout):
-            advance()
-            done += 1
-    if tiers:
+    ladder = ()
+    if tiers:  # resolved before any work: an unknown tier is refused at once
         from harness import load_tiers
-        from harness.difficulty import label_tasks, needing_labels
 
-        ladder = load_tiers(list(split_csv(tiers)), config)
-        todo = needing_labels(tasks, ladder, samples=samples, ids=ids, force=force)
-        with _calibrate_progress("labelling difficulty", len(todo)) as advance:
-            for _ in label_tasks(tasks, todo, ladder, samples=samples, jobs=jobs):
-                advance()
-    summary = summarize(tasks, calibrated_now=done)
-    write_summary(taskset_dir, summary)
-    click.echo(json.dumps(summary.to_dict(), sort_keys=True) if as_json else format_summary(summary))
-
-
-def _calibrate_progress(label: str, total: int):
-    """A rich progress bar on stderr (stdout stays clean for --json); yields its advance()."""
-    import contextlib
-
-    from rich.console import Console
-    from rich.progress import Progress
-
-    @contextlib.contextmanager
-    def bar():
-        with Progress(console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(label, total=total)
-            yield lambda: progress.advance(task)
-
-    return bar()
+        ladder = tuple(load_tiers(list(split_csv(tiers)), config))
+    settings = CalibrateConfig(runs=runs, jobs=jobs, timeout=timeout, task_ids=split_csv(task_ids), force=force,
+                               tiers=ladder, samples=samples)
+    with TerminalProgress(enabled=not as_json) as progress:
+        summary = calibrate(taskset_dir, settings, progress)
+    if as_json:
+        echo_json(summary.to_dict())
+    else:
+        click.echo(format_summary(summary))
 # --- end calibrate ---
 
 # --- harness ---
-@cli.group("harness")
+@cli.group("harness", context_settings=CONTEXT)
 def harness_group():
     """Run models against tasks, escalating tiers only when the tests reject their work."""
 
 
+def _strategy_default() -> str:
+    from harness.names import DEFAULT
+
+    return ",".join(s.value for s in DEFAULT)
+
+
 @harness_group.command("run")
-@click.option("--taskset", "taskset_dir", type=click.Path(path_type=Path), required=True, help="The task set directory.")
+@click.option("--taskset", "taskset_dir", type=click.Path(path_type=Path), required=True,
+              help="The task set directory, or a SWE-bench .jsonl/.json file read as it is.")
 @click.option("--tiers", default="local,o3,gpt-5.5", show_default=True, help="The ladder, bottom first (comma-separated).")
-@click.option("--strategies", default="modeE,always-local,always-frontier,local-repair,heuristic", show_default=True,
-              help="Strategies to compare (oracle-routing is always computed).")
+@click.option("--strategies", default=_strategy_default(), show_default=True,
+              help="Strategies to compare: modeE, always-local, always-frontier, local-repair, heuristic, cascade, "
+                   "modeE+carry (oracle-routing is always computed). Only the tiers they need are run.")
 @click.option("--seeds", default="42", show_default=True, help="Comma-separated seeds.")
-@click.option("--task-ids", default="", help="Only these tasks (comma-separated instance ids).")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Tasks run in parallel.")
-@click.option("--max-cost", type=float, default=None, help="Stop starting paid attempts at this many dollars.")
+@click.option("--task-ids", default="", help="Only these tasks (comma-separated instance ids; each must exist).")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Tasks run in parallel (at least 1).")
+@click.option("--max-cost", type=float, default=None, help="Stop starting paid attempts at this many dollars (>= 0).")
+@click.option("--cascade-thresholds", default="5,10,15,20,25", show_default=True,
+              help="Pre-hoc score thresholds the cascade strategy is swept over.")
 @click.option("--config", type=click.Path(path_type=Path), default=None, help="Tiers TOML (default: ./loopctl.toml).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default: runs/<tiers>).")
 @click.option("--uncalibrated", is_flag=True,
               help="Also run tasks calibration has not seen (default: only tasks calibrated ok).")
+@json_option
 @reports_errors
-def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost, config, out, uncalibrated):
-    """Run (or resume) the tiers on a task set; records go to OUT/attempts.jsonl."""
-    from rich.console import Console
+def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost, cascade_thresholds, config, out,
+                uncalibrated, as_json):
+    """Run (or resume) the tiers on a task set; records go to OUT/attempts.jsonl.
 
+    Each tier's server is checked before the first task. Ctrl-C (or SIGTERM) stops new attempts at
+    once and keeps everything finished (exit 130); rerun the same command to resume. Attempts that
+    failed for infrastructure reasons (server errors, timeouts, broken environments) are retried.
+    """
     import harness
-    from harness.report import tables
     from harness.run import RunSpec, run
     from harness.summary import write_summary
+    from harness.tables import headline, tables
 
     conf = harness.load_config(config)
     ladder = conf.select(split_csv(tiers))
+    wanted = harness.parse_strategies(split_csv(strategies))
+    seed_list = _numbers(seeds, int, "--seeds")
+    thresholds = _numbers(cascade_thresholds, float, "--cascade-thresholds")
     for warning in harness.price_warnings(ladder):
         click.echo(f"warning: {warning}", err=True)
-    try:
-        seed_list = tuple(int(s) for s in split_csv(seeds))
-    except ValueError:
-        raise click.BadParameter("expected comma-separated integers", param_hint="--seeds") from None
     out = out or Path("runs") / "-".join(t.name for t in ladder)
-    spec = RunSpec(taskset=taskset_dir, out=out, tiers=tuple(ladder), strategies=split_csv(strategies), seeds=seed_list,
+    spec = RunSpec(taskset=taskset_dir, out=out, tiers=tuple(ladder), strategies=wanted, seeds=seed_list,
                    task_ids=split_csv(task_ids), jobs=jobs, max_cost=max_cost, max_attempts=conf.max_attempts,
-                   carry_over=conf.carry_over, include_uncalibrated=uncalibrated)
-    result = run(spec)
+                   carry_over=conf.carry_over, include_uncalibrated=uncalibrated, cascade_thresholds=thresholds)
+    with TerminalProgress(enabled=not as_json) as progress:
+        result = run(spec, progress=progress)
     for note in result.notes:
         click.echo(note, err=True)
-    console = Console()
-    for table in tables(write_summary(out)):
-        console.print(table)
-    click.echo(f"{result.new_attempts} new attempts ({result.resumed_attempts} already recorded) in {out}")
+    summary = write_summary(out)
+    if as_json:
+        echo_json({"result": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(result).items()},
+                   "summary": summary})
+    elif not result.interrupted:
+        _print_tables(headline(summary), tables(summary))
+        click.echo(f"{result.new_attempts} new attempts ({result.resumed_attempts} already recorded) in {out}")
+    if result.interrupted:
+        click.echo(f"interrupted: {result.new_attempts} attempts finished and saved; rerun to resume", err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 @harness_group.command("report")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--config", type=click.Path(path_type=Path), default=None,
               help="Re-price with this TOML's tier prices instead of the run's pinned table.")
+@json_option
 @reports_errors
-def harness_report(run_dir, config):
-    """Write RUN_DIR/summary.json, report.html and report.md, and print the tables."""
-    from rich.console import Console
-
+def harness_report(run_dir, config, as_json):
+    """Write RUN_DIR/summary.json, report.html, report.md and predictions/, and print the tables."""
     import harness
-    from harness.report import tables, write_report
-    from harness.run import run_tiers
+    from harness.records import run_tiers
+    from harness.report import write_report
     from harness.summary import load_summary
+    from harness.tables import headline, tables
 
     prices = harness.load_config(config).select([t.name for t in run_tiers(run_dir)]) if config else None
     html, md = write_report(run_dir, prices)
+    summary = load_summary(run_dir)
+    if as_json:
+        echo_json(summary)
+        return
+    _print_tables(headline(summary), tables(summary))
+    click.echo(f"wrote {html}, {md} and SWE-bench predictions in {Path(run_dir) / 'predictions'}")
+
+
+def _numbers(text: str, kind, option: str) -> tuple:
+    try:
+        return tuple(kind(part) for part in split_csv(text))
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated {kind.__name__}s, got {text!r}", param_hint=option) from None
+
+
+def _print_tables(line: str, items) -> None:
+    from rich.console import Console
+
     console = Console()
-    for table in tables(load_summary(run_dir)):
+    console.print(line, highlight=False)
+    for table in items:
         console.print(table)
-    click.echo(f"wrote {html} and {md}")
 # --- end harness ---
 
 # --- evaluate ---
@@ -259,14 +371,13 @@ def harness_report(run_dir, config):
               help="A diff to judge.")
 @click.option("--gold", is_flag=True, help="Judge the task's own fix (should resolve).")
 @click.option("--empty", is_flag=True, help="Judge the unchanged buggy code (should not resolve).")
-@click.option("--timeout", type=float, default=None, help="Seconds for the test run (default: from the task).")
-@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds for the test run (default: from the task).")
+@json_option
 @reports_errors
 def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, gold: bool, empty: bool,
                  timeout: float | None, as_json: bool):
     """Judge a candidate patch against INSTANCE_ID's tests; exit 0 when resolved, 1 when not."""
-    import json
-
     import taskset
     from taskset.evaluate import evaluate
 
@@ -281,7 +392,7 @@ def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, g
         patch = patch_file.read_text(encoding="utf-8", errors="surrogateescape")
     verdict = evaluate(task, patch=patch, timeout=timeout)
     if as_json:
-        click.echo(json.dumps(verdict.to_dict(), indent=2))
+        echo_json(verdict.to_dict())
     else:
         click.echo(f"{verdict.instance_id}: {verdict.problem.value} ({verdict.duration:.1f}s)")
         for label, outcomes in (("FAIL_TO_PASS", verdict.fail_to_pass), ("PASS_TO_PASS", verdict.pass_to_pass)):
@@ -329,7 +440,7 @@ def _direct(name: str):
 
     def entry():
         command = cli.commands[name]
-        command.main(prog_name=name)
+        command.main(prog_name=name, **CONTEXT)
 
     return entry
 

@@ -4,31 +4,31 @@ The parent process alone writes the output directory, one finished candidate at 
 its writer lock for the whole run (a second ``mine`` into it is refused), so an interrupted run
 keeps everything it finished and the next run skips it. Every input is checked before anything is
 written. When the machine fails (``InfrastructureError``: an interpreter, the disk, the package
-index) nothing is recorded for the candidate: no more are started, the ones running finish, and
+index) nothing is recorded for the candidate: the pool stops (finished candidates are kept) and
 the summary says what is left for the next run.
 """
 
 from __future__ import annotations
 
+import functools
 import tempfile
-import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from taskset import dirlock, pythons
 from taskset.atomic import remove_stale_temporaries
 from taskset.errors import InfrastructureError
 from taskset.paths import cache_dir
+from taskset.pool import run_each
+from taskset.progress import SILENT, Progress
 from taskset.testfiles import DEFAULT, TestFileConventions
 
 from miner.candidates import Candidate, Detail, classify, details, list_commits
 from miner.errors import MinerError
 from miner.ledger import Ledger
-from miner.progress import Progress
 from miner.rejections import Reason, Rejection, trim
 from miner.source import open_source
 from miner.summary import Summary
@@ -42,8 +42,9 @@ class MineConfig:
 
     repo: str
     """A URL, a local repository path or a git bundle."""
-    out: Path = Path("taskset")
-    """The task set directory (created only once the input has been checked)."""
+    out: Path | None = None
+    """The task set directory (created only once the input has been checked); default
+    ``./<name>-tasks`` from the repository's name, which no folder of this project can be."""
     branch: str | None = None
     since: str | None = None
     """A date or revision; inclusive."""
@@ -72,12 +73,15 @@ class Postponed:
     cause: str
 
 
-def check_inputs(config: MineConfig) -> None:
-    """Everything about ``config`` that can be checked before work starts; MinerError (one line) if not."""
-    out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise MinerError(f"--out {out}: exists and is not a directory")
-    _check_writable(out, "--out")
+class _MachineFailed(Exception):
+    """Raised in the driver to stop the pool at the first ``Postponed`` (internal)."""
+
+
+def check_inputs(config: MineConfig, out: Path | None = None) -> None:
+    """Everything about ``config`` that can be checked before work starts; MinerError (one line) if not.
+
+    ``out`` (the output directory, once known) is checked when given.
+    """
     cache = cache_dir()
     if cache.exists() and not cache.is_dir():
         raise MinerError(f"cache {cache} (LOOPCTL_CACHE): exists and is not a directory")
@@ -88,6 +92,10 @@ def check_inputs(config: MineConfig) -> None:
             pythons.interpreter(python)
         except InfrastructureError as exc:
             raise MinerError(f"--python {python}: {exc}") from None
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise MinerError(f"--out {out}: exists and is not a directory")
+        _check_writable(out, "--out")
 
 
 def _check_writable(path: Path, what: str) -> None:
@@ -104,63 +112,80 @@ def _check_writable(path: Path, what: str) -> None:
         raise MinerError(f"{what} {path}: cannot write in {probe} ({exc.strerror or exc})") from None
 
 
-def mine(config: MineConfig, progress: bool = False) -> Summary:
+def mine(config: MineConfig, progress: Progress = SILENT) -> Summary:
     """Mine ``config.repo`` into ``config.out``; returns the funnel. Raises MinerError/TasksetError on bad input.
 
     ``summary.infrastructure`` is set when the machine stopped the run (nothing was recorded for
-    the candidates it hit; they are validated by the next run).
+    the candidates it hit; the next run validates them).
     """
     started = time.monotonic()
     conventions = config.validate.conventions
-    check_inputs(config)
+    check_inputs(config, Path(config.out) if config.out is not None else None)
     source = open_source(config.repo, branch=config.branch, since=config.since, until=config.until,
                          commits=config.commits, conventions=conventions, name=config.name,
                          project_conventions=config.project_conventions)  # fmt: skip
+    out = Path(config.out) if config.out is not None else default_out(source.name)
+    check_inputs(config, out)
     try:
-        lock = dirlock.exclusive(config.out, doing="mine")
+        lock = dirlock.exclusive(out, doing="mine")
         lock.__enter__()
     except OSError as exc:
-        raise MinerError(f"--out {config.out}: cannot write ({exc.strerror or exc})") from None
+        raise MinerError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
     try:
-        for folder in (Path(config.out), Path(config.out) / "tasks"):
+        for folder in (out, out / "tasks"):
             remove_stale_temporaries(folder)
-        return _mine(config, source, conventions, progress, started)
+        return _mine(config, source, out, conventions, progress, started)
     finally:
         lock.__exit__(None, None, None)
 
 
-def _mine(config: MineConfig, source, conventions: TestFileConventions, progress: bool, started: float) -> Summary:
-    with Progress(enabled=progress) as bar:
-        bar.phase("walking history")
-        commits = list_commits(source.git_dir, source.revisions, merges=config.merges)
-        per_commit = (conventions_by_commit(source.git_dir, [c.sha for c in commits], conventions, source.name.split("/")[-1])
-                      if config.project_conventions else {})  # fmt: skip
-        verdicts = [classify(commit, per_commit.get(commit.sha, conventions)) for commit in commits]
-        ledger = Ledger(config.out)
-        ledger.add_rejections(v for v in verdicts if isinstance(v, Rejection))
-        candidates = [v for v in verdicts if isinstance(v, Candidate)]
-        fresh = sorted((c for c in candidates if c.sha not in ledger.known), key=lambda c: -c.score)
-        deferred = fresh[config.max_candidates:] if config.max_candidates is not None else []
-        fresh = fresh[: config.max_candidates] if config.max_candidates is not None else fresh
-        summary = Summary(repo=source.name, out=str(config.out), commits_walked=len(commits),
-                          candidates=len(candidates), skipped=len(candidates) - len(fresh) - len(deferred),
-                          deferred=len(deferred))  # fmt: skip
-        bar.phase("reading candidates")
-        info = details(source.git_dir, fresh)
-        bar.phase("validating candidates", total=len(fresh))
-        repo = Repo(source.git_dir, source.name, source.url)
-        stop = threading.Event()
-        for outcome, timing in _validate_all(repo, fresh, info, config, stop):
-            if isinstance(outcome, Postponed):
-                summary.infrastructure = summary.infrastructure or outcome.message
-                stop.set()  # the machine is failing: start nothing more, let the running ones finish
-                continue
-            _record(ledger, outcome, timing, summary)
-            bar.advance(_label(outcome))
-        summary.postponed = len(fresh) - summary.validated
+def _mine(config: MineConfig, source, out: Path, conventions: TestFileConventions, progress: Progress,
+          started: float) -> Summary:  # fmt: skip
+    progress.phase("walking history")
+    commits = list_commits(source.git_dir, source.revisions, merges=config.merges)
+    project = source.name.split("/")[-1]
+    per_commit = (conventions_by_commit(source.git_dir, [c.sha for c in commits], conventions, project)
+                  if config.project_conventions else {})  # fmt: skip
+    verdicts = [classify(commit, per_commit.get(commit.sha, conventions)) for commit in commits]
+    ledger = Ledger(out)
+    ledger.add_rejections(v for v in verdicts if isinstance(v, Rejection))
+    candidates = [v for v in verdicts if isinstance(v, Candidate)]
+    fresh = sorted((c for c in candidates if c.sha not in ledger.known), key=lambda c: -c.score)
+    deferred = fresh[config.max_candidates:] if config.max_candidates is not None else []
+    fresh = fresh[: config.max_candidates] if config.max_candidates is not None else fresh
+    summary = Summary(repo=source.name, out=str(out), commits_walked=len(commits),
+                      candidates=len(candidates), skipped=len(candidates) - len(fresh) - len(deferred),
+                      deferred=len(deferred))  # fmt: skip
+    progress.phase("reading candidates")
+    info = details(source.git_dir, fresh)
+    progress.phase("validating candidates", total=len(fresh))
+
+    def record(_, result: tuple) -> None:
+        outcome, timing = result
+        if isinstance(outcome, Postponed):
+            first = not summary.infrastructure
+            summary.infrastructure = summary.infrastructure or outcome.message
+            if first:  # the machine is failing: stop the pool (what finished is still handed over)
+                raise _MachineFailed(outcome.message)
+            return
+        _record(ledger, outcome, timing, summary)
+        progress.advance(_label(outcome))
+
+    work = functools.partial(_work, Repo(source.git_dir, source.name, source.url), config.validate)
+    units = [(candidate, info[candidate.sha]) for candidate in fresh]
+    try:
+        run_each(work, units, record, jobs=config.jobs)
+    except _MachineFailed:
+        pass
+    summary.postponed = len(fresh) - summary.validated
     summary.count_range(ledger.known, [v.sha if isinstance(v, Candidate) else v.fix_commit for v in verdicts])
     summary.wall_seconds = time.monotonic() - started
     return summary
+
+
+def default_out(name: str) -> Path:
+    """``./<repository name>-tasks``: the default task set directory of ``mine``."""
+    return Path(f"{name.rsplit('/', 1)[-1]}-tasks")
 
 
 def conventions(directories: Sequence[str] = (), globs: Sequence[str] = ()) -> TestFileConventions:
@@ -171,36 +196,13 @@ def conventions(directories: Sequence[str] = (), globs: Sequence[str] = ()) -> T
     )
 
 
-def _validate_all(repo: Repo, candidates: list[Candidate], info: dict, config: MineConfig,
-                  stop: threading.Event) -> Iterator[tuple]:  # fmt: skip
-    """Validated outcomes in completion order: inline for one job, else a process pool; none started after ``stop``."""
-    if config.jobs <= 1 or len(candidates) <= 1:
-        for candidate in candidates:
-            if stop.is_set():
-                return
-            yield _work(repo, candidate, info[candidate.sha], config.validate)
-        return
-    with ProcessPoolExecutor(max_workers=config.jobs) as pool:
-        futures = [pool.submit(_work, repo, c, info[c.sha], config.validate) for c in candidates]
-        try:
-            for future in as_completed(futures):
-                if stop.is_set():
-                    for pending in futures:
-                        pending.cancel()
-                if future.cancelled():
-                    continue
-                yield future.result()
-        finally:
-            # on Ctrl-C the workers abort their own runs; nothing queued may start after it
-            pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _work(repo: Repo, candidate: Candidate, info: Detail, config: ValidateConfig) -> tuple:
+def _work(repo: Repo, config: ValidateConfig, unit: tuple[Candidate, Detail]) -> tuple:
     """One unit of work (also the unit a distributed engine would run): never raises.
 
     An ``InfrastructureError`` comes back as ``Postponed`` (exceptions with extra fields do not
     cross a process boundary intact).
     """
+    candidate, info = unit
     try:
         return validate(repo, candidate, info, config)
     except InfrastructureError as exc:

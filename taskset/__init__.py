@@ -18,7 +18,7 @@ from taskset.errors import (
     TestRunError,
     WorkspaceError,
 )
-from taskset.evaluate import Verdict, VerdictProblem, evaluate
+from taskset.evaluate import Verdict, VerdictProblem, evaluate, run_task_tests, time_limit
 from taskset.junit import Outcome, TestResult
 from taskset.record import (
     SCHEMA_VERSION,
@@ -82,6 +82,8 @@ __all__ = [
     "load_task",
     "mirror",
     "repo_name",
+    "run_task_tests",
     "run_tests",
+    "time_limit",
     "to_swebench",
 ]
