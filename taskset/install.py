@@ -90,10 +90,10 @@ for name, ep in found:
 """
 """Prints ``name<TAB>error`` for each installed pytest plugin whose entry point fails to import."""
 
-LATE_UPLOADS = {"atomicwrites": "2022-07-09"}
-"""Packages whose old releases vanished from the index and came back later under a new upload
-date: a resolution date before it would find no version at all (pytest 4 needs atomicwrites),
-so these get their own cutoff (``--exclude-newer-package``)."""
+CUTOFF_FLOORS = {"atomicwrites": "2022-07-09", "setuptools": "2019-02-06"}
+"""Packages resolved as of at least this day, whatever the resolution date (``--exclude-newer-package``):
+atomicwrites' old releases vanished from the index and came back under a 2022 upload date (pytest 4
+needs it), and uv builds a legacy sdist with ``setuptools>=40.8.0``, published 2019-02-05."""
 
 
 @dataclass(frozen=True)
@@ -363,7 +363,7 @@ def _dated(day: str) -> list[str]:
     """The resolution-date options: ``--exclude-newer`` plus the late uploads' own later cutoffs."""
     if not day:
         return []
-    late = [arg for name, cutoff in LATE_UPLOADS.items() if cutoff > day
+    late = [arg for name, cutoff in CUTOFF_FLOORS.items() if cutoff > day
             for arg in ("--exclude-newer-package", f"{name}={cutoff}")]  # fmt: skip
     return ["--exclude-newer", day, *late]
 

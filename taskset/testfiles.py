@@ -93,14 +93,14 @@ def is_test_module(path: str, conventions: TestFileConventions = DEFAULT, text: 
         return False
     if any(fnmatchcase(name, glob) for glob in conventions.scoped_globs):
         return True
-    return text is not None and defines_tests(text, conventions)
+    return text is not None and _defines_tests(text, conventions)
 
 
 _CLASS = re.compile(r"^class\s+(\w+)\s*(?:\(([^)]*)\))?\s*:", re.M)
 _FUNCTION = re.compile(r"^(?:[ \t]*)(?:async\s+)?def\s+(\w+)\s*\(", re.M)
 
 
-def defines_tests(text: str, conventions: TestFileConventions = DEFAULT) -> bool:
+def _defines_tests(text: str, conventions: TestFileConventions = DEFAULT) -> bool:
     """Whether module source ``text`` defines something pytest collects as a test."""
     for match in _CLASS.finditer(text):
         name, bases = match.group(1), match.group(2) or ""

@@ -256,3 +256,25 @@ def test_task_records_order_dependence_and_failing_tests_in_json(classes_mined, 
     data = json.loads(task.to_json())
     assert data["schema_version"] == 2
     assert data["meta"]["order_dependent"] == ["tests/test_lookup.py::test_lookup"]
+
+
+@pytest.mark.slow
+def test_the_pip_rung_installs_the_pins_uv_resolves(tmp_path):
+    """The pip rung: uv resolves as of the date, pip installs those pins and the project; the env
+    imports both, and the frozen pins can be reproduced."""
+    import time
+
+    from taskset.install import Installer, Plan
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "pyproject.toml").write_text(PYPROJECT.replace('version = "0.1"', 'version = "0.1"\ndependencies = ["six"]'))
+    (source / "calc.py").write_text("import six\n")
+    interp = pythons.interpreter()
+    installer = Installer(interp.path, tmp_path / "venv", tmp_path / "build.log", time.monotonic() + 600, interp.version)
+    plan = Plan(project=True, project_name="calc", pytest="pytest>=7.2", exclude_newer="2024-03-01")
+    rung, frozen = installer.build(plan, source, first_rung="pip")
+    assert rung == "pip"
+    assert any(pin.startswith("six==") for pin in frozen) and any(pin.startswith("pytest==") for pin in frozen)
+    done = __import__("subprocess").run([str(tmp_path / "venv" / "bin" / "python"), "-c", "import calc, pytest"])
+    assert done.returncode == 0
