@@ -36,7 +36,7 @@ from taskset.repos import mirror, repo_name
 from taskset.runner import TestRun, run_tests
 from taskset.store import TaskSet, load
 from taskset.swebench import export_jsonl, from_swebench, import_jsonl, to_swebench
-from taskset.testfiles import TestFileConventions, is_test_path
+from taskset.testfiles import PytestNaming, TestFileConventions, is_test_module, is_test_path, pytest_naming, with_naming
 from taskset.workspace import Workspace, clear_bytecode
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "InfrastructureError",
     "Outcome",
     "PatchError",
+    "PytestNaming",
     "RepositoryError",
     "SCHEMA_VERSION",
     "Task",
@@ -77,13 +78,16 @@ __all__ = [
     "export_jsonl",
     "from_swebench",
     "import_jsonl",
+    "is_test_module",
     "is_test_path",
     "load",
     "load_task",
     "mirror",
+    "pytest_naming",
     "repo_name",
     "run_task_tests",
     "run_tests",
     "time_limit",
     "to_swebench",
+    "with_naming",
 ]

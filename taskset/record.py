@@ -15,7 +15,9 @@ from typing import Any, Mapping
 
 from taskset.errors import TaskRecordError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version 2 added ``meta.order_dependent`` and ``meta.failing_both``; version 1 files still load."""
+READABLE_VERSIONS = (1, 2)
 
 
 class CalibrationStatus(str, enum.Enum):
@@ -110,6 +112,12 @@ class TaskMeta:
     """Every path the test patch touches (modules, fixtures, data files)."""
     fail_modes: dict[str, FailMode] = field(default_factory=dict)
     remedies: tuple[str, ...] = ()
+    order_dependent: tuple[str, ...] = ()
+    """Tests whose outcome depended on what ran beside them while the miner validated the fix
+    (failed in their module's run, passed alone, or the reverse): calibration should weigh them."""
+    failing_both: dict[str, str] = field(default_factory=dict)
+    """Tests that failed before *and* after the fix (a missing binary, a changed library): in
+    neither list; each with the first line of its failure."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,12 @@ class _Reader:
             allowed = ", ".join(m.value for m in kind)
             raise self.fail(name, f"unknown value {value!r} (expected one of {allowed})") from None
 
+    def texts(self, data: Mapping[str, Any], name: str) -> dict[str, str]:
+        value = self.get(data, name, dict, {})
+        if not all(isinstance(v, str) for v in value.values()):
+            raise self.fail(name, "expected an object of strings")
+        return dict(value)
+
     def numbers(self, data: Mapping[str, Any], name: str) -> dict[str, float]:
         value = self.get(data, name, dict, {})
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
@@ -230,8 +244,9 @@ class _Reader:
         if not isinstance(data, Mapping):
             raise self.fail("<record>", f"expected a JSON object, got {type(data).__name__}")
         version = self.get(data, "schema_version", int)
-        if version != SCHEMA_VERSION:
-            raise self.fail("schema_version", f"unknown version {version} (this loopctl reads {SCHEMA_VERSION})")
+        if version not in READABLE_VERSIONS:
+            readable = ", ".join(map(str, READABLE_VERSIONS))
+            raise self.fail("schema_version", f"unknown version {version} (this loopctl reads {readable})")
         text = {name: self.get(data, name, str) for name in _TEXT_FIELDS}
         return Task(
             **text,
@@ -241,7 +256,7 @@ class _Reader:
             failure_output=self.get(data, "failure_output", str, ""),
             calibration=self.calibration(self.get(data, "calibration", dict)),
             meta=self.meta(self.get(data, "meta", dict)),
-            schema_version=version,
+            schema_version=SCHEMA_VERSION,  # older versions lack only defaulted fields: read as current
         )
 
     def environment(self, data: Mapping[str, Any]) -> EnvironmentSpec:
@@ -290,6 +305,8 @@ class _Reader:
             test_files=self.strings(data, p + "test_files", []),
             fail_modes={test: self.fail_mode(mode, f"{p}fail_modes.{test}") for test, mode in modes.items()},
             remedies=self.strings(data, p + "remedies", []),
+            order_dependent=self.strings(data, p + "order_dependent", []),
+            failing_both=self.texts(data, p + "failing_both"),
         )
 
     def fail_mode(self, data: Any, name: str) -> FailMode:
