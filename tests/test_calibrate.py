@@ -310,17 +310,17 @@ def test_interrupt_leaves_every_task_valid_and_a_rerun_resumes(calibrated, tmp_p
     tasks.add(slow_task(tmp_path))
     command = [sys.executable, "-c", "import cli; cli.calibrate_main()", str(root), "--runs", "1", "--jobs", "2"]
     # faulthandler: should the run ever hang, SIGABRT makes every process print where it is
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
-    try:
-        wait_until(lambda: pending_below(root, len(reset) + 1), proc, "a task saved")
-        wait_until(lambda: any("test_slow.py" in cmdline for _, cmdline in descendants(proc.pid)), proc,
-                   "the slow task's tests running")
-        started = descendants(proc.pid)
-        proc.send_signal(signal.SIGINT)
-        _, err = communicate_or_explain(proc, timeout=120)  # the slow unit is aborted, not waited for
-    finally:
-        proc.kill()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONFAULTHANDLER": "1"}) as proc:
+        try:
+            wait_until(lambda: pending_below(root, len(reset) + 1), proc, "a task saved")
+            wait_until(lambda: any("test_slow.py" in cmdline for _, cmdline in descendants(proc.pid)), proc,
+                       "the slow task's tests running")
+            started = descendants(proc.pid)
+            proc.send_signal(signal.SIGINT)
+            _, err = communicate_or_explain(proc, timeout=120)  # the slow unit is aborted, not waited for
+        finally:
+            proc.kill()
     assert proc.returncode == 130 and "interrupted" in err
     assert outlived(started) == [], "a worker or a test run outlived the interrupt"
     left = len(pending(taskset.load(root)))  # every task file still parses
