@@ -44,7 +44,9 @@ _LAZY = {
     "taskset.runner": ("TestRun", "run_tests"),
     "taskset.store": ("TaskSet", "load"),
     "taskset.swebench": ("export_jsonl", "from_swebench", "import_jsonl", "to_swebench"),
-    "taskset.testfiles": ("TestFileConventions", "is_test_path"),
+    "taskset.testfiles": (
+        "PytestNaming", "TestFileConventions", "is_test_module", "is_test_path", "pytest_naming", "with_naming"
+    ),
     "taskset.workspace": ("Workspace", "clear_bytecode"),
 }
 _HOME = {name: module for module, names in _LAZY.items() for name in names}
@@ -56,7 +58,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from taskset.runner import TestRun, run_tests
     from taskset.store import TaskSet, load
     from taskset.swebench import export_jsonl, from_swebench, import_jsonl, to_swebench
-    from taskset.testfiles import TestFileConventions, is_test_path
+    from taskset.testfiles import PytestNaming, TestFileConventions, is_test_module, is_test_path, pytest_naming, with_naming
     from taskset.workspace import Workspace, clear_bytecode
 
 
@@ -90,6 +92,7 @@ __all__ = [
     "InfrastructureError",
     "Outcome",
     "PatchError",
+    "PytestNaming",
     "RepositoryError",
     "SCHEMA_VERSION",
     "Task",
@@ -113,13 +116,16 @@ __all__ = [
     "export_jsonl",
     "from_swebench",
     "import_jsonl",
+    "is_test_module",
     "is_test_path",
     "load",
     "load_task",
     "mirror",
+    "pytest_naming",
     "repo_name",
     "run_task_tests",
     "run_tests",
     "time_limit",
     "to_swebench",
+    "with_naming",
 ]

@@ -17,7 +17,9 @@ from typing import Any, Mapping
 
 from taskset.errors import TaskRecordError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version 2 added ``meta.order_dependent`` and ``meta.failing_both``; version 1 files still load."""
+READABLE_VERSIONS = (1, 2)
 
 _REQUIRED = {"required": True}
 """Field metadata: a task file must carry this field although the dataclass has a default."""
@@ -115,6 +117,12 @@ class TaskMeta:
     """Every path the test patch touches (modules, fixtures, data files)."""
     fail_modes: dict[str, FailMode] = field(default_factory=dict)
     remedies: tuple[str, ...] = ()
+    order_dependent: tuple[str, ...] = ()
+    """Tests whose outcome depended on what ran beside them while the miner validated the fix
+    (failed in their module's run, passed alone, or the reverse): calibration should weigh them."""
+    failing_both: dict[str, str] = field(default_factory=dict)
+    """Tests that failed before *and* after the fix (a missing binary, a changed library): in
+    neither list; each with the first line of its failure."""
 
 
 @dataclass(frozen=True)
@@ -204,9 +212,11 @@ class _Reader:
         if not isinstance(data, Mapping):
             raise self.fail("<record>", f"expected a JSON object, got {type(data).__name__}")
         version = self.get(data, "schema_version", int)
-        if version != SCHEMA_VERSION:
-            raise self.fail("schema_version", f"unknown version {version} (this loopctl reads {SCHEMA_VERSION})")
-        return self.record(Task, data, "")
+        if version not in READABLE_VERSIONS:
+            readable = ", ".join(map(str, READABLE_VERSIONS))
+            raise self.fail("schema_version", f"unknown version {version} (this loopctl reads {readable})")
+        # older versions lack only defaulted fields: read as current
+        return dataclasses.replace(self.record(Task, data, ""), schema_version=SCHEMA_VERSION)
 
     def record(self, cls: type, data: Any, prefix: str) -> Any:
         """One dataclass from its dict form, each field read by its declared type."""

@@ -213,6 +213,14 @@ def test_12_max_cost_counts_the_billed_cost_of_an_unpriced_paid_tier(tiny, tmp_p
 
 # --- gaps of issue 10 ---------------------------------------------------------------------------
 
+def test_a_non_streamed_answer_that_ran_away_is_runaway_not_truncated(tiny, tmp_path):
+    """An answer cut by the length limit whose tail repeats one line is runaway (its own mode), not truncated."""
+    looping = "Let me think.\n" + "I need to look at the add function again.\n" * 80
+    with ScriptedServer({"m": [Reply(content=looping, finish_reason="length", completion_tokens=4096)]}) as server:
+        [record], _ = run_alone(tmp_path, tiny, tier(server))
+    assert record.failure_mode is FailureMode.RUNAWAY and record.completion_tokens == 4096
+
+
 def test_a_failing_server_is_infrastructure_suspended_after_three_and_retried_by_the_rerun(make_repo,
                                                                                            python_project_env,
                                                                                            tmp_path):
