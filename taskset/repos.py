@@ -16,8 +16,6 @@ import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from filelock import FileLock
-
 from taskset.errors import RepositoryError
 from taskset.paths import cache_dir
 
@@ -117,6 +115,8 @@ def mirror(location: str, update: bool = True) -> Path:
     dest = cache_dir() / "repos" / f"{_slug(repo_name(location))}-{_short_hash(key)}"
     if not update and _healthy(dest):
         return dest
+    from filelock import FileLock  # loaded when a mirror is needed, not by `import taskset`
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(dest) + ".lock"):
         if dest.exists() and not _healthy(dest):

@@ -132,3 +132,29 @@ def test_cli_require_sandbox_is_one_line_and_exit_2(tmp_path, monkeypatch, make_
     assert result.exit_code == 2, result.output
     assert "REQUIRE_SANDBOX" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_no_descriptor_of_the_caller_reaches_the_tests(tmp_path, python_project_env):
+    """An inheritable descriptor the caller holds (a key file, a socket) is not open in the test process:
+    only stdin, stdout/stderr and the result channel are."""
+    secret = tmp_path / "key.txt"
+    secret.write_text("sk-not-for-tests\n")
+    fd = os.open(secret, os.O_RDONLY)
+    os.set_inheritable(fd, True)
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    (ws / "tests" / "test_fds.py").write_text(
+        "import os\n"
+        "def test_fds():\n"
+        "    for name in os.listdir('/proc/self/fd'):\n"
+        "        try:\n"
+        "            target = os.readlink('/proc/self/fd/' + name)\n"
+        "        except OSError:\n"
+        "            continue\n"
+        f"        assert 'key.txt' not in target, (name, target)\n"
+    )
+    try:
+        run = run_tests(python_project_env, ws, ["tests/test_fds.py::test_fds"])
+    finally:
+        os.close(fd)
+    assert run.results["tests/test_fds.py::test_fds"].outcome.value == "passed", run.output
