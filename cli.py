@@ -89,6 +89,14 @@ json_option = click.option("--json", "as_json", is_flag=True,
 """The one ``--json`` flag every command that reports a result takes."""
 
 
+backend_option = click.option(
+    "--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+    help="Where the units of work run: this machine's process pool, or a Ray cluster (RAY_ADDRESS, else a Ray "
+         "cluster started on this machine, else a new local Ray instance; needs pip install 'loopctl[ray]'). "
+         "Results come back here and only this process writes them.")
+"""The one ``--backend`` option of mine, calibrate and harness run."""
+
+
 def echo_json(data) -> None:
     """One JSON object on stdout."""
     import json
@@ -179,8 +187,10 @@ def cli():
 @click.option("--branch", help="Branch to walk (default: the repository's HEAD).")
 @click.option("--merges", is_flag=True, help="Also consider merge commits (diffed against their first parent).")
 @click.option("--max-candidates", type=click.IntRange(min=0), help="Validate at most N new candidates, best score first.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Candidates validated in parallel, each in its own workspace.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Candidates validated at once, each in its own workspace. Default: 1; with --backend ray, "
+                   "as many as the cluster has CPUs.")
+@backend_option
 @click.option("--python", "python",
               help="Interpreter for the task environments: a path or name, or 'auto' (per commit, the installed "
                    "one that fits its requires-python, classifiers and date). Default: this one.")
@@ -198,15 +208,17 @@ def cli():
 @click.option("--name", help="owner/name to record for the tasks (default: from the URL; local/<dir> for paths).")
 @json_option
 @reports_errors
-def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, jobs, python, reruns, timeout,
-             test_dirs, test_globs, name, as_json):
+def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, jobs, backend, python, reruns,
+             timeout, test_dirs, test_globs, name, as_json):
     """Turn a repository's history into tasks proven by their own tests."""
     from miner import MineConfig, ValidateConfig, conventions, mine
+    from taskset.pool import Backend
 
     validate = ValidateConfig(reruns=reruns, timeout=timeout, conventions=conventions(test_dirs, test_globs),
                               **({"python": python} if python else {}))
     config = MineConfig(repo=repo, out=out, branch=branch, since=since, until=until, commits=tuple(commits),
-                        merges=merges, max_candidates=max_candidates, jobs=jobs, name=name, validate=validate,
+                        merges=merges, max_candidates=max_candidates, jobs=jobs, backend=Backend(backend), name=name,
+                        validate=validate,
                         project_conventions=not (test_dirs or test_globs))
     with TerminalProgress(enabled=not as_json) as progress:
         summary = mine(config, progress=progress)
@@ -223,8 +235,10 @@ def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, j
 @click.argument("taskset_dir", type=click.Path(path_type=Path))
 @click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True,
               help="Reruns of the buggy and the gold code per task.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Tasks calibrated in parallel (one process each).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Tasks calibrated at once (one process each). Default: 1; with --backend ray, as many as the "
+                   "cluster has CPUs.")
+@backend_option
 @click.option("--tiers", default=None, help="Harness tiers that label difficulty, in ladder order (local,o3,gpt-5.5).")
 @click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="Attempts per tier per task when labelling difficulty.")
@@ -235,22 +249,23 @@ def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, j
 @click.option("--force", is_flag=True, help="Redo tasks that are already calibrated (or labelled).")
 @json_option
 @reports_errors
-def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int, tiers: str | None, samples: int, config: Path | None,
-                  task_ids: str | None, timeout: float | None, force: bool, as_json: bool):
+def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int | None, backend: str, tiers: str | None, samples: int,
+                  config: Path | None, task_ids: str | None, timeout: float | None, force: bool, as_json: bool):
     """Rerun the tasks of TASKSET_DIR until they can be trusted; with --tiers, label their difficulty.
 
     Statuses: ok, flaky, bad-test, broken, env-failed. Interrupted runs resume where they
     stopped; the summary is printed and written to TASKSET_DIR/calibration.json.
     """
     from calibrate import CalibrateConfig, calibrate, format_summary
+    from taskset.pool import Backend
 
     ladder = ()
     if tiers:  # resolved before any work: an unknown tier is refused at once
         from harness import load_tiers
 
         ladder = tuple(load_tiers(list(split_csv(tiers)), config))
-    settings = CalibrateConfig(runs=runs, jobs=jobs, timeout=timeout, task_ids=split_csv(task_ids), force=force,
-                               tiers=ladder, samples=samples)
+    settings = CalibrateConfig(runs=runs, jobs=jobs, backend=Backend(backend), timeout=timeout,
+                               task_ids=split_csv(task_ids), force=force, tiers=ladder, samples=samples)
     with TerminalProgress(enabled=not as_json) as progress:
         summary = calibrate(taskset_dir, settings, progress)
     if as_json:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from taskset.dirlock import exclusive
-from taskset.pool import run_each
+from taskset.pool import Backend, runner
 from taskset.progress import SILENT, Progress
 from taskset.record import CalibrationStatus, Task
 from taskset.store import TaskSet
@@ -31,8 +31,10 @@ class CalibrateConfig:
 
     runs: int = 3
     """Reruns of the buggy and of the gold code per task."""
-    jobs: int = 1
-    """Tasks calibrated (or labelled) in parallel, one worker process each."""
+    jobs: int | None = None
+    """Tasks calibrated (or labelled) at once (None: one on the local pool, as many as the Ray cluster has CPUs)."""
+    backend: Backend = Backend.LOCAL
+    """Where tasks are calibrated: this machine's process pool, or a Ray cluster (``--backend ray``)."""
     timeout: float | None = None
     """Seconds per test run (default: the evaluator's, scaled from earlier calibration)."""
     task_ids: tuple[str, ...] = ()
@@ -47,7 +49,7 @@ class CalibrateConfig:
     def check(self) -> None:
         """Refuse a setting no run can use, before any work starts."""
         for name, value in (("runs", self.runs), ("jobs", self.jobs), ("samples", self.samples)):
-            if value < 1:
+            if value is not None and value < 1:
                 raise InvalidSetting(name, value, "must be at least 1")
         if self.timeout is not None and self.timeout <= 0:
             raise InvalidSetting("timeout", self.timeout, "must be more than 0 seconds")
@@ -61,16 +63,17 @@ def calibrate(root: str | Path, config: CalibrateConfig = CalibrateConfig(), pro
     """
     config.check()
     TaskSet.open(root)  # a task set at all, before the lock file is created in it
+    run_each = runner(config.backend)  # Ray connects here, before any work
     with exclusive(root, doing="calibrate"):
         tasks = TaskSet.open(root)
         ids = list(config.task_ids) or None
         todo = pending(tasks, ids=ids, force=config.force)
         work = functools.partial(calibrate_task, runs=config.runs, timeout=config.timeout)
-        calibrated = _each(tasks, todo, work, config.jobs, progress, "calibrating", _status)
+        calibrated = _each(run_each, tasks, todo, work, config.jobs, progress, "calibrating", _status)
         if config.tiers:
             todo = needing_labels(tasks, config.tiers, samples=config.samples, ids=ids, force=config.force)
             work = functools.partial(label, tiers=tuple(config.tiers), samples=config.samples)
-            _each(tasks, todo, work, config.jobs, progress, "labelling difficulty", _difficulty)
+            _each(run_each, tasks, todo, work, config.jobs, progress, "labelling difficulty", _difficulty)
         summary = summarize(tasks, calibrated_now=calibrated)
         write_summary(root, summary)
     return summary
@@ -83,15 +86,16 @@ def pending(tasks: TaskSet, *, ids: Iterable[str] | None = None, force: bool = F
 
 
 def _each(
+    run_each: Callable[..., None],
     tasks: TaskSet,
     todo: Sequence[Task],
     work: Callable[[Task], Task],
-    jobs: int,
+    jobs: int | None,
     progress: Progress,
     phase: str,
     outcome: Callable[[Task], str],
 ) -> int:
-    """Run ``work`` on each task through the pool, saving each result the moment it arrives."""
+    """Run ``work`` on each task through the backend's pool, saving each result the moment it arrives."""
     progress.phase(phase, total=len(todo))
     saved = 0
 

@@ -20,9 +20,10 @@ from typing import Sequence
 
 from taskset import dirlock, pythons
 from taskset.atomic import remove_stale_temporaries
-from taskset.errors import InfrastructureError
+from taskset.errors import InfraCause, InfrastructureError, RepositoryError
 from taskset.paths import cache_dir
-from taskset.pool import run_each
+from taskset.pool import Backend, runner
+from taskset.repos import mirror, run_git
 from taskset.progress import SILENT, Progress
 from taskset.testfiles import DEFAULT, TestFileConventions
 
@@ -56,7 +57,10 @@ class MineConfig:
     """Also consider merge commits, diffed against their first parent."""
     max_candidates: int | None = None
     """Validate at most this many new candidates, highest message score first."""
-    jobs: int = 1
+    jobs: int | None = None
+    """Candidates validated at once (None: one on the local pool, as many as the Ray cluster has CPUs)."""
+    backend: Backend = Backend.LOCAL
+    """Where candidates are validated: this machine's process pool, or a Ray cluster (``--backend ray``)."""
     name: str | None = None
     """``owner/name`` to record (default: from the URL; ``local/<dir>`` for paths)."""
     validate: ValidateConfig = field(default_factory=ValidateConfig)
@@ -126,6 +130,7 @@ def mine(config: MineConfig, progress: Progress = SILENT) -> Summary:
                          project_conventions=config.project_conventions)  # fmt: skip
     out = Path(config.out) if config.out is not None else default_out(source.name)
     check_inputs(config, out)
+    run_each = runner(config.backend)  # Ray connects here, before the output directory is touched
     try:
         lock = dirlock.exclusive(out, doing="mine")
         lock.__enter__()
@@ -134,13 +139,13 @@ def mine(config: MineConfig, progress: Progress = SILENT) -> Summary:
     try:
         for folder in (out, out / "tasks"):
             remove_stale_temporaries(folder)
-        return _mine(config, source, out, conventions, progress, started)
+        return _mine(config, source, out, conventions, progress, started, run_each)
     finally:
         lock.__exit__(None, None, None)
 
 
 def _mine(config: MineConfig, source, out: Path, conventions: TestFileConventions, progress: Progress,
-          started: float) -> Summary:  # fmt: skip
+          started: float, run_each) -> Summary:  # fmt: skip
     progress.phase("walking history")
     commits = list_commits(source.git_dir, source.revisions, merges=config.merges)
     project = source.name.split("/")[-1]
@@ -204,13 +209,35 @@ def _work(repo: Repo, config: ValidateConfig, unit: tuple[Candidate, Detail]) ->
     """
     candidate, info = unit
     try:
-        return validate(repo, candidate, info, config)
+        return validate(_on_this_machine(repo, candidate.sha), candidate, info, config)
     except InfrastructureError as exc:
         return Postponed(candidate.sha, str(exc), exc.cause.value), Timing()
     except Exception as exc:  # noqa: BLE001 -- one odd commit must not end a long run; it is recorded
         detail = f"{type(exc).__name__}: {exc}\n{trim(traceback.format_exc(), 1500)}"
         rejection = Rejection(candidate.sha, Reason.MINER_ERROR, trim(detail), candidate.subject, candidate.score)
         return rejection, Timing()
+
+
+def _on_this_machine(repo: Repo, sha: str) -> Repo:
+    """``repo`` with a mirror on the machine running the unit that holds ``sha``.
+
+    The driver's mirror when the unit runs beside it; on another Ray node, that node's own mirror
+    in its own cache (cloned once, fetched when it predates the commit).
+    """
+    if _has_commit(repo.git_dir, sha):
+        return repo
+    try:
+        git_dir = mirror(repo.url, update=False)
+        if not _has_commit(git_dir, sha):
+            git_dir = mirror(repo.url)
+    except RepositoryError as exc:  # the driver could read it: this machine cannot reach it
+        raise InfrastructureError(f"{repo.url}: cannot be mirrored on this machine ({exc})",
+                                  cause=InfraCause.NETWORK) from None
+    return Repo(git_dir, repo.name, repo.url)
+
+
+def _has_commit(git_dir: Path, sha: str) -> bool:
+    return git_dir.is_dir() and run_git(["--git-dir", str(git_dir), "cat-file", "-e", f"{sha}^{{commit}}"]).returncode == 0
 
 
 def _record(ledger: Ledger, outcome, timing: Timing, summary: Summary) -> None:

@@ -6,6 +6,7 @@ The evaluator is the sole authority on "done": see docs/architecture.md for the 
 from typing import TYPE_CHECKING
 
 from taskset.errors import (
+    BackendUnavailable,
     DirectoryBusy,
     EditRefused,
     EnvironmentBuildError,
@@ -78,6 +79,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BackendUnavailable",
     "Calibration",
     "CalibrationStatus",
     "Difficulty",

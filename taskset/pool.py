@@ -2,7 +2,8 @@
 
 The unit of work is a module-level function (or a partial of one) applied to one picklable item;
 its result comes back to the driver, which alone writes it (``on_result``). The same unit is what
-a distributed backend (Ray, ``--backend ray``) would run: only :func:`run_each` would change.
+a distributed backend runs: :mod:`taskset.raypool` is the same contract on Ray (``--backend ray``,
+chosen through :func:`runner`).
 
 Stopping is the driver's decision, and it is prompt and lossless:
 
@@ -18,6 +19,7 @@ Stopping is the driver's decision, and it is prompt and lossless:
 
 from __future__ import annotations
 
+import enum
 import multiprocessing
 import os
 import signal
@@ -29,6 +31,28 @@ from typing import Callable, Iterable, TypeVar
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
+
+class Backend(str, enum.Enum):
+    """Where units run (``--backend``): this machine's process pool, or a Ray cluster."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
+def runner(backend: Backend = Backend.LOCAL) -> Callable[..., None]:
+    """The ``run_each`` of ``backend``, ready: for Ray, imported and connected now, before any work starts.
+
+    Both take ``(work, items, on_result, *, jobs)``; :mod:`taskset.raypool` is imported only here,
+    so the default install never needs Ray. Raises BackendUnavailable (no Ray) or
+    InfrastructureError (no cluster).
+    """
+    if Backend(backend) is Backend.RAY:
+        from taskset import raypool
+
+        raypool.connect()
+        return raypool.run_each
+    return run_each
+
 _PR_SET_PDEATHSIG = 1
 _WATCHDOG_SECONDS = 1.0
 
@@ -38,7 +62,7 @@ def run_each(
     items: Iterable[Item],
     on_result: Callable[[Item, Result], None],
     *,
-    jobs: int = 1,
+    jobs: int | None = 1,
 ) -> None:
     """Apply ``work`` to each item, ``jobs`` at a time, and hand each result to ``on_result`` in the driver.
 
@@ -48,6 +72,7 @@ def run_each(
     and propagates after every finished unit has been handed over.
     """
     items = list(items)
+    jobs = jobs or 1  # None: the default, one at a time
     if jobs <= 1 or len(items) <= 1:
         for item in items:
             on_result(item, work(item))

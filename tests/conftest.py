@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,63 @@ def mined_sample(tmp_path_factory, session_cache, sample_repo) -> tuple[Path, di
     assert result.exit_code == 0, result.output
     return out, json.loads(result.output)
 # --- end sample repository fixtures ---
+
+# --- ray fixtures (only tests that name Ray use them) ---
+# One local Ray cluster (2 CPUs) per session, started in this process on first use and shut down
+# at the end: Ray takes seconds and about half a gigabyte to start, so no test starts its own.
+# Its workers inherit the environment it was started with: the session's caches (the environments
+# the local pool built are reused, as on a warm node) and the pinned git identity.
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    """The session's Ray cluster: its address, and the environment a driver in a subprocess connects with."""
+
+    address: str
+    env: dict
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory, session_cache):
+    """Start (once) and connect this process to a 2-CPU local Ray cluster; skip when Ray is not installed."""
+    import shutil
+    import tempfile
+
+    ray = pytest.importorskip("ray")
+    home = tmp_path_factory.mktemp("ray-home")
+    temp = tempfile.mkdtemp(prefix="lc-ray-")  # short: Ray's socket paths must fit in 107 bytes
+    workers = {
+        # the tests' own helpers (units that kill their worker, fake evaluators) import by name there too
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")])),
+        "LOOPCTL_CACHE": str(session_cache / "loopctl"),
+        "UV_CACHE_DIR": str(session_cache / "uv"),
+        "HOME": str(home),
+        "GIT_CONFIG_GLOBAL": str(home / "gitconfig"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Loop Tester",
+        "GIT_AUTHOR_EMAIL": "tester@example.invalid",
+        "GIT_COMMITTER_NAME": "Loop Tester",
+        "GIT_COMMITTER_EMAIL": "tester@example.invalid",
+        "GIT_AUTHOR_DATE": "2024-03-01T12:00:00+00:00",
+        "GIT_COMMITTER_DATE": "2024-03-01T12:00:00+00:00",
+    }
+    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.endswith(SECRET_SUFFIXES) or (name.startswith(("GIT_", "LOOPCTL_")) and name not in KEPT):
+                patch.delenv(name)
+        for name, value in workers.items():
+            patch.setenv(name, value)
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=temp,
+                 logging_level="warning")
+    try:
+        address = ray.get_runtime_context().gcs_address
+        env = {"RAY_ADDRESS": address}
+        token = home / ".ray" / "auth_token"  # Ray's own, made by ray.init unless RAY_AUTH_MODE says otherwise
+        if token.is_file():
+            env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
+        yield RayCluster(address, env)
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
+# --- end ray fixtures ---
