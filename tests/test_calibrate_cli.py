@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from factories import make_task
 
 import taskset
 from cli import cli
+from factories import make_task
 from taskset import Calibration
 
 
