@@ -118,7 +118,8 @@ def test_an_unreachable_index_is_exit_3_and_the_task_stays_to_retry(tmp_path, mo
 
     repo = GitRepo(tmp_path / "repo")
     write_minimal_project(repo.path)
-    base = repo.commit("base", {"calc.py": "def f():\n    return 1\n", "tests/test_calc.py": "def test_x():\n    pass\n"})
+    base = repo.commit("base", {"calc.py": "def f():\n    return 1\n",
+                                "tests/test_calc.py": "def test_x():\n    pass\n"})
     fix = repo.commit("fix", {"calc.py": "def f():\n    return 2\n",
                               "tests/test_calc.py": "import calc\n\ndef test_f():\n    assert calc.f() == 2\n"})
     task = make_task(instance_id="local__repo-" + fix[:12], repo="local/repo", repo_url=str(repo.path),
