@@ -9,6 +9,7 @@ code 2. Ctrl-C and SIGTERM keep what finished and exit 130. Long work reports to
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
 from pathlib import Path
@@ -398,16 +399,26 @@ def _print_tables(line: str, items) -> None:
 @click.option("--empty", is_flag=True, help="Judge the unchanged buggy code (should not resolve).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds for the test run (default: from the task).")
+@click.option("--require-sandbox", is_flag=True,
+              help="Refuse to run the tests unconfined when no sandbox can start (as LOOPCTL_REQUIRE_SANDBOX=1).")
 @json_option
 @reports_errors
 def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, gold: bool, empty: bool,
-                 timeout: float | None, as_json: bool):
-    """Judge a candidate patch against INSTANCE_ID's tests; exit 0 when resolved, 1 when not."""
+                 timeout: float | None, require_sandbox: bool, as_json: bool):
+    """Judge a candidate patch against INSTANCE_ID's tests; exit 0 when resolved, 1 when not.
+
+    The tests run in a sandbox (bubblewrap, else unshare): only the workspace is writable, there is
+    no network, and the caller's secrets are out of reach. Where none can start they run unconfined
+    and the verdict says "sandbox: none"; --require-sandbox refuses instead.
+    """
     import taskset
     from taskset.evaluate import evaluate
+    from taskset.sandbox import REQUIRE_ENV
 
     if sum((patch_file is not None, gold, empty)) != 1:
         raise click.UsageError("give exactly one of --patch FILE, --gold, --empty")
+    if require_sandbox:
+        os.environ[REQUIRE_ENV] = "1"
     task = taskset.load(taskset_dir)[instance_id]
     if patch_file is not None:
         patch = patch_file.read_text(encoding="utf-8", errors="surrogateescape")
@@ -417,7 +428,8 @@ def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, g
     if as_json:
         echo_json(verdict.to_dict())
     else:
-        click.echo(f"{verdict.instance_id}: {verdict.problem.value} ({verdict.duration:.1f}s)")
+        sandboxed = f", sandbox: {verdict.sandbox}" if verdict.sandbox else ""
+        click.echo(f"{verdict.instance_id}: {verdict.problem.value} ({verdict.duration:.1f}s{sandboxed})")
         for label, outcomes in (("FAIL_TO_PASS", verdict.fail_to_pass), ("PASS_TO_PASS", verdict.pass_to_pass)):
             for test, outcome in outcomes.items():
                 click.echo(f"  {label}  {outcome.value:<8} {test}")
