@@ -193,8 +193,8 @@ def implied_plugins(addopts: str | list[str]) -> list[str]:
 def choose_pytest(deps: ProjectDeps, python_version: str) -> str:
     """The pytest requirement both the interpreter and the project accept.
 
-    The interpreter's floor (``pytest_floor``) and the project's ``minversion`` raise the lower
-    bound; a project pin is kept only if, together with that floor and the pins kept before it,
+    The floor ``pytest_floor`` gives (the runner's and the interpreter's) and the project's
+    ``minversion`` raise the lower bound; a project pin is kept only if, together with that floor and the pins kept before it,
     some release still satisfies it (``pytest~=7.1.0`` cannot run on 3.11: dropped).
     """
     floor = _max_version(pytest_floor(python_version) or "", deps.minversion)

@@ -159,7 +159,7 @@ class Installer:
                 if not climbable or not plan.project or rung == rungs[-1]:
                     raise
                 continue
-            self.check()
+            self.check(plan)
             self.drop_broken_plugins()
             return rung, self.freeze(plan.project_name)
         raise AssertionError("unreachable: the last rung raises")
@@ -211,9 +211,20 @@ class Installer:
         if plan.project:
             self.run(pip + [str(source)], "pip:project", tool=False)
 
-    def check(self) -> None:
-        """The env must be able to import pytest: an install that resolved but cannot run is a failure."""
-        self.run([str(self.python), "-c", "import pytest"], "check", tool=False)
+    def check(self, plan: Plan | None = None) -> None:
+        """The env must be able to import pytest: an install that resolved but cannot run is a failure.
+
+        Old pytest (3.x) and its plugins import ``pkg_resources`` without declaring setuptools, which
+        a uv venv does not hold: then setuptools of the date is installed and the check repeated.
+        """
+        try:
+            self.run([str(self.python), "-c", "import pytest"], "check", tool=False)
+        except EnvironmentBuildError as exc:
+            if "No module named 'pkg_resources'" not in exc.output or plan is None:
+                raise
+            self.run(["pip", "install", "--python", str(self.python), *_dated(plan.exclude_newer), "setuptools<70"],
+                     "check:setuptools")  # fmt: skip
+            self.run([str(self.python), "-c", "import pytest"], "check", tool=False)
 
     def drop_broken_plugins(self) -> tuple[str, ...]:
         """Uninstall pytest plugins that cannot even be imported here (``pytest-travis-fold`` needs

@@ -201,7 +201,7 @@ def test_broken_files_contribute_nothing(tmp_path):
 
 PYTEST_CASES = [
     # (test requirements, minversion, python, expected pytest requirement)
-    ((), "", "3.8.10", "pytest"),
+    ((), "", "3.8.10", "pytest>=3.5"),                        # the runner's own floor
     ((), "", "3.11.7", "pytest>=7.2"),
     (("pytest<5",), "", "3.11.7", "pytest>=7.2"),            # a pin that cannot run here is replaced
     (("pytest==6.2.5",), "", "3.12.1", "pytest>=7.4.3"),
@@ -210,7 +210,8 @@ PYTEST_CASES = [
     (("pytest==7.*",), "", "3.13.0", "pytest>=8.2"),
     ((), "7.4", "3.11.7", "pytest>=7.4"),                     # the project's minversion raises the floor
     ((), "6.0", "3.11.7", "pytest>=7.2"),
-    (("pytest<5",), "", "3.7.9", "pytest<5"),
+    (("pytest<5",), "", "3.7.9", "pytest<5,>=3.5"),
+    (("pytest<3",), "", "3.6.15", "pytest>=3.5"),             # older than the runner drives: dropped
     (("pytest>=8",), "", "3.11.7", "pytest>=8"),              # already above the floor: nothing added
     (("pytest==7.4.0",), "", "3.11.7", "pytest==7.4.0"),
     (("pytest~=7.1.0",), "", "3.11.7", "pytest>=7.2"),        # ~=7.1.0 means 7.1.*: below the floor, dropped
@@ -251,7 +252,8 @@ def test_effective_date_rules():
     assert pythons.effective_date("2024-02-03T10:00:00+02:00", "3.11.7") == "2024-02-03"
     assert pythons.effective_date("2024-02-03T23:30:00-02:00", "3.11.7") == "2024-02-04", "the UTC day"
     assert pythons.effective_date("2019-05-01", "3.8.18") == "2019-10-14"
-    assert pythons.effective_date(None, "3.2.6") == ""
+    assert pythons.effective_date(None, "3.2.6") == "2018-03-21", "the runner's pytest floor"
+    assert pythons.effective_date("2016-04-01", "3.6.15") == "2018-03-21"
     assert pythons.effective_date("2020-01-01", "3.13.0") == "2024-10-07"
 
 

@@ -216,9 +216,10 @@ def test_auto_python_picks_by_requires_python_classifiers_and_era():
 def test_auto_python_names_the_interpreter_needed_when_none_fits():
     """When no installed interpreter fits, the choice names the one to install."""
     have = [Interpreter(__import__("pathlib").Path("/py/3.11"), "3.11.7")]
-    choice = pythons.choose(PythonNeeds(requires="<3.6", classifiers=("2.7", "3.4", "3.5")), "2016-01-01", have)
-    assert choice.interpreter is None and choice.needed == "3.5"
-    assert "requires-python <3.6" in choice.reason
+    choice = pythons.choose(PythonNeeds(requires="<3.8", classifiers=("2.7", "3.6", "3.7")), "2019-01-01", have)
+    assert choice.interpreter is None and choice.needed == "3.7"
+    assert "requires-python <3.8" in choice.reason
+    assert pythons.choose(PythonNeeds(requires="<3"), "2012-01-01", have).needed == "<3"  # nothing uv can build
     assert pythons.choose(PythonNeeds(requires=">=3.99"), "", have).needed == ">=3.99"
 
 
