@@ -90,10 +90,11 @@ for name, ep in found:
 """
 """Prints ``name<TAB>error`` for each installed pytest plugin whose entry point fails to import."""
 
-CUTOFF_FLOORS = {"atomicwrites": "2022-07-09", "setuptools": "2019-02-06"}
+CUTOFF_FLOORS = {"atomicwrites": "2022-07-09", "setuptools": "2019-02-06", "wheel": "2019-02-06"}
 """Packages resolved as of at least this day, whatever the resolution date (``--exclude-newer-package``):
 atomicwrites' old releases vanished from the index and came back under a 2022 upload date (pytest 4
-needs it), and uv builds a legacy sdist with ``setuptools>=40.8.0``, published 2019-02-05."""
+needs it); uv builds a legacy sdist with ``setuptools>=40.8.0`` (2019-02-05) and a wheel of that
+time (wheel 0.30 fails beside it on pluggy 0.6's license file)."""
 
 
 @dataclass(frozen=True)

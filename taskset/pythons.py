@@ -51,7 +51,7 @@ The day matters: pytest 7.2 came out the day *after* Python 3.11.0, so a resolut
 must reach it or the floor cannot be installed (checked with ``uv pip compile --exclude-newer``).
 """
 
-RUNNER_PYTEST = ("3.5", "2018-03-21")
+RUNNER_PYTEST = ("3.5", "2018-03-22")
 """The oldest pytest the test runner drives on any interpreter (its plugin reads ``user_properties``,
 ``--continue-on-collection-errors``), and the day it reached the index: a floor for every interpreter."""
 
