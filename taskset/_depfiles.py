@@ -14,9 +14,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+
+from taskset._specs import poetry_requirement, poetry_specifier
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _EXTRAS = re.compile(r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*\[([^\]]*)\]")
@@ -38,72 +38,6 @@ def requirement_extras(req: str) -> list[str]:
     """``name[a, b]>=1`` -> ``["a", "b"]``."""
     match = _EXTRAS.match(req)
     return [e.strip() for e in match.group(1).split(",") if e.strip()] if match else []
-
-
-def specifier(req: str) -> list[str]:
-    """The version clauses of a requirement, in their order (markers dropped): ``pytest>=6,<8; ...`` -> ``[">=6", "<8"]``.
-
-    Each clause is checked with ``packaging``; one it cannot read (a legacy version) is left out.
-    """
-    body = req.split(";", 1)[0]
-    body = body[len(requirement_name(body)):] if requirement_name(body) else body
-    body = re.sub(r"^\s*\[[^\]]*\]", "", body).strip().strip("()")
-    clauses = []
-    for piece in body.split(","):
-        piece = re.sub(r"\s+", "", piece)
-        if not piece:
-            continue
-        try:
-            clauses.append(str(Specifier(piece)))
-        except InvalidSpecifier:
-            continue
-    return clauses
-
-
-def parse_version(text: str) -> Version | None:
-    """A PEP 440 version, or None when ``text`` is not one."""
-    try:
-        return Version(text.strip())
-    except InvalidVersion:
-        return None
-
-
-def satisfiable(clauses: list[str]) -> bool:
-    """Whether some release satisfies every clause together (``~=7.1.0`` with ``>=7.2``: no).
-
-    Checked on the versions the clauses name and their neighbours (each release component
-    bumped, one component appended): enough to find a witness for any set written by hand.
-    """
-    spec = SpecifierSet(",".join(clauses))
-    return any(spec.contains(v, prereleases=False) for v in _witnesses(clauses))
-
-
-def bounded_below(clauses: list[str], floor: str) -> bool:
-    """Whether the clauses alone keep every allowed version at or above ``floor`` (``>=8`` does for 7.2)."""
-    low = parse_version(floor)
-    if low is None:
-        return False
-    spec = SpecifierSet(",".join(clauses))
-    return not any(v < low and spec.contains(v, prereleases=False) for v in _witnesses(clauses + [f"<{floor}"]))
-
-
-def _witnesses(clauses: list[str]) -> set[Version]:
-    found = {Version("0")}
-    for clause in clauses:
-        version = parse_version(Specifier(clause).version.rstrip(".*"))
-        if version is None:
-            continue
-        release = list(version.release)
-        found.add(Version(".".join(map(str, release))))
-        found.add(version)
-        found.add(Version(".".join(map(str, release + [1]))))
-        for i in range(len(release)):
-            bumped = release[:i] + [release[i] + 1] + [0] * (len(release) - i - 1)
-            found.add(Version(".".join(map(str, bumped))))
-            if release[i] > 0:
-                lower = release[:i] + [release[i] - 1] + [9999]
-                found.add(Version(".".join(map(str, lower))))
-    return found
 
 
 def split_words(text: str) -> list[str]:
@@ -188,7 +122,7 @@ class Reader:
         poetry = tool.get("poetry", {})
         if isinstance(poetry.get("extras"), dict):
             deps = poetry.get("dependencies", {}) if isinstance(poetry.get("dependencies"), dict) else {}
-            table.update({k: [_poetry_requirement(n, deps.get(n, "*")) for n in _as_list(v)]
+            table.update({k: [poetry_requirement(n, deps.get(n, "*")) for n in _as_list(v)]
                           for k, v in poetry["extras"].items() if isinstance(k, str)})  # fmt: skip
         project = self.pyproject().get("project", {}).get("optional-dependencies", {})
         table.update({k: _as_list(v) for k, v in project.items()})
@@ -208,7 +142,7 @@ class Reader:
                        if normalize(g) in names and isinstance(groups[g], dict)]  # fmt: skip
         for table in tables:
             if isinstance(table, dict):
-                reqs += [_poetry_requirement(n, v) for n, v in table.items() if normalize(n) != "python"]
+                reqs += [poetry_requirement(n, v) for n, v in table.items() if normalize(n) != "python"]
         pdm = tool.get("pdm", {}).get("dev-dependencies", {})
         if isinstance(pdm, dict):
             reqs += [r for g, v in pdm.items() if normalize(g) in names for r in _as_list(v)]
@@ -218,7 +152,7 @@ class Reader:
         if (self.root / "Pipfile").is_file():
             dev = self._toml_file("Pipfile").get("dev-packages", {})
             if isinstance(dev, dict):
-                reqs += [_poetry_requirement(n, v, pipfile=True) for n, v in dev.items()]
+                reqs += [poetry_requirement(n, v, pipfile=True) for n, v in dev.items()]
         reqs += _as_list(self._setup_call().get("tests_require") or [])
         cfg = self.ini("setup.cfg")
         reqs += _cfg_list(cfg.get("options", "tests_require", fallback=""))
@@ -269,7 +203,7 @@ class Reader:
         reqs = _as_list(data.get("project", {}).get("dependencies", []))
         poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
         if isinstance(poetry, dict):
-            reqs += [_poetry_requirement(n, v) for n, v in poetry.items() if normalize(n) != "python"
+            reqs += [poetry_requirement(n, v) for n, v in poetry.items() if normalize(n) != "python"
                      and not (isinstance(v, dict) and v.get("optional"))]  # fmt: skip
         flit = data.get("tool", {}).get("flit", {}).get("metadata", {})
         reqs += _as_list(flit.get("requires", []))
@@ -287,7 +221,7 @@ class Reader:
         poetry = data.get("tool", {}).get("poetry", {})
         python = poetry.get("dependencies", {}).get("python") if isinstance(poetry.get("dependencies"), dict) else None
         if not requires and isinstance(python, str):
-            requires = _poetry_specifier(python)
+            requires = poetry_specifier(python)
         cfg = self.ini("setup.cfg")
         requires = requires or cfg.get("options", "python_requires", fallback="").strip()
         setup = self._setup_call()
@@ -483,49 +417,3 @@ def _cfg_list(value: str) -> list[str]:
         elif piece.strip():
             items.append(piece.strip())
     return items
-
-
-def _poetry_requirement(name: str, value: Any, pipfile: bool = False) -> str:
-    """A poetry/Pipfile dependency entry as a PEP 508 line: ``{"version": "^1.2", "extras": ["x"]}`` -> ``name[x]>=1.2,<2``."""
-    extras: list[str] = []
-    version: Any = value
-    if isinstance(value, dict):
-        extras = [e for e in value.get("extras", []) if isinstance(e, str)]
-        version = value.get("version", "*")
-        if any(key in value for key in ("git", "path", "url", "file")):
-            return ""  # not on the package index
-    elif isinstance(value, list):
-        version = "*"  # several alternatives by marker: leave the choice to the resolver
-    spec = version if pipfile and isinstance(version, str) and version != "*" else None
-    spec = spec if spec is not None else (_poetry_specifier(version) if isinstance(version, str) else "")
-    return name + (f"[{','.join(extras)}]" if extras else "") + spec
-
-
-def _poetry_specifier(constraint: str) -> str:
-    """Poetry's version syntax in PEP 440: ``^1.2`` -> ``>=1.2,<2.0``; ``~1.2`` -> ``>=1.2,<1.3``; ``*`` -> ""."""
-    clauses: list[str] = []
-    if "||" in constraint:
-        return ""  # alternatives PEP 440 cannot say: no constraint is closer than a wrong one
-    for part in re.split(r"\s*,\s*|\s+(?=[<>=!~^])", constraint.strip()):
-        part = part.strip()
-        if not part or part == "*":
-            continue
-        match = re.fullmatch(r"([\^~]|[<>=!]=?|~=)?\s*v?([0-9][0-9A-Za-z.*+-]*)", part)
-        if not match:
-            return ""
-        op, version = match.group(1) or "", match.group(2)
-        release = [int(x) for x in re.findall(r"\d+", version.split("-")[0])[:3]] or [0]
-        if op == "^":
-            first = next((i for i, x in enumerate(release) if x != 0), len(release) - 1)
-            upper = release[: first + 1]
-            upper[-1] += 1
-            clauses += [f">={version}", "<" + ".".join(map(str, upper))]
-        elif op == "~":
-            upper = release[:2] if len(release) > 1 else release[:1]
-            upper[-1] += 1
-            clauses += [f">={version}", "<" + ".".join(map(str, upper))]
-        elif op in ("", "="):
-            clauses.append(f"=={version}")
-        else:
-            clauses.append(f"{op}{version}")
-    return ",".join(clauses)

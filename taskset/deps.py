@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taskset import _depfiles as files
+from taskset import _specs as specs
 from taskset._depfiles import normalize, requirement_name
 from taskset.pythons import PythonNeeds, pytest_floor
 
@@ -203,10 +204,10 @@ def choose_pytest(deps: ProjectDeps, python_version: str) -> str:
     for req in deps.extra_requirements + deps.requirements:
         if normalize(requirement_name(req)) != "pytest":
             continue
-        trial = clauses + [c for c in files.specifier(req) if c not in clauses]
-        if files.satisfiable(trial + bound):
+        trial = clauses + [c for c in specs.specifier(req) if c not in clauses]
+        if specs.satisfiable(trial + bound):
             clauses = trial
-    if floor and not files.bounded_below(clauses, floor):
+    if floor and not specs.bounded_below(clauses, floor):
         clauses.append(f">={floor}")
     return "pytest" + ",".join(clauses)
 
@@ -245,7 +246,7 @@ def _dedupe(reqs: list[str]) -> list[str]:
 
 def _max_version(a: str, b: str) -> str:
     """The higher of two versions; one that is not a version loses ("" when neither is)."""
-    va, vb = files.parse_version(a) if a else None, files.parse_version(b) if b else None
+    va, vb = specs.parse_version(a) if a else None, specs.parse_version(b) if b else None
     if va is None or vb is None:
         return a if va is not None else (b if vb is not None else "")
     return a if va >= vb else b

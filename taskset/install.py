@@ -30,7 +30,8 @@ from pathlib import Path
 
 import uv
 
-from taskset._depfiles import normalize, parse_version, requirement_name
+from taskset._depfiles import normalize, requirement_name
+from taskset._specs import parse_version
 from taskset.errors import EnvironmentBuildError, InfraCause, InfrastructureError
 
 RUNGS = ("normal", "no-build-isolation", "capped-backend", "pip", "source-tree")
