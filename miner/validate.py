@@ -135,7 +135,7 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
     with Workspace.create(repo.git_dir, candidate.sha) as fixed_tree:
         python = _interpreter(config.python, fixed_tree.path, info.created_at)
         env = ensure_environment(fixed_tree.path, python=python, resolution_date=info.created_at)
-        proof = _prove(repo, candidate, patch, test_patch, env, config, runs)
+        proof = _attempt(repo, candidate, patch, test_patch, env, config, runs)
         extra: tuple[str, ...] = ()
         module = missing_module(proof, patch, fixed_tree.path)
         if module:
@@ -146,7 +146,13 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
             except EnvironmentBuildError:
                 extra = ()  # the distribution is not installable: the first verdict stands
             else:
-                env, proof = env_with, _prove(repo, candidate, patch, test_patch, env_with, config, runs)
+                again = _attempt(repo, candidate, patch, test_patch, env_with, config, runs)
+                if isinstance(again, TestRunError) and not isinstance(proof, TestRunError):
+                    extra = ()  # worse than before: the first verdict stands
+                else:
+                    env, proof = env_with, again
+    if isinstance(proof, TestRunError):
+        raise proof
     verdict = proof.verdict
     if verdict.reason is not None:
         detail = verdict.detail
@@ -182,6 +188,15 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
             failing_both=verdict.failing_both,
         ),
     )
+
+
+def _attempt(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, config: ValidateConfig,
+             runs: list) -> "_Proof | TestRunError":  # fmt: skip
+    """``_prove``, with a pytest that could not run at all returned (its output may name a missing module)."""
+    try:
+        return _prove(repo, candidate, patch, test_patch, env, config, runs)
+    except TestRunError as exc:
+        return exc
 
 
 def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, config: ValidateConfig,
@@ -275,9 +290,13 @@ def _runnable(root: Path, path: str, conventions: TestFileConventions) -> bool:
     return _is_test_module(path, conventions, text)
 
 
-def missing_module(proof: _Proof, patch: str, root: Path) -> str:
-    """A third-party module the tests failed to import on both sides ("" when none): a dependency
-    still to find. Not the project's own modules, not the standard library, not what the fix adds."""
+def missing_module(proof: "_Proof | TestRunError", patch: str, root: Path) -> str:
+    """A third-party module the tests failed to import on both sides, or that stopped pytest from
+    starting (a conftest import) ("" when none): a dependency still to find. Not the project's own
+    modules, not the standard library, not what the fix adds."""
+    if isinstance(proof, TestRunError):
+        found = _MISSING_MODULE.search(proof.output)
+        return found.group(1) if found and _third_party(found.group(1), root, patch) else ""
     for key, result in proof.gold.items():
         if result.outcome not in FAILING or result.exception not in IMPORT_ERRORS:
             continue

@@ -279,6 +279,20 @@ class Reader:
 
     def tox_deps(self) -> list[str]:
         """``[testenv] deps`` from tox.ini, setup.cfg or pyproject's ``legacy_tox_ini``."""
+        found = self._tox_testenv("deps")
+        if found is None:
+            return []
+        name, value = found
+        seen = {p.resolve() for p in map(self.root.joinpath, self.read)}
+        return self._lines(value, self.root, seen, name)
+
+    def tox_extras(self) -> list[str]:
+        """``[testenv] extras``: the project's extras tox installs for the tests."""
+        found = self._tox_testenv("extras")
+        return [normalize(e) for e in re.split(r"[\s,]+", found[1]) if e and "{" not in e] if found else []
+
+    def _tox_testenv(self, option: str) -> tuple[str, str] | None:
+        """(file, value) of ``option`` in the first tox ``[testenv]`` section that has it."""
         legacy = self.pyproject().get("tool", {}).get("tox", {}).get("legacy_tox_ini")
         sources = [("tox.ini", None), ("setup.cfg", None)]
         if isinstance(legacy, str):
@@ -287,10 +301,9 @@ class Reader:
             if text is None and not (self.root / name).is_file():
                 continue
             config = self.ini(name, text)
-            if config.has_option("testenv", "deps"):
-                seen = {p.resolve() for p in map(self.root.joinpath, self.read)}
-                return self._lines(config.get("testenv", "deps"), self.root, seen, name)
-        return []
+            if config.has_option("testenv", option):
+                return name, config.get("testenv", option)
+        return None
 
     def dependency_groups(self, names: tuple[str, ...]) -> list[str]:
         """PEP 735 ``[dependency-groups]`` named in ``names``, with ``{include-group = ...}`` expanded."""
@@ -343,6 +356,16 @@ def _setup_kwargs(tree: ast.Module) -> dict[str, Any]:
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             assigned[node.targets[0].id] = node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and _item_of_dict(node.targets[0], assigned):
+            # EXTRAS['dev'] = EXTRAS['tests'] + [...]: the dict literal gains that key
+            # (evaluated now, against the dict as it was: the value may read the dict itself)
+            target = node.targets[0]
+            table = assigned[target.value.id]
+            try:
+                value = ast.Constant(_literal(node.value, assigned, 0))
+            except (ValueError, TypeError, KeyError, RecursionError):
+                continue
+            assigned[target.value.id] = ast.Dict(keys=[*table.keys, target.slice], values=[*table.values, value])
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "setup":
             found = {}
@@ -355,12 +378,20 @@ def _setup_kwargs(tree: ast.Module) -> dict[str, Any]:
     return {}
 
 
+def _item_of_dict(target: ast.expr, assigned: dict[str, ast.expr]) -> bool:
+    """``NAME['key']`` where NAME is a module-level dict literal."""
+    return (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+            and isinstance(assigned.get(target.value.id), ast.Dict) and isinstance(target.slice, ast.Constant))  # fmt: skip
+
+
 def _literal(node: ast.expr, names: dict[str, ast.expr], depth: int) -> Any:
     """A literal, with module-level names and list ``+`` resolved (``TESTS + ["x"]``)."""
     if depth > 20:
         raise ValueError("too deep")
     if isinstance(node, ast.Name):
         return _literal(names[node.id], names, depth + 1)
+    if isinstance(node, ast.Subscript):
+        return _literal(node.value, names, depth + 1)[_literal(node.slice, names, depth + 1)]
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _literal(node.left, names, depth + 1) + _literal(node.right, names, depth + 1)
     if isinstance(node, (ast.List, ast.Tuple, ast.Set)):

@@ -2,7 +2,7 @@
 
 Sources, in the order they are read: the project's extras named test/tests/testing/dev
 (pyproject, flit's ``requires-extra``, poetry's extras, setup.cfg, setup.py via ``ast``, and the
-``features`` of hatch's test environments), requirements files for tests and development, tox
+``features`` of hatch's test environments and ``extras`` of tox's), requirements files for tests and development, tox
 ``deps``, PEP 735 dependency groups, tool tables (poetry ``dev-dependencies`` and groups, pdm
 ``dev-dependencies``, hatch environments, Pipfile ``[dev-packages]``, ``tests_require``), and the
 pytest plugins the pytest config implies (``addopts``, ``required_plugins``). ``setup.py`` is
@@ -141,7 +141,7 @@ def scan(root: Path) -> ProjectDeps:
     name = meta.get("name", "")
     extras_table = reader.extras()
     chosen = [extra for extra in TEST_EXTRAS if extra in extras_table]
-    chosen += [f for f in reader.hatch_features() if f in extras_table and f not in chosen]
+    chosen += [f for f in reader.hatch_features() + reader.tox_extras() if f in extras_table and f not in chosen]
     extra_reqs = [req for extra in chosen for req in extras_table[extra]]
     found: list[str] = []
     for pattern in REQUIREMENT_GLOBS:

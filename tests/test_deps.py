@@ -143,6 +143,13 @@ CASES = {
          "setup.cfg": "[options]\ntests_require =\n    pytest-mock\n"},
         dict(requirements=("nose", "mock", "pytest-mock"), runtime=("six",)),
     ),
+    "setup.py extras grown by item assignment, and the extras tox installs": (
+        {"setup.py": "from setuptools import setup\nEXTRAS = {'reco': ['simplejson'], 'tests': ['pytz']}\n"
+                     "EXTRAS['dev'] = EXTRAS['reco'] + EXTRAS['tests'] + ['tox']\n"
+                     "setup(name='m', extras_require=EXTRAS)\n",
+         "tox.ini": "[testenv]\nextras = tests,reco\ncommands = pytest\n"},
+        dict(extras=("tests", "dev", "reco"), extra_requirements=("pytz", "simplejson", "pytz", "tox", "simplejson")),
+    ),
     "test-requirements.txt and requirements/ci.txt": (
         {"test-requirements.txt": "hypothesis\n", "requirements/ci.txt": "pytest-xdist\n"},
         dict(requirements=("hypothesis", "pytest-xdist")),

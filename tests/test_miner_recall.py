@@ -147,12 +147,17 @@ def test_a_test_dependency_only_in_poetry_dev_dependencies_is_installed(make_rep
 
 
 @pytest.mark.slow
-def test_an_undeclared_dependency_is_installed_once_by_name_and_recorded(make_repo, tmp_path):
-    """A test module failing to import a third-party module on both sides is a dependency still to
-    find: installed once by name, and the remedy recorded on the task."""
+@pytest.mark.parametrize("where", ["test module", "conftest"])
+def test_an_undeclared_dependency_is_installed_once_by_name_and_recorded(make_repo, tmp_path, where):
+    """A third-party module the tests fail to import on both sides (in a test module, or in a
+    conftest.py, which stops pytest before any test) is a dependency still to find: installed once
+    by name, and the remedy recorded on the task."""
     repo = make_repo()
     test = "import six\nfrom calc import shout\n\ndef test_shout():\n    assert shout(six.u('a')) == 'A'\n"
-    repo.commit("Initial", {"pyproject.toml": PYPROJECT, "calc.py": "def shout(s):\n    return s\n", "tests/test_calc.py": test})
+    files = {"pyproject.toml": PYPROJECT, "calc.py": "def shout(s):\n    return s\n", "tests/test_calc.py": test}
+    if where == "conftest":
+        files["tests/conftest.py"] = "import six  # noqa: F401\n"
+    repo.commit("Initial", files)
     fix = repo.commit("Fix shout", {"calc.py": "def shout(s):\n    return s.upper()\n",
                                     "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})  # fmt: skip
     tasks, rejections = _mine(repo, tmp_path / "ts")
