@@ -23,7 +23,8 @@ from taskset._depfiles import normalize, requirement_name
 from taskset.pythons import PythonNeeds, pytest_floor
 
 TEST_EXTRAS = ("test", "tests", "testing", "dev")
-"""Extra and dependency-group names that hold test dependencies."""
+"""Extra and dependency-group names that hold test dependencies (an extra named dev only when no
+test-named one exists: it usually adds linters and doc tools, pinned to what failed to build later)."""
 
 REQUIREMENT_GLOBS = (
     "requirements-dev*.txt",
@@ -141,6 +142,8 @@ def scan(root: Path) -> ProjectDeps:
     name = meta.get("name", "")
     extras_table = reader.extras()
     chosen = [extra for extra in TEST_EXTRAS if extra in extras_table]
+    if "dev" in chosen and len(chosen) > 1:
+        chosen.remove("dev")  # dev = tests + lint + docs: the tests' own extra will do
     chosen += [f for f in reader.hatch_features() + reader.tox_extras() if f in extras_table and f not in chosen]
     extra_reqs = [req for extra in chosen for req in extras_table[extra]]
     found: list[str] = []

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import uv
 
+from taskset import deps
 from taskset._depfiles import normalize, requirement_name
 from taskset._specs import parse_version
 from taskset.errors import EnvironmentBuildError, InfraCause, InfrastructureError
@@ -171,7 +172,10 @@ class Installer:
         if rung == "pip":
             return self._install_with_pip(plan, source)
         if rung == "source-tree":
-            plan = dataclasses.replace(plan, project=False, requirements=plan.runtime + plan.requirements)
+            # the project's extras cannot be installed without the project: their requirements can
+            found = deps.scan(source)
+            own = plan.runtime + tuple(r for r in found.extra_requirements if _name(r) != "pytest")
+            plan = dataclasses.replace(plan, project=False, requirements=tuple(dict.fromkeys(own + plan.requirements)))
         args = ["pip", "install", "--python", str(self.python)]
         dated = _dated(plan.exclude_newer)
         files = self.venv / ".loopctl"

@@ -143,12 +143,16 @@ CASES = {
          "setup.cfg": "[options]\ntests_require =\n    pytest-mock\n"},
         dict(requirements=("nose", "mock", "pytest-mock"), runtime=("six",)),
     ),
+    "an extra named dev only when no test extra exists": (
+        {"pyproject.toml": PYPROJECT.replace('docs = ["sphinx"]', 'dev = ["mypy==0.812", "pytest>=6"]')},
+        dict(extras=("test",), extra_requirements=("pytest>=6", "hypothesis")),
+    ),
     "setup.py extras grown by item assignment, and the extras tox installs": (
         {"setup.py": "from setuptools import setup\nEXTRAS = {'reco': ['simplejson'], 'tests': ['pytz']}\n"
                      "EXTRAS['dev'] = EXTRAS['reco'] + EXTRAS['tests'] + ['tox']\n"
                      "setup(name='m', extras_require=EXTRAS)\n",
          "tox.ini": "[testenv]\nextras = tests,reco\ncommands = pytest\n"},
-        dict(extras=("tests", "dev", "reco"), extra_requirements=("pytz", "simplejson", "pytz", "tox", "simplejson")),
+        dict(extras=("tests", "reco"), extra_requirements=("pytz", "simplejson")),
     ),
     "test-requirements.txt and requirements/ci.txt": (
         {"test-requirements.txt": "hypothesis\n", "requirements/ci.txt": "pytest-xdist\n"},
