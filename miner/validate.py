@@ -33,6 +33,7 @@ from taskset.errors import (
     TestRunError,
     WorkspaceError,
 )
+from taskset.junit import Outcome
 from taskset.record import EnvironmentSpec, Task, TaskMeta
 from taskset.testfiles import DEFAULT, TestFileConventions
 from taskset.testfiles import is_test_module as _is_test_module
@@ -225,6 +226,13 @@ def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, c
             return _Proof(Judgement(reason=Reason.NO_TEST_MODULE, detail="test-side paths: " + tests))
         try:
             buggy = run(ws, modules)
+            if not any(r.outcome in FAILING for r in buggy.values()):
+                # nothing fails on the buggy code: nothing can go from fail to pass; the gold runs
+                # could only tell which no-task reason applies
+                ran = sum(r.outcome is not Outcome.MISSING for r in buggy.values())
+                verdict = judge(buggy, [buggy], patch) if not ran else Judgement(
+                    reason=Reason.NO_FAIL_TO_PASS, detail=f"{ran} tests ran; none failed on the buggy code")
+                return _Proof(verdict, buggy, {}, modules)
             ws.apply_patch(patch, what="gold patch", allow_tests=True)
             gold = run(ws, modules)
             alone = _alone(lambda tests: run(ws, tests), suspects(buggy, [gold]))
