@@ -55,6 +55,8 @@ class Reader:
         self.root = root
         self.read: set[str] = set()
         self.skipped: list[str] = []
+        self.self_extras: list[str] = []
+        """Extras named by a requirements line that installs the project itself (``-e .[http2]``)."""
         self._toml: dict[str, Any] | None = None
 
     def _text(self, path: Path) -> str | None:
@@ -269,6 +271,13 @@ class Reader:
                     self.skipped.append(f"{line} (tox substitution, in {where})")
                 else:
                     reqs += self.requirements_file(base / target, seen)
+                continue
+            itself = re.match(r"^(?:(?:-e|--editable)\s*)?(\.[^\s\[]*)(?:\[([^\]]*)\])?$", line)
+            if itself and (base / itself.group(1)).resolve() == self.root.resolve():
+                # "-e .[http2]": the project itself, with the extras its tests need
+                self.self_extras += [normalize(e) for e in (itself.group(2) or "").split(",") if e.strip()]
+                self.skipped.append(f"{line} (editable or path install of the project itself: its extras go with it,"
+                                    f" in {where})")
                 continue
             reason = _unusable(line)
             if reason:

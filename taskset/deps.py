@@ -158,6 +158,7 @@ def scan(root: Path) -> ProjectDeps:
     found += implied_plugins(config.get("addopts", ""))
     found += config.get("required_plugins", [])
     self_extras, requirements = _split_self(found, name, reader.skipped)
+    self_extras += [e for e in reader.self_extras if e in extras_table]
     return ProjectDeps(
         name=name,
         installable=bool(meta.get("installable")),

@@ -75,6 +75,11 @@ CASES = {
         {"pyproject.toml": PYPROJECT, "requirements.txt": "-e .[brotli]\npytest==7.1\ntrio==0.21\ntrustme\n"},
         dict(requirements=("pytest==7.1", "trio==0.21", "trustme")),
     ),
+    "-e .[extra] in a requirements file installs the project with that extra": (
+        {"pyproject.toml": PYPROJECT.replace('docs = ["sphinx"]', 'http2 = ["h2"]'),
+         "requirements.txt": "-e .[http2]\npytest\n"},
+        dict(extras=("test", "http2"), requirements=("pytest",)),
+    ),
     "a package's root requirements.txt without pytest stays for tox -r to read": (
         {"pyproject.toml": PYPROJECT, "requirements.txt": "requests\n",
          "tox.ini": "[tox]\nenvlist = py\n[testenv]\ndeps =\n    -rrequirements.txt\n    mock\n"},
