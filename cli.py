@@ -1,7 +1,9 @@
 """Command-line wiring: parse options, call the packages, print, set exit codes. No logic lives here.
 
 Each command's section is marked; the library it calls raises its own errors (TasksetError,
-MinerError, HarnessError), which become one line on stderr and exit code 2.
+MinerError, CalibrateError, HarnessError) or an OSError, which become one line on stderr and exit
+code 2. Ctrl-C and SIGTERM keep what finished and exit 130. Long work reports to a
+``taskset.progress.Progress``; :class:`TerminalProgress` draws it here.
 """
 
 from __future__ import annotations
@@ -41,10 +43,14 @@ def _error_roots() -> tuple[type[BaseException], ...]:
 
 def one_line(exc: BaseException) -> str:
     """An error as one line: OSError as ``path: reason``, the packages' errors as their message."""
+    from taskset.errors import InfrastructureError
+
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename is not None else ""
         return f"{where}{exc.strerror}"
     text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, InfrastructureError):
+        text += " (the machine failed, not the work: nothing was recorded for it; rerun to retry)"
     return text
 
 

@@ -3,7 +3,8 @@
 The evaluator is the sole authority on "done": see docs/architecture.md for the rules it keeps.
 """
 
-from taskset.environment import Environment, ensure_environment, environment_for
+from typing import TYPE_CHECKING
+
 from taskset.errors import (
     DirectoryBusy,
     EditRefused,
@@ -19,7 +20,6 @@ from taskset.errors import (
     WorkspaceError,
 )
 from taskset.evaluate import Verdict, VerdictProblem, evaluate, run_task_tests, time_limit
-from taskset.junit import Outcome, TestResult
 from taskset.record import (
     SCHEMA_VERSION,
     Calibration,
@@ -32,12 +32,50 @@ from taskset.record import (
     TaskMeta,
     load_task,
 )
-from taskset.repos import mirror, repo_name
-from taskset.runner import TestRun, run_tests
-from taskset.store import TaskSet, load
-from taskset.swebench import export_jsonl, from_swebench, import_jsonl, to_swebench
-from taskset.testfiles import PytestNaming, TestFileConventions, is_test_module, is_test_path, pytest_naming, with_naming
-from taskset.workspace import Workspace, clear_bytecode
+
+# Everything else loads on first use (PEP 562), so `import taskset` stays cheap: no uv, no
+# filelock, no environment builder, no mirrors until a name that needs them is read. The
+# evaluator is imported at once: its module shares the name of `taskset.evaluate()`, and loading
+# the module later would rebind that name to the module.
+_LAZY = {
+    "taskset.environment": ("Environment", "ensure_environment", "environment_for"),
+    "taskset.junit": ("Outcome", "TestResult"),
+    "taskset.repos": ("mirror", "repo_name"),
+    "taskset.runner": ("TestRun", "run_tests"),
+    "taskset.store": ("TaskSet", "load"),
+    "taskset.swebench": ("export_jsonl", "from_swebench", "import_jsonl", "to_swebench"),
+    "taskset.testfiles": (
+        "PytestNaming", "TestFileConventions", "is_test_module", "is_test_path", "pytest_naming", "with_naming"
+    ),
+    "taskset.workspace": ("Workspace", "clear_bytecode"),
+}
+_HOME = {name: module for module, names in _LAZY.items() for name in names}
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from taskset.environment import Environment, ensure_environment, environment_for
+    from taskset.junit import Outcome, TestResult
+    from taskset.repos import mirror, repo_name
+    from taskset.runner import TestRun, run_tests
+    from taskset.store import TaskSet, load
+    from taskset.swebench import export_jsonl, from_swebench, import_jsonl, to_swebench
+    from taskset.testfiles import PytestNaming, TestFileConventions, is_test_module, is_test_path, pytest_naming, with_naming
+    from taskset.workspace import Workspace, clear_bytecode
+
+
+def __getattr__(name: str):
+    import importlib
+
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'taskset' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # bound once: later reads are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "Calibration",

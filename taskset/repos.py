@@ -16,8 +16,6 @@ import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from filelock import FileLock
-
 from taskset.errors import RepositoryError
 from taskset.paths import cache_dir
 
@@ -115,6 +113,8 @@ def mirror(location: str, update: bool = True) -> Path:
     dest = cache_dir() / "repos" / f"{_slug(repo_name(location))}-{_short_hash(key)}"
     if not update and (dest / "HEAD").is_file():
         return dest
+    from filelock import FileLock  # loaded when a mirror is needed, not by `import taskset`
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(dest) + ".lock"):
         if (dest / "HEAD").is_file():
