@@ -13,8 +13,13 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
 
 EXIT_USAGE = 2
 EXIT_INFRASTRUCTURE = 3
@@ -24,9 +29,11 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 class Failure(click.ClickException):
-    """A library error shown as one line, exit 2."""
+    """A library error shown as one line: exit 2, or 3 when the machine (not the input) failed."""
 
-    exit_code = EXIT_USAGE
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.exit_code = exit_code
 
     def show(self, file=None) -> None:
         click.echo(f"error: {self.message}", err=True)
@@ -44,15 +51,24 @@ def _error_roots() -> tuple[type[BaseException], ...]:
 
 def one_line(exc: BaseException) -> str:
     """An error as one line: OSError as ``path: reason``, the packages' errors as their message."""
-    from taskset.errors import InfrastructureError
-
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename is not None else ""
         return f"{where}{exc.strerror}"
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, InfrastructureError):
-        text += " (the machine failed, not the work: nothing was recorded for it; rerun to retry)"
+    if _passing(exc):
+        text = f"the machine failed, not the work: {text} (nothing was recorded for it; rerun to retry)"
     return text
+
+
+def _passing(exc: BaseException) -> bool:
+    """An infrastructure failure a rerun may not meet again (disk, network, a damaged cache): exit 3.
+
+    A missing interpreter or sandbox is the setup's, not a passing failure: like bad input, it is
+    exit 2 until the user changes something.
+    """
+    from taskset.errors import InfraCause, InfrastructureError
+
+    return isinstance(exc, InfrastructureError) and exc.cause not in (InfraCause.INTERPRETER, InfraCause.SANDBOX)
 
 
 def _interrupt(signum, frame):
@@ -60,7 +76,7 @@ def _interrupt(signum, frame):
 
 
 def reports_errors(command):
-    """Errors to one line and exit 2 (never a traceback for bad input); Ctrl-C and SIGTERM to exit 130."""
+    """Errors to one line and exit 2 (3 for the machine's failures; never a traceback); Ctrl-C and SIGTERM to 130."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -69,7 +85,8 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except _error_roots() as exc:
-            raise Failure(one_line(exc)) from None
+            code = EXIT_INFRASTRUCTURE if _passing(exc) else EXIT_USAGE
+            raise Failure(one_line(exc), code) from None
         except KeyboardInterrupt:
             click.echo("interrupted: everything finished so far is saved; rerun to resume", err=True)
             sys.exit(EXIT_INTERRUPTED)
@@ -112,16 +129,22 @@ class TerminalProgress:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled and sys.stderr.isatty()
-        self._bar = None
-        self._task = None
+        self._bar: RichProgress | None = None
+        self._task: TaskID | None = None
         self._tally: dict[str, int] = {}
         self._status = ""
 
-    def __enter__(self) -> "TerminalProgress":
+    def __enter__(self) -> TerminalProgress:
         if self.enabled:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-            from rich.progress import TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn(), TextColumn("{task.fields[tally]}"), TextColumn("{task.fields[status]}"))
@@ -186,7 +209,8 @@ def cli():
 @click.option("--commit", "commits", multiple=True, help="Mine exactly this commit (repeatable).")
 @click.option("--branch", help="Branch to walk (default: the repository's HEAD).")
 @click.option("--merges", is_flag=True, help="Also consider merge commits (diffed against their first parent).")
-@click.option("--max-candidates", type=click.IntRange(min=0), help="Validate at most N new candidates, best score first.")
+@click.option("--max-candidates", type=click.IntRange(min=0),
+              help="Validate at most N new candidates, best score first.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Candidates validated at once, each in its own workspace. Default: 1; with --backend ray, "
                    "as many as the cluster has CPUs.")
@@ -259,7 +283,7 @@ def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int | None, backend: str, 
     from calibrate import CalibrateConfig, calibrate, format_summary
     from taskset.pool import Backend
 
-    ladder = ()
+    ladder: tuple = ()
     if tiers:  # resolved before any work: an unknown tier is refused at once
         from harness import load_tiers
 
@@ -289,7 +313,8 @@ def _strategy_default() -> str:
 @harness_group.command("run")
 @click.option("--taskset", "taskset_dir", type=click.Path(path_type=Path), required=True,
               help="The task set directory, or a SWE-bench .jsonl/.json file read as it is.")
-@click.option("--tiers", default="local,o3,gpt-5.5", show_default=True, help="The ladder, bottom first (comma-separated).")
+@click.option("--tiers", default="local,o3,gpt-5.5", show_default=True,
+              help="The ladder, bottom first (comma-separated).")
 @click.option("--strategies", default=_strategy_default(), show_default=True,
               help="Strategies to compare: modeE, always-local, always-frontier, local-repair, heuristic, cascade, "
                    "modeE+carry (oracle-routing is always computed). Only the tiers they need are run.")
@@ -417,12 +442,10 @@ def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, g
     if require_sandbox:
         os.environ[REQUIRE_ENV] = "1"
     task = taskset.load(taskset_dir)[instance_id]
-    if gold:
-        patch = task.patch
-    elif empty:
-        patch = ""
-    else:
+    if patch_file is not None:
         patch = patch_file.read_text(encoding="utf-8", errors="surrogateescape")
+    else:
+        patch = task.patch if gold else ""
     verdict = evaluate(task, patch=patch, timeout=timeout)
     if as_json:
         echo_json(verdict.to_dict())

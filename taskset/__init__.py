@@ -59,7 +59,14 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from taskset.runner import TestRun, run_tests
     from taskset.store import TaskSet, load
     from taskset.swebench import export_jsonl, from_swebench, import_jsonl, to_swebench
-    from taskset.testfiles import PytestNaming, TestFileConventions, is_test_module, is_test_path, pytest_naming, with_naming
+    from taskset.testfiles import (
+        PytestNaming,
+        TestFileConventions,
+        is_test_module,
+        is_test_path,
+        pytest_naming,
+        with_naming,
+    )
     from taskset.workspace import Workspace, clear_bytecode
 
 

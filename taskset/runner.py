@@ -82,6 +82,24 @@ class TestRun:
 
 
 @dataclass(frozen=True)
+class _Request:
+    """One run's inputs, as run_tests normalised them."""
+
+    root: Path
+    tests: list[str]
+    files: list[str]
+    """The distinct test files to hand pytest."""
+    absent: set[str]
+    """Requested ids whose file does not exist (``missing`` without asking pytest)."""
+    pythonpath: tuple[str, ...]
+    timeout: float
+    suspects: frozenset[str]
+    limits: RunLimits
+    test_paths: tuple[str, ...]
+    """The test patch's paths, when the workspace knows them (made read-only too)."""
+
+
+@dataclass(frozen=True)
 class _Scratch:
     """The run's private folder (outside the workspace): what the sandbox shows of it, and how."""
 
@@ -138,26 +156,28 @@ def run_tests(
         base = tempdirs.make("run")
     except OSError as exc:
         raise InfrastructureError(f"cannot create a scratch folder: {exc}", cause=InfraCause.DISK) from None
+    request = _Request(root, list(tests), files, absent, tuple(pythonpath), timeout, frozenset(suspects), limits,
+                       tuple(getattr(workspace, "test_paths", ())))  # fmt: skip
     try:
-        scratch = _Scratch(base)
-        return _run(env, facts, kind, root, scratch, list(tests), files, absent, pythonpath, timeout,
-                    frozenset(suspects), limits)  # fmt: skip
+        return _run(env, facts, kind, request, _Scratch(base))
     except OSError as exc:
         raise InfrastructureError(f"test run failed on the machine's side: {exc}", cause=InfraCause.DISK) from None
     finally:
         tempdirs.remove(base)
 
 
-def _run(env, facts, kind, root, scratch, tests, files, absent, pythonpath, timeout, suspects, limits) -> TestRun:
+def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: "_Request", scratch: _Scratch) -> TestRun:
+    root, tests, files, pythonpath, limits = request.root, request.tests, request.files, request.pythonpath, request.limits
     scratch.create()
     select = scratch.inputs / "select.txt"
-    select.write_text("\n".join(t for t in tests if t not in absent) + "\n", encoding="utf-8")
+    select.write_text("\n".join(t for t in tests if t not in request.absent) + "\n", encoding="utf-8")
     config = find_config(root, files, facts.pytest_version)
     if config is None:
         config = scratch.inputs / "pytest.ini"
         config.write_text(EMPTY_INI, encoding="utf-8")
     guarded = protect.protected_files(root)
     before = protect.hashes(root, guarded)
+    frozen = protect.read_only_files(root, files, config, request.test_paths)
     spec = scratch.inputs / "spec.json"
     junit = scratch.report / "junit.xml"
 
@@ -165,10 +185,10 @@ def _run(env, facts, kind, root, scratch, tests, files, absent, pythonpath, time
         args = _pytest_args(root, files, select, junit, config, channel_fd)
         spec.write_text(json.dumps(_boot_spec(root, pythonpath, args, limits, channel_fd)), encoding="utf-8")
         command = [str(env.python), "-s", "-B", str(BOOT), str(spec)]
-        return sandbox.wrap(kind, _mounts(env, facts, root, scratch, guarded), command, scratch.base)
+        return sandbox.wrap(kind, _mounts(env, facts, root, scratch, frozen), command, scratch.base)
 
     finished = run_with_channel(command_for, root, scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp),
-                                timeout, scratch.base / "output.log")  # fmt: skip
+                                request.timeout, scratch.base / "output.log")  # fmt: skip
     output = trim(finished.output.decode("utf-8", errors="replace"), OUTPUT_LIMIT)
     xml = read_bounded(junit, REPORT_CAP)
     witness = parse_channel(finished.channel)
@@ -183,7 +203,7 @@ def _run(env, facts, kind, root, scratch, tests, files, absent, pythonpath, time
     junit_results = _parse(xml, tests)
     tamper = findings(Evidence(
         witness=witness, junit=junit_results, exit_code=finished.exit_code, root=str(root), before=before,
-        after=protect.hashes(root, guarded), suspects=suspects,
+        after=protect.hashes(root, guarded), suspects=request.suspects,
     ))  # fmt: skip
     if finished.channel_overflow:
         tamper.insert(0, "the live channel carried more than any honest run says")
@@ -256,14 +276,14 @@ def _boot_spec(root: Path, pythonpath: Sequence[str], args: list[str], limits: R
             "limits": limits.rlimits(), "channel": channel_fd}  # fmt: skip
 
 
-def _mounts(env, facts: envprobe.EnvFacts, root: Path, scratch: _Scratch, guarded: list[str]) -> sandbox.Mounts:
+def _mounts(env, facts: envprobe.EnvFacts, root: Path, scratch: _Scratch, frozen: list[str]) -> sandbox.Mounts:
     venv = Path(env.python).parent.parent
     visible = [facts.base_prefix, venv, PLUGIN_DIR, scratch.inputs, facts.executable]
     read_only = _outermost(p.resolve() for p in visible if p.exists())
     return sandbox.Mounts(
         read_only=read_only,
         writable=(root, scratch.report, scratch.home, scratch.tmp),
-        protected=tuple(root / rel for rel in guarded),
+        protected=tuple(root / rel for rel in frozen),
         cwd=root,
     )
 
