@@ -320,7 +320,9 @@ def _strategy_default() -> str:
                    "modeE+carry (oracle-routing is always computed). Only the tiers they need are run.")
 @click.option("--seeds", default="42", show_default=True, help="Comma-separated seeds.")
 @click.option("--task-ids", default="", help="Only these tasks (comma-separated instance ids; each must exist).")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Tasks run in parallel (at least 1).")
+@click.option("--jobs", type=int, default=None,
+              help="Tasks run at once (at least 1). Default: 1; with --backend ray, as many as the cluster has CPUs.")
+@backend_option
 @click.option("--max-cost", type=float, default=None, help="Stop starting paid attempts at this many dollars (>= 0).")
 @click.option("--cascade-thresholds", default="5,10,15,20,25", show_default=True,
               help="Pre-hoc score thresholds the cascade strategy is swept over.")
@@ -330,8 +332,8 @@ def _strategy_default() -> str:
               help="Also run tasks calibration has not seen (default: only tasks calibrated ok).")
 @json_option
 @reports_errors
-def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost, cascade_thresholds, config, out,
-                uncalibrated, as_json):
+def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, backend, max_cost, cascade_thresholds, config,
+                out, uncalibrated, as_json):
     """Run (or resume) the tiers on a task set; records go to OUT/attempts.jsonl.
 
     Each tier's server is checked before the first task. Ctrl-C (or SIGTERM) stops new attempts at
@@ -342,6 +344,7 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost,
     from harness.run import RunSpec, run
     from harness.summary import write_summary
     from harness.tables import headline, tables
+    from taskset.pool import Backend
 
     conf = harness.load_config(config)
     ladder = conf.select(split_csv(tiers))
@@ -352,8 +355,9 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost,
         click.echo(f"warning: {warning}", err=True)
     out = out or Path("runs") / "-".join(t.name for t in ladder)
     spec = RunSpec(taskset=taskset_dir, out=out, tiers=tuple(ladder), strategies=wanted, seeds=seed_list,
-                   task_ids=split_csv(task_ids), jobs=jobs, max_cost=max_cost, max_attempts=conf.max_attempts,
-                   carry_over=conf.carry_over, include_uncalibrated=uncalibrated, cascade_thresholds=thresholds)
+                   task_ids=split_csv(task_ids), jobs=jobs, backend=Backend(backend), max_cost=max_cost,
+                   max_attempts=conf.max_attempts, carry_over=conf.carry_over, include_uncalibrated=uncalibrated,
+                   cascade_thresholds=thresholds)
     with TerminalProgress(enabled=not as_json) as progress:
         result = run(spec, progress=progress)
     for note in result.notes:

@@ -21,9 +21,10 @@ from harness.config import ProviderKind, Tier
 from harness.errors import HarnessError
 
 
-def check_options(jobs: int, max_cost: float | None, seeds: Sequence[int], thresholds: Sequence[float]) -> None:
-    """--jobs >= 1, --max-cost >= 0, at least one seed, finite cascade thresholds."""
-    if not isinstance(jobs, int) or jobs < 1:
+def check_options(jobs: int | None, max_cost: float | None, seeds: Sequence[int],
+                  thresholds: Sequence[float]) -> None:
+    """--jobs >= 1 (None: the backend's default), --max-cost >= 0, at least one seed, finite cascade thresholds."""
+    if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
         raise HarnessError(f"--jobs must be at least 1 (got {jobs})")
     if max_cost is not None and (not math.isfinite(max_cost) or max_cost < 0):
         raise HarnessError(f"--max-cost must be a non-negative number of dollars (got {max_cost:g})")

@@ -55,6 +55,11 @@ class OpenAIProvider:
         self.client = openai.OpenAI(base_url=tier.base_url, api_key=self._key, max_retries=0,
                                     timeout=tier.timeout, http_client=http)
 
+    def __reduce__(self):
+        """Pickled as its tier: rebuilt where it lands (a Ray worker) with its own client and calls,
+        the key read from that machine's environment, never carried in the pickle."""
+        return (OpenAIProvider, (self.tier,))
+
     def complete(self, request: Request) -> Completion:
         """One chat completion within the tier's timeout; failures raise ProviderError."""
         params = self._params(request)

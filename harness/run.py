@@ -6,9 +6,11 @@ Layout of ``runs/NAME/``: ``run.json`` (settings, the tasks, the pinned price ta
 skips every attempt already recorded and retries those that failed for infrastructure reasons.
 
 Order of work: every input is checked (nothing written yet), each tier's server is asked for its
-models, the run directory is locked (one writer), then tasks run on ``jobs`` threads. Ctrl-C or
-SIGTERM stops new attempts at once, cuts model calls in flight, lets evaluations in flight
-finish and returns with ``interrupted`` set; a second signal quits at once.
+models, the run directory is locked (one writer), then tasks run on ``jobs`` threads (with
+``--backend ray`` the cells a thread decides on run as Ray tasks and are written back here:
+``harness.raycells``). Ctrl-C or SIGTERM stops new attempts at once, cuts model calls in
+flight, lets evaluations in flight finish and returns with ``interrupted`` set; a second signal
+quits at once.
 """
 
 from __future__ import annotations
@@ -16,15 +18,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
-
-from taskset.atomic import append_line, remove_stale_temporaries, write_atomic
-from taskset.dirlock import LOCK_FILE, exclusive
-from taskset.errors import TasksetError
-from taskset.progress import SILENT, Progress
-from taskset.record import Task
+from typing import cast
 
 from harness.calls import Calls
 from harness.checks import check_cache, check_options, check_servers, check_writable_dir
@@ -32,7 +29,16 @@ from harness.completion import Provider
 from harness.config import CarryOver, Tier
 from harness.errors import RunDirError
 from harness.gate import Gate, stop_on_signals
-from harness.loop import Alias, Context, Evaluate, default_evaluate, earlier_from, shared_prefix, tier_attempts
+from harness.loop import (
+    Alias,
+    Context,
+    Evaluate,
+    TierOutcome,
+    default_evaluate,
+    earlier_from,
+    shared_prefix,
+    tier_attempts,
+)
 from harness.names import DEFAULT, Strategy, parse_strategies
 from harness.prehoc import DEFAULT_THRESHOLDS, Features, features, heuristic_start
 from harness.pricing import known_spend
@@ -41,7 +47,12 @@ from harness.providers import make_provider
 from harness.records import RUN_FILE, TASKS_FILE, RunLog, read_settings, tier_from_dict
 from harness.strategies import repair_tier
 from harness.tasksource import load_tasks, select_tasks
-
+from taskset.atomic import append_line, remove_stale_temporaries, write_atomic
+from taskset.dirlock import LOCK_FILE, exclusive
+from taskset.errors import TasksetError
+from taskset.pool import Backend
+from taskset.progress import SILENT, Progress
+from taskset.record import Task
 
 
 @dataclass(frozen=True)
@@ -60,8 +71,10 @@ class RunSpec:
     """Seeds: each tier runs once per task and seed."""
     task_ids: tuple[str, ...] = ()
     """Restrict to these tasks (empty: every usable task)."""
-    jobs: int = 1
-    """Tasks run in parallel."""
+    jobs: int | None = None
+    """Tasks run at once (None: one locally; on Ray, as many as the cluster has CPUs)."""
+    backend: Backend = Backend.LOCAL
+    """Where each (task, seed, tier) cell runs: a thread here, or a Ray task (``--backend ray``)."""
     max_cost: float | None = None
     """Stop starting paid attempts once the spend reaches this many dollars."""
     max_attempts: int = 8
@@ -103,6 +116,10 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
 
 
+Cell = Callable[..., TierOutcome]
+"""Runs one (task, seed, tier) cell: ``tier_attempts`` here, or ``harness.raycells.RayCells`` on Ray."""
+
+
 @dataclass
 class _Plan:
     spec: RunSpec
@@ -111,6 +128,7 @@ class _Plan:
     repair: Tier
     repair_shared: int
     carry_shared: int
+    cell: Cell = tier_attempts
 
 
 def prepare(spec: RunSpec, providers: dict[str, Provider] | None = None, calls: Calls | None = None) -> _Plan:
@@ -145,6 +163,11 @@ def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str,
             pass
     if check:
         check_servers(spec.tiers, plan.providers)
+    jobs = spec.jobs or 1
+    if spec.backend is Backend.RAY:
+        from taskset import raypool
+
+        jobs = spec.jobs or raypool.cluster_cpus()  # connects (RAY_ADDRESS, else local) before the lock
     evaluate = evaluate or default_evaluate()
     with exclusive(spec.out, doing="harness run"):
         remove_stale_temporaries(spec.out)
@@ -152,8 +175,14 @@ def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str,
         log = RunLog(spec.out)
         prices = {t.name: t for t in spec.tiers}
         gate = Gate(spec.max_cost, prices, known_spend(log, prices))
+        if spec.backend is Backend.RAY:
+            from harness import raycells
+
+            remote, plan.cell = raycells.start(gate)  # the gate moves into an actor every cell asks
+            gate = cast(Gate, remote)  # the same interface, answered by the actor
         result = RunResult(spec.out, tasks=len(plan.tasks), resumed_attempts=len(log.records))
-        counter = _Counter(gate, progress or SILENT)
+        # on Ray each cell tells the gate about its attempts where they end; locally the log does
+        counter = _Counter(gate, progress or SILENT, counts_spend=not getattr(plan.cell, "counts_spend", False))
         counter.progress.phase(f"harness run: {len(plan.tasks)} tasks", total=len(plan.tasks))
         log.on_append = counter.attempt_done
 
@@ -164,14 +193,14 @@ def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str,
                                   "(press Ctrl-C again to quit at once)")
 
         with stop_on_signals(stop):
-            _pool(plan.tasks, lambda task: _one_task(plan, task, log, gate, evaluate, result, counter), spec.jobs,
+            _pool(plan.tasks, lambda task: _one_task(plan, task, log, gate, evaluate, result, counter), jobs,
                   gate.stop)
         _finish(result, log, gate, spec)
         return result
 
 
 def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evaluate, result: RunResult,
-              counter: "_Counter") -> None:
+              counter: _Counter) -> None:
     spec = plan.spec
     try:
         sources = read_sources(task)
@@ -190,13 +219,13 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
             if gate.stopping:
                 return
             if needed(spec, index, solved, feats):
-                outcome = tier_attempts(ctx, tier, seed, plan.providers[tier.name], carry_over=spec.carry_over)
+                outcome = plan.cell(ctx, tier, seed, plan.providers[tier.name], carry_over=spec.carry_over)
                 solved.append(outcome.resolved if outcome.resolved or outcome.complete else None)
             else:
                 solved.append(False)
         outcomes.append(True if any(solved) else None if None in solved else False)
         if Strategy.LOCAL_REPAIR in wanted and not gate.stopping:
-            tier_attempts(ctx, plan.repair, seed, plan.providers[tiers[0].name], carry_over=spec.carry_over,
+            plan.cell(ctx, plan.repair, seed, plan.providers[tiers[0].name], carry_over=spec.carry_over,
                           alias=Alias(tiers[0], plan.repair_shared))
         if Strategy.CARRY in wanted and not gate.stopping:
             carry_ladder(Context(task, sources, evaluate, log, Strategy.CARRY, gate), plan, seed)
@@ -239,7 +268,7 @@ def carry_ladder(ctx: Context, plan: _Plan, seed: int) -> None:
         if left <= 0:
             return
         alias = Alias(tier, plan.carry_shared) if index == 0 else None
-        outcome = tier_attempts(ctx, tier, seed, plan.providers[tier.name], max_attempts=left, earlier=earlier,
+        outcome = plan.cell(ctx, tier, seed, plan.providers[tier.name], max_attempts=left, earlier=earlier,
                                 carry_over=CarryOver.ALL, alias=alias)
         if outcome.resolved or not outcome.complete:
             return
@@ -251,14 +280,16 @@ def carry_ladder(ctx: Context, plan: _Plan, seed: int) -> None:
 class _Counter:
     """Tells the progress about attempts and tasks (thread-safe)."""
 
-    def __init__(self, gate: Gate, progress: Progress):
+    def __init__(self, gate: Gate, progress: Progress, counts_spend: bool = True):
         self.gate, self.progress = gate, progress
+        self.counts_spend = counts_spend
         self.attempts = 0
         self._lock = threading.Lock()
         self._status = getattr(progress, "status", None)
 
     def attempt_done(self, record) -> None:
-        self.gate.add(record)
+        if self.counts_spend:
+            self.gate.add(record)
         with self._lock:
             self.attempts += 1
             if self._status is not None:

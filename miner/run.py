@@ -237,7 +237,9 @@ def _on_this_machine(repo: Repo, sha: str) -> Repo:
 
 
 def _has_commit(git_dir: Path, sha: str) -> bool:
-    return git_dir.is_dir() and run_git(["--git-dir", str(git_dir), "cat-file", "-e", f"{sha}^{{commit}}"]).returncode == 0
+    if not git_dir.is_dir():
+        return False
+    return run_git(["--git-dir", str(git_dir), "cat-file", "-e", f"{sha}^{{commit}}"]).returncode == 0
 
 
 def _record(ledger: Ledger, outcome, timing: Timing, summary: Summary) -> None:

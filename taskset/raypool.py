@@ -22,7 +22,8 @@ schedules; nothing here decides where a unit runs. Imported only when a command 
 from __future__ import annotations
 
 import signal
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from taskset.errors import BackendUnavailable, InfraCause, InfrastructureError
 

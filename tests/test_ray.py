@@ -151,9 +151,9 @@ def test_calibrate_on_ray_reaches_the_local_pools_verdicts(ray_cluster, mined_sa
     for backend in ("local", "ray"):
         root = tmp_path / backend
         shutil.copytree(mined_sample[0], root)
+        jobs = ["--jobs", "2"] if backend == "local" else []  # Ray: the cluster's 2 CPUs by default
         done = CliRunner().invoke(cli, ["calibrate", str(root), "--runs", "1", "--task-ids", ",".join(ids),
-                                        "--backend", backend, "--json"] + (["--jobs", "2"] if backend == "local" else []),
-                                  catch_exceptions=False)
+                                        "--backend", backend, "--json", *jobs], catch_exceptions=False)
         assert done.exit_code == 0, done.output
         verdicts[backend] = _verdicts(root, ids)
     assert verdicts["ray"] == verdicts["local"]
