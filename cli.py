@@ -201,7 +201,10 @@ def cli():
 
 # --- mine ---
 @cli.command("mine")
-@click.option("--repo", required=True, help="Repository URL, local path or git bundle.")
+@click.option("--repo", help="Repository URL, local path or git bundle.")
+@click.option("--repos", "repos_file", type=click.Path(path_type=Path),
+              help="A file naming several repositories, one URL, path or bundle per line (# comments; paths relative "
+                   "to the file), mined into one task set with a funnel each. Default --out: ./<file name>-tasks.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Task set directory (tasks/, index.json, rejections.jsonl). Default: ./<repo name>-tasks.")
 @click.option("--since", help="First commit to consider: a date (YYYY-MM-DD) or a revision; inclusive.")
@@ -232,17 +235,22 @@ def cli():
 @click.option("--name", help="owner/name to record for the tasks (default: from the URL; local/<dir> for paths).")
 @json_option
 @reports_errors
-def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, jobs, backend, python, reruns,
-             timeout, test_dirs, test_globs, name, as_json):
-    """Turn a repository's history into tasks proven by their own tests."""
+def mine_cmd(repo, repos_file, out, since, until, commits, branch, merges, max_candidates, jobs, backend, python,
+             reruns, timeout, test_dirs, test_globs, name, as_json):
+    """Turn a repository's history (or several, --repos) into tasks proven by their own tests."""
     from miner import MineConfig, ValidateConfig, conventions, mine
+    from miner.run import default_out
+    from miner.source import read_repo_list
     from taskset.pool import Backend
 
     validate = ValidateConfig(reruns=reruns, timeout=timeout, conventions=conventions(test_dirs, test_globs),
                               **({"python": python} if python else {}))
-    config = MineConfig(repo=repo, out=out, branch=branch, since=since, until=until, commits=tuple(commits),
-                        merges=merges, max_candidates=max_candidates, jobs=jobs, backend=Backend(backend), name=name,
-                        validate=validate,
+    repos = read_repo_list(repos_file) if repos_file is not None else ()
+    if repos_file is not None and out is None:
+        out = default_out(repos_file.stem)
+    config = MineConfig(repo=repo or "", repos=repos, out=out, branch=branch, since=since, until=until,
+                        commits=tuple(commits), merges=merges, max_candidates=max_candidates, jobs=jobs,
+                        backend=Backend(backend), name=name, validate=validate,
                         project_conventions=not (test_dirs or test_globs))
     with TerminalProgress(enabled=not as_json) as progress:
         summary = mine(config, progress=progress)

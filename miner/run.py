@@ -1,5 +1,9 @@
 """Orchestration: walk, pick candidates, validate them (``--jobs`` processes), record, summarise.
 
+One repository (``--repo``) or several (``--repos FILE``) into one task set: each repository is
+mirrored and walked once, its candidates picked as if it were mined alone (its own funnel), then
+the candidates of all of them share one pool; a fix commit two of them share is validated once.
+
 The parent process alone writes the output directory, one finished candidate at a time, holding
 its writer lock for the whole run (a second ``mine`` into it is refused), so an interrupted run
 keeps everything it finished and the next run skips it. Every input is checked before anything is
@@ -14,38 +18,40 @@ import functools
 import tempfile
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
+from miner.candidates import Candidate, Detail, classify, details, list_commits
+from miner.errors import BadRevision, MinerError
+from miner.ledger import Ledger
+from miner.rejections import Reason, Rejection, trim
+from miner.source import Source, open_source
+from miner.summary import Summary
+from miner.testconfig import conventions_by_commit
+from miner.validate import Repo, Timing, ValidateConfig, validate
 from taskset import dirlock, pythons
 from taskset.atomic import remove_stale_temporaries
 from taskset.errors import InfraCause, InfrastructureError, RepositoryError
 from taskset.paths import cache_dir
 from taskset.pool import Backend, runner
-from taskset.repos import mirror, run_git
 from taskset.progress import SILENT, Progress
+from taskset.repos import mirror, run_git
 from taskset.testfiles import DEFAULT, TestFileConventions
-
-from miner.candidates import Candidate, Detail, classify, details, list_commits
-from miner.errors import MinerError
-from miner.ledger import Ledger
-from miner.rejections import Reason, Rejection, trim
-from miner.source import open_source
-from miner.summary import Summary
-from miner.testconfig import conventions_by_commit
-from miner.validate import Repo, Timing, ValidateConfig, validate
 
 
 @dataclass(frozen=True)
 class MineConfig:
     """One ``mine`` invocation."""
 
-    repo: str
-    """A URL, a local repository path or a git bundle."""
+    repo: str = ""
+    """A URL, a local repository path or a git bundle (or, instead, ``repos``)."""
+    repos: tuple[str, ...] = ()
+    """Several repositories (URLs, paths, bundles) to mine into one task set (``--repos FILE``)."""
     out: Path | None = None
     """The task set directory (created only once the input has been checked); default
-    ``./<name>-tasks`` from the repository's name, which no folder of this project can be."""
+    ``./<name>-tasks`` from the repository's name, which no folder of this project can be
+    (several repositories need it given)."""
     branch: str | None = None
     since: str | None = None
     """A date or revision; inclusive."""
@@ -56,7 +62,7 @@ class MineConfig:
     merges: bool = False
     """Also consider merge commits, diffed against their first parent."""
     max_candidates: int | None = None
-    """Validate at most this many new candidates, highest message score first."""
+    """Validate at most this many new candidates per repository, highest message score first."""
     jobs: int | None = None
     """Candidates validated at once (None: one on the local pool, as many as the Ray cluster has CPUs)."""
     backend: Backend = Backend.LOCAL
@@ -117,18 +123,18 @@ def _check_writable(path: Path, what: str) -> None:
 
 
 def mine(config: MineConfig, progress: Progress = SILENT) -> Summary:
-    """Mine ``config.repo`` into ``config.out``; returns the funnel. Raises MinerError/TasksetError on bad input.
+    """Mine ``config.repo`` (or each of ``config.repos``) into ``config.out``; returns the funnel.
 
+    With several repositories the summary is their total and ``summary.repositories`` holds one
+    funnel each. Raises MinerError/TasksetError on bad input, before anything is written.
     ``summary.infrastructure`` is set when the machine stopped the run (nothing was recorded for
     the candidates it hit; the next run validates them).
     """
     started = time.monotonic()
-    conventions = config.validate.conventions
+    locations = _locations(config)
     check_inputs(config, Path(config.out) if config.out is not None else None)
-    source = open_source(config.repo, branch=config.branch, since=config.since, until=config.until,
-                         commits=config.commits, conventions=conventions, name=config.name,
-                         project_conventions=config.project_conventions)  # fmt: skip
-    out = Path(config.out) if config.out is not None else default_out(source.name)
+    sources = _open_sources(config, locations, progress)
+    out = Path(config.out) if config.out is not None else default_out(sources[0].name)
     check_inputs(config, out)
     run_each = runner(config.backend)  # Ray connects here, before the output directory is touched
     try:
@@ -139,53 +145,129 @@ def mine(config: MineConfig, progress: Progress = SILENT) -> Summary:
     try:
         for folder in (out, out / "tasks"):
             remove_stale_temporaries(folder)
-        return _mine(config, source, out, conventions, progress, started, run_each)
+        return _mine(config, sources, out, progress, started, run_each)
     finally:
         lock.__exit__(None, None, None)
 
 
-def _mine(config: MineConfig, source, out: Path, conventions: TestFileConventions, progress: Progress,
-          started: float, run_each) -> Summary:  # fmt: skip
-    progress.phase("walking history")
+def _locations(config: MineConfig) -> tuple[str, ...]:
+    """The repositories to mine; MinerError for a combination of options that cannot work."""
+    if config.repo and config.repos:
+        raise MinerError("give --repo or --repos, not both")
+    locations = (config.repo,) if config.repo else tuple(config.repos)
+    if not locations:
+        raise MinerError("nothing to mine: give --repo URL|PATH|BUNDLE or --repos FILE")
+    if len(locations) > 1:
+        for option, value in (("--commit", config.commits), ("--name", config.name)):
+            if value:
+                raise MinerError(f"{option} names what is in one repository: not with several (--repos)")
+        if config.out is None:
+            raise MinerError("--out: several repositories are mined into one task set; name its directory")
+    return locations
+
+
+def _open_sources(config: MineConfig, locations: Sequence[str], progress: Progress) -> list[Source]:
+    """Each repository mirrored (cloned once, fetched later) and its range resolved; duplicates dropped."""
+    sources: list[Source] = []
+    for location in locations:
+        try:
+            source = open_source(location, branch=config.branch, since=config.since, until=config.until,
+                                 commits=config.commits, conventions=config.validate.conventions, name=config.name,
+                                 project_conventions=config.project_conventions)  # fmt: skip
+        except BadRevision as exc:
+            if len(locations) == 1:
+                raise
+            raise MinerError(f"{location}: {exc}") from None
+        same = next((s for s in sources if s.git_dir == source.git_dir), None)
+        if same is not None:
+            progress.note(f"{location}: the same repository as {same.location}; mined once")
+            continue
+        sources.append(source)
+    return sources
+
+
+@dataclass
+class _Walk:
+    """One repository's walk: its candidates to validate now, and its own funnel."""
+
+    repo: Repo
+    fresh: list[Candidate]
+    info: dict[str, Detail]
+    shas: list[str]
+    """Every walked commit (for counting the funnel's tasks and rejections)."""
+    summary: Summary
+
+
+def _walk(config: MineConfig, source: Source, out: Path, ledger: Ledger, taken: set[str],
+          progress: Progress) -> _Walk:  # fmt: skip
+    """Walk one repository, record its non-candidates, pick its candidates (not ``taken`` by another)."""
+    conventions = config.validate.conventions
+    progress.phase(f"walking history of {source.name}")
     commits = list_commits(source.git_dir, source.revisions, merges=config.merges)
     project = source.name.split("/")[-1]
     per_commit = (conventions_by_commit(source.git_dir, [c.sha for c in commits], conventions, project)
                   if config.project_conventions else {})  # fmt: skip
     verdicts = [classify(commit, per_commit.get(commit.sha, conventions)) for commit in commits]
-    ledger = Ledger(out)
     ledger.add_rejections(v for v in verdicts if isinstance(v, Rejection))
     candidates = [v for v in verdicts if isinstance(v, Candidate)]
-    fresh = sorted((c for c in candidates if c.sha not in ledger.known), key=lambda c: -c.score)
+    fresh = sorted((c for c in candidates if c.sha not in ledger.known and c.sha not in taken), key=lambda c: -c.score)
     deferred = fresh[config.max_candidates:] if config.max_candidates is not None else []
     fresh = fresh[: config.max_candidates] if config.max_candidates is not None else fresh
+    taken.update(c.sha for c in fresh)
     summary = Summary(repo=source.name, out=str(out), commits_walked=len(commits),
                       candidates=len(candidates), skipped=len(candidates) - len(fresh) - len(deferred),
                       deferred=len(deferred))  # fmt: skip
-    progress.phase("reading candidates")
+    progress.phase(f"reading candidates of {source.name}")
     info = details(source.git_dir, fresh)
-    progress.phase("validating candidates", total=len(fresh))
+    shas = [v.sha if isinstance(v, Candidate) else v.fix_commit for v in verdicts]
+    return _Walk(Repo(source.git_dir, source.name, source.url), fresh, info, shas, summary)
 
-    def record(_, result: tuple) -> None:
+
+def _mine(config: MineConfig, sources: Sequence[Source], out: Path, progress: Progress, started: float,
+          run_each) -> Summary:  # fmt: skip
+    ledger = Ledger(out)
+    taken: set[str] = set()
+    walks = [_walk(config, source, out, ledger, taken, progress) for source in sources]
+    funnel = {walk.repo.git_dir: walk.summary for walk in walks}
+    units = sorted(((walk.repo, c, walk.info[c.sha]) for walk in walks for c in walk.fresh), key=lambda u: -u[1].score)
+    progress.phase("validating candidates", total=len(units))
+    failed = ""
+
+    def record(unit: tuple, result: tuple) -> None:
+        nonlocal failed
         outcome, timing = result
         if isinstance(outcome, Postponed):
-            first = not summary.infrastructure
-            summary.infrastructure = summary.infrastructure or outcome.message
+            first = not failed
+            failed = failed or outcome.message
             if first:  # the machine is failing: stop the pool (what finished is still handed over)
                 raise _MachineFailed(outcome.message)
             return
-        _record(ledger, outcome, timing, summary)
+        _record(ledger, outcome, timing, funnel[unit[0].git_dir])
         progress.advance(_label(outcome))
 
-    work = functools.partial(_work, Repo(source.git_dir, source.name, source.url), config.validate)
-    units = [(candidate, info[candidate.sha]) for candidate in fresh]
     try:
-        run_each(work, units, record, jobs=config.jobs)
+        run_each(functools.partial(_work, config.validate), units, record, jobs=config.jobs)
     except _MachineFailed:
         pass
-    summary.postponed = len(fresh) - summary.validated
-    summary.count_range(ledger.known, [v.sha if isinstance(v, Candidate) else v.fix_commit for v in verdicts])
+    for walk in walks:
+        walk.summary.postponed = len(walk.fresh) - walk.summary.validated
+        walk.summary.infrastructure = failed
+        walk.summary.count_range(ledger.known, walk.shas)
+    summary = walks[0].summary if len(walks) == 1 else _total(walks, out, ledger)
     summary.wall_seconds = time.monotonic() - started
     return summary
+
+
+def _total(walks: Sequence[_Walk], out: Path, ledger: Ledger) -> Summary:
+    """The funnels of several repositories added up (a commit two of them share counted once)."""
+    parts = [walk.summary for walk in walks]
+    total = Summary(repo=f"{len(parts)} repositories", out=str(out), infrastructure=parts[0].infrastructure,
+                    repositories=parts)  # fmt: skip
+    for name in ("commits_walked", "candidates", "skipped", "deferred", "validated", "postponed",
+                 "validation_seconds", "pytest_seconds"):
+        setattr(total, name, sum(getattr(part, name) for part in parts))
+    total.count_range(ledger.known, dict.fromkeys(sha for walk in walks for sha in walk.shas))
+    return total
 
 
 def default_out(name: str) -> Path:
@@ -201,13 +283,13 @@ def conventions(directories: Sequence[str] = (), globs: Sequence[str] = ()) -> T
     )
 
 
-def _work(repo: Repo, config: ValidateConfig, unit: tuple[Candidate, Detail]) -> tuple:
-    """One unit of work (also the unit a distributed engine would run): never raises.
+def _work(config: ValidateConfig, unit: tuple[Repo, Candidate, Detail]) -> tuple:
+    """One unit of work (also the unit ``--backend ray`` submits): never raises.
 
     An ``InfrastructureError`` comes back as ``Postponed`` (exceptions with extra fields do not
     cross a process boundary intact).
     """
-    candidate, info = unit
+    repo, candidate, info = unit
     try:
         return validate(_on_this_machine(repo, candidate.sha), candidate, info, config)
     except InfrastructureError as exc:

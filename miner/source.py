@@ -8,6 +8,7 @@ Everything is checked here, before the output directory exists, so bad input lea
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,32 @@ def open_source(
     if name is not None and not _NAME.fullmatch(name):
         raise MinerError(f"--name {name!r}: expected owner/name")
     return Source(location, url, name or repo_name(location), git_dir, tip, tuple(revisions))
+
+
+def read_repo_list(path: str | Path) -> tuple[str, ...]:
+    """The repositories a ``--repos`` file names: one URL, path or bundle per line.
+
+    Blank lines and ``#`` comments are skipped; a relative path is relative to the file's own
+    folder (so a list travels with the repositories beside it). MinerError (one line) when the
+    file cannot be read or names nothing.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise MinerError(f"--repos {path}: cannot be read ({why})") from None
+    found: list[str] = []
+    for line in text.splitlines():
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        if not is_url(entry):  # one spelling per folder: `lists/../alpha` and `alpha/` are one repository
+            entry = os.path.normpath(path.parent.absolute() / Path(entry).expanduser())
+        found.append(entry)
+    if not found:
+        raise MinerError(f"--repos {path}: names no repository (one URL, path or bundle per line)")
+    return tuple(found)
 
 
 def _head(location: str, git_dir: Path) -> str:

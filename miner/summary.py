@@ -35,6 +35,9 @@ class Summary:
     """Candidates this run did not validate because the machine failed (retried by the next run)."""
     infrastructure: str = ""
     """The machine's failure that stopped the run ("" when none): never recorded as a rejection."""
+    repositories: list[Summary] = field(default_factory=list)
+    """One funnel per repository when several were mined into one task set (this one is then
+    their total: a fix commit two of them share counts once); empty for one repository."""
 
     def count_range(self, known: Mapping[str, Reason | None], shas: Iterable[str]) -> None:
         """Count tasks and rejections by reason among the walked commits, from the ledger."""
@@ -63,6 +66,10 @@ class Summary:
             data[key] = round(data[key], 3)
         data["rejected"] = sum(self.rejections.values())
         data["overhead_ratio"] = round(self.overhead, 3) if self.overhead else None
+        if self.repositories:
+            data["repositories"] = [part.to_dict() for part in self.repositories]
+        else:
+            del data["repositories"]  # one repository: the funnel is the whole answer
         return data
 
     def to_json(self) -> str:
@@ -70,17 +77,26 @@ class Summary:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     def text(self) -> str:
-        """The funnel as a few aligned lines."""
+        """The funnel as a few aligned lines (several repositories: each one's, then the total)."""
+        head = f"mined {self.repo} into {self.out} in {self.wall_seconds:.1f} s"
+        if not self.repositories:
+            return "\n".join([head, *self._funnel("  ")])
+        lines = [head]
+        for part in self.repositories:
+            lines += [f"  {part.repo}", *part._funnel("    ")]
+        return "\n".join([*lines, "  total", *self._funnel("    ")])
+
+    def _funnel(self, indent: str) -> list[str]:
         lines = [
-            f"mined {self.repo} into {self.out} in {self.wall_seconds:.1f} s",
-            f"  commits walked  {self.commits_walked}",
-            f"  candidates      {self.candidates}  ({self.skipped} already mined, {self.deferred} left for a later run)",
-            f"  validated       {self.validated}  ({self.validation_seconds:.1f} s, of which pytest {self.pytest_seconds:.1f} s)",
-            f"  tasks           {self.tasks}",
-            f"  rejections      {sum(self.rejections.values())}",
+            f"commits walked  {self.commits_walked}",
+            f"candidates      {self.candidates}  ({self.skipped} already mined, {self.deferred} left for a later run)",
+            f"validated       {self.validated}  "
+            f"({self.validation_seconds:.1f} s, of which pytest {self.pytest_seconds:.1f} s)",
+            f"tasks           {self.tasks}",
+            f"rejections      {sum(self.rejections.values())}",
         ]
         width = max((len(reason) for reason in self.rejections), default=0)
-        lines += [f"    {reason:<{width}}  {count}" for reason, count in self.rejections.items()]
+        lines += [f"  {reason:<{width}}  {count}" for reason, count in self.rejections.items()]
         if self.infrastructure:
-            lines.append(f"  not validated   {self.postponed}  (the machine failed; rerun to validate them)")
-        return "\n".join(lines)
+            lines.append(f"not validated   {self.postponed}  (the machine failed; rerun to validate them)")
+        return [indent + line for line in lines]

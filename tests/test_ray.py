@@ -134,6 +134,26 @@ def test_mine_on_ray_yields_exactly_the_task_set_of_jobs_2(ray_cluster, mined_sa
     assert {k: summary[k] for k in same} == {k: local_summary[k] for k in same}
 
 
+def test_mine_repos_on_ray_yields_the_local_pools_merged_set(ray_cluster, make_repo, tmp_path):
+    """`mine --repos` on either backend: the same merged task set and the same funnel per repository."""
+    from test_mine_repos import build_two_repos
+
+    repos = build_two_repos(make_repo)
+    listing = tmp_path / "repos.txt"
+    listing.write_text("".join(f"{path}\n" for path, _ in repos.values()))
+    found = {}
+    for backend in ("local", "ray"):
+        out = tmp_path / backend
+        done = CliRunner().invoke(cli, ["mine", "--repos", str(listing), "--out", str(out), "--backend", backend,
+                                        "--jobs", "2", "--json"], catch_exceptions=False)
+        assert done.exit_code == 0, done.output
+        funnels = [{k: part[k] for k in ("repo", "commits_walked", "candidates", "tasks", "rejections")}
+                   for part in json.loads(done.stdout)["repositories"]]
+        found[backend] = (task_files(out), rejection_lines(out), funnels)
+    assert found["ray"] == found["local"]
+    assert len(found["ray"][0]) == 2
+
+
 def _verdicts(root: Path, ids: list[str]) -> dict[str, tuple]:
     """Each task's calibration verdict, without the timings (which no two runs share)."""
     out = {}
