@@ -115,6 +115,8 @@ def run_each(
 
 def _stop(ray: Any, pending: dict, on_result: Callable) -> None:
     """Cancel what has not finished; hand over what has (a unit's failure is not re-raised here)."""
+    if not pending:
+        return
     finished, running = ray.wait(list(pending), num_returns=len(pending), timeout=0)
     for ref in running:
         ray.cancel(ref)  # queued: never starts; running: KeyboardInterrupt inside the unit
