@@ -90,10 +90,9 @@ def selected() -> SandboxKind:
         kind = _first_working()
     if kind is SandboxKind.NONE:
         if required():
-            raise InfrastructureError(
-                f"no sandbox can start here ({_why(SandboxKind.BWRAP)}) and {REQUIRE_ENV} is set",
-                cause=InfraCause.SANDBOX,
-            )
+            why = f"{CHOICE_ENV}=none" if wanted == "none" else f"no sandbox can start here ({_why(SandboxKind.BWRAP)})"
+            raise InfrastructureError(f"{why} and {REQUIRE_ENV} is set: refusing to run tests unconfined",
+                                      cause=InfraCause.SANDBOX)
         _warn_once()
     return kind
 

@@ -115,8 +115,9 @@ def test_required_sandbox_refuses_to_run_unconfined(tmp_path, python_project_env
         run_tests(python_project_env, ws, ["tests/test_a.py::test_a"])
 
 
-def test_cli_require_sandbox_is_one_line_and_exit_2(tmp_path, monkeypatch, make_repo):
-    """``loopctl evaluate --require-sandbox`` where none can start: one line on stderr, exit 2."""
+def test_cli_require_sandbox_is_one_line_and_an_infrastructure_exit(tmp_path, monkeypatch, make_repo):
+    """``loopctl evaluate --require-sandbox`` where none can start: one line on stderr, exit 3 (the
+    machine's failure, not the candidate's: nothing recorded, a rerun retries)."""
     from factories import make_task
     from taskset.store import TaskSet
 
@@ -129,7 +130,7 @@ def test_cli_require_sandbox_is_one_line_and_exit_2(tmp_path, monkeypatch, make_
     tasks.add(task)
     result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "set"), task.instance_id, "--empty",
                                       "--require-sandbox"])  # fmt: skip
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "REQUIRE_SANDBOX" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
 
