@@ -401,3 +401,12 @@ def test_honest_suites_of_every_shape_are_never_tampered(tmp_path, pytest_env):
     assert outcomes_seen.pop("test_expected_failure") == "skipped"
     assert set(outcomes_seen.values()) == {"passed"}, outcomes_seen
     assert len(outcomes_seen) == 11
+
+
+def test_a_project_that_turns_warnings_into_errors_still_starts(tmp_path, pytest_env):
+    """``filterwarnings = error`` in the project's config: our plugin (imported before pytest parses
+    ``-p``) must not make pytest warn that it cannot rewrite it."""
+    ws = workspace(tmp_path, {"pytest.ini": "[pytest]\nfilterwarnings =\n    error\n",
+                              "tests/test_w.py": "def test_w():\n    assert True\n"})  # fmt: skip
+    run = run_tests(pytest_env, ws, ["tests/test_w.py::test_w"])
+    assert outcomes(run) == {"tests/test_w.py::test_w": "passed"}, run.output

@@ -18,7 +18,9 @@ runs inside whatever pytest the task's environment resolved. It does four things
   file, is judged ``tampered`` by the parent.
 
 This module is imported by ``loopctl_boot`` before any workspace path is importable, so the
-snapshot below sees pytest as the environment installed it.
+snapshot below sees pytest as the environment installed it. That is also why pytest must not try
+to rewrite its asserts (it would warn, and a project running with ``filterwarnings = error``
+would fail to start): PYTEST_DONT_REWRITE.
 """
 
 import hashlib
