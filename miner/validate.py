@@ -15,6 +15,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
 from taskset.errors import EditRefused, EnvironmentBuildError, PatchError, TestRunError, WorkspaceError
+from taskset.provenance import public_url, release_version
 from taskset.record import EnvironmentSpec, Task, TaskMeta
 from taskset.testfiles import DEFAULT, TestFileConventions
 from taskset.workspace import Workspace
@@ -112,10 +113,13 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
     if verdict.reason is not None:
         return _reject(candidate, verdict.reason, verdict.detail)
     output = statement.failure_output(verdict.messages)
+    url = public_url(repo.url)
     return Task(
         instance_id=instance_id(repo.name, candidate.sha),
         repo=repo.name,
-        repo_url=repo.url,
+        repo_url=url,
+        repo_source=repo.url if repo.url != url else "",
+        version=release_version(repo.git_dir, candidate.parent),
         base_commit=candidate.parent,
         fix_commit=candidate.sha,
         created_at=info.created_at,

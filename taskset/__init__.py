@@ -8,6 +8,7 @@ from taskset.errors import (
     DirectoryBusy,
     EditRefused,
     EnvironmentBuildError,
+    ExportError,
     InfraCause,
     InfrastructureError,
     PatchError,
@@ -35,7 +36,15 @@ from taskset.record import (
 from taskset.repos import mirror, repo_name
 from taskset.runner import TestRun, run_tests
 from taskset.store import TaskSet, load
-from taskset.swebench import export_jsonl, from_swebench, import_jsonl, to_swebench
+from taskset.swebench import (
+    ExportResult,
+    export_jsonl,
+    export_task_repo,
+    from_swebench,
+    import_swebench,
+    read_swebench,
+    to_swebench,
+)
 from taskset.testfiles import TestFileConventions, is_test_path
 from taskset.workspace import Workspace, clear_bytecode
 
@@ -48,6 +57,8 @@ __all__ = [
     "Environment",
     "EnvironmentBuildError",
     "EnvironmentSpec",
+    "ExportError",
+    "ExportResult",
     "FailKind",
     "FailMode",
     "InfraCause",
@@ -75,12 +86,14 @@ __all__ = [
     "environment_for",
     "evaluate",
     "export_jsonl",
+    "export_task_repo",
     "from_swebench",
-    "import_jsonl",
+    "import_swebench",
     "is_test_path",
     "load",
     "load_task",
     "mirror",
+    "read_swebench",
     "repo_name",
     "run_tests",
     "to_swebench",

@@ -132,6 +132,18 @@ class Task:
     calibration: Calibration = Calibration()
     meta: TaskMeta = TaskMeta()
     schema_version: int = SCHEMA_VERSION
+    version: str = ""
+    """The repository's own version at ``base_commit`` (packaging metadata or nearest tag), as SWE-bench means it."""
+    repo_source: str = ""
+    """Where this machine clones the repository from (URL, path or bundle) when that is not ``repo_url``.
+
+    Local to the miner's machine: never exported. ``repo_url`` stays the public URL (or ``""``).
+    """
+
+    @property
+    def clone_location(self) -> str:
+        """What to clone the repository from on this machine: ``repo_source``, else ``repo_url``."""
+        return self.repo_source or self.repo_url
 
     @property
     def tests(self) -> tuple[str, ...]:
@@ -242,6 +254,8 @@ class _Reader:
             calibration=self.calibration(self.get(data, "calibration", dict)),
             meta=self.meta(self.get(data, "meta", dict)),
             schema_version=version,
+            version=self.get(data, "version", str, ""),
+            repo_source=self.get(data, "repo_source", str, ""),
         )
 
     def environment(self, data: Mapping[str, Any]) -> EnvironmentSpec:
