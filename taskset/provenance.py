@@ -64,9 +64,7 @@ def _publishable(url: str) -> str:
         return ""
     scheme = "https" if parts.scheme in ("ssh", "git+ssh", "git") else parts.scheme
     host = parts.hostname + (f":{parts.port}" if parts.port and scheme == parts.scheme else "")
-    path = parts.path.rstrip("/")
-    path = path[: -len(".git")] if path.endswith(".git") else path
-    return urlunsplit((scheme, host, path, "", ""))
+    return urlunsplit((scheme, host, parts.path.rstrip("/"), "", ""))
 
 
 class _Tree:

@@ -1,7 +1,7 @@
 """The eval script of a SWE-bench 5 row: what runs in the task's container to grade a patch.
 
 The harness applies the candidate patch in ``/testbed``, then runs this script. It recreates the
-task's environment from its frozen pins, restores the test files to ``base_commit`` (a candidate
+task's environment from its frozen pins (the image installed the project), restores the test files to ``base_commit`` (a candidate
 cannot edit them), applies the test patch, and runs pytest with ``-rA`` between the markers
 SWE-bench's grading slices the log by. The test command is the line right before the end
 marker: swebench records its exit status there to cross-check the log.
@@ -59,17 +59,17 @@ def eval_script(task: Task) -> str:
 
 
 def install_lines(task: Task) -> list[str]:
-    """Reinstall the frozen pins (and the project itself, without dependencies), as the task was validated."""
+    """Reinstall the frozen pins as the task was validated (already there: no network needed).
+
+    The project itself is not reinstalled: as in loopctl's evaluator, the tests import it from
+    the tree through ``PYTHONPATH``, so a candidate's change is what runs.
+    """
     pins = task.environment.requirements
-    lines: list[str] = []
-    if pins:
-        body = "\n".join(pins)
-        end = _delimiter(body, "EOF_LOOPCTL_PINS")
-        lines += [f"cat > {PINS_FILE} <<'{end}'", body, end,
-                  f"python -m pip install --quiet --no-deps -r {PINS_FILE}"]  # fmt: skip
-    if any(step.startswith(".") for step in task.environment.install):
-        lines.append("python -m pip install --quiet --no-deps .")
-    return lines
+    if not pins:
+        return []
+    body = "\n".join(pins)
+    end = _delimiter(body, "EOF_LOOPCTL_PINS")
+    return [f"cat > {PINS_FILE} <<'{end}'", body, end, f"python -m pip install --quiet --no-deps -r {PINS_FILE}"]
 
 
 def _restore_tests(base: str, paths: list[str]) -> list[str]:

@@ -66,14 +66,16 @@ def write_task(task: Task, task_dir: Path, dataset: str, yaml=None) -> None:
     row.update(split=SPLIT, datasets=[dataset])
     _write(task_dir / "task.yaml", _dump(yaml, row))
     _write(task_dir / PINS, "".join(pin + "\n" for pin in task.environment.requirements))
-    bundled = not task.repo_url
-    if bundled:
+    if not row["repo_url"]:
         _bundle(task, task_dir / BUNDLE)
-    _write(task_dir / "Dockerfile", dockerfile(task, bundled))
+    _write(task_dir / "Dockerfile", dockerfile(task, row["repo_url"]))
 
 
-def dockerfile(task: Task, bundled: bool) -> str:
-    """The image: a slim Python of the task's interpreter, the repository at base_commit, the pinned packages."""
+def dockerfile(task: Task, clone_url: str) -> str:
+    """The image: a slim Python of the task's interpreter, the repository at base_commit, the pinned packages.
+
+    The repository is cloned from ``clone_url`` (public), or from ``repo.bundle`` when that is empty.
+    """
     python = interpreter_version(task)
     base = task.base_commit
     env = {**test_environment(task), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
@@ -84,10 +86,10 @@ def dockerfile(task: Task, bundled: bool) -> str:
         " && rm -rf /var/lib/apt/lists/*",
         "ENV " + " ".join(f"{name}={shlex.quote(value)}" for name, value in sorted(env.items())),
     ]
-    if bundled:
+    if not clone_url:
         lines += [f"COPY {BUNDLE} /tmp/{BUNDLE}", f"RUN git clone --quiet /tmp/{BUNDLE} {WORKDIR} && rm /tmp/{BUNDLE}"]
     else:
-        lines += [f"RUN git clone --quiet {shlex.quote(task.repo_url)} {WORKDIR}"]
+        lines += [f"RUN git clone --quiet {shlex.quote(clone_url)} {WORKDIR}"]
     lines += [
         "# nothing past base_commit stays in the image: no remote, no refs, no unreachable objects",
         f"RUN cd {WORKDIR} && git checkout --quiet --detach {base} \\",

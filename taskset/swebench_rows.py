@@ -15,6 +15,7 @@ import re
 from typing import Any, Mapping
 
 from taskset.errors import TaskRecordError
+from taskset.provenance import public_url
 from taskset.record import SCHEMA_VERSION, Task
 from taskset.swebench_eval import eval_script
 
@@ -43,6 +44,7 @@ def to_swebench(task: Task) -> dict[str, Any]:
     for name in TEST_FIELDS:
         row[name] = json.dumps(row[name])
     row.update(
+        repo_url=public_url(task.repo_url) if task.repo_url else "",  # a record from before repo_url was public
         version=task.version,
         environment_setup_commit=task.base_commit,
         hints_text="",

@@ -99,6 +99,23 @@ def test_a_local_clone_location_is_never_exported(tmp_path):
     assert str(tmp_path) not in json.dumps(row)
 
 
+def test_a_record_from_before_public_urls_exports_no_local_path(sample_repo, tmp_path):
+    """A task mined before repo_url meant the public URL (it held the clone's path) exports no path:
+    the row's repo_url is empty and the task repository carries the history in repo.bundle."""
+    task = sample_task(repo_url=str(sample_repo), base_commit=_first_commit(sample_repo))
+    assert to_swebench(task)["repo_url"] == ""
+    export_task_repo([task], tmp_path / "repo")
+    task_dir = tmp_path / "repo" / "tasks" / task.instance_id
+    assert (task_dir / "repo.bundle").is_file()
+    assert "COPY repo.bundle" in (task_dir / "Dockerfile").read_text()
+    assert str(sample_repo) not in "".join(p.read_text(errors="replace") for p in task_dir.iterdir() if p.suffix != ".bundle")
+
+
+def _first_commit(repo) -> str:
+    return subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=repo, capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+
+
 def test_export_loads_with_swebenchs_own_loader(tmp_path):
     """load_swebench_dataset reads the JSONL and every row builds a TestSpec."""
     out = tmp_path / "rows.jsonl"

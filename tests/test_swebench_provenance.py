@@ -53,9 +53,9 @@ def test_no_version_anywhere_is_empty_not_python(make_repo):
     "location,expected",
     [
         ("https://github.com/encode/httpx", "https://github.com/encode/httpx"),
-        ("https://user:token@github.com/encode/httpx.git", "https://github.com/encode/httpx"),
-        ("git@github.com:encode/httpx.git", "https://github.com/encode/httpx"),
-        ("ssh://git@gitlab.com/group/proj.git", "https://gitlab.com/group/proj"),
+        ("https://user:token@github.com/encode/httpx.git", "https://github.com/encode/httpx.git"),
+        ("git@github.com:encode/httpx.git", "https://github.com/encode/httpx.git"),
+        ("ssh://git@gitlab.com/group/proj.git", "https://gitlab.com/group/proj.git"),
         ("file:///srv/git/proj.git", ""),
     ],
 )
@@ -70,7 +70,7 @@ def test_a_local_clone_is_known_by_its_origin_and_a_bare_path_by_nothing(make_re
     repo.commit("one", {"x.py": "A = 1\n"})
     assert public_url(str(repo.path)) == ""
     repo.git("remote", "add", "origin", "git@github.com:octo/lib.git")
-    assert public_url(str(repo.path)) == "https://github.com/octo/lib"
+    assert public_url(str(repo.path)) == "https://github.com/octo/lib.git"
     assert public_url(str(sample_bundle)) == ""
 
 
