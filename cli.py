@@ -7,12 +7,15 @@ MinerError, HarnessError), which become one line on stderr and exit code 2.
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from pathlib import Path
 
 import click
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 class Failure(click.ClickException):
@@ -24,22 +27,45 @@ class Failure(click.ClickException):
         click.echo(f"error: {self.message}", err=True)
 
 
+def _error_roots() -> tuple[type[BaseException], ...]:
+    """Every package's one exception root, and OSError (a path that is a file, a read-only disk...)."""
+    from calibrate.errors import CalibrateError
+    from harness.errors import HarnessError
+    from miner.errors import MinerError
+    from taskset.errors import TasksetError
+
+    return (TasksetError, MinerError, CalibrateError, HarnessError, OSError)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line: OSError as ``path: reason``, the packages' errors as their message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        return f"{where}{exc.strerror}"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def reports_errors(command):
-    """Turn the packages' own errors into one line and exit 2 (never a traceback for bad input)."""
+    """Errors to one line and exit 2 (never a traceback for bad input); Ctrl-C and SIGTERM to exit 130."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from harness.errors import HarnessError
-        from miner.errors import MinerError
-        from taskset.errors import TasksetError
-
+        # SIGTERM (a cluster's or a supervisor's stop) ends the work the way Ctrl-C does
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             return command(*args, **kwargs)
-        except (TasksetError, MinerError, HarnessError) as exc:
-            raise Failure(str(exc)) from None
+        except _error_roots() as exc:
+            raise Failure(one_line(exc)) from None
         except KeyboardInterrupt:
             click.echo("interrupted: everything finished so far is saved; rerun to resume", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
@@ -49,7 +75,70 @@ def split_csv(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print the result as one JSON object on stdout (progress stays on stderr).")
+"""The one ``--json`` flag every command that reports a result takes."""
+
+
+def echo_json(data) -> None:
+    """One JSON object on stdout."""
+    import json
+
+    click.echo(json.dumps(data, sort_keys=True))
+
+
+class TerminalProgress:
+    """The library's Progress (taskset.progress) drawn with rich on stderr.
+
+    The bar shows only on a terminal and never with ``--json``; notes are always printed.
+    """
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar = None
+        self._task = None
+        self._tally: dict[str, int] = {}
+
+    def __enter__(self) -> "TerminalProgress":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+            from rich.progress import TimeElapsedColumn
+
+            columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), TextColumn("{task.fields[tally]}"))
+            self._bar = Progress(*columns, console=Console(stderr=True), transient=True)
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc_info)
+
+    def phase(self, description: str, total: int | None = None) -> None:
+        self._tally.clear()
+        if self._bar is None:
+            return
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+        self._task = self._bar.add_task(description, total=total, tally="")
+
+    def advance(self, label: str = "") -> None:
+        if label:
+            self._tally[label] = self._tally.get(label, 0) + 1
+        if self._bar is None or self._task is None:
+            return
+        top = sorted(self._tally.items(), key=lambda kv: -kv[1])[:4]
+        self._bar.update(self._task, advance=1, tally=" ".join(f"{name}:{n}" for name, n in top))
+
+    def note(self, message: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(message, markup=False, highlight=False)
+        else:
+            click.echo(message, err=True)
+
+
+@click.group(context_settings=CONTEXT)
 @click.version_option(package_name="loopctl")
 def cli():
     """loopctl: mine verified bug-fix tasks from Git history and run tiered model escalation.
@@ -66,8 +155,8 @@ def cli():
 # --- mine ---
 @cli.command("mine")
 @click.option("--repo", required=True, help="Repository URL, local path or git bundle.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("taskset"), show_default=True,
-              help="Task set directory (tasks/, index.json, rejections.jsonl).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Task set directory (tasks/, index.json, rejections.jsonl). Default: ./<repo name>-tasks.")
 @click.option("--since", help="First commit to consider: a date (YYYY-MM-DD) or a revision; inclusive.")
 @click.option("--until", help="Last commit to consider: a date or a revision; inclusive.")
 @click.option("--commit", "commits", multiple=True, help="Mine exactly this commit (repeatable).")
@@ -86,7 +175,7 @@ def cli():
 @click.option("--test-glob", "test_globs", multiple=True,
               help="Test file-name glob (repeatable; replaces test_*.py, *_test.py, conftest.py).")
 @click.option("--name", help="owner/name to record for the tasks (default: from the URL; local/<dir> for paths).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@json_option
 @reports_errors
 def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, jobs, python, reruns, timeout,
              test_dirs, test_globs, name, as_json):
@@ -97,7 +186,8 @@ def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, j
                               **({"python": python} if python else {}))
     config = MineConfig(repo=repo, out=out, branch=branch, since=since, until=until, commits=tuple(commits),
                         merges=merges, max_candidates=max_candidates, jobs=jobs, name=name, validate=validate)
-    summary = mine(config, progress=not as_json and sys.stderr.isatty())
+    with TerminalProgress(enabled=not as_json) as progress:
+        summary = mine(config, progress=progress)
     click.echo(summary.to_json() if as_json else summary.text())
 # --- end mine ---
 
@@ -116,7 +206,7 @@ def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, j
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds per test run (default: the evaluator's).")
 @click.option("--force", is_flag=True, help="Redo tasks that are already calibrated (or labelled).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@json_option
 @reports_errors
 def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int, tiers: str | None, samples: int, config: Path | None,
                   task_ids: str | None, timeout: float | None, force: bool, as_json: bool):
@@ -125,52 +215,25 @@ def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int, tiers: str | None, sa
     Statuses: ok, flaky, bad-test, broken, env-failed. Interrupted runs resume where they
     stopped; the summary is printed and written to TASKSET_DIR/calibration.json.
     """
-    import json
+    from calibrate import CalibrateConfig, calibrate, format_summary
 
-    import taskset
-    from taskset.calibrate import calibrate_tasks, pending
-    from taskset.calibration_summary import format_summary, summarize, write_summary
-
-    tasks = taskset.load(taskset_dir)
-    ids = list(split_csv(task_ids)) or None
-    todo = pending(tasks, ids=ids, force=force)
-    done = 0
-    with _calibrate_progress("calibrating", len(todo)) as advance:
-        for _ in calibrate_tasks(tasks, todo, runs=runs, jobs=jobs, timeout=timeout):
-            advance()
-            done += 1
-    if tiers:
+    ladder = ()
+    if tiers:  # resolved before any work: an unknown tier is refused at once
         from harness import load_tiers
-        from harness.difficulty import label_tasks, needing_labels
 
-        ladder = load_tiers(list(split_csv(tiers)), config)
-        todo = needing_labels(tasks, ladder, samples=samples, ids=ids, force=force)
-        with _calibrate_progress("labelling difficulty", len(todo)) as advance:
-            for _ in label_tasks(tasks, todo, ladder, samples=samples, jobs=jobs):
-                advance()
-    summary = summarize(tasks, calibrated_now=done)
-    write_summary(taskset_dir, summary)
-    click.echo(json.dumps(summary.to_dict(), sort_keys=True) if as_json else format_summary(summary))
-
-
-def _calibrate_progress(label: str, total: int):
-    """A rich progress bar on stderr (stdout stays clean for --json); yields its advance()."""
-    import contextlib
-
-    from rich.console import Console
-    from rich.progress import Progress
-
-    @contextlib.contextmanager
-    def bar():
-        with Progress(console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(label, total=total)
-            yield lambda: progress.advance(task)
-
-    return bar()
+        ladder = tuple(load_tiers(list(split_csv(tiers)), config))
+    settings = CalibrateConfig(runs=runs, jobs=jobs, timeout=timeout, task_ids=split_csv(task_ids), force=force,
+                               tiers=ladder, samples=samples)
+    with TerminalProgress(enabled=not as_json) as progress:
+        summary = calibrate(taskset_dir, settings, progress)
+    if as_json:
+        echo_json(summary.to_dict())
+    else:
+        click.echo(format_summary(summary))
 # --- end calibrate ---
 
 # --- harness ---
-@cli.group("harness")
+@cli.group("harness", context_settings=CONTEXT)
 def harness_group():
     """Run models against tasks, escalating tiers only when the tests reject their work."""
 
@@ -188,8 +251,9 @@ def harness_group():
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default: runs/<tiers>).")
 @click.option("--uncalibrated", is_flag=True,
               help="Also run tasks calibration has not seen (default: only tasks calibrated ok).")
+@json_option
 @reports_errors
-def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost, config, out, uncalibrated):
+def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost, config, out, uncalibrated, as_json):
     """Run (or resume) the tiers on a task set; records go to OUT/attempts.jsonl."""
     from rich.console import Console
 
@@ -213,8 +277,12 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost,
     result = run(spec)
     for note in result.notes:
         click.echo(note, err=True)
+    summary = write_summary(out)
+    if as_json:
+        echo_json(summary)
+        return
     console = Console()
-    for table in tables(write_summary(out)):
+    for table in tables(summary):
         console.print(table)
     click.echo(f"{result.new_attempts} new attempts ({result.resumed_attempts} already recorded) in {out}")
 
@@ -223,8 +291,9 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost,
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--config", type=click.Path(path_type=Path), default=None,
               help="Re-price with this TOML's tier prices instead of the run's pinned table.")
+@json_option
 @reports_errors
-def harness_report(run_dir, config):
+def harness_report(run_dir, config, as_json):
     """Write RUN_DIR/summary.json, report.html and report.md, and print the tables."""
     from rich.console import Console
 
@@ -235,6 +304,9 @@ def harness_report(run_dir, config):
 
     prices = harness.load_config(config).select([t.name for t in run_tiers(run_dir)]) if config else None
     html, md = write_report(run_dir, prices)
+    if as_json:
+        echo_json(load_summary(run_dir))
+        return
     console = Console()
     for table in tables(load_summary(run_dir)):
         console.print(table)
@@ -249,14 +321,13 @@ def harness_report(run_dir, config):
               help="A diff to judge.")
 @click.option("--gold", is_flag=True, help="Judge the task's own fix (should resolve).")
 @click.option("--empty", is_flag=True, help="Judge the unchanged buggy code (should not resolve).")
-@click.option("--timeout", type=float, default=None, help="Seconds for the test run (default: from the task).")
-@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds for the test run (default: from the task).")
+@json_option
 @reports_errors
 def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, gold: bool, empty: bool,
                  timeout: float | None, as_json: bool):
     """Judge a candidate patch against INSTANCE_ID's tests; exit 0 when resolved, 1 when not."""
-    import json
-
     import taskset
     from taskset.evaluate import evaluate
 
@@ -271,7 +342,7 @@ def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, g
         patch = patch_file.read_text(encoding="utf-8", errors="surrogateescape")
     verdict = evaluate(task, patch=patch, timeout=timeout)
     if as_json:
-        click.echo(json.dumps(verdict.to_dict(), indent=2))
+        echo_json(verdict.to_dict())
     else:
         click.echo(f"{verdict.instance_id}: {verdict.problem.value} ({verdict.duration:.1f}s)")
         for label, outcomes in (("FAIL_TO_PASS", verdict.fail_to_pass), ("PASS_TO_PASS", verdict.pass_to_pass)):
@@ -333,7 +404,7 @@ def _direct(name: str):
 
     def entry():
         command = cli.commands[name]
-        command.main(prog_name=name)
+        command.main(prog_name=name, **CONTEXT)
 
     return entry
 

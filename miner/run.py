@@ -6,18 +6,19 @@ interrupted run keeps everything it finished and the next run skips it.
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
+from taskset.pool import run_each
+from taskset.progress import SILENT, Progress
 from taskset.testfiles import DEFAULT, TestFileConventions
 
 from miner.candidates import Candidate, Detail, classify, details, list_commits
 from miner.ledger import Ledger
-from miner.progress import Progress
 from miner.rejections import Reason, Rejection, trim
 from miner.source import open_source
 from miner.summary import Summary
@@ -30,8 +31,9 @@ class MineConfig:
 
     repo: str
     """A URL, a local repository path or a git bundle."""
-    out: Path = Path("taskset")
-    """The task set directory (created only once the input has been checked)."""
+    out: Path | None = None
+    """The task set directory (created only once the input has been checked); default
+    ``./<name>-tasks`` from the repository's name, which no folder of this project can be."""
     branch: str | None = None
     since: str | None = None
     """A date or revision; inclusive."""
@@ -49,35 +51,45 @@ class MineConfig:
     validate: ValidateConfig = field(default_factory=ValidateConfig)
 
 
-def mine(config: MineConfig, progress: bool = False) -> Summary:
+def mine(config: MineConfig, progress: Progress = SILENT) -> Summary:
     """Mine ``config.repo`` into ``config.out``; returns the funnel. Raises MinerError/TasksetError on bad input."""
     started = time.monotonic()
     conventions = config.validate.conventions
     source = open_source(config.repo, branch=config.branch, since=config.since, until=config.until,
                          commits=config.commits, conventions=conventions, name=config.name)  # fmt: skip
-    with Progress(enabled=progress) as bar:
-        bar.phase("walking history")
-        commits = list_commits(source.git_dir, source.revisions, merges=config.merges)
-        verdicts = [classify(commit, conventions) for commit in commits]
-        ledger = Ledger(config.out)
-        ledger.add_rejections(v for v in verdicts if isinstance(v, Rejection))
-        candidates = [v for v in verdicts if isinstance(v, Candidate)]
-        fresh = sorted((c for c in candidates if c.sha not in ledger.known), key=lambda c: -c.score)
-        deferred = fresh[config.max_candidates:] if config.max_candidates is not None else []
-        fresh = fresh[: config.max_candidates] if config.max_candidates is not None else fresh
-        summary = Summary(repo=source.name, out=str(config.out), commits_walked=len(commits),
-                          candidates=len(candidates), skipped=len(candidates) - len(fresh) - len(deferred),
-                          deferred=len(deferred))  # fmt: skip
-        bar.phase("reading candidates")
-        info = details(source.git_dir, fresh)
-        bar.phase("validating candidates", total=len(fresh))
-        repo = Repo(source.git_dir, source.name, source.url)
-        for outcome, timing in _validate_all(repo, fresh, info, config):
-            _record(ledger, outcome, timing, summary)
-            bar.advance(_label(outcome))
+    out = config.out if config.out is not None else default_out(source.name)
+    progress.phase("walking history")
+    commits = list_commits(source.git_dir, source.revisions, merges=config.merges)
+    verdicts = [classify(commit, conventions) for commit in commits]
+    ledger = Ledger(out)
+    ledger.add_rejections(v for v in verdicts if isinstance(v, Rejection))
+    candidates = [v for v in verdicts if isinstance(v, Candidate)]
+    fresh = sorted((c for c in candidates if c.sha not in ledger.known), key=lambda c: -c.score)
+    deferred = fresh[config.max_candidates:] if config.max_candidates is not None else []
+    fresh = fresh[: config.max_candidates] if config.max_candidates is not None else fresh
+    summary = Summary(repo=source.name, out=str(out), commits_walked=len(commits),
+                      candidates=len(candidates), skipped=len(candidates) - len(fresh) - len(deferred),
+                      deferred=len(deferred))  # fmt: skip
+    progress.phase("reading candidates")
+    info = details(source.git_dir, fresh)
+    progress.phase("validating candidates", total=len(fresh))
+
+    def record(_, result: tuple) -> None:
+        outcome, timing = result
+        _record(ledger, outcome, timing, summary)
+        progress.advance(_label(outcome))
+
+    work = functools.partial(_work, Repo(source.git_dir, source.name, source.url), config.validate)
+    units = [(candidate, info[candidate.sha]) for candidate in fresh]
+    run_each(work, units, record, jobs=config.jobs)
     summary.count_range(ledger.known, [v.sha if isinstance(v, Candidate) else v.fix_commit for v in verdicts])
     summary.wall_seconds = time.monotonic() - started
     return summary
+
+
+def default_out(name: str) -> Path:
+    """``./<repository name>-tasks``: the default task set directory of ``mine``."""
+    return Path(f"{name.rsplit('/', 1)[-1]}-tasks")
 
 
 def conventions(directories: Sequence[str] = (), globs: Sequence[str] = ()) -> TestFileConventions:
@@ -88,24 +100,9 @@ def conventions(directories: Sequence[str] = (), globs: Sequence[str] = ()) -> T
     )
 
 
-def _validate_all(repo: Repo, candidates: list[Candidate], info: dict, config: MineConfig) -> Iterator[tuple]:
-    """Validated outcomes in completion order: inline for one job, else a process pool."""
-    if config.jobs <= 1 or len(candidates) <= 1:
-        for candidate in candidates:
-            yield _work(repo, candidate, info[candidate.sha], config.validate)
-        return
-    with ProcessPoolExecutor(max_workers=config.jobs) as pool:
-        futures = [pool.submit(_work, repo, c, info[c.sha], config.validate) for c in candidates]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            # on Ctrl-C the workers abort their own runs; nothing queued may start after it
-            pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _work(repo: Repo, candidate: Candidate, info: Detail, config: ValidateConfig) -> tuple:
+def _work(repo: Repo, config: ValidateConfig, unit: tuple[Candidate, Detail]) -> tuple:
     """One unit of work (also the unit a distributed engine would run): never raises."""
+    candidate, info = unit
     try:
         return validate(repo, candidate, info, config)
     except Exception as exc:  # noqa: BLE001 -- one odd commit must not end a long run; it is recorded

@@ -19,7 +19,7 @@ from taskset.errors import (
     TestRunError,
     WorkspaceError,
 )
-from taskset.evaluate import Verdict, VerdictProblem, evaluate
+from taskset.evaluate import Verdict, VerdictProblem, evaluate, run_task_tests, time_limit
 from taskset.junit import Outcome, TestResult
 from taskset.record import (
     SCHEMA_VERSION,
@@ -95,6 +95,8 @@ __all__ = [
     "mirror",
     "read_swebench",
     "repo_name",
+    "run_task_tests",
     "run_tests",
+    "time_limit",
     "to_swebench",
 ]

@@ -117,9 +117,6 @@ def evaluate(
             return _refusal(task, VerdictProblem(exc.kind), str(exc), started)
         except PatchError as exc:
             return _refusal(task, VerdictProblem.PATCH_DOES_NOT_APPLY, str(exc), started)
-        # Refusals already stop test edits; restoring is the second lock on the same door.
-        ws.restore_test_files()
-        ws.clear_bytecode()
         run = _run(env, ws, wanted, task, timeout)
     return _judge(task, wanted, run, time.monotonic() - started)
 
@@ -131,11 +128,31 @@ def _environment(task, ws: Workspace):
 
 
 def _run(env, ws: Workspace, wanted: list[str], task, timeout: float | None) -> TestRun | TestRunError:
-    limit = timeout if timeout is not None else max(DEFAULT_TIMEOUT, TIMEOUT_FACTOR * task.calibration.gold_seconds)
     try:
-        return run_tests(env, ws, wanted, pythonpath=task.environment.pythonpath or (".",), timeout=limit)
+        return run_task_tests(task, env, ws, wanted, timeout=timeout)
     except TestRunError as exc:
         return exc
+
+
+def run_task_tests(task, env, ws: Workspace, tests: Sequence[str], *, timeout: float | None = None) -> TestRun:
+    """Run ``tests`` in a prepared workspace exactly as the evaluator does before a verdict.
+
+    Test files restored to the fix's version, bytecode cleared, the task's source roots first on
+    the path, :func:`time_limit`. Calibration's same-workspace rerun uses it too, so the two never
+    drift apart. Raises TestRunError when the run leaves no usable report.
+    """
+    # Refusals already stop test edits; restoring is the second lock on the same door.
+    ws.restore_test_files()
+    ws.clear_bytecode()
+    pythonpath = task.environment.pythonpath or (".",)
+    return run_tests(env, ws, list(tests), pythonpath=pythonpath, timeout=time_limit(task, timeout))
+
+
+def time_limit(task, timeout: float | None = None) -> float:
+    """Seconds a test run of ``task`` may take: ``timeout`` if given, else scaled from calibration."""
+    if timeout is not None:
+        return timeout
+    return max(DEFAULT_TIMEOUT, TIMEOUT_FACTOR * task.calibration.gold_seconds)
 
 
 def _judge(task, wanted: list[str], run: TestRun | TestRunError, duration: float) -> Verdict:

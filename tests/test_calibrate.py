@@ -23,7 +23,7 @@ from conftest import PROJECT_ENV_DATE, GitRepo, write_minimal_project
 import taskset
 from cli import cli
 from taskset import Calibration, CalibrationStatus, Difficulty, EnvironmentSpec, Task
-from taskset.calibrate import pending
+from calibrate import pending
 
 RUNS = "2"
 MISSING_PACKAGE = "loopctl-sample-nonexistent-dependency==1.0"
@@ -279,28 +279,51 @@ def test_no_tier_passing_labels_hard(calibrated, tmp_path):
     assert summary["difficulty"]["hard"]["count"] == 2
 
 
+TEST_SLOW = "import time\n\nimport calc\n\n\ndef test_add_slowly():\n    assert calc.add(2, 3) == 5\n    time.sleep(3600)\n"
+"""Fails at once on the buggy code; with the fix it never finishes by itself (only a timeout or a stop ends it)."""
+
+
+def slow_task(root: Path) -> Task:
+    """A task whose gold runs hang: its calibration cannot finish before an interrupt, however fast the machine."""
+    repo = GitRepo(root / "slow")
+    write_minimal_project(repo.path)
+    base = repo.commit("base", {"calc.py": CALC_BUGGY, "tests/test_ops.py": TEST_OPS})
+    fix = repo.commit("slow", {"calc.py": CALC_FIXED_ADD, "tests/test_slow.py": TEST_SLOW})
+    return replace(make(repo, "zz-slow", base, fix, ["tests/test_slow.py::test_add_slowly"], []),
+                   instance_id="local__planted-zz-slow")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_interrupt_leaves_every_task_valid_and_a_rerun_resumes(calibrated, tmp_path):
-    """Ctrl-C mid-run: exit 130, every task file still loads, finished tasks are kept, a rerun does the rest."""
+    """Ctrl-C mid-run (--jobs 2): exit 130 at once, finished tasks kept, no process left, a rerun does the rest.
+
+    Deterministic: the interrupt waits for events (a task saved, the slow task's tests running),
+    and the slow task cannot finish by itself, so the run is always interrupted mid-way.
+    """
     root = tmp_path / "interrupted"
     shutil.copytree(calibrated[0], root)
     tasks = taskset.load(root)
     reset = ["local__planted-bad-test", "local__planted-broken", "local__planted-stable"]
     for instance_id in reset:
         tasks.add(replace(tasks[instance_id], calibration=Calibration()))
-    command = [sys.executable, "-c", "import cli; cli.calibrate_main()", str(root), "--runs", "1"]
+    tasks.add(slow_task(tmp_path))
+    command = [sys.executable, "-c", "import cli; cli.calibrate_main()", str(root), "--runs", "1", "--jobs", "2"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while not pending_below(root, len(reset)) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: pending_below(root, len(reset) + 1), proc, "a task saved")
+        wait_until(lambda: any("test_slow.py" in cmdline for _, cmdline in descendants(proc.pid)), proc,
+                   "the slow task's tests running")
+        started = [pid for pid, _ in descendants(proc.pid)]
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=120)  # the slow unit is aborted, not waited for
     finally:
         proc.kill()
     assert proc.returncode == 130 and "interrupted" in err
+    assert [pid for pid in started if alive(pid)] == [], "a worker or a test run outlived the interrupt"
     left = len(pending(taskset.load(root)))  # every task file still parses
-    assert 0 < left < len(reset)
-    result = CliRunner().invoke(cli, ["calibrate", str(root), "--runs", "1", "--json"])
+    assert 0 < left < len(reset) + 1
+    assert "local__planted-zz-slow" in [t.instance_id for t in pending(taskset.load(root))]
+    result = CliRunner().invoke(cli, ["calibrate", str(root), "--runs", "1", "--jobs", "2", "--timeout", "5", "--json"])
     assert json.loads(result.stdout)["calibrated_now"] == left
     assert pending(taskset.load(root)) == []
 
@@ -308,3 +331,41 @@ def test_interrupt_leaves_every_task_valid_and_a_rerun_resumes(calibrated, tmp_p
 def pending_below(root: Path, count: int) -> bool:
     """True once fewer than ``count`` tasks are uncalibrated; a file mid-rename is never half-read."""
     return len(pending(taskset.load(root))) < count
+
+
+def wait_until(condition, proc: subprocess.Popen, what: str) -> None:
+    """Wait for an event, never for a time; the deadline only stops a broken test from hanging."""
+    deadline = time.monotonic() + 300
+    while not condition():
+        assert proc.poll() is None, f"calibrate ended before {what}: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"never saw {what}"
+        time.sleep(0.05)
+
+
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """Every live process below ``pid`` (workers, sandboxes, pytest runs), with its command line."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        try:
+            cmdline = (Path("/proc") / str(child) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        found.append((child, cmdline))
+        todo += children.get(child, [])
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper does not count)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

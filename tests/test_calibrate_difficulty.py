@@ -5,7 +5,7 @@ from __future__ import annotations
 from factories import make_task
 
 from harness.config import Tier
-from harness.difficulty import difficulty_from, needing_labels
+from calibrate.difficulty import difficulty_from, needing_labels
 from taskset import Calibration, CalibrationStatus, Difficulty
 from taskset.store import TaskSet
 

@@ -8,15 +8,18 @@ from __future__ import annotations
 import pytest
 from factories import make_task
 
-from taskset import Calibration, CalibrationStatus, Difficulty, FailKind, FailMode, TaskMeta
-from taskset.calibrate import AGAIN, ALONE, BUGGY, GOLD, REPEAT, REVERSED, Observation, judge, pending, plan
+from taskset import Calibration, CalibrationStatus, Difficulty, FailKind, FailMode, TaskMeta, VerdictProblem
+from calibrate import Observation, Side, Variant, judge, pending, plan
+
+BUGGY, GOLD = Side.BUGGY, Side.GOLD
+REPEAT, ALONE, REVERSED, AGAIN = Variant.REPEAT, Variant.ALONE, Variant.REVERSED, Variant.AGAIN
 from taskset.store import TaskSet
 
 F2P = "tests/test_x.py::test_a[1-2]"
 P2P = "tests/test_x.py::test_b"
 
 
-def seen(side, variant=REPEAT, problem="", seconds=1.0, **passed) -> Observation:
+def seen(side, variant=REPEAT, problem=None, seconds=1.0, **passed) -> Observation:
     ids = {"f2p": F2P, "p2p": P2P}
     outcomes = {ids[k]: v for k, v in passed.items()}
     return Observation(side, variant, outcomes, {t: 0.1 for t in outcomes}, seconds, problem)
@@ -78,14 +81,14 @@ def test_gold_patch_failing_is_broken():
 def test_gold_patch_that_does_not_apply_is_broken():
     """A gold patch that no longer applies is broken, whatever the tests did."""
     observations = stable()
-    observations[1] = seen(GOLD, problem="patch-does-not-apply", f2p=False, p2p=False)
+    observations[1] = seen(GOLD, problem=VerdictProblem.PATCH_DOES_NOT_APPLY, f2p=False, p2p=False)
     assert judge(make_task(), observations, runs=3).calibration.status == CalibrationStatus.BROKEN
 
 
 def test_env_failure_during_a_run_is_env_failed():
     """An environment that fails in a run makes the task env-failed, not broken."""
     observations = stable()
-    observations[0] = seen(BUGGY, problem="env-failed", f2p=False, p2p=False)
+    observations[0] = seen(BUGGY, problem=VerdictProblem.ENV_FAILED, f2p=False, p2p=False)
     assert judge(make_task(), observations, runs=3).calibration.status == CalibrationStatus.ENV_FAILED
 
 

@@ -7,7 +7,7 @@ import json
 from factories import make_task
 
 from taskset import Calibration, CalibrationStatus, Difficulty
-from taskset.calibration_summary import format_summary, summarize, write_summary
+from calibrate.summary import format_summary, summarize, write_summary
 
 
 def task(n: int, status=CalibrationStatus.OK, difficulty=Difficulty.UNKNOWN, gold=1.0, **calibration):

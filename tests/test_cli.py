@@ -28,10 +28,11 @@ def every_command(group: click.Group, prefix: tuple[str, ...] = ()):
             yield from every_command(command, prefix + (name,))
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h"])
 @pytest.mark.parametrize("path", [p for p, _ in every_command(cli)], ids=" ".join)
-def test_every_command_has_help(path):
-    """`--help` works and says something for every command and subcommand."""
-    result = CliRunner().invoke(cli, [*path, "--help"])
+def test_every_command_has_help(path, flag):
+    """`--help` (and `-h`) works and says something for every command and subcommand."""
+    result = CliRunner().invoke(cli, [*path, flag])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
     command = dict(every_command(cli))[path]
@@ -46,15 +47,36 @@ def test_every_command_has_a_docs_page():
         assert name in text, f"docs/{page} never mentions {name}"
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h"])
 @pytest.mark.parametrize("name", ["mine", "calibrate", "harness"])
-def test_direct_scripts_are_the_group_commands(name):
-    """The console scripts `mine`, `calibrate`, `harness` run `loopctl NAME` under their own name."""
+def test_direct_scripts_are_the_group_commands(name, flag):
+    """The console scripts `mine`, `calibrate`, `harness` run `loopctl NAME` under their own name, `-h` too."""
     import subprocess
     import sys
 
-    code = f"import sys, cli; sys.argv[1:] = ['--help']; cli.{name}_main()"
+    code = f"import sys, cli; sys.argv[1:] = [{flag!r}]; cli.{name}_main()"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"Usage: {name} ")
     assert " ".join(cli.commands[name].help.split()[:5]) in " ".join(done.stdout.split())
+
+
+def test_commands_reporting_a_result_share_one_json_flag():
+    """`--json` is the same option (name, help) on every command that prints a result."""
+    helps = {" ".join(path): next((o.help for o in command.params if o.name == "as_json"), None)
+             for path, command in every_command(cli) if not isinstance(command, click.Group)}
+    assert set(helps) - {"export"} == {name for name, text in helps.items() if text}
+    assert len({text for text in helps.values() if text}) == 1
+
+
+def test_default_task_set_directory_cannot_be_a_folder_of_the_project():
+    """`mine` without --out writes ./<repo name>-tasks: never taskset/, miner/ or any folder of a checkout."""
+    from miner.run import default_out
+
+    assert default_out("local/calclib") == Path("calclib-tasks")
+    assert default_out("jpadilla/pyjwt") == Path("pyjwt-tasks")
+    # a name with a dash is never an importable package, so it can never be one of ours
+    assert not default_out("local/taskset").name.isidentifier()
+    option = next(o for o in cli.commands["mine"].params if o.name == "out")
+    assert option.default is None and "<repo name>-tasks" in option.help

@@ -19,12 +19,13 @@ says nothing about the tier.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
-from taskset import CalibrationStatus, Difficulty, Task, TaskSet
-from taskset.calibrate import process_each
+from taskset.record import Difficulty, Task
+from taskset.store import TaskSet
+
+from calibrate.errors import InvalidSetting
 
 
 def difficulty_from(tier_passes: dict[str, tuple[int, int]], order: Sequence[str]) -> Difficulty:
@@ -40,7 +41,7 @@ def label(task: Task, tiers: Sequence, *, samples: int = 1, seed: int = 0) -> Ta
     from harness import run_tier  # the loop pulls in providers and prompts: load only when labelling
 
     if samples < 1:
-        raise ValueError("samples must be at least 1")
+        raise InvalidSetting("samples", samples, "must be at least 1")
     passes: dict[str, tuple[int, int]] = {}
     for tier in tiers:
         wins = sum(bool(run_tier(task, tier, seed + k).resolved) for k in range(samples))
@@ -69,12 +70,3 @@ def _measured_with(task: Task, names: list[str], samples: int) -> bool:
     # an early stop leaves later tiers out, so the measured tiers are a prefix of the ladder
     measured = names[: len(passes)]
     return list(passes) == measured and all(pair[1] == samples for pair in passes.values())
-
-
-def label_tasks(
-    tasks: TaskSet, todo: Iterable[Task], tiers: Sequence, *, samples: int = 1, jobs: int = 1, seed: int = 0
-) -> Iterator[Task]:
-    """Label ``todo``, writing each task atomically the moment its label is known; yields each."""
-    todo = [task for task in todo if task.calibration.status == CalibrationStatus.OK]
-    work = functools.partial(label, tiers=tuple(tiers), samples=samples, seed=seed)
-    return process_each(tasks, todo, work, jobs=jobs)
