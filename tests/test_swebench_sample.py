@@ -21,6 +21,7 @@ from click.testing import CliRunner
 import taskset
 from cli import cli
 from taskset.environment import environment_for
+from taskset.swebench_eval import PINS_FILE
 from taskset.workspace import Workspace
 
 swebench = pytest.importorskip("swebench", reason="needs the loopctl[swebench] extra")
@@ -128,7 +129,7 @@ def test_a_whole_eval_script_runs_in_a_clone_of_the_bundle(exported, tmp_path):
     (instance,) = load_task_repo(repo, [instance_id])
     spec = make_test_spec(instance)
     log = tmp_path / "eval.log"
-    script = spec.eval_script.replace("/testbed", str(testbed)).replace("/tmp/", f"{tmp_path}/")
+    script = spec.eval_script.replace(PINS_FILE, str(tmp_path / "pins.txt")).replace("/testbed", str(testbed))
     _run_script(script, testbed, scratch / "bin", log)
     text = log.read_text()
     assert re.search(r"PASSED tests/test_units.py::test_parse_size_table", text), text[-3000:]
