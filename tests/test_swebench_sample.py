@@ -96,20 +96,20 @@ def test_swebench_grades_every_sample_task_from_a_real_pytest_log(exported, tmp_
     for row in load_swebench_dataset(str(rows)):
         spec = make_test_spec(row)
         task = tasks[spec.instance_id]
-        for patch, expected in ((task.patch, True), ("", False)):
-            with Workspace.for_task(task) as ws:
+        with Workspace.for_task(task) as ws:
+            env = environment_for(task, ws.path)
+            script = _test_part(spec).replace("/testbed", str(ws.path))
+            for patch, expected in (("", False), (task.patch, True)):  # the buggy code, then the gold patch
                 if patch:
                     ws.apply_patch(patch, what="gold patch")
-                env = environment_for(task, ws.path)
-                script = _test_part(spec).replace("/testbed", str(ws.path))
                 log = tmp_path / f"{spec.instance_id}-{expected}.log"
                 _run_script(script, ws.path, env.python.parent, log)
-            report = _grade(spec, log, patch or "diff")
-            assert report["patch_successfully_applied"], log.read_text()
-            assert report["resolved"] is expected, (spec.instance_id, report["tests_status"])
-            if not expected:
-                assert report["tests_status"]["FAIL_TO_PASS"]["failure"] == list(task.FAIL_TO_PASS)
-                assert report["tests_status"]["PASS_TO_PASS"]["failure"] == []
+                report = _grade(spec, log, patch or "diff")
+                assert report["patch_successfully_applied"], log.read_text()
+                assert report["resolved"] is expected, (spec.instance_id, report["tests_status"])
+                if not expected:
+                    assert report["tests_status"]["FAIL_TO_PASS"]["failure"] == list(task.FAIL_TO_PASS)
+                    assert report["tests_status"]["PASS_TO_PASS"]["failure"] == []
 
 
 def test_a_whole_eval_script_runs_in_a_clone_of_the_bundle(exported, tmp_path):
