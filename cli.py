@@ -98,6 +98,7 @@ class TerminalProgress:
         self._bar = None
         self._task = None
         self._tally: dict[str, int] = {}
+        self._status = ""
 
     def __enter__(self) -> "TerminalProgress":
         if self.enabled:
@@ -106,7 +107,7 @@ class TerminalProgress:
             from rich.progress import TimeElapsedColumn
 
             columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn(), TextColumn("{task.fields[tally]}"))
+                       TimeElapsedColumn(), TextColumn("{task.fields[tally]}"), TextColumn("{task.fields[status]}"))
             self._bar = Progress(*columns, console=Console(stderr=True), transient=True)
             self._bar.__enter__()
         return self
@@ -121,7 +122,7 @@ class TerminalProgress:
             return
         if self._task is not None:
             self._bar.remove_task(self._task)
-        self._task = self._bar.add_task(description, total=total, tally="")
+        self._task = self._bar.add_task(description, total=total, tally="", status=self._status)
 
     def advance(self, label: str = "") -> None:
         if label:
@@ -130,6 +131,12 @@ class TerminalProgress:
             return
         top = sorted(self._tally.items(), key=lambda kv: -kv[1])[:4]
         self._bar.update(self._task, advance=1, tally=" ".join(f"{name}:{n}" for name, n in top))
+
+    def status(self, text: str) -> None:
+        """A short live line beside the bar (harness run: attempts and spend so far)."""
+        self._status = text
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, status=text)
 
     def note(self, message: str) -> None:
         if self._bar is not None:
@@ -238,53 +245,69 @@ def harness_group():
     """Run models against tasks, escalating tiers only when the tests reject their work."""
 
 
+def _strategy_default() -> str:
+    from harness.names import DEFAULT
+
+    return ",".join(s.value for s in DEFAULT)
+
+
 @harness_group.command("run")
-@click.option("--taskset", "taskset_dir", type=click.Path(path_type=Path), required=True, help="The task set directory.")
+@click.option("--taskset", "taskset_dir", type=click.Path(path_type=Path), required=True,
+              help="The task set directory, or a SWE-bench .jsonl/.json file read as it is.")
 @click.option("--tiers", default="local,o3,gpt-5.5", show_default=True, help="The ladder, bottom first (comma-separated).")
-@click.option("--strategies", default="modeE,always-local,always-frontier,local-repair,heuristic", show_default=True,
-              help="Strategies to compare (oracle-routing is always computed).")
+@click.option("--strategies", default=_strategy_default(), show_default=True,
+              help="Strategies to compare: modeE, always-local, always-frontier, local-repair, heuristic, cascade, "
+                   "modeE+carry (oracle-routing is always computed). Only the tiers they need are run.")
 @click.option("--seeds", default="42", show_default=True, help="Comma-separated seeds.")
-@click.option("--task-ids", default="", help="Only these tasks (comma-separated instance ids).")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Tasks run in parallel.")
-@click.option("--max-cost", type=float, default=None, help="Stop starting paid attempts at this many dollars.")
+@click.option("--task-ids", default="", help="Only these tasks (comma-separated instance ids; each must exist).")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Tasks run in parallel (at least 1).")
+@click.option("--max-cost", type=float, default=None, help="Stop starting paid attempts at this many dollars (>= 0).")
+@click.option("--cascade-thresholds", default="5,10,15,20,25", show_default=True,
+              help="Pre-hoc score thresholds the cascade strategy is swept over.")
 @click.option("--config", type=click.Path(path_type=Path), default=None, help="Tiers TOML (default: ./loopctl.toml).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default: runs/<tiers>).")
 @click.option("--uncalibrated", is_flag=True,
               help="Also run tasks calibration has not seen (default: only tasks calibrated ok).")
 @json_option
 @reports_errors
-def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost, config, out, uncalibrated, as_json):
-    """Run (or resume) the tiers on a task set; records go to OUT/attempts.jsonl."""
-    from rich.console import Console
+def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost, cascade_thresholds, config, out,
+                uncalibrated, as_json):
+    """Run (or resume) the tiers on a task set; records go to OUT/attempts.jsonl.
 
+    Each tier's server is checked before the first task. Ctrl-C (or SIGTERM) stops new attempts at
+    once and keeps everything finished (exit 130); rerun the same command to resume. Attempts that
+    failed for infrastructure reasons (server errors, timeouts, broken environments) are retried.
+    """
     import harness
-    from harness.report import tables
     from harness.run import RunSpec, run
     from harness.summary import write_summary
+    from harness.tables import headline, tables
 
     conf = harness.load_config(config)
     ladder = conf.select(split_csv(tiers))
+    wanted = harness.parse_strategies(split_csv(strategies))
+    seed_list = _numbers(seeds, int, "--seeds")
+    thresholds = _numbers(cascade_thresholds, float, "--cascade-thresholds")
     for warning in harness.price_warnings(ladder):
         click.echo(f"warning: {warning}", err=True)
-    try:
-        seed_list = tuple(int(s) for s in split_csv(seeds))
-    except ValueError:
-        raise click.BadParameter("expected comma-separated integers", param_hint="--seeds") from None
     out = out or Path("runs") / "-".join(t.name for t in ladder)
-    spec = RunSpec(taskset=taskset_dir, out=out, tiers=tuple(ladder), strategies=split_csv(strategies), seeds=seed_list,
+    spec = RunSpec(taskset=taskset_dir, out=out, tiers=tuple(ladder), strategies=wanted, seeds=seed_list,
                    task_ids=split_csv(task_ids), jobs=jobs, max_cost=max_cost, max_attempts=conf.max_attempts,
-                   carry_over=conf.carry_over, include_uncalibrated=uncalibrated)
-    result = run(spec)
+                   carry_over=conf.carry_over, include_uncalibrated=uncalibrated, cascade_thresholds=thresholds)
+    with TerminalProgress(enabled=not as_json) as progress:
+        result = run(spec, progress=progress)
     for note in result.notes:
         click.echo(note, err=True)
     summary = write_summary(out)
     if as_json:
-        echo_json(summary)
-        return
-    console = Console()
-    for table in tables(summary):
-        console.print(table)
-    click.echo(f"{result.new_attempts} new attempts ({result.resumed_attempts} already recorded) in {out}")
+        echo_json({"result": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(result).items()},
+                   "summary": summary})
+    elif not result.interrupted:
+        _print_tables(headline(summary), tables(summary))
+        click.echo(f"{result.new_attempts} new attempts ({result.resumed_attempts} already recorded) in {out}")
+    if result.interrupted:
+        click.echo(f"interrupted: {result.new_attempts} attempts finished and saved; rerun to resume", err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 @harness_group.command("report")
@@ -294,23 +317,37 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, max_cost,
 @json_option
 @reports_errors
 def harness_report(run_dir, config, as_json):
-    """Write RUN_DIR/summary.json, report.html and report.md, and print the tables."""
-    from rich.console import Console
-
+    """Write RUN_DIR/summary.json, report.html, report.md and predictions/, and print the tables."""
     import harness
-    from harness.report import tables, write_report
-    from harness.run import run_tiers
+    from harness.records import run_tiers
+    from harness.report import write_report
     from harness.summary import load_summary
+    from harness.tables import headline, tables
 
     prices = harness.load_config(config).select([t.name for t in run_tiers(run_dir)]) if config else None
     html, md = write_report(run_dir, prices)
+    summary = load_summary(run_dir)
     if as_json:
-        echo_json(load_summary(run_dir))
+        echo_json(summary)
         return
+    _print_tables(headline(summary), tables(summary))
+    click.echo(f"wrote {html}, {md} and SWE-bench predictions in {Path(run_dir) / 'predictions'}")
+
+
+def _numbers(text: str, kind, option: str) -> tuple:
+    try:
+        return tuple(kind(part) for part in split_csv(text))
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated {kind.__name__}s, got {text!r}", param_hint=option) from None
+
+
+def _print_tables(line: str, items) -> None:
+    from rich.console import Console
+
     console = Console()
-    for table in tables(load_summary(run_dir)):
+    console.print(line, highlight=False)
+    for table in items:
         console.print(table)
-    click.echo(f"wrote {html} and {md}")
 # --- end harness ---
 
 # --- evaluate ---

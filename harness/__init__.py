@@ -8,23 +8,26 @@ The seams, on one screen::
     run(RunSpec) -> RunResult                                the matrix + live ladders, resumable
     summarize(run_dir) -> dict; write_report(run_dir)        statistics, summary.json, HTML + Markdown
 
-The evaluator (taskset.evaluate) is the sole judge of "done".
+The evaluator (taskset.evaluate) is the sole judge of "done". Outcomes share one vocabulary:
+FailureMode is taskset's VerdictProblem extended with what can go wrong before a verdict.
 """
 
+from harness.completion import Completion, Provider, Request
 from harness.config import CarryOver, EditFormat, HarnessConfig, ProviderKind, Tier, load_config, load_tiers, price_warnings
 from harness.edits import Candidate, parse_answer
-from harness.errors import ConfigError, HarnessError, ProviderError, RunDirError
+from harness.errors import Cancelled, ConfigError, HarnessError, ProviderError, RunDirError, ServerCheckFailed
 from harness.loop import TierOutcome, run_tier
 from harness.modes import FailureMode
-from harness.providers import Completion, Provider, Request, make_provider
+from harness.names import Strategy, parse_strategies
+from harness.providers import make_provider
 from harness.records import AttemptRecord, RunLog, read_attempts
 from harness.report import write_report
 from harness.run import RunResult, RunSpec, run
-from harness.strategies import STRATEGIES
 from harness.summary import summarize, write_summary
 
 __all__ = [
     "AttemptRecord",
+    "Cancelled",
     "Candidate",
     "CarryOver",
     "Completion",
@@ -41,13 +44,15 @@ __all__ = [
     "RunLog",
     "RunResult",
     "RunSpec",
-    "STRATEGIES",
+    "ServerCheckFailed",
+    "Strategy",
     "Tier",
     "TierOutcome",
     "load_config",
     "load_tiers",
     "make_provider",
     "parse_answer",
+    "parse_strategies",
     "price_warnings",
     "read_attempts",
     "run",

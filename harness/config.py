@@ -72,14 +72,16 @@ class Tier:
     """Dollars per million prompt tokens; None = unknown (reported as such, never as zero)."""
     price_output: float | None = None
     """Dollars per million completion tokens (reasoning tokens are billed as completion)."""
+    price_cached_input: float | None = None
+    """Dollars per million prompt tokens the server served from its cache; None = the input price."""
     cost_per_hour: float = 0.0
     """Dollars per hour of the machine serving a local model, charged by latency."""
     edit_format: EditFormat = EditFormat.SEARCH_REPLACE
     """The answer format the prompt asks for."""
     timeout: float = 600.0
-    """Seconds per request before the client gives up (then the client's retries apply)."""
+    """Seconds one model call may take in all, streamed or not, its retries included."""
     max_retries: int = 3
-    """Client retries on 429/5xx/connection errors; Retry-After is honoured."""
+    """Retries on 408/409/429/5xx and connection errors, while time is left; Retry-After is honoured."""
     stream: bool = False
     """Stream the answer, which measures time to first token."""
     replay_file: str = ""
@@ -220,7 +222,7 @@ def _value(key: str, value: Any, where: str, source: str) -> Any:
             raise ConfigError(source, where, f"unknown value {value!r} (expected {allowed})") from None
     kind = {"attempts": int, "context_window": int, "max_output_tokens": int, "max_retries": int,
             "feedback": bool, "stream": bool}.get(key)
-    if key in ("temperature", "price_input", "price_output", "cost_per_hour", "timeout"):
+    if key in ("temperature", "price_input", "price_output", "price_cached_input", "cost_per_hour", "timeout"):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(source, where, "expected a non-negative number")
         return float(value)

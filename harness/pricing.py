@@ -1,8 +1,10 @@
 """Dollars from tokens, at report time, from a pinned price table (the tiers' prices).
 
 Records keep tokens only, so a run can be re-priced with another table without re-running it.
-An unpriced tier's attempts cost ``None`` (unknown), which poisons any sum it enters: a total
-that includes an unknown is unknown, never an undercount.
+An attempt's cost is ``None`` (unknown) when its tier has no price, or when the tier charges for
+tokens and the server reported no usage: an unknown poisons any sum it enters, so a total that
+includes one is unknown, never an undercount. Cached prompt tokens are priced at the tier's
+cached-input price. What the server says it billed (``usage.cost``) is kept apart, as billed cost.
 """
 
 from __future__ import annotations
@@ -16,31 +18,56 @@ Prices = Mapping[str, Tier]
 """Tier name -> tier (its prices are the table)."""
 
 
+def tier_of(record: AttemptRecord, prices: Prices) -> Tier | None:
+    """The priced tier of a record (a derived column such as ``local+repair`` is priced as its tier)."""
+    return prices.get(record.tier.split("+", 1)[0])
+
+
 def attempt_cost(record: AttemptRecord, prices: Prices) -> float | None:
-    """The priced cost of one attempt; None when its tier has no price."""
-    tier = prices.get(_base(record.tier))
+    """The estimated cost of one attempt; None when unknown."""
+    tier = tier_of(record, prices)
     if tier is None or not tier.priced:
         return None
-    tokens = record.prompt_tokens * tier.price_input + record.completion_tokens * tier.price_output
+    charges_tokens = (tier.price_input or 0) > 0 or (tier.price_output or 0) > 0
+    if charges_tokens and not record.usage_reported:
+        return None
+    cached = min(record.cached_tokens, record.prompt_tokens)
+    cached_price = tier.price_cached_input if tier.price_cached_input is not None else tier.price_input
+    tokens = ((record.prompt_tokens - cached) * tier.price_input + cached * cached_price
+              + record.completion_tokens * tier.price_output)
     return tokens / 1e6 + tier.cost_per_hour * record.latency / 3600.0
 
 
-def total_cost(records: Iterable[AttemptRecord], prices: Prices) -> float | None:
-    """The sum of attempt costs, or None if any attempt's cost is unknown."""
-    total = 0.0
-    for record in records:
-        cost = attempt_cost(record, prices)
+def attempt_billed(record: AttemptRecord) -> float | None:
+    """What the server billed for the attempt: its reported cost, zero on a free tier, else unknown."""
+    if record.billed_cost is not None:
+        return record.billed_cost
+    return None if record.paid else 0.0
+
+
+def spend(record: AttemptRecord, prices: Prices) -> float:
+    """Dollars --max-cost counts for an attempt: the estimate, else the billed cost, else nothing known."""
+    cost = attempt_cost(record, prices)
+    if cost is None:
+        cost = record.billed_cost
+    return cost or 0.0
+
+
+def total(costs: Iterable[float | None]) -> float | None:
+    """The sum, or None if any part is unknown."""
+    out = 0.0
+    for cost in costs:
         if cost is None:
             return None
-        total += cost
-    return total
+        out += cost
+    return out
+
+
+def total_cost(records: Iterable[AttemptRecord], prices: Prices) -> float | None:
+    """The sum of estimated attempt costs, or None if any attempt's cost is unknown."""
+    return total(attempt_cost(r, prices) for r in records)
 
 
 def known_spend(records: Iterable[AttemptRecord], prices: Prices) -> float:
-    """Dollars spent on priced attempts (what --max-cost compares against)."""
-    return sum(c for c in (attempt_cost(r, prices) for r in records) if c is not None)
-
-
-def _base(tier_name: str) -> str:
-    """A derived column (``local+repair``) is priced as its tier."""
-    return tier_name.split("+", 1)[0]
+    """Dollars spent so far as --max-cost counts them."""
+    return sum(spend(r, prices) for r in records)

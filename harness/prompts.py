@@ -8,11 +8,12 @@ with feedback or carry-over — earlier rejected attempts with their test output
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import jinja2
 
+from taskset.diffpaths import patch_paths, strip_level
 from taskset.record import Task
 
 from harness.config import Tier
@@ -25,7 +26,6 @@ MAX_OUTPUT_CHARS = 4000
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness", "templates"),
                           undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
-_DIFF_FILE = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.M)
 
 
 @dataclass(frozen=True)
@@ -46,47 +46,71 @@ class Prompt:
     messages: tuple[dict[str, str], ...]
     files: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
+    history_dropped: int = 0
+    """Earlier attempts left out to fit the window."""
     overflow: bool = False
     """True when even the smallest prompt exceeds the window: the attempt is not sent."""
     chars: int = 0
 
 
-def patched_files(patch: str) -> list[str]:
-    """Paths a unified diff modifies that exist before it (new files have nothing to show)."""
-    out = []
-    for chunk in re.split(r"(?=^diff --git )", patch, flags=re.M):
-        match = _DIFF_FILE.search(chunk)
-        if match and "--- /dev/null" not in chunk and match.group(1) not in out:
-            out.append(match.group(1))
-    return out
-
-
 def read_sources(task: Task) -> dict[str, str]:
-    """The files the gold patch touches, in full, as they are at base_commit."""
+    """The files the gold patch touches, in full, as they are at base_commit (new files have none)."""
+    found = read_files(task, patch_paths(task.patch, strip_level(task.patch)))
+    return {path: text for path, text in found.items() if text is not None}
+
+
+def read_files(task: Task, paths: Sequence[str]) -> dict[str, str | None]:
+    """``paths`` as they are at base_commit (None for a path that is not a file there)."""
+    from taskset.pathsafety import unsafe_reason
     from taskset.workspace import Workspace
 
     with Workspace.for_task(task) as ws:
-        out = {}
-        for path in patched_files(task.patch):
+        out: dict[str, str | None] = {}
+        for path in paths:
             target = ws.path / path
-            if target.is_file():
-                out[path] = target.read_bytes().decode("utf-8", errors="replace")
+            # a model names these paths: nothing outside the work tree is ever read
+            readable = not unsafe_reason(ws.path, path) and target.is_file() and not target.is_symlink()
+            out[path] = target.read_bytes().decode("utf-8", errors="replace") if readable else None
         return out
 
 
-def build_prompt(task: Task, tier: Tier, sources: Mapping[str, str], history: Sequence[Earlier] = ()) -> Prompt:
-    """Render the prompt, dropping the least relevant files until it fits the tier's window."""
-    budget = (tier.context_window - tier.max_output_tokens) * CHARS_PER_TOKEN
+def build_prompt(task: Task, tier: Tier, sources: Mapping[str, str], history: Sequence[Earlier] = (),
+                 budget_chars: float | None = None, max_tokens: int | None = None) -> Prompt:
+    """Render the prompt, leaving out what matters least until it fits the tier's window.
+
+    ``budget_chars`` overrides the window (a retry after the server said the prompt was too long).
+    What goes first: earlier attempts by other tiers (oldest first), then this tier's earlier
+    attempts but the latest, then files least relevant first (keeping the most relevant one),
+    then the latest earlier attempt, then the last file.
+    """
+    output = max_tokens if max_tokens is not None else tier.max_output_tokens
+    budget = budget_chars if budget_chars is not None else (tier.context_window - output) * CHARS_PER_TOKEN
     history = [_trim_earlier(e) for e in history]
-    keep = sorted(sources, key=lambda p: _relevance(task, p, history), reverse=True)
+    files = sorted(sources, key=lambda p: _relevance(task, p, history), reverse=True)
+    order = _drop_order(files, history)
+    kept_files, kept_history = list(files), list(history)
     dropped: list[str] = []
     while True:
-        messages = _render(task, tier, {p: sources[p] for p in keep}, dropped, history)
+        messages = _render(task, tier, {p: sources[p] for p in kept_files}, dropped, kept_history)
         chars = sum(len(m["content"]) for m in messages)
-        if chars <= budget or not keep:
+        if chars <= budget or not order:
             break
-        dropped.append(keep.pop())
-    return Prompt(messages=messages, files=tuple(keep), dropped=tuple(dropped), overflow=chars > budget, chars=chars)
+        item = order.pop(0)
+        if isinstance(item, Earlier):
+            kept_history.remove(item)
+        else:
+            kept_files.remove(item)
+            dropped.append(item)
+    return Prompt(messages=messages, files=tuple(kept_files), dropped=tuple(dropped),
+                  history_dropped=len(history) - len(kept_history), overflow=chars > budget, chars=chars)
+
+
+def _drop_order(files: list[str], history: list[Earlier]) -> list:
+    others = [e for e in history if not e.same_tier]
+    mine = [e for e in history if e.same_tier]
+    latest = mine[-1:] if mine else others[-1:]
+    older = [e for e in others + mine[:-1] if e not in latest]
+    return [*older, *reversed(files[1:]), *latest, *files[:1]]
 
 
 def trim_output(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
@@ -110,9 +134,12 @@ def _relevance(task: Task, path: str, history: Sequence[Earlier]) -> tuple[int, 
 
 
 def _changed_lines(patch: str, path: str) -> int:
-    for chunk in re.split(r"(?=^diff --git )", patch, flags=re.M):
-        if chunk.startswith(f"diff --git a/{path} "):
-            return sum(1 for line in chunk.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---"))
+    """Lines the gold patch adds or removes in ``path`` (its file sections named by their headers)."""
+    sections = re.split(r"(?=^diff --git )", patch, flags=re.M)
+    for section in sections:
+        if path in patch_paths(section, strip_level(patch)):
+            body = section.split("\n@@", 1)[1] if "\n@@" in section else ""
+            return sum(1 for line in body.splitlines() if line[:1] in "+-")
     return 0
 
 

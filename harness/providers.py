@@ -8,61 +8,29 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from taskset.record import Task
-
+from harness.calls import Calls
+from harness.completion import Completion, Provider, Request
 from harness.config import ProviderKind, Tier
 from harness.errors import ConfigError, ProviderError
-from harness.modes import FailureMode, classify_error
+from harness.modes import FailureMode
+__all__ = ["Completion", "OracleProvider", "Provider", "ReplayProvider", "Request", "make_provider"]
 
 
-@dataclass(frozen=True)
-class Request:
-    """One prompt for one attempt, with the identity replay needs to find its answer."""
+def make_provider(tier: Tier, calls: Calls | None = None) -> Provider:
+    """The provider a tier names (a missing API key is a ConfigError before anything runs).
 
-    task: Task
-    tier: Tier
-    seed: int
-    attempt: int
-    messages: tuple[dict[str, str], ...]
-
-
-@dataclass(frozen=True)
-class Completion:
-    """A model's answer with the usage the API reported."""
-
-    content: str
-    model: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
-    finish_reason: str = ""
-    latency: float = 0.0
-    ttft: float | None = None
-    billed_cost: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Provider(Protocol):
-    """Answers a request; raises ProviderError when no answer could be had."""
-
-    def complete(self, request: Request) -> Completion:
-        """The model's answer to ``request``."""
-        ...
-
-
-def make_provider(tier: Tier) -> Provider:
-    """The provider a tier names (a missing API key is a ConfigError before anything runs)."""
+    ``calls`` is the run's registry of model calls in flight, which a stop cuts at once.
+    """
     if tier.provider is ProviderKind.ORACLE:
         return OracleProvider()
     if tier.provider is ProviderKind.REPLAY:
         return ReplayProvider(Path(tier.replay_file))
-    from harness.openai_provider import OpenAIProvider
+    from harness.openai_provider import OpenAIProvider  # the openai client is slow to import: only when used
 
-    return OpenAIProvider(tier)
+    return OpenAIProvider(tier, calls)
 
 
 class OracleProvider:
@@ -72,7 +40,7 @@ class OracleProvider:
         """The gold patch, fenced as a model would send it."""
         started = time.perf_counter()
         text = f"```diff\n{request.task.patch}```\n"
-        return Completion(content=text, model="gold-patch", finish_reason="stop",
+        return Completion(content=text, model="gold-patch", finish_reason="stop", usage_reported=True,
                           latency=time.perf_counter() - started)
 
 
@@ -106,22 +74,10 @@ class ReplayProvider:
         row = self.answers.get((*ident, request.seed, request.attempt)) or self.answers.get(
             (*ident, None, request.attempt))
         if row is None:
-            raise ProviderError(FailureMode.API_ERROR.value, f"{self.path}: no answer for {ident} attempt {request.attempt}")
-        usage = row.get("usage") or {}
-        return Completion(
-            content=row.get("content") or "",
-            model=row.get("model", "replay"),
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            reasoning_tokens=int(usage.get("reasoning_tokens", 0)),
-            finish_reason=row.get("finish_reason", "stop"),
-        )
-
-
-def raise_for(exc: Exception, secret: str = "") -> None:
-    """Re-raise a client exception as ProviderError with its mode, the key scrubbed from the text."""
-    text = f"{type(exc).__name__}: {exc}"
-    if secret:
-        text = text.replace(secret, "***")
-    mode = FailureMode.TIMEOUT if "Timeout" in type(exc).__name__ else classify_error(text)
-    raise ProviderError(mode.value, text[:500]) from None
+            raise ProviderError(FailureMode.API_ERROR, f"{self.path}: no answer for {ident} attempt {request.attempt}")
+        usage = row.get("usage")
+        counts = {name: int((usage or {}).get(name, 0) or 0)
+                  for name in ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")}
+        return Completion(content=row.get("content") or "", reasoning=row.get("reasoning") or "",
+                          model=row.get("model", "replay"), usage_reported=usage is not None,
+                          finish_reason=row.get("finish_reason", "stop"), **counts)

@@ -1,114 +1,105 @@
-"""Rendering a summary: terminal tables (rich), a self-contained HTML report and Markdown.
+"""The reports of a run: summary.json, a self-contained report.html, report.md, SWE-bench predictions.
 
-The HTML has no external assets: styles inline, the pass-rate-vs-cost chart an inline SVG.
+The HTML has no external assets: styles inline, the charts inline SVG. Its per-task table shows
+what every tier did on every task, each attempt's answer, reasoning and test output one click
+away (``<details>``).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
 import jinja2
-from rich.table import Table
 
 from taskset.atomic import write_atomic
 
+from harness.chart import cascade_chart, cost_chart
 from harness.config import Tier
-from harness.summary import INFRA_RULE, write_summary
+from harness.display import ci, count, money, pct, rate, secs
+from harness.names import Strategy
+from harness.predictions import write_predictions
+from harness.prompts import trim_output
+from harness.records import ANSWERS_FILE, read_answers
+from harness.summary import SUMMARY_FILE, RunView, summarize, view
 
 HTML_FILE = "report.html"
 MD_FILE = "report.md"
+ANSWER_CHARS = 20000
+"""Characters of an answer shown in the per-task table (head and tail kept)."""
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness", "templates"), autoescape=jinja2.select_autoescape(["html"]),
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-
-
-def money(value: float | None) -> str:
-    """Dollars for display; unknown stays unknown."""
-    if value is None:
-        return "unknown"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
-
-
-def pct(value: float | None) -> str:
-    """A share as a percentage."""
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def ci(pair: Sequence[float] | None) -> str:
-    """A 95% interval as percentages."""
-    return "-" if not pair else f"[{100 * pair[0]:.1f}, {100 * pair[1]:.1f}]"
-
-
-def secs(value: float | None) -> str:
-    """Seconds for display."""
-    return "-" if value is None else f"{value:.2f}s"
+STRATEGY_HEADERS = ["strategy", "pass rate", "95% CI", "resolved", "unfinished", "infra", "cost/task (est.)",
+                    "billed/task", "cloud", "attempts/task", "tokens in/cached/out/reasoning", "latency p50",
+                    "TTFT p50", "tok/s", "tampered"]
 
 
 def strategy_rows(summary: dict[str, Any]) -> list[list[str]]:
-    """One display row per strategy (shared by the terminal, HTML and Markdown tables)."""
+    """One display row per strategy (the HTML and Markdown tables)."""
     rows = []
     for name, s in summary["strategies"].items():
         tokens = s["tokens_per_task"]
         rows.append([name, pct(s["pass_rate"]), ci(s["ci95"]), f"{s['resolved_runs']}/{s['runs']}",
-                     money(s["cost_per_task"]), pct(s["cloud_fraction"]), f"{s['attempts_per_task']:.2f}",
-                     f"{tokens['prompt']:.0f}/{tokens['completion']:.0f}/{tokens['reasoning']:.0f}",
-                     secs(s["latency_median"]), secs(s["ttft_median"]),
-                     "-" if s["tokens_per_second"] is None else f"{s['tokens_per_second']:.1f}"])
+                     str(s["incomplete_runs"]), str(s["infra_runs"]), money(s["cost_per_task"]),
+                     money(s["billed_per_task"]), pct(s["cloud_fraction"]), count(s["attempts_per_task"]),
+                     "/".join(f"{tokens[k]:.0f}" for k in ("prompt", "cached", "completion", "reasoning")),
+                     secs(s["latency_median"]), secs(s["ttft_median"]), rate(s["tokens_per_second"]),
+                     str(s["tampered"])])
     return rows
 
 
-TERMINAL_COLUMNS = 7
-"""How many of the strategy columns fit a terminal."""
-STRATEGY_HEADERS = ["strategy", "pass rate", "95% CI", "resolved", "cost/task", "cloud", "attempts/task",
-                    "tokens in/out/reasoning", "latency p50", "TTFT p50", "tok/s"]
-
-
-def tables(summary: dict[str, Any]) -> list[Table]:
-    """The terminal view: strategies, differences, tiers."""
-    main = Table(title=f"{summary['tasks']} tasks, {summary['attempts']} attempts")
-    # A terminal is narrow: the first seven columns; tokens and latency are in the HTML report.
-    for header in ("strategy", "pass", "95% CI", "solved", "$/task", "cloud", "att/task"):
-        main.add_column(header, justify="left" if header == "strategy" else "right", no_wrap=True)
-    for row in strategy_rows(summary):
-        main.add_row(*row[:TERMINAL_COLUMNS])
-    diffs = Table(title="paired differences (resampled by task)")
-    for header in ("difference", "pass rate", "95% CI"):
-        diffs.add_column(header)
-    for d in summary["differences"]:
-        diffs.add_row(f"{d['a']} - {d['b']}", f"{100 * d['pass_rate_diff']:+.1f} pts", ci(d["ci95"]))
-    tiers = Table(title="tiers alone, and what each recovered in modeE")
-    for header in ("tier", "runs", "pass rate", "cost/task", "latency p50", "recovered"):
-        tiers.add_column(header)
-    for name, t in summary["tiers"].items():
-        tiers.add_row(name, str(t["runs"]), pct(t["pass_rate"]), money(t["cost_per_task"]), secs(t["latency_median"]),
-                      str(t["recovered"]))
-    return [main, diffs, tiers]
-
-
-def chart(summary: dict[str, Any], width: int = 560, height: int = 320) -> dict[str, Any]:
-    """Point coordinates for the pass-rate-vs-cost SVG (strategies with a known cost)."""
-    pad = 48
-    known = [(n, s) for n, s in summary["strategies"].items() if s["cost_per_task"] is not None]
-    top = max([s["cost_per_task"] for _, s in known] + [1e-9])
-    def x(cost: float) -> float:
-        return pad + (width - 2 * pad) * cost / top
-    def y(rate: float) -> float:
-        return height - pad - (height - 2 * pad) * rate
-    points = [{"name": n, "x": x(s["cost_per_task"]), "y": y(s["pass_rate"]), "lo": y(s["ci95"][0]),
-               "hi": y(s["ci95"][1]), "label": f"{n} ({pct(s['pass_rate'])}, {money(s['cost_per_task'])})"}
-              for n, s in known]
-    ticks = [{"y": y(v / 4), "label": f"{25 * v}%"} for v in range(5)]
-    return {"width": width, "height": height, "pad": pad, "points": points, "ticks": ticks, "max_cost": money(top),
-            "unknown": [n for n, s in summary["strategies"].items() if s["cost_per_task"] is None]}
-
-
 def write_report(out: str | Path, prices: Sequence[Tier] | None = None) -> tuple[Path, Path]:
-    """Write summary.json, report.html and report.md in the run directory; returns the two reports."""
+    """Write summary.json, report.html, report.md and predictions/ in the run directory; returns the reports."""
     out = Path(out)
-    summary = write_summary(out, prices)
+    summary = summarize(out, prices)
+    write_atomic(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    run = view(out, prices)
+    write_predictions(out, run.matrix, run.keys, run.strategies, run.thresholds)
     context = {"s": summary, "name": out.name, "rows": strategy_rows(summary), "headers": STRATEGY_HEADERS,
-               "chart": chart(summary), "money": money, "pct": pct, "ci": ci, "secs": secs, "rule": INFRA_RULE}
+               "chart": cost_chart(summary), "cascade": cascade_chart(summary), "tasks": task_rows(run),
+               "money": money, "pct": pct, "ci": ci, "secs": secs, "rate": rate}
     html, md = out / HTML_FILE, out / MD_FILE
     write_atomic(html, _ENV.get_template("report.html.j2").render(context))
     write_atomic(md, _ENV.get_template("report.md.j2").render(context))
     return html, md
+
+
+def columns(run: RunView) -> list[tuple[str, Strategy, Tier]]:
+    """(heading, record kind, tier) for every column of the per-task table."""
+    out = [(t.name, Strategy.MATRIX, t) for t in run.tiers]
+    if Strategy.LOCAL_REPAIR in run.strategies:
+        out.append((run.matrix.repair.name, Strategy.LOCAL_REPAIR, run.matrix.repair))
+    if Strategy.CARRY in run.strategies:
+        out += [(f"carry: {t.name}", Strategy.CARRY, t) for t in run.tiers]
+    return out
+
+
+def task_rows(run: RunView) -> dict[str, Any]:
+    """What each column did on each (task, seed): attempts with their answers and test output."""
+    answers = read_answers(run.out / ANSWERS_FILE)
+    infra = {r.key: r for r in run.records if r.infrastructure}
+    heads = columns(run)
+    rows = []
+    for task, seed in run.keys:
+        cells = []
+        for _, kind, tier in heads:
+            cell = []
+            for number in range(1, tier.attempts + 1):
+                key = run.matrix.key(kind, task, seed, tier, number)
+                record = run.matrix.final.get(key) or infra.get(key)
+                if record is None:
+                    break
+                answer = answers.get(key)
+                cell.append({"attempt": number, "mode": record.failure_mode.value, "ok": record.resolved,
+                             "infra": record.infrastructure, "message": record.message,
+                             "feedback": record.feedback, "trims": list(record.trims),
+                             "answer": trim_output(answer.content, ANSWER_CHARS) if answer else "",
+                             "reasoning": trim_output(answer.reasoning, ANSWER_CHARS) if answer else "",
+                             "tokens": f"{record.prompt_tokens}/{record.completion_tokens}",
+                             "latency": secs(record.latency)})
+                if record.resolved or record.infrastructure:
+                    break
+            cells.append(cell)
+        rows.append({"task": task, "seed": seed, "cells": cells})
+    return {"headings": [h for h, _, _ in heads], "rows": rows}

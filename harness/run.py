@@ -1,8 +1,14 @@
 """A run: the per-tier matrix (plus live ladders where context is carried), resumable, budgeted.
 
-Layout of ``runs/NAME/``: ``run.json`` (settings and the pinned price table, written once),
-``attempts.jsonl`` (append-only), ``answers.jsonl`` (raw answers, replayable), ``summary.json``.
-Rerunning the same command skips every attempt already recorded.
+Layout of ``runs/NAME/``: ``run.json`` (settings, the tasks, the pinned price table),
+``attempts.jsonl`` (append-only), ``answers.jsonl`` (raw answers, replayable), ``tasks.jsonl``
+(each task's pre-hoc features), ``summary.json`` and the reports. Rerunning the same command
+skips every attempt already recorded and retries those that failed for infrastructure reasons.
+
+Order of work: every input is checked (nothing written yet), each tier's server is asked for its
+models, the run directory is locked (one writer), then tasks run on ``jobs`` threads. Ctrl-C or
+SIGTERM stops new attempts at once, cuts model calls in flight, lets evaluations in flight
+finish and returns with ``interrupted`` set; a second signal quits at once.
 """
 
 from __future__ import annotations
@@ -10,26 +16,31 @@ from __future__ import annotations
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
-import taskset
-from taskset.atomic import write_atomic
-from taskset.record import CalibrationStatus, Task
+from taskset.atomic import append_line, remove_stale_temporaries, write_atomic
+from taskset.dirlock import exclusive
+from taskset.errors import TasksetError
+from taskset.record import Task
 
+from harness.calls import Calls
+from harness.checks import check_cache, check_options, check_servers, check_writable_dir
+from harness.completion import Provider
 from harness.config import CarryOver, Tier
-from harness.errors import HarnessError, RunDirError
-from harness.loop import Context, Evaluate, _default_evaluate, earlier_from, tier_attempts
+from harness.errors import RunDirError
+from harness.gate import Gate, stop_on_signals
+from harness.loop import Alias, Context, Evaluate, default_evaluate, earlier_from, shared_prefix, tier_attempts
+from harness.names import DEFAULT, Strategy, parse_strategies
+from harness.prehoc import DEFAULT_THRESHOLDS, Features, features, heuristic_start
 from harness.pricing import known_spend
 from harness.prompts import read_sources
-from harness.providers import Provider, make_provider
-from harness.records import MATRIX, AttemptRecord, RunLog
-from harness.strategies import (ALWAYS_FRONTIER, ALWAYS_LOCAL, CARRY, HEURISTIC, LOCAL_REPAIR, MODE_E, ORACLE_ROUTING,
-                                STRATEGIES, heuristic_start, repair_tier)
+from harness.providers import make_provider
+from harness.records import RUN_FILE, TASKS_FILE, RunLog, read_settings, tier_from_dict
+from harness.strategies import repair_tier
+from harness.tasksource import load_tasks, select_tasks
 
-RUN_FILE = "run.json"
 
 
 @dataclass(frozen=True)
@@ -37,13 +48,13 @@ class RunSpec:
     """What ``harness run`` was asked to do."""
 
     taskset: Path
-    """The task set directory."""
+    """The task set directory, or a SWE-bench .jsonl/.json file."""
     out: Path
     """The run directory (created; reused to resume)."""
     tiers: tuple[Tier, ...]
     """The ladder, bottom first."""
-    strategies: tuple[str, ...] = STRATEGIES
-    """Strategies to report (computed from the matrix; modeE+carry runs live when carry_over=all)."""
+    strategies: tuple[Strategy, ...] = DEFAULT
+    """Strategies to compare; only the cells they need are run."""
     seeds: tuple[int, ...] = (42,)
     """Seeds: each tier runs once per task and seed."""
     task_ids: tuple[str, ...] = ()
@@ -51,13 +62,39 @@ class RunSpec:
     jobs: int = 1
     """Tasks run in parallel."""
     max_cost: float | None = None
-    """Stop starting paid attempts once priced spend reaches this many dollars."""
+    """Stop starting paid attempts once the spend reaches this many dollars."""
     max_attempts: int = 8
     """Global attempt cap per task and strategy."""
     carry_over: CarryOver = CarryOver.NONE
-    """Which earlier failures prompts see."""
+    """Which earlier failures prompts see; ``all`` adds the live modeE+carry ladder to modeE."""
     include_uncalibrated: bool = False
     """Also run tasks calibration has not seen yet (never those it found untrustworthy)."""
+    cascade_thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+    """The pre-hoc score thresholds the cascade strategy is swept over."""
+
+    def __post_init__(self) -> None:
+        # names are accepted too (an unknown one is a HarnessError before anything runs)
+        object.__setattr__(self, "strategies", parse_strategies(s.value if isinstance(s, Strategy) else s
+                                                                for s in self.strategies))
+        object.__setattr__(self, "out", Path(self.out))
+
+    @property
+    def wanted(self) -> frozenset[Strategy]:
+        """The strategies to compute (carry_over=all with modeE implies the live ladder)."""
+        extra = {Strategy.CARRY} if self.carry_over is CarryOver.ALL and Strategy.MODE_E in self.strategies else set()
+        return frozenset(self.strategies) | extra
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is (for a progress bar)."""
+
+    tasks: int
+    tasks_done: int
+    attempts: int
+    """Attempts recorded by this run so far."""
+    spent: float
+    stopping: bool = False
 
 
 @dataclass
@@ -70,173 +107,254 @@ class RunResult:
     resumed_attempts: int = 0
     spent: float = 0.0
     stopped_by_cost: bool = False
+    interrupted: bool = False
+    """A stop (Ctrl-C, SIGTERM) ended the run early; what finished is recorded."""
+    infra_failures: int = 0
+    """Attempts that failed for infrastructure reasons and wait for the next run."""
     notes: list[str] = field(default_factory=list)
 
 
-class Budget:
-    """The --max-cost gate, shared by every job; unpriced paid tiers are let through (cost unknown)."""
-
-    def __init__(self, limit: float | None, prices: dict[str, Tier], spent: float):
-        self.limit, self.prices, self.spent = limit, prices, spent
-        self.stopped = False
-        self._lock = threading.Lock()
-
-    def allow(self, tier: Tier) -> bool:
-        """True unless this is a paid attempt and the spend has reached the limit."""
-        with self._lock:
-            if self.limit is None or not tier.paid or self.spent < self.limit:
-                return True
-            self.stopped = True
-            return False
-
-    def add(self, record: AttemptRecord) -> None:
-        """Count a finished attempt's priced cost."""
-        with self._lock:
-            self.spent += known_spend([record], self.prices)
+@dataclass
+class _Plan:
+    spec: RunSpec
+    tasks: list[Task]
+    providers: dict[str, Provider]
+    repair: Tier
+    repair_shared: int
+    carry_shared: int
 
 
-def select_tasks(spec: RunSpec) -> list[Task]:
-    """The tasks to run: the named ones, else the calibrated (ok) ones, plus uncalibrated ones if asked."""
-    tasks = taskset.load(spec.taskset)
-    if spec.task_ids:
-        return list(tasks.filter(ids=spec.task_ids))
-    usable = {CalibrationStatus.OK}
-    if spec.include_uncalibrated:
-        usable.add(CalibrationStatus.UNCALIBRATED)
-    chosen = [t for t in tasks if t.calibration.status in usable]
-    if len(tasks) and not chosen:
-        raise HarnessError(
-            f"{spec.taskset}: none of its {len(tasks)} tasks is calibrated ok; "
-            "run `calibrate` first, or pass --uncalibrated to use tasks calibration has not seen"
-        )
-    return chosen
-
-
-def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str, Provider] | None = None) -> RunResult:
-    """Run (or resume) the matrix and live ladders; returns counts and whether the budget stopped it."""
+def prepare(spec: RunSpec, providers: dict[str, Provider] | None = None, calls: Calls | None = None) -> _Plan:
+    """Check every input and build the providers; raises HarnessError/TasksetError, writes nothing."""
     if not spec.tiers:
-        raise HarnessError("no tiers to run")
-    tasks = select_tasks(spec)
-    repair = repair_tier(spec.tiers[0], spec.tiers, spec.max_attempts) if LOCAL_REPAIR in spec.strategies else None
-    columns = list(spec.tiers) + ([repair] if repair else [])
-    open_run_dir(spec, columns)
-    log = RunLog(spec.out)
-    prices = {t.name: t for t in spec.tiers}
-    budget = Budget(spec.max_cost, prices, known_spend(log, prices))
-    result = RunResult(spec.out, tasks=len(tasks), resumed_attempts=len(log.records))
-    providers = providers or {t.name: make_provider(t) for t in spec.tiers}
-    evaluate = evaluate or _default_evaluate()
-    live = spec.carry_over is CarryOver.ALL and MODE_E in spec.strategies
-
-    def one_task(task: Task) -> None:
-        ctx = Context(task, read_sources(task), evaluate, log, allow=budget.allow)
-        for seed in spec.seeds:
-            solved: list[bool] = []
-            for index, tier in enumerate(spec.tiers):
-                if needed(spec, index, solved, task):
-                    outcome = tier_attempts(ctx, tier, seed, providers[tier.name], carry_over=spec.carry_over)
-                    solved.append(outcome.resolved)
-                else:
-                    solved.append(False)
-            if repair is not None:
-                tier_attempts(ctx, repair, seed, providers[spec.tiers[0].name], carry_over=spec.carry_over)
-            if live:
-                carry_ladder(Context(task, ctx.sources, evaluate, log, CARRY, budget.allow), spec, seed, providers)
-
-    log.on_append = budget.add
-    with ThreadPoolExecutor(max_workers=max(1, spec.jobs)) as pool:
-        for future in [pool.submit(one_task, task) for task in tasks]:
-            future.result()
-    result.new_attempts = len(log.records) - result.resumed_attempts
-    result.spent, result.stopped_by_cost = budget.spent, budget.stopped
-    if budget.stopped:
-        result.notes.append(f"--max-cost {spec.max_cost:g} reached: no further paid attempts were started")
-    if log.skipped_lines:
-        result.notes.append(f"{log.skipped_lines} unreadable lines in attempts.jsonl were ignored")
-    return result
+        raise RunDirError(str(spec.out), "no tiers to run")
+    check_options(spec.jobs, spec.max_cost, spec.seeds, spec.cascade_thresholds)
+    check_writable_dir(Path(spec.out), "--out")
+    _same_ladder(spec)
+    check_cache()
+    tasks, swebench = load_tasks(Path(spec.taskset))
+    tasks = select_tasks(tasks, Path(spec.taskset), spec.task_ids, spec.include_uncalibrated, swebench)
+    if providers is None:
+        providers = {t.name: make_provider(t, calls) for t in spec.tiers}
+    first = spec.tiers[0]
+    repair = repair_tier(first, spec.tiers, spec.max_attempts)
+    return _Plan(spec, tasks, providers, repair, shared_prefix(first, spec.carry_over, repair, spec.carry_over),
+                 shared_prefix(first, spec.carry_over, first, CarryOver.ALL))
 
 
-def needed(spec: RunSpec, index: int, solved: Sequence[bool], task: Task) -> bool:
-    """Whether any requested strategy needs tier ``index``'s cell, given what lower tiers solved.
+def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str, Provider] | None = None,
+        progress: Callable[[Progress], None] | None = None, check: bool = True) -> RunResult:
+    """Run (or resume) the matrix and live ladders that the requested strategies need."""
+    calls = Calls()
+    plan = prepare(spec, providers, calls)
+    if check:
+        check_servers(spec.tiers, plan.providers)
+    evaluate = evaluate or default_evaluate()
+    with exclusive(spec.out, doing="harness run"):
+        remove_stale_temporaries(spec.out)
+        open_run_dir(spec, plan.tasks)
+        log = RunLog(spec.out)
+        prices = {t.name: t for t in spec.tiers}
+        gate = Gate(spec.max_cost, prices, known_spend(log, prices))
+        result = RunResult(spec.out, tasks=len(plan.tasks), resumed_attempts=len(log.records))
+        counter = _Counter(len(plan.tasks), gate, progress)
+        log.on_append = counter.attempt_done
 
-    Cells are run lazily in ladder order, so a task modeE solves at the bottom never pays for
-    the top unless always-frontier (or the oracle-routing bound) asks for it.
+        def stop() -> None:
+            gate.stop.set()
+            calls.cancel_all()
+            counter.show()
+
+        with stop_on_signals(stop):
+            _pool(plan.tasks, lambda task: _one_task(plan, task, log, gate, evaluate, result, counter), spec.jobs,
+                  gate.stop)
+        _finish(result, log, gate, spec)
+        return result
+
+
+def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evaluate, result: RunResult,
+              counter: "_Counter") -> None:
+    spec = plan.spec
+    try:
+        sources = read_sources(task)
+    except TasksetError as exc:  # the task's repository or workspace failed: retried on the next run
+        result.notes.append(f"{task.instance_id}: its files could not be read ({exc}); rerun to retry")
+        return
+    feats = features(task, sources)
+    append_line(spec.out / TASKS_FILE, json.dumps({"task": task.instance_id, "features": feats.to_dict()},
+                                                   sort_keys=True))
+    ctx = Context(task, sources, evaluate, log, Strategy.MATRIX, gate)
+    tiers, wanted = spec.tiers, spec.wanted
+    for seed in spec.seeds:
+        solved: list[bool | None] = []
+        for index, tier in enumerate(tiers):
+            if gate.stopping:
+                return
+            if needed(spec, index, solved, feats):
+                outcome = tier_attempts(ctx, tier, seed, plan.providers[tier.name], carry_over=spec.carry_over)
+                solved.append(outcome.resolved if outcome.resolved or outcome.complete else None)
+            else:
+                solved.append(False)
+        if Strategy.LOCAL_REPAIR in wanted and not gate.stopping:
+            tier_attempts(ctx, plan.repair, seed, plan.providers[tiers[0].name], carry_over=spec.carry_over,
+                          alias=Alias(tiers[0], plan.repair_shared))
+        if Strategy.CARRY in wanted and not gate.stopping:
+            carry_ladder(Context(task, sources, evaluate, log, Strategy.CARRY, gate), plan, seed)
+    counter.task_done()
+
+
+def needed(spec: RunSpec, index: int, solved: Sequence[bool | None], feats: Features) -> bool:
+    """Whether a requested strategy needs tier ``index``'s cell, given what lower tiers did.
+
+    Cells run lazily in ladder order: a task modeE solves at the bottom never pays for the top
+    unless a strategy that starts there (always-frontier, the cascade, the heuristic) asks for
+    it. A lower cell left unfinished (None) decides nothing: modeE waits for the next run.
     """
-    wanted = set(spec.strategies)
-    last = len(spec.tiers) - 1
-    if ORACLE_ROUTING in wanted or (index == 0 and ALWAYS_LOCAL in wanted) or (index == last and ALWAYS_FRONTIER in wanted):
+    wanted, tiers, last = spec.wanted, spec.tiers, len(spec.tiers) - 1
+    if (index == 0 and wanted & {Strategy.ALWAYS_LOCAL, Strategy.CARRY}) or (
+            index == last and Strategy.ALWAYS_FRONTIER in wanted):
         return True
-    used = sum(t.attempts for t in spec.tiers[:index])
-    if MODE_E in wanted and not any(solved) and used < spec.max_attempts:
+    if Strategy.CASCADE in wanted and spec.cascade_thresholds:
+        if (index == 0 and feats.score <= max(spec.cascade_thresholds)) or (
+                index == last and feats.score > min(spec.cascade_thresholds)):
+            return True
+    used = sum(t.attempts for t in tiers[:index])
+    if Strategy.MODE_E in wanted and all(s is False for s in solved[:index]) and used < spec.max_attempts:
         return True
-    start = heuristic_start(task.calibration.difficulty, len(spec.tiers))
-    return HEURISTIC in wanted and start <= index and not any(solved[start:index])
+    start = heuristic_start(feats.score, len(tiers))
+    used = sum(t.attempts for t in tiers[start:index])
+    return (Strategy.HEURISTIC in wanted and start <= index and all(s is False for s in solved[start:index])
+            and used < spec.max_attempts)
 
 
-def carry_ladder(ctx: Context, spec: RunSpec, seed: int, providers: dict[str, Provider]) -> None:
-    """modeE with carry-over ``all``: later tiers see earlier tiers' failures, so it runs live."""
+def carry_ladder(ctx: Context, plan: _Plan, seed: int) -> None:
+    """modeE with every earlier failure carried up the ladder: later tiers' prompts differ, so it runs live.
+
+    Its first tier sends the matrix's requests word for word, so those attempts are the matrix's.
+    """
+    spec = plan.spec
     left, earlier = spec.max_attempts, []
-    for tier in spec.tiers:
+    for index, tier in enumerate(spec.tiers):
         if left <= 0:
             return
-        outcome = tier_attempts(ctx, tier, seed, providers[tier.name], max_attempts=left, earlier=earlier,
-                                carry_over=CarryOver.ALL)
-        if outcome.resolved or outcome.stopped:
+        alias = Alias(tier, plan.carry_shared) if index == 0 else None
+        outcome = tier_attempts(ctx, tier, seed, plan.providers[tier.name], max_attempts=left, earlier=earlier,
+                                carry_over=CarryOver.ALL, alias=alias)
+        if outcome.resolved or not outcome.complete:
             return
         left -= len(outcome.records)
-        earlier += [earlier_from(r, ctx.log.answers.get(r.key, "") if ctx.log else "") for r in outcome.records]
+        answers = ctx.log.answer_text if ctx.log is not None else (lambda key: "")
+        earlier += [earlier_from(r, answers(r.key)) for r in outcome.records]
 
 
-def open_run_dir(spec: RunSpec, columns: Sequence[Tier]) -> dict:
-    """Write run.json on the first run; on a rerun, refuse if the tiers are a different experiment."""
+class _Counter:
+    """Counts for the progress callback (thread-safe)."""
+
+    def __init__(self, tasks: int, gate: Gate, progress: Callable[[Progress], None] | None):
+        self.tasks, self.gate, self.progress = tasks, gate, progress
+        self.done = self.attempts = 0
+        self._lock = threading.Lock()
+
+    def attempt_done(self, record) -> None:
+        self.gate.add(record)
+        with self._lock:
+            self.attempts += 1
+        self.show()
+
+    def task_done(self) -> None:
+        with self._lock:
+            self.done += 1
+        self.show()
+
+    def show(self) -> None:
+        if self.progress is not None:
+            self.progress(Progress(self.tasks, self.done, self.attempts, self.gate.spent, self.gate.stopping))
+
+
+def _pool(tasks: Sequence[Task], work: Callable[[Task], None], jobs: int, stop: threading.Event) -> None:
+    """Run ``work`` on every task with ``jobs`` daemon threads; the first error stops the rest and is raised.
+
+    Daemon threads, joined with a timeout, so the main thread keeps handling signals and a
+    second Ctrl-C can leave at once without waiting for a model call to return.
+    """
+    queue = list(reversed(tasks))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        while not stop.is_set():
+            with lock:
+                if not queue or errors:
+                    return
+                task = queue.pop()
+            try:
+                work(task)
+            except BaseException as exc:  # a bug or a broken run directory: stop everyone, report it
+                with lock:
+                    errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=worker, name=f"harness-job-{i}", daemon=True)
+               for i in range(max(1, min(jobs, len(tasks))))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
+    if errors:
+        raise errors[0]
+
+
+def _finish(result: RunResult, log: RunLog, gate: Gate, spec: RunSpec) -> None:
+    result.new_attempts = len(log.records) - result.resumed_attempts
+    result.spent, result.stopped_by_cost = gate.spent, gate.budget_reached
+    result.interrupted = gate.stopping
+    result.infra_failures = len(log.outstanding_infra())
+    if gate.budget_reached:
+        result.notes.append(f"--max-cost {spec.max_cost:g} reached: no further paid attempts were started")
+    for tier, why in gate.suspended.items():
+        result.notes.append(f"tier {tier!r} suspended for the rest of the run: {why}")
+    if result.infra_failures:
+        result.notes.append(f"{result.infra_failures} attempts failed for infrastructure reasons (not counted "
+                            "against any model); rerun the same command to retry them")
+    for tier in sorted(gate.unknown_spend):
+        result.notes.append(f"tier {tier!r} has no price and reported no billed cost: its spend is unknown "
+                            "to --max-cost")
+    if log.skipped_lines:
+        result.notes.append(f"{log.skipped_lines} unreadable lines in attempts.jsonl were ignored")
+
+
+def _same_ladder(spec: RunSpec) -> dict:
+    """An existing run directory's settings; RunDirError if it was started with another ladder."""
+    if not (spec.out / RUN_FILE).exists():
+        return {}
+    old = read_settings(spec.out)
+    before = [tier_from_dict(t).fingerprint() for t in old.get("tiers", [])]
+    if before != [t.fingerprint() for t in spec.tiers]:
+        raise RunDirError(str(spec.out), "was started with different tiers; use a new --out to compare")
+    return old
+
+
+def open_run_dir(spec: RunSpec, tasks: Sequence[Task]) -> dict:
+    """Write run.json (first run) or update it (rerun); refuse a rerun with a different ladder."""
     path = spec.out / RUN_FILE
     settings = {
         "taskset": str(Path(spec.taskset).resolve()),
         "tiers": [t.public() for t in spec.tiers],
-        "columns": [t.public() for t in columns],
-        "strategies": list(spec.strategies),
+        "strategies": [s.value for s in spec.strategies],
         "seeds": list(spec.seeds),
         "max_attempts": spec.max_attempts,
         "carry_over": spec.carry_over.value,
         "max_cost": spec.max_cost,
+        "cascade_thresholds": list(spec.cascade_thresholds),
+        "tasks": [t.instance_id for t in tasks],
     }
     if path.exists():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise RunDirError(str(spec.out), f"{RUN_FILE} is unreadable ({exc})") from None
-        before = [Tier(**_tier_args(t)).fingerprint() for t in old.get("tiers", [])]
-        if before != [t.fingerprint() for t in spec.tiers]:
-            raise RunDirError(str(spec.out), "was started with different tiers; use a new --out to compare")
-        old.update({k: settings[k] for k in ("strategies", "seeds", "max_cost", "columns")})
-        settings = {**old, "resumed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        old = _same_ladder(spec)
+        settings["tasks"] = list(dict.fromkeys([*old.get("tasks", []), *settings["tasks"]]))
+        settings = {**old, **settings, "tiers": old["tiers"], "started_at": old.get("started_at"),
+                    "resumed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     else:
         settings["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     write_atomic(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
     return settings
-
-
-def _tier_args(data: dict) -> dict:
-    from harness.config import EditFormat, ProviderKind
-
-    known = set(Tier.__dataclass_fields__)
-    args = {k: v for k, v in data.items() if k in known}
-    args["provider"] = ProviderKind(args.get("provider", "openai"))
-    args["edit_format"] = EditFormat(args.get("edit_format", "search-replace"))
-    return args
-
-
-def run_tiers(out: Path) -> list[Tier]:
-    """The ladder a run directory was started with (its pinned price table)."""
-    path = Path(out) / RUN_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunDirError(str(out), f"not a run directory ({RUN_FILE}: {exc})") from None
-    return [Tier(**_tier_args(t)) for t in data.get("tiers", [])]
-
-
-def run_settings(out: Path) -> dict:
-    """The run directory's settings as written in run.json."""
-    run_tiers(out)
-    return json.loads((Path(out) / RUN_FILE).read_text(encoding="utf-8"))

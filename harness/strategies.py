@@ -2,34 +2,28 @@
 
 Every tier starts clean, so a tier's outcome on a (task, seed) does not depend on which tiers ran
 before it. Each tier is run once per task and seed (the ``matrix`` records) and every clean-start
-strategy is a walk over that matrix. Only strategies carrying context across tiers
-(``modeE+carry``) have their own live records.
+strategy is a walk over that matrix. Two columns reuse matrix attempts that are the same request:
+local-repair's first attempt(s) are the first tier's, and the live carry-over ladder's first tier
+is the matrix's; only the rest of them are records of their own.
+
+A walk that meets an attempt with no final record is incomplete (the budget or a stop left it
+unrun, or an infrastructure failure left it to be retried), never a failure.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-from taskset.record import Difficulty
+from harness.config import CarryOver, Tier
+from harness.loop import shared_prefix
+from harness.names import Strategy
+from harness.pricing import Prices, attempt_billed, attempt_cost
+from harness.prehoc import heuristic_start
+from harness.records import AttemptRecord, Key, final_records
 
-from harness.config import Tier
-from harness.pricing import Prices, attempt_cost
-from harness.records import MATRIX, AttemptRecord
-
-MODE_E = "modeE"
-ALWAYS_LOCAL = "always-local"
-ALWAYS_FRONTIER = "always-frontier"
-LOCAL_REPAIR = "local-repair"
-HEURISTIC = "heuristic"
-ORACLE_ROUTING = "oracle-routing"
-CARRY = "modeE+carry"
-STRATEGIES = (MODE_E, ALWAYS_LOCAL, ALWAYS_FRONTIER, LOCAL_REPAIR, HEURISTIC)
-"""What --strategies accepts; the oracle-routing bound is always computed."""
 REPAIR_SUFFIX = "+repair"
-
-Cells = Mapping[tuple[str, int, str], Sequence[AttemptRecord]]
-"""(task, seed, column) -> that column's attempt records in order."""
 
 
 @dataclass
@@ -38,10 +32,15 @@ class Result:
 
     resolved: bool = False
     cost: float | None = 0.0
+    """Estimated from tokens and the price table; None when unknown."""
+    billed: float | None = 0.0
+    """What the servers said they billed; None when a paid attempt's bill is unknown."""
     attempts: list[AttemptRecord] = field(default_factory=list)
     solved_by: str = ""
     complete: bool = True
-    """False when a needed cell is missing (budget stop or an unfinished run)."""
+    """False when a needed attempt has no final record (budget stop, Ctrl-C, infrastructure failure)."""
+    infra: bool = False
+    """True when what is missing is an infrastructure failure (retried on the next run)."""
 
     @property
     def paid(self) -> bool:
@@ -49,94 +48,107 @@ class Result:
         return any(r.paid for r in self.attempts)
 
 
-def cells_from(records: Iterable[AttemptRecord], strategy: str = MATRIX) -> dict[tuple[str, int, str], list[AttemptRecord]]:
-    """Group records of one strategy by (task, seed, tier), attempts in order."""
-    cells: dict[tuple[str, int, str], list[AttemptRecord]] = {}
-    for record in sorted(records, key=lambda r: r.attempt):
-        if record.strategy == strategy:
-            cells.setdefault((record.task, record.seed, record.tier), []).append(record)
-    return cells
-
-
 def repair_tier(first: Tier, tiers: Sequence[Tier], cap: int) -> Tier:
     """The local-repair column: the first tier with as many feedback retries as the ladder has attempts."""
-    import dataclasses
-
     attempts = min(sum(t.attempts for t in tiers), cap)
     return dataclasses.replace(first, name=first.name + REPAIR_SUFFIX, attempts=attempts, feedback=True)
 
 
-def ladder(cells: Cells, task: str, seed: int, tiers: Sequence[Tier], prices: Prices, cap: int) -> Result:
-    """Climb ``tiers`` in order, each tier's attempts from the matrix, until one resolves or the cap."""
-    result = Result()
-    left = cap
-    for tier in tiers:
-        if left <= 0:
-            break
-        records = list(cells.get((task, seed, tier.name), ()))
-        needed = min(tier.attempts, left)
-        taken = records[:needed]
-        done = any(r.resolved for r in taken)
-        if not done and len(taken) < needed:
-            result.complete = False
-        _add(result, taken, prices)
-        left -= len(taken)
-        if done:
-            result.resolved, result.solved_by = True, tier.name
-            break
-    return result
+class Matrix:
+    """A run's records as columns, and every strategy as a walk over them."""
 
+    def __init__(self, records: Iterable[AttemptRecord], tiers: Sequence[Tier], prices: Prices, cap: int,
+                 carry_over: CarryOver = CarryOver.NONE, scores: Mapping[str, float] | None = None):
+        records = list(records)
+        self.tiers = list(tiers)
+        self.prices = prices
+        self.cap = cap
+        self.carry_over = carry_over
+        self.scores = dict(scores or {})
+        self.final: dict[Key, AttemptRecord] = {r.key: r for r in final_records(records)}
+        self.infra_keys = {r.key for r in records if r.infrastructure} - set(self.final)
+        first = self.tiers[0]
+        self.repair = repair_tier(first, self.tiers, cap)
+        self.repair_shared = shared_prefix(first, carry_over, self.repair, carry_over)
+        self.carry_shared = shared_prefix(first, carry_over, first, CarryOver.ALL)
 
-def strategy_result(name: str, cells: Cells, task: str, seed: int, tiers: Sequence[Tier], prices: Prices,
-                    cap: int, difficulty: Difficulty = Difficulty.UNKNOWN) -> Result:
-    """One named strategy on one (task, seed), computed from the matrix."""
-    if name == MODE_E:
-        return ladder(cells, task, seed, tiers, prices, cap)
-    if name == ALWAYS_LOCAL:
-        return ladder(cells, task, seed, tiers[:1], prices, cap)
-    if name == ALWAYS_FRONTIER:
-        return ladder(cells, task, seed, tiers[-1:], prices, cap)
-    if name == LOCAL_REPAIR:
-        return ladder(cells, task, seed, [repair_tier(tiers[0], tiers, cap)], prices, cap)
-    if name == HEURISTIC:
-        return ladder(cells, task, seed, tiers[heuristic_start(difficulty, len(tiers)):], prices, cap)
-    if name == ORACLE_ROUTING:
-        return oracle_routing(cells, task, seed, tiers, prices, cap)
-    raise ValueError(f"unknown strategy {name!r}")
+    # --- columns ---------------------------------------------------------------------------
+    def key(self, kind: Strategy, task: str, seed: int, tier: Tier, number: int) -> Key:
+        """Where attempt ``number`` of a column is recorded (an aliased attempt under the matrix's key)."""
+        first = self.tiers[0].name
+        if kind is Strategy.LOCAL_REPAIR:
+            name = first if number <= self.repair_shared else tier.name
+            return (Strategy.MATRIX.value, task, seed, name, number)
+        if kind is Strategy.CARRY and not (tier.name == first and number <= self.carry_shared):
+            return (Strategy.CARRY.value, task, seed, tier.name, number)
+        return (Strategy.MATRIX.value, task, seed, tier.name, number)
 
+    def ladder(self, task: str, seed: int, rungs: Sequence[Tier], kind: Strategy = Strategy.MATRIX) -> Result:
+        """Climb ``rungs`` in order, each rung's attempts, until one resolves or the attempt cap."""
+        result = Result()
+        left = self.cap
+        for tier in rungs:
+            if left <= 0:
+                break
+            needed = min(tier.attempts, left)
+            taken: list[AttemptRecord] = []
+            missing: Key | None = None
+            for number in range(1, needed + 1):
+                key = self.key(kind, task, seed, tier, number)
+                record = self.final.get(key)
+                if record is None:
+                    missing = key
+                    break
+                taken.append(record)
+                if record.resolved:
+                    break
+            self._add(result, taken)
+            left -= len(taken)
+            if any(r.resolved for r in taken):
+                result.resolved, result.solved_by = True, tier.name
+                break
+            if missing is not None:
+                result.complete = False
+                result.infra = missing in self.infra_keys
+                break
+        return result
 
-def heuristic_start(difficulty: Difficulty, rungs: int) -> int:
-    """Where the heuristic starts: trivial/unknown at the bottom, medium mid-ladder, hard at the top."""
-    return {Difficulty.MEDIUM: rungs // 2, Difficulty.HARD: rungs - 1}.get(difficulty, 0)
+    # --- strategies ------------------------------------------------------------------------
+    def result(self, strategy: Strategy, task: str, seed: int, threshold: float | None = None) -> Result:
+        """One strategy on one (task, seed); ``threshold`` is the cascade's."""
+        tiers = self.tiers
+        if strategy is Strategy.MODE_E:
+            return self.ladder(task, seed, tiers)
+        if strategy is Strategy.ALWAYS_LOCAL:
+            return self.ladder(task, seed, tiers[:1])
+        if strategy is Strategy.ALWAYS_FRONTIER:
+            return self.ladder(task, seed, tiers[-1:])
+        if strategy is Strategy.LOCAL_REPAIR:
+            return self.ladder(task, seed, [self.repair], Strategy.LOCAL_REPAIR)
+        if strategy is Strategy.HEURISTIC:
+            return self.ladder(task, seed, tiers[heuristic_start(self.scores.get(task), len(tiers)):])
+        if strategy is Strategy.CASCADE:
+            score = self.scores.get(task)
+            if score is None or threshold is None:
+                return Result(complete=False)
+            return self.ladder(task, seed, tiers[:1] if score <= threshold else tiers[-1:])
+        if strategy is Strategy.ORACLE_ROUTING:
+            return self.oracle_routing(task, seed)
+        if strategy is Strategy.CARRY:
+            return self.ladder(task, seed, tiers, Strategy.CARRY)
+        raise ValueError(f"not a strategy to compute: {strategy.value}")
 
+    def oracle_routing(self, task: str, seed: int) -> Result:
+        """The bound: the cheapest single tier that solves the task; an unsolvable task costs nothing."""
+        alone = [self.ladder(task, seed, [tier]) for tier in self.tiers]
+        solving = [r for r in alone if r.resolved]
+        if solving:
+            return min(solving, key=lambda r: float("inf") if r.cost is None else r.cost)
+        return Result(complete=all(r.complete for r in alone), infra=any(r.infra for r in alone))
 
-def oracle_routing(cells: Cells, task: str, seed: int, tiers: Sequence[Tier], prices: Prices, cap: int) -> Result:
-    """The bound: the cheapest single tier that solves the task; an unsolvable task costs nothing."""
-    best: Result | None = None
-    for tier in tiers:
-        alone = ladder(cells, task, seed, [tier], prices, cap)
-        if alone.resolved and (best is None or _cheaper(alone, best)):
-            best = alone
-    return best or Result(complete=all(ladder(cells, task, seed, [t], prices, cap).complete for t in tiers))
-
-
-def live_result(records: Sequence[AttemptRecord], prices: Prices) -> Result:
-    """A live strategy's own records for one (task, seed)."""
-    result = Result()
-    _add(result, sorted(records, key=lambda r: r.ended_at), prices)
-    solved = next((r for r in result.attempts if r.resolved), None)
-    result.resolved, result.solved_by = solved is not None, solved.tier if solved else ""
-    return result
-
-
-def _add(result: Result, records: Sequence[AttemptRecord], prices: Prices) -> None:
-    for record in records:
-        result.attempts.append(record)
-        cost = attempt_cost(record, prices)
-        result.cost = None if cost is None or result.cost is None else result.cost + cost
-
-
-def _cheaper(a: Result, b: Result) -> bool:
-    if a.cost is None:
-        return False
-    return b.cost is None or a.cost < b.cost
+    def _add(self, result: Result, records: Sequence[AttemptRecord]) -> None:
+        for record in records:
+            result.attempts.append(record)
+            cost, billed = attempt_cost(record, self.prices), attempt_billed(record)
+            result.cost = None if cost is None or result.cost is None else result.cost + cost
+            result.billed = None if billed is None or result.billed is None else result.billed + billed

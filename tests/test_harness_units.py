@@ -1,4 +1,4 @@
-"""Pure pieces of the harness: config, the answer parser, strategies from the matrix, statistics."""
+"""Pure pieces of the harness: config, vocabulary, the answer parser, strategies from the matrix, statistics."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import pytest
 
 import harness
 from harness.config import EditFormat, Tier, load_config, load_tiers, price_warnings
-from harness.edits import parse_answer
-from harness.errors import ConfigError
-from harness.modes import FailureMode, classify_error
-from harness.prompts import patched_files
+from harness.edits import parse_answer, split_reasoning
+from harness.errors import ConfigError, HarnessError
+from harness.modes import INFRASTRUCTURE, FailureMode, classify_error, from_verdict
+from harness.names import Strategy, parse_strategies
+from harness.prehoc import heuristic_start
 from harness.records import AttemptRecord
 from harness.stats import bootstrap_ci, paired_ci
-from harness.strategies import cells_from, heuristic_start, strategy_result
-from taskset.record import Difficulty
+from harness.strategies import Matrix
+from taskset.evaluate import VerdictProblem
 
 SRC = {"calc.py": "def add(a, b):\n    return a - b\n"}
 
@@ -36,7 +37,7 @@ def test_unpriced_tier_warns_and_is_unknown_never_zero(tmp_path):
     """A tier without prices yields a warning and a cost of None (unknown), not 0."""
     [top] = load_tiers(["gpt-5.5"])
     assert price_warnings([top]) and not top.priced and top.paid
-    record = AttemptRecord(task="t", strategy="matrix", seed=1, tier="gpt-5.5", attempt=1, prompt_tokens=10,
+    record = AttemptRecord(task="t", strategy=Strategy.MATRIX, seed=1, tier="gpt-5.5", attempt=1, prompt_tokens=10,
                            failure_mode=FailureMode.RESOLVED)
     from harness.pricing import attempt_cost
     assert attempt_cost(record, {"gpt-5.5": top}) is None
@@ -97,7 +98,8 @@ def test_bare_diff_is_accepted():
     """An unfenced unified diff after some prose is extracted from its first header."""
     text = "Patch:\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b"
     candidate = parse_answer(text, EditFormat.DIFF, SRC)
-    assert candidate.patch.startswith("--- a/calc.py") and candidate.patch.endswith("+    return a + b\n")
+    assert candidate.patch.startswith("diff --git a/calc.py b/calc.py\n--- a/calc.py")
+    assert candidate.patch.endswith("+    return a + b\n")
 
 
 def test_search_block_tolerates_trailing_whitespace_and_a_missing_second_path():
@@ -114,15 +116,8 @@ def test_error_text_classification_first_match_wins():
     assert classify_error("502 bad gateway") is FailureMode.API_ERROR
 
 
-def test_patched_files_skips_new_files():
-    """The prompt shows files the gold patch modifies; a file it creates has nothing to show."""
-    patch = ("diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y\n"
-             "diff --git a/new.py b/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/new.py\n@@ -0,0 +1 @@\n+z\n")
-    assert patched_files(patch) == ["a.py"]
-
-
 def rec(task, tier, attempt, resolved, tokens=1000, paid=True):
-    return AttemptRecord(task=task, strategy="matrix", seed=1, tier=tier, attempt=attempt, prompt_tokens=tokens,
+    return AttemptRecord(task=task, strategy=Strategy.MATRIX, seed=1, tier=tier, attempt=attempt, prompt_tokens=tokens,
                          paid=paid, failure_mode=FailureMode.RESOLVED if resolved else FailureMode.TESTS_FAILED)
 
 
@@ -130,38 +125,98 @@ TIERS = [Tier(name="local", attempts=1, price_input=0.0, price_output=0.0),
          Tier(name="o3", attempts=2, feedback=True, price_input=2.0, price_output=8.0),
          Tier(name="top", attempts=1, price_input=10.0, price_output=10.0)]
 PRICES = {t.name: t for t in TIERS}
-CELLS = cells_from([rec("a", "local", 1, True, paid=False), rec("a", "o3", 1, True), rec("a", "top", 1, True),
-                    rec("b", "local", 1, False, paid=False), rec("b", "o3", 1, False), rec("b", "o3", 2, True),
-                    rec("b", "top", 1, True)])
+RECORDS = [rec("a", "local", 1, True, paid=False), rec("a", "o3", 1, True), rec("a", "top", 1, True),
+           rec("b", "local", 1, False, paid=False), rec("b", "o3", 1, False), rec("b", "o3", 2, True),
+           rec("b", "top", 1, True)]
+
+
+def matrix(cap=8, records=RECORDS, scores=None):
+    return Matrix(records, TIERS, PRICES, cap, scores=scores)
 
 
 def test_modeE_climbs_until_the_first_resolution_and_sums_costs():
     """modeE on b: local fails (free), o3 fails then resolves: two o3 attempts paid, top never."""
-    result = strategy_result("modeE", CELLS, "b", 1, TIERS, PRICES, cap=8)
+    result = matrix().result(Strategy.MODE_E, "b", 1)
     assert result.resolved and result.solved_by == "o3" and result.cost == pytest.approx(2 * 1000 * 2.0 / 1e6)
-    assert strategy_result("modeE", CELLS, "a", 1, TIERS, PRICES, cap=8).cost == 0.0
+    assert matrix().result(Strategy.MODE_E, "a", 1).cost == 0.0
 
 
 def test_global_attempt_cap_truncates_the_ladder():
     """With a cap of 2, modeE on b stops after o3's first attempt: unresolved."""
-    assert not strategy_result("modeE", CELLS, "b", 1, TIERS, PRICES, cap=2).resolved
+    assert not matrix(cap=2).result(Strategy.MODE_E, "b", 1).resolved
 
 
 def test_oracle_routing_picks_the_cheapest_solving_tier():
     """The bound pays only for the cheapest tier that solves the task (local for a, o3 for b)."""
-    assert strategy_result("oracle-routing", CELLS, "a", 1, TIERS, PRICES, 8).cost == 0.0
-    assert strategy_result("oracle-routing", CELLS, "b", 1, TIERS, PRICES, 8).solved_by == "o3"
+    assert matrix().result(Strategy.ORACLE_ROUTING, "a", 1).cost == 0.0
+    assert matrix().result(Strategy.ORACLE_ROUTING, "b", 1).solved_by == "o3"
 
 
 def test_missing_cell_makes_a_strategy_run_incomplete():
     """A tier never run (budget stop) makes the run incomplete rather than a silent failure."""
-    assert not strategy_result("modeE", CELLS, "c", 1, TIERS, PRICES, 8).complete
+    result = matrix().result(Strategy.MODE_E, "c", 1)
+    assert not result.complete and not result.infra
 
 
-def test_heuristic_starts_where_difficulty_points():
-    """trivial/unknown start at the bottom, medium mid-ladder, hard at the top."""
-    assert [heuristic_start(d, 3) for d in (Difficulty.UNKNOWN, Difficulty.TRIVIAL, Difficulty.MEDIUM,
-                                            Difficulty.HARD)] == [0, 0, 1, 2]
+def test_an_infrastructure_failure_leaves_the_run_incomplete_and_marked_infra():
+    """An api-error record is not a failure of the tier: the run is unfinished, marked infra, until a rerun."""
+    failed = AttemptRecord(task="c", strategy=Strategy.MATRIX, seed=1, tier="local", attempt=1,
+                           failure_mode=FailureMode.API_ERROR)
+    result = matrix(records=[*RECORDS, failed]).result(Strategy.MODE_E, "c", 1)
+    assert not result.complete and result.infra and not result.attempts
+    retried = rec("c", "local", 1, True, paid=False)
+    assert matrix(records=[*RECORDS, failed, retried]).result(Strategy.MODE_E, "c", 1).resolved
+
+
+def test_heuristic_routes_on_the_prehoc_score_not_on_calibration():
+    """Low scores start at the bottom rung, middling mid-ladder, high at the top; unknown at the bottom."""
+    assert [heuristic_start(s, 3) for s in (None, 0, 9.9, 10, 19.9, 20, 99)] == [0, 0, 0, 1, 1, 2, 2]
+    assert matrix(scores={"b": 25.0}).result(Strategy.HEURISTIC, "b", 1).solved_by == "top"
+
+
+def test_cascade_routes_each_task_by_its_score_against_the_threshold():
+    """cascade@t: score <= t -> the first tier alone, else the last tier alone."""
+    m = matrix(scores={"a": 3.0, "b": 12.0})
+    assert m.result(Strategy.CASCADE, "b", 1, threshold=15).attempts[0].tier == "local"
+    assert m.result(Strategy.CASCADE, "b", 1, threshold=10).attempts[0].tier == "top"
+    assert not m.result(Strategy.CASCADE, "zzz", 1, threshold=10).complete  # no score: cannot route
+
+
+def test_local_repair_reuses_the_first_tiers_first_attempt():
+    """local-repair's first attempt is local's own record (one request, paid once); the rest are its own."""
+    second = AttemptRecord(task="b", strategy=Strategy.MATRIX, seed=1, tier="local+repair", attempt=2,
+                           failure_mode=FailureMode.RESOLVED)
+    result = matrix(records=[*RECORDS, second]).result(Strategy.LOCAL_REPAIR, "b", 1)
+    assert [r.tier for r in result.attempts] == ["local", "local+repair"] and result.resolved
+
+
+def test_failure_mode_extends_the_verdict_vocabulary():
+    """Every VerdictProblem is a FailureMode with the same name and value; the harness adds its own after."""
+    for problem in VerdictProblem:
+        assert FailureMode[problem.name].value == problem.value
+        assert from_verdict(problem) is FailureMode(problem.value)
+    assert FailureMode.TAMPERED not in INFRASTRUCTURE and FailureMode.RUNAWAY.value == "runaway"
+    assert INFRASTRUCTURE == {FailureMode.API_ERROR, FailureMode.TIMEOUT, FailureMode.ENV_FAILED}
+    assert len({m.value for m in FailureMode}) == len(FailureMode)
+
+
+def test_strategy_names_are_validated_with_the_known_ones_listed():
+    """An unknown --strategies name is one HarnessError naming the valid ones; matrix is not selectable."""
+    assert parse_strategies(["modeE", "cascade", "modeE"]) == (Strategy.MODE_E, Strategy.CASCADE)
+    for bad in ("nosuch", "matrix", "oracle-routing"):
+        with pytest.raises(HarnessError, match="known: modeE"):
+            parse_strategies([bad])
+
+
+def test_records_round_trip_with_typed_fields():
+    """A record's enums survive JSON: strategy, provider, edit format, verdict, failure mode."""
+    import json
+
+    record = AttemptRecord(task="t", strategy=Strategy.CARRY, seed=3, tier="o3", attempt=2,
+                           edit_format=EditFormat.DIFF, verdict=VerdictProblem.TAMPERED,
+                           failure_mode=FailureMode.TAMPERED, trims=("cut",))
+    again = AttemptRecord.from_dict(json.loads(record.to_json()))
+    assert again == record and again.verdict is VerdictProblem.TAMPERED and again.strategy is Strategy.CARRY
 
 
 def test_bootstrap_intervals_bracket_the_mean():
