@@ -338,7 +338,8 @@ def _numbers(text: str, kind, option: str) -> tuple:
     try:
         return tuple(kind(part) for part in split_csv(text))
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated {kind.__name__}s, got {text!r}", param_hint=option) from None
+        what = "integers" if kind is int else "numbers"
+        raise Failure(f"{option}: expected comma-separated {what}, got {text!r}") from None
 
 
 def _print_tables(line: str, items) -> None:

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 from taskset.atomic import append_line, remove_stale_temporaries, write_atomic
 from taskset.dirlock import exclusive
 from taskset.errors import TasksetError
+from taskset.progress import SILENT, Progress
 from taskset.record import Task
 
 from harness.calls import Calls
@@ -85,18 +86,6 @@ class RunSpec:
         return frozenset(self.strategies) | extra
 
 
-@dataclass(frozen=True)
-class Progress:
-    """Where a run is (for a progress bar)."""
-
-    tasks: int
-    tasks_done: int
-    attempts: int
-    """Attempts recorded by this run so far."""
-    spent: float
-    stopping: bool = False
-
-
 @dataclass
 class RunResult:
     """What a run did."""
@@ -143,8 +132,12 @@ def prepare(spec: RunSpec, providers: dict[str, Provider] | None = None, calls: 
 
 
 def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str, Provider] | None = None,
-        progress: Callable[[Progress], None] | None = None, check: bool = True) -> RunResult:
-    """Run (or resume) the matrix and live ladders that the requested strategies need."""
+        progress: Progress | None = None, check: bool = True) -> RunResult:
+    """Run (or resume) the matrix and live ladders that the requested strategies need.
+
+    ``progress`` (taskset.progress.Progress) hears of each task finished, labelled by how it went;
+    one with a ``status(text)`` method also gets the attempts made and the dollars spent so far.
+    """
     calls = Calls()
     plan = prepare(spec, providers, calls)
     if check:
@@ -157,13 +150,15 @@ def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str,
         prices = {t.name: t for t in spec.tiers}
         gate = Gate(spec.max_cost, prices, known_spend(log, prices))
         result = RunResult(spec.out, tasks=len(plan.tasks), resumed_attempts=len(log.records))
-        counter = _Counter(len(plan.tasks), gate, progress)
+        counter = _Counter(gate, progress or SILENT)
+        counter.progress.phase(f"harness run: {len(plan.tasks)} tasks", total=len(plan.tasks))
         log.on_append = counter.attempt_done
 
         def stop() -> None:
             gate.stop.set()
             calls.cancel_all()
-            counter.show()
+            counter.progress.note("stopping: no new attempt starts; evaluations in flight finish "
+                                  "(press Ctrl-C again to quit at once)")
 
         with stop_on_signals(stop):
             _pool(plan.tasks, lambda task: _one_task(plan, task, log, gate, evaluate, result, counter), spec.jobs,
@@ -185,6 +180,7 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
                                                    sort_keys=True))
     ctx = Context(task, sources, evaluate, log, Strategy.MATRIX, gate)
     tiers, wanted = spec.tiers, spec.wanted
+    outcomes: list[bool | None] = []
     for seed in spec.seeds:
         solved: list[bool | None] = []
         for index, tier in enumerate(tiers):
@@ -195,12 +191,14 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
                 solved.append(outcome.resolved if outcome.resolved or outcome.complete else None)
             else:
                 solved.append(False)
+        outcomes.append(True if any(solved) else None if None in solved else False)
         if Strategy.LOCAL_REPAIR in wanted and not gate.stopping:
             tier_attempts(ctx, plan.repair, seed, plan.providers[tiers[0].name], carry_over=spec.carry_over,
                           alias=Alias(tiers[0], plan.repair_shared))
         if Strategy.CARRY in wanted and not gate.stopping:
             carry_ladder(Context(task, sources, evaluate, log, Strategy.CARRY, gate), plan, seed)
-    counter.task_done()
+    label = "solved" if all(outcomes) else "unfinished" if None in outcomes else "unsolved"
+    counter.task_done(label)
 
 
 def needed(spec: RunSpec, index: int, solved: Sequence[bool | None], feats: Features) -> bool:
@@ -248,27 +246,24 @@ def carry_ladder(ctx: Context, plan: _Plan, seed: int) -> None:
 
 
 class _Counter:
-    """Counts for the progress callback (thread-safe)."""
+    """Tells the progress about attempts and tasks (thread-safe)."""
 
-    def __init__(self, tasks: int, gate: Gate, progress: Callable[[Progress], None] | None):
-        self.tasks, self.gate, self.progress = tasks, gate, progress
-        self.done = self.attempts = 0
+    def __init__(self, gate: Gate, progress: Progress):
+        self.gate, self.progress = gate, progress
+        self.attempts = 0
         self._lock = threading.Lock()
+        self._status = getattr(progress, "status", None)
 
     def attempt_done(self, record) -> None:
         self.gate.add(record)
         with self._lock:
             self.attempts += 1
-        self.show()
+            if self._status is not None:
+                self._status(f"{self.attempts} attempts, ${self.gate.spent:.4f} spent")
 
-    def task_done(self) -> None:
+    def task_done(self, label: str) -> None:
         with self._lock:
-            self.done += 1
-        self.show()
-
-    def show(self) -> None:
-        if self.progress is not None:
-            self.progress(Progress(self.tasks, self.done, self.attempts, self.gate.spent, self.gate.stopping))
+            self.progress.advance(label)
 
 
 def _pool(tasks: Sequence[Task], work: Callable[[Task], None], jobs: int, stop: threading.Event) -> None:

@@ -17,11 +17,11 @@ TERMINAL_WIDTH = 80
 
 
 def _table(title: str, headers: list[str], wrap_last: bool = False) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), title_justify="left")
     for i, header in enumerate(headers):
-        last = i == len(headers) - 1
-        table.add_column(header, justify="left" if i == 0 or (last and wrap_last) else "right",
-                         no_wrap=not (last and wrap_last), overflow="fold")
+        text = i == 0 or (wrap_last and i == len(headers) - 1)
+        # names may wrap onto a second line; figures never wrap, so they are never cut short
+        table.add_column(header, justify="left" if text else "right", no_wrap=not text, overflow="fold")
     return table
 
 

@@ -209,3 +209,58 @@ def test_12_max_cost_counts_the_billed_cost_of_an_unpriced_paid_tier(tiny, tmp_p
         records, _ = run_alone(tmp_path, tiny, gateway, max_cost=1.0)
         assert len(server.requests) == 2  # $1.20 billed after two: the third is not started
     assert len(records) == 2
+
+
+# --- gaps of issue 10 ---------------------------------------------------------------------------
+
+def test_a_failing_server_is_infrastructure_suspended_after_three_and_retried_by_the_rerun(make_repo,
+                                                                                           python_project_env,
+                                                                                           tmp_path):
+    """api-errors are never the model's failure: the runs wait for a rerun, shown apart; after three in a
+    row the tier is suspended for the rest of the run instead of paying retries on every task."""
+    tasks = [build_tiny_task(make_repo(f"t{i}"), f"t{i}") for i in range(4)]
+    ts = build_taskset(tmp_path / "ts", tasks)
+    down = Reply(status=500, body={"error": {"message": "The server had an error while processing your request.",
+                                             "type": "server_error"}})
+    with ScriptedServer({"m": [Reply(content="no idea")], "o3": [down]}) as server:
+        spec = RunSpec(taskset=ts, out=tmp_path / "run", strategies=("modeE",),
+                       tiers=(tier(server), tier(server, "o3", "o3", price_input=2.0, price_output=8.0)))
+        result = run(spec)
+        assert [b["model"] for b in server.requests].count("o3") == 3  # the fourth task never asked
+        s = summarize(spec.out)
+        assert any("suspended" in note for note in result.notes) and result.infra_failures == 3
+        modee = s["strategies"]["modeE"]
+        assert (modee["runs"], modee["incomplete_runs"], modee["infra_runs"]) == (0, 4, 3)
+        assert s["failure_modes"]["api-error"]["count"] == 0 and s["infrastructure"]["outstanding"] == 3
+        server.script["o3"].clear()
+        server.script["o3"].append(Reply(content=GOOD_ANSWER))
+        again = run(spec)
+    assert again.infra_failures == 0 and summarize(spec.out)["strategies"]["modeE"]["pass_rate"] == 1.0
+
+
+def test_the_carry_ladder_reuses_the_matrix_first_tier_and_runs_only_what_is_asked(tiny, tmp_path):
+    """modeE+carry alone: the first tier's requests are the matrix's (sent once); no other matrix cell runs."""
+    script = {"m": [Reply(content=BAD_ANSWER)], "top": [Reply(content=GOOD_ANSWER)]}
+    with ScriptedServer(script) as server:
+        records, out = run_alone(tmp_path, tiny, tier(server), tier(server, "top", "top"),
+                                 strategies=("modeE+carry",))
+        asked = [b["model"] for b in server.requests]
+        carried = server.by_model["top"][0]["messages"][1]["content"]
+    assert asked == ["m", "top"]
+    assert [(r.strategy.value, r.tier) for r in records] == [("matrix", "local"), ("modeE+carry", "top")]
+    assert "An earlier attempt by another model" in carried
+    assert summarize(out)["strategies"]["modeE+carry"]["pass_rate"] == 1.0
+
+
+def test_a_small_window_drops_carried_history_before_the_source_files(tiny):
+    """Trimming cuts earlier attempts (other tiers' first) before it drops a source file."""
+    from harness.prompts import Earlier
+
+    sources = {"calc.py": "def add(a, b):\n    return a - b\n", "other.py": "X = 1\n" * 50}
+    history = [Earlier(f"o3 attempt {i}", "tests-failed", "x" * 2000, "y" * 2000, same_tier=False) for i in range(3)]
+    history.append(Earlier("local attempt 1", "tests-failed", "z" * 2000, "w" * 500))
+    small = Tier(name="local", context_window=1900, max_output_tokens=100)
+    prompt = build_prompt(tiny, small, sources, history)
+    assert not prompt.overflow and prompt.history_dropped >= 3 and "calc.py" in prompt.files
+    text = prompt.messages[1]["content"]
+    assert "An earlier attempt by another model" not in text and "def add" in text
