@@ -56,6 +56,7 @@ def write_task(task: Task, task_dir: Path, dataset: str, yaml=None) -> None:
     """One ``tasks/<instance_id>/`` directory."""
     yaml = yaml or _yaml()
     row = to_swebench(task)
+    row.pop("repo_source", None)  # a task repository travels: its history is in repo.bundle instead
     for column, name in AS_FILE.items():
         _write(task_dir / name, row.pop(column))
     tests = {name: list(getattr(task, name)) for name in TEST_FIELDS}

@@ -26,8 +26,6 @@ IMAGE_NAMESPACE = "swebench"
 TEST_FIELDS = ("FAIL_TO_PASS", "PASS_TO_PASS")
 _REQUIRED = ("instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement")
 _OWNER_NAME = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
-_LOCAL_ONLY = ("repo_source",)
-"""Record fields that name places on the miner's machine: never written to a row."""
 
 
 def image_name(instance_id: str, namespace: str = IMAGE_NAMESPACE) -> str:
@@ -37,14 +35,22 @@ def image_name(instance_id: str, namespace: str = IMAGE_NAMESPACE) -> str:
 
 
 def to_swebench(task: Task) -> dict[str, Any]:
-    """The SWE-bench 5 row of ``task``; the test lists JSON-encoded, as SWE-bench's datasets keep them."""
+    """The SWE-bench 5 row of ``task``; the test lists JSON-encoded, as SWE-bench's datasets keep them.
+
+    ``repo_url`` is only ever a public URL. A task with none keeps loopctl's ``repo_source`` (the
+    exporting machine's clone) so the row can run where it was made; with a public URL it is left out.
+    """
     row = task.to_dict()
-    for name in _LOCAL_ONLY:
-        row.pop(name, None)
     for name in TEST_FIELDS:
         row[name] = json.dumps(row[name])
+    url = public_url(task.repo_url) if task.repo_url else ""  # a record from before repo_url was public held a path
+    row.pop("repo_source")
+    if not url and task.clone_location:
+        # Nowhere public to clone it from: name this machine's clone (ours, clearly local) so the rows
+        # still run here. A task repository carries the history in repo.bundle instead.
+        row["repo_source"] = task.clone_location
     row.update(
-        repo_url=public_url(task.repo_url) if task.repo_url else "",  # a record from before repo_url was public
+        repo_url=url,
         version=task.version,
         environment_setup_commit=task.base_commit,
         hints_text="",
@@ -67,7 +73,7 @@ def from_swebench(row: Mapping[str, Any], source: str = "<swebench>", clone_from
     The row's ``version`` stays the repository's version: the interpreter is never taken from it.
     A row without our ``environment`` resolves its interpreter and packages as of ``created_at``,
     as a mined task would. ``clone_from`` says where this machine clones the repository from
-    when that is not ``repo_url`` (a local mirror of it, say).
+    when that is not ``repo_url`` (a local mirror of it, say); it overrides the row's ``repo_source``.
     """
     if not isinstance(row, Mapping):
         raise TaskRecordError(source, "<record>", f"expected an object, got {type(row).__name__}")
@@ -80,7 +86,8 @@ def from_swebench(row: Mapping[str, Any], source: str = "<swebench>", clone_from
     data["created_at"] = _timestamp(row.get("created_at", ""))
     data["version"] = _text(row.get("version", ""), source, "version")
     data["repo_url"] = _repo_url(row)
-    data["repo_source"] = clone_from
+    local = row.get("repo_source")
+    data["repo_source"] = clone_from or (local if isinstance(local, str) else "")
     for name in ("fix_commit", "failure_output"):
         data[name] = row.get(name) or ""
     for name in ("environment", "calibration", "meta"):
@@ -134,9 +141,10 @@ def _text(value: Any, source: str, name: str) -> str:
 
 
 def _repo_url(row: Mapping[str, Any]) -> str:
-    url = row.get("repo_url")
-    if isinstance(url, str) and url.startswith(("https://", "http://")):
-        return url
+    """The row's public URL; a row without the column (SWE-bench's own) is GitHub's ``owner/name``."""
+    if "repo_url" in row:  # ours: "" means no public home is known, not "guess one"
+        url = row["repo_url"]
+        return url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
     repo = row.get("repo")
     if isinstance(repo, str) and _OWNER_NAME.fullmatch(repo) and not repo.startswith("local/"):
         return f"https://github.com/{repo}"  # SWE-bench's repos are GitHub's owner/name

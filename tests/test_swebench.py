@@ -92,18 +92,32 @@ def test_version_is_the_repositorys_and_python_stays_in_environment():
     assert row["environment"]["python"] == "3.11.7"
 
 
-def test_a_local_clone_location_is_never_exported(tmp_path):
-    """repo_url is the public URL or empty; the miner's own path (repo_source) is not in the row."""
-    row = to_swebench(sample_task(repo_url="", repo_source=str(tmp_path / "clone")))
-    assert row["repo_url"] == "" and "repo_source" not in row
-    assert str(tmp_path) not in json.dumps(row)
+def test_repo_url_is_never_a_local_path(tmp_path):
+    """With a public URL, the miner's clone path is not in the row; without one, repo_url is empty and the
+    clone path rides along only as loopctl's own, clearly local repo_source (so the rows run here)."""
+    public = to_swebench(sample_task(repo_url="https://github.com/octo/lib", repo_source=str(tmp_path / "clone")))
+    assert public["repo_url"] == "https://github.com/octo/lib" and "repo_source" not in public
+    assert str(tmp_path) not in json.dumps(public)
+    local = to_swebench(sample_task(repo_url="", repo_source=str(tmp_path / "clone")))
+    assert local["repo_url"] == "" and local["repo_source"] == str(tmp_path / "clone")
 
 
-def test_a_record_from_before_public_urls_exports_no_local_path(sample_repo, tmp_path):
-    """A task mined before repo_url meant the public URL (it held the clone's path) exports no path:
-    the row's repo_url is empty and the task repository carries the history in repo.bundle."""
+def test_an_imported_row_clones_from_its_repo_source_unless_told_otherwise(tmp_path):
+    """The row's repo_source is where this machine clones from; --clone-from overrides it."""
+    path = tmp_path / "rows.jsonl"
+    export_jsonl([sample_task(repo_url="", repo_source="/srv/clone")], path)
+    (task,) = read_swebench(path)
+    assert task.repo_url == "" and task.clone_location == "/srv/clone"
+    (task,) = read_swebench(path, clone_from="/elsewhere.bundle")
+    assert task.clone_location == "/elsewhere.bundle"
+
+
+def test_a_record_from_before_public_urls_exports_no_local_path_as_repo_url(sample_repo, tmp_path):
+    """A task mined before repo_url meant the public URL (it held the clone's path): the row's repo_url is
+    empty, and the task repository names no path at all: it carries the history in repo.bundle."""
     task = sample_task(repo_url=str(sample_repo), base_commit=_first_commit(sample_repo))
-    assert to_swebench(task)["repo_url"] == ""
+    row = to_swebench(task)
+    assert row["repo_url"] == "" and row["repo_source"] == str(sample_repo)
     export_task_repo([task], tmp_path / "repo")
     task_dir = tmp_path / "repo" / "tasks" / task.instance_id
     assert (task_dir / "repo.bundle").is_file()

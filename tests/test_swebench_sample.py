@@ -52,7 +52,9 @@ def test_every_row_builds_a_test_spec(exported):
     assert len(specs) == 6
     assert {spec.version for spec in specs} == {"0.1.0"}  # calclib's pyproject at every base commit
     assert all(row["environment"]["python"].startswith("3.") for row in rows)  # Python stays in environment
-    assert all(row["repo_url"] == "" and "repo_source" not in row for row in rows)  # a local path is never exported
+    # no public home: repo_url stays empty; the clone it was mined from rides along as loopctl's repo_source
+    assert all(row["repo_url"] == "" and row["repo_source"] == exported[2][row["instance_id"]].repo_source
+               for row in rows)  # fmt: skip
 
 
 def test_the_task_repo_passes_check_task_repo(exported):
@@ -64,6 +66,7 @@ def test_the_task_repo_passes_check_task_repo(exported):
     for instance in instances:
         task_dir = repo / "tasks" / instance["instance_id"]
         assert make_test_spec(instance).image == instance["image"]
+        assert "repo_source" not in instance  # a task repository names no path of this machine
         assert (task_dir / "Dockerfile").read_text().splitlines()[1].startswith("FROM python:3.")
         assert (task_dir / "repo.bundle").is_file()  # no public URL: the history travels with the task
 
