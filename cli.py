@@ -1,7 +1,9 @@
 """Command-line wiring: parse options, call the packages, print, set exit codes. No logic lives here.
 
 Each command's section is marked; the library it calls raises its own errors (TasksetError,
-MinerError, HarnessError), which become one line on stderr and exit code 2.
+MinerError, CalibrateError, HarnessError) or an OSError, which become one line on stderr and exit
+code 2. Ctrl-C and SIGTERM keep what finished and exit 130. Long work reports to a
+``taskset.progress.Progress``; :class:`TerminalProgress` draws it here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 import click
 
 EXIT_USAGE = 2
+EXIT_INFRASTRUCTURE = 3
+"""The machine failed (interpreter, disk, package index): nothing was recorded for the work it hit."""
 EXIT_INTERRUPTED = 130
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -39,10 +43,14 @@ def _error_roots() -> tuple[type[BaseException], ...]:
 
 def one_line(exc: BaseException) -> str:
     """An error as one line: OSError as ``path: reason``, the packages' errors as their message."""
+    from taskset.errors import InfrastructureError
+
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename is not None else ""
         return f"{where}{exc.strerror}"
     text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, InfrastructureError):
+        text += " (the machine failed, not the work: nothing was recorded for it; rerun to retry)"
     return text
 
 
@@ -172,15 +180,20 @@ def cli():
 @click.option("--max-candidates", type=click.IntRange(min=0), help="Validate at most N new candidates, best score first.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Candidates validated in parallel, each in its own workspace.")
-@click.option("--python", "python", help="Interpreter for the task environments (default: this one).")
+@click.option("--python", "python",
+              help="Interpreter for the task environments: a path or name, or 'auto' (per commit, the installed "
+                   "one that fits its requires-python, classifiers and date). Default: this one.")
 @click.option("--reruns", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Gold runs per candidate; a FAIL_TO_PASS test that flips between them is flaky.")
+              help="Gold runs per candidate: the touched modules, then N-1 (at least 1) runs of the task's own "
+                   "selection; a FAIL_TO_PASS test that flips between them is flaky.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
               help="Seconds per test run.")
 @click.option("--test-dir", "test_dirs", multiple=True,
-              help="Directory name holding tests (repeatable; replaces tests, test, testing).")
+              help="Directory name holding tests (repeatable; replaces tests, test, testing and each commit's "
+                   "own pytest settings).")
 @click.option("--test-glob", "test_globs", multiple=True,
-              help="Test file-name glob (repeatable; replaces test_*.py, *_test.py, conftest.py).")
+              help="Test file-name glob (repeatable; replaces test_*.py, *_test.py, conftest.py and each commit's "
+                   "own pytest settings).")
 @click.option("--name", help="owner/name to record for the tasks (default: from the URL; local/<dir> for paths).")
 @json_option
 @reports_errors
@@ -192,10 +205,16 @@ def mine_cmd(repo, out, since, until, commits, branch, merges, max_candidates, j
     validate = ValidateConfig(reruns=reruns, timeout=timeout, conventions=conventions(test_dirs, test_globs),
                               **({"python": python} if python else {}))
     config = MineConfig(repo=repo, out=out, branch=branch, since=since, until=until, commits=tuple(commits),
-                        merges=merges, max_candidates=max_candidates, jobs=jobs, name=name, validate=validate)
+                        merges=merges, max_candidates=max_candidates, jobs=jobs, name=name, validate=validate,
+                        project_conventions=not (test_dirs or test_globs))
     with TerminalProgress(enabled=not as_json) as progress:
         summary = mine(config, progress=progress)
     click.echo(summary.to_json() if as_json else summary.text())
+    if summary.infrastructure:
+        click.echo(f"error: the machine failed, not the candidates: {summary.infrastructure}\n"
+                   f"{summary.postponed} candidates not validated (nothing recorded for them); rerun to validate them",
+                   err=True)
+        sys.exit(EXIT_INFRASTRUCTURE)
 # --- end mine ---
 
 # --- calibrate ---

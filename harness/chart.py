@@ -20,6 +20,8 @@ LEFT, RIGHT, TOP, BOTTOM = 56, 20, 16, 46
 PALETTE = ("#1b6ca8", "#d1495b", "#2a9d8f", "#e9a03b", "#6a4c93", "#4d4d4d", "#8ab17d", "#c05299")
 SPREAD = 9.0
 """Pixels between marks that would sit on the same spot."""
+INSET = 10.0
+"""Pixels between an axis and the nearest mark, so that no mark or interval bar sits on an axis."""
 
 
 def _y(rate: float) -> float:
@@ -58,18 +60,20 @@ def cost_chart(summary: dict[str, Any]) -> dict[str, Any]:
     top = max([s["cost_per_task"] for _, s in known], default=0.0)
     free = bool(known) and top == 0
     end = _nice(top)
-    plot_w = WIDTH - LEFT - RIGHT
+    plot_w = WIDTH - LEFT - RIGHT - 2 * INSET
     points = []
     for i, (name, s) in enumerate(known):
         # all free: spread the marks evenly so that each stays visible; the x axis then means nothing
-        x = LEFT + plot_w * ((i + 1) / (len(known) + 1) if free else s["cost_per_task"] / end)
+        x = LEFT + INSET + plot_w * ((i + 1) / (len(known) + 1) if free else s["cost_per_task"] / end)
         lo, hi = s["ci95"] or (s["pass_rate"], s["pass_rate"])
         points.append({"name": name, "x": round(x, 1), "y": round(_y(s["pass_rate"]), 1), "lo": round(_y(lo), 1),
                        "hi": round(_y(hi), 1), "color": PALETTE[i % len(PALETTE)], "same_as": [],
                        "label": f"{pct(s['pass_rate'])} at {money(s['cost_per_task'])}/task"})
     if not free:
         _spread(points)
-    ticks_x = [] if free else [{"x": round(LEFT + plot_w * f, 1), "label": money(end * f)} for f in (0, .25, .5, .75, 1)]
+    decimals = max(2, 1 - math.floor(math.log10(end / 4)))
+    ticks_x = [] if free else [{"x": round(LEFT + INSET + plot_w * f, 1), "label": f"${end * f:,.{decimals}f}"}
+                               for f in (0, .25, .5, .75, 1)]
     note = ""
     if free:
         note = ("Every plotted strategy cost $0.00 per task at the run's prices (no paid tier was used, or its "
@@ -87,10 +91,10 @@ def cascade_chart(summary: dict[str, Any]) -> dict[str, Any] | None:
               and p["cloud_fraction"] is not None]
     if not points:
         return None
-    plot_w = WIDTH - LEFT - RIGHT
+    plot_w = WIDTH - LEFT - RIGHT - 2 * INSET
 
     def x(fraction: float) -> float:
-        return round(LEFT + plot_w * fraction, 1)
+        return round(LEFT + INSET + plot_w * fraction, 1)
 
     marks = [{"x": x(p["cloud_fraction"]), "y": round(_y(p["pass_rate"]), 1), "threshold": f"{p['threshold']:g}",
               "label": f"t={p['threshold']:g}: {pct(p['pass_rate'])}, {pct(p['cloud_fraction'])} cloud"}
@@ -102,7 +106,7 @@ def cascade_chart(summary: dict[str, Any]) -> dict[str, Any] | None:
         for i, mark in enumerate(group):
             mark["threshold"] = ", ".join(m["threshold"] for m in group) if i == 0 else ""
     for mark in marks:  # threshold labels above the point, kept inside the plot
-        mark["anchor"] = "start" if mark["x"] < LEFT + 20 else "end" if mark["x"] > WIDTH - RIGHT - 20 else "middle"
+        mark["anchor"] = "start" if mark["x"] < LEFT + 30 else "end" if mark["x"] > WIDTH - RIGHT - 30 else "middle"
         mark["label_y"] = max(TOP + 10, mark["y"] - 9)
     line = " ".join(f"{m['x']},{m['y']}" for m in sorted(marks, key=lambda m: (m["x"], m["y"])))
     ends = []

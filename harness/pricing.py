@@ -53,21 +53,6 @@ def spend(record: AttemptRecord, prices: Prices) -> float:
     return cost or 0.0
 
 
-def total(costs: Iterable[float | None]) -> float | None:
-    """The sum, or None if any part is unknown."""
-    out = 0.0
-    for cost in costs:
-        if cost is None:
-            return None
-        out += cost
-    return out
-
-
-def total_cost(records: Iterable[AttemptRecord], prices: Prices) -> float | None:
-    """The sum of estimated attempt costs, or None if any attempt's cost is unknown."""
-    return total(attempt_cost(r, prices) for r in records)
-
-
 def known_spend(records: Iterable[AttemptRecord], prices: Prices) -> float:
     """Dollars spent so far as --max-cost counts them."""
     return sum(spend(r, prices) for r in records)

@@ -28,7 +28,7 @@ HTML_FILE = "report.html"
 MD_FILE = "report.md"
 ANSWER_CHARS = 20000
 """Characters of an answer shown in the per-task table (head and tail kept)."""
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness", "templates"), autoescape=jinja2.select_autoescape(["html"]),
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness", "templates"), autoescape=jinja2.select_autoescape(["html", "html.j2"]),
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 STRATEGY_HEADERS = ["strategy", "pass rate", "95% CI", "resolved", "unfinished", "infra", "cost/task (est.)",
                     "billed/task", "cloud", "attempts/task", "tokens in/cached/out/reasoning", "latency p50",

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from taskset.atomic import append_line, remove_stale_temporaries, write_atomic
-from taskset.dirlock import exclusive
+from taskset.dirlock import LOCK_FILE, exclusive
 from taskset.errors import TasksetError
 from taskset.progress import SILENT, Progress
 from taskset.record import Task
@@ -140,6 +140,9 @@ def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str,
     """
     calls = Calls()
     plan = prepare(spec, providers, calls)
+    if (spec.out / LOCK_FILE).exists():
+        with exclusive(spec.out, doing="harness run"):  # busy? say so before asking any server
+            pass
     if check:
         check_servers(spec.tiers, plan.providers)
     evaluate = evaluate or default_evaluate()

@@ -275,7 +275,7 @@ def _cost_model(matrix: Matrix, tiers: Sequence[Tier], keys, strategies) -> dict
     saved, matrix.cap = matrix.cap, matrix.cap - tiers[0].attempts
     rest = [matrix.ladder(*k, tiers[1:]) for k in keys]
     matrix.cap = saved
-    pairs = [(f, r) for f, r in zip(first, rest) if f.complete]
+    pairs = [(f, r) for f, r in zip(first, rest, strict=True) if f.complete]
     failed = [r for f, r in pairs if not f.resolved and r.attempts and r.complete] or [
         r for _, r in pairs if r.attempts and r.complete]
     c1 = _mean([f.cost for f, _ in pairs], len(pairs)) if pairs else None

@@ -44,6 +44,8 @@ class Candidate:
     subject: str
     score: float
     sides: Sides
+    conventions: TestFileConventions | None = None
+    """The test conventions of this commit (its pytest config included); None: the run's own."""
 
 
 def list_commits(git_dir: Path, revisions: Sequence[str], merges: bool = False) -> list[Commit]:
@@ -80,7 +82,7 @@ def classify(commit: Commit, conventions: TestFileConventions = DEFAULT) -> Cand
                          commit.subject, score)  # fmt: skip
     source, tests = split.source_py, split.test_py
     if source and tests:
-        return Candidate(commit.sha, commit.parents[0], commit.date, commit.subject, score, split)
+        return Candidate(commit.sha, commit.parents[0], commit.date, commit.subject, score, split, conventions)
     if not source and not tests:
         reason = Reason.NOT_A_CANDIDATE
     else:

@@ -29,10 +29,8 @@ class Ledger:
         drop_torn_tail(self.rejections_path)
         self.known: dict[str, Reason | None] = {task.fix_commit: None for task in self.tasks}
         """Fix commits already recorded: their rejection reason, or None for a task."""
-        # a miner error is no verdict on the commit: it is retried on the next run
-        self.known.update(
-            (r.fix_commit, r.reason) for r in read_rejections(self.rejections_path) if r.reason is not Reason.MINER_ERROR
-        )
+        # a miner error or a missing interpreter is no verdict on the commit: retried on the next run
+        self.known.update((r.fix_commit, r.reason) for r in read_rejections(self.rejections_path) if not r.reason.retried)
 
     def add_task(self, task: Task) -> None:
         """Write one task (atomically) and remember its fix commit."""

@@ -30,8 +30,15 @@ class Reason(str, enum.Enum):
     COLLECTION_ERROR_AFTER_FIX = "collection-error-after-fix"
     UNRELATED_IMPORT_ERROR = "unrelated-import-error"
     GOLD_FAILS = "gold-fails"
+    GOLD_BREAKS = "gold-breaks-tests"
     NO_FAIL_TO_PASS = "no-fail-to-pass"
     MINER_ERROR = "miner-error"
+    NO_INTERPRETER = "no-interpreter"
+
+    @property
+    def retried(self) -> bool:
+        """Whether the next run validates the commit again (no verdict on the commit itself)."""
+        return self in (Reason.MINER_ERROR, Reason.NO_INTERPRETER)
 
     @property
     def message(self) -> str:
@@ -53,9 +60,11 @@ _MESSAGES = {
     Reason.FLAKY: "a FAIL_TO_PASS test changed outcome between identical runs with the fix",
     Reason.COLLECTION_ERROR_AFTER_FIX: "touched tests cannot be collected even with the fix applied",
     Reason.UNRELATED_IMPORT_ERROR: "the buggy side only failed on an import of a name the fix does not add",
-    Reason.GOLD_FAILS: "tests that fail before the fix still fail with it",
+    Reason.GOLD_FAILS: "tests that fail before the fix still fail with it, and none goes from fail to pass",
+    Reason.GOLD_BREAKS: "tests that pass before the fix fail with it (alone too)",
     Reason.NO_FAIL_TO_PASS: "no touched test fails before the fix and passes after it",
     Reason.MINER_ERROR: "validation stopped on an unexpected error (a miner bug: please report it)",
+    Reason.NO_INTERPRETER: "no installed interpreter fits the commit (the detail names the one needed); retried on the next run",
 }
 
 

@@ -18,6 +18,7 @@ from taskset.repos import is_url, mirror, repo_name, resolve_revision, run_git
 from taskset.testfiles import DEFAULT, TestFileConventions, is_test_path
 
 from miner.errors import BadRevision, MinerError, NoTestsError
+from miner.testconfig import conventions_by_commit
 
 _NAME = re.compile(r"[A-Za-z0-9._-]+/[A-Za-z0-9._-]+")
 
@@ -50,8 +51,13 @@ def open_source(
     commits: Sequence[str] = (),
     conventions: TestFileConventions = DEFAULT,
     name: str | None = None,
+    project_conventions: bool = True,
 ) -> Source:
-    """Mirror ``location`` and resolve the range; raises MinerError/RepositoryError on bad input."""
+    """Mirror ``location`` and resolve the range; raises MinerError/RepositoryError on bad input.
+
+    With ``project_conventions``, the tip's own pytest config extends ``conventions`` for the
+    check that the repository has tests at all.
+    """
     git_dir = mirror(location)
     tip = _resolve(git_dir, "--branch", branch) if branch else _head(location, git_dir)
     if commits:
@@ -59,6 +65,8 @@ def open_source(
         revisions: list[str] = ["--no-walk=unsorted", *dict.fromkeys(shas)]
     else:
         revisions = _range(git_dir, tip, since, until)
+    if project_conventions:
+        conventions = conventions_by_commit(git_dir, [tip], conventions, repo_name(location).split("/")[-1])[tip]
     if not _has_tests(git_dir, tip, conventions):
         raise NoTestsError(location, tip)
     url = location if is_url(location) else str(Path(location).expanduser().absolute())
@@ -83,6 +91,10 @@ def _resolve(git_dir: Path, option: str, rev: str) -> str:
 
 def _range(git_dir: Path, tip: str, since: str | None, until: str | None) -> list[str]:
     """``git log`` arguments for tip, bounded by since/until (each a revision or a date)."""
+    if since and until:
+        start, end = _moment(git_dir, "--since", since, False), _moment(git_dir, "--until", until, True)
+        if start > end:
+            raise BadRevision("--since", since, f"is after --until {until!r}: nothing to walk")
     args = [tip]
     if until:
         sha = _try_revision(git_dir, until)
@@ -97,6 +109,19 @@ def _range(git_dir: Path, tip: str, since: str | None, until: str | None) -> lis
         else:
             args.append("--since=" + _date("--since", since, end_of_day=False))
     return args
+
+
+def _moment(git_dir: Path, option: str, value: str, end_of_day: bool) -> dt.datetime:
+    """When a bound lies: a revision's committer date, or the date itself (UTC, for comparing)."""
+    sha = _try_revision(git_dir, value)
+    if sha:
+        done = run_git(["--git-dir", str(git_dir), "log", "-1", "--format=%cI", sha])
+        stamp = dt.datetime.fromisoformat(done.stdout.decode("ascii", errors="replace").strip())
+    else:
+        stamp = dt.datetime.fromisoformat(_date(option, value, end_of_day))
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp
 
 
 def _try_revision(git_dir: Path, value: str) -> str | None:

@@ -31,6 +31,10 @@ class Summary:
     """Summed wall time of this run's validations (across jobs)."""
     pytest_seconds: float = 0.0
     """Summed time of the pytest runs inside them."""
+    postponed: int = 0
+    """Candidates this run did not validate because the machine failed (retried by the next run)."""
+    infrastructure: str = ""
+    """The machine's failure that stopped the run ("" when none): never recorded as a rejection."""
 
     def count_range(self, known: Mapping[str, Reason | None], shas: Iterable[str]) -> None:
         """Count tasks and rejections by reason among the walked commits, from the ledger."""
@@ -77,4 +81,6 @@ class Summary:
         ]
         width = max((len(reason) for reason in self.rejections), default=0)
         lines += [f"    {reason:<{width}}  {count}" for reason, count in self.rejections.items()]
+        if self.infrastructure:
+            lines.append(f"  not validated   {self.postponed}  (the machine failed; rerun to validate them)")
         return "\n".join(lines)

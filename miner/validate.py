@@ -1,30 +1,55 @@
 """Validation: one candidate -> a Task proven by its own tests, or a Rejection saying why not.
 
 In a workspace at the parent commit with the whole test side of the fix applied, the touched
-test modules run on the buggy code; then the gold patch is applied and they run again, ``reruns``
-times in the same workspace (a test that flips between those runs is flaky).
+test modules run on the buggy code; then the gold patch is applied and they run again. Tests
+that fail with the fix are rerun alone (order dependence); a proven verdict is then re-checked in
+the evaluator's own shape -- only FAIL_TO_PASS + PASS_TO_PASS selected -- with the fix
+(``reruns - 1`` times, at least once) and on the buggy code. A third-party module missing on both
+sides is looked up and installed once before the verdict stands. With ``python="auto"`` each
+candidate gets the installed interpreter that fits its commit.
+
+The machine's own failures (``InfrastructureError``) are never turned into rejections: they
+propagate, so the candidate is retried on the next run.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import re
 import sys
 import time
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import Sequence
 
-from taskset.errors import EditRefused, EnvironmentBuildError, PatchError, TestRunError, WorkspaceError
+from taskset import deps, pythons
+from taskset.errors import (
+    EditRefused,
+    EnvironmentBuildError,
+    InfraCause,
+    InfrastructureError,
+    PatchError,
+    TestRunError,
+    WorkspaceError,
+)
 from taskset.provenance import public_url, release_version
 from taskset.record import EnvironmentSpec, Task, TaskMeta
 from taskset.testfiles import DEFAULT, TestFileConventions
+from taskset.testfiles import is_test_module as _is_test_module
 from taskset.workspace import Workspace
 
 from miner import statement
 from miner.candidates import Candidate, Detail
-from miner.judge import judge
+from miner.judge import FAILING, IMPORT_ERRORS, Judgement, buggy_result, confirm, judge, suspects
 from miner.rejections import Reason, Rejection, classify_failure, trim
-from miner.split import diff
+from miner.split import added_files, diff
+
+ALONE_LIMIT = 6
+"""Tests rerun one by one per candidate when they fail with the fix (beyond it, the module run stands)."""
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+_NO_SPACE = re.compile(r"No space left on device|Disk quota exceeded|Read-only file system")
+_MISSING_MODULE = re.compile(r"No module named '?([A-Za-z_][\w.]*)'?")
 
 
 @dataclass(frozen=True)
@@ -32,13 +57,13 @@ class ValidateConfig:
     """How candidates are validated."""
 
     python: str = field(default_factory=lambda: sys.executable)
-    """The interpreter the environments are built on (``--python``)."""
+    """The interpreter the environments are built on (``--python``); ``"auto"`` picks one per commit."""
     reruns: int = 2
-    """Gold runs in the same workspace; a FAIL_TO_PASS test that flips between them is flaky."""
+    """Gold runs: the module run, then ``reruns - 1`` (at least one) runs of the task's own selection."""
     timeout: float = 300.0
     """Seconds per test run before its process group is killed."""
     conventions: TestFileConventions = DEFAULT
-    """Which paths are tests."""
+    """Which paths are tests (each candidate carries its commit's own, extended from these)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +84,10 @@ class Timing:
 
 
 def validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateConfig) -> tuple[Task | Rejection, Timing]:
-    """Validate one candidate (``info`` from ``candidates.details``); its own problems are rejections, never raised."""
+    """Validate one candidate (``info`` from ``candidates.details``).
+
+    Its own problems are rejections, never raised; the machine's (``InfrastructureError``) are raised.
+    """
     started = time.monotonic()
     runs: list = []
     try:
@@ -71,47 +99,61 @@ def validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCon
         reason = classify_failure(exc.output, Reason.INSTALL_FAILED)
         outcome = _reject(candidate, reason, f"{step}{exc}\n{_tail(exc.output)}")
     except TestRunError as exc:
+        if _NO_SPACE.search(exc.output):
+            raise InfrastructureError(f"test run failed for lack of disk: {exc}", InfraCause.DISK, exc.output) from None
         reason = classify_failure(exc.output, Reason.TEST_RUN_FAILED)
         outcome = _reject(candidate, reason, f"{exc}\n{_tail(exc.output)}")
     except WorkspaceError as exc:
         outcome = _reject(candidate, Reason.PATCH_DOES_NOT_APPLY, str(exc))
+    except _NoInterpreter as exc:
+        outcome = _reject(candidate, Reason.NO_INTERPRETER, str(exc))
+    except OSError as exc:
+        if exc.errno in DISK_ERRNOS:
+            raise InfrastructureError(f"disk: {exc}", InfraCause.DISK) from None
+        raise
     timing = Timing(time.monotonic() - started, sum(run.duration for run in runs))
     return outcome, timing
 
 
+@dataclass
+class _Proof:
+    """What one environment showed: the verdict, and the module runs it came from."""
+
+    verdict: Judgement
+    buggy: dict = field(default_factory=dict)
+    gold: dict = field(default_factory=dict)
+    modules: list[str] = field(default_factory=list)
+
+
 def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateConfig, runs: list) -> Task | Rejection:
     from taskset.environment import ensure_environment
-    from taskset.runner import run_tests
 
     sides = candidate.sides
     patch = diff(repo.git_dir, candidate.parent, candidate.sha, sides.source)
     test_patch = diff(repo.git_dir, candidate.parent, candidate.sha, sides.tests)
-    with Workspace.create(repo.git_dir, candidate.parent, test_patch) as ws:
-        modules = [p for p in sides.tests if is_test_module(p, config.conventions) and (ws.path / p).is_file()]
-        if not modules:
-            return _reject(candidate, Reason.NO_TEST_MODULE, "test-side paths: " + ", ".join(sides.tests[:10]))
-        # The fix's own dependency files decide the environment: a fix may need a new dependency
-        # (and one that cannot be installed makes the candidate unprovable).
-        with Workspace.create(repo.git_dir, candidate.sha) as fixed_tree:
-            env = ensure_environment(fixed_tree.path, python=config.python, resolution_date=info.created_at)
-
-        def run():
-            ws.clear_bytecode()
-            result = run_tests(env, ws.path, modules, pythonpath=env.spec.pythonpath, timeout=config.timeout)
-            runs.append(result)
-            if result.timed_out:
-                raise _TimedOut()
-            return result
-
-        try:
-            buggy = run()
-            ws.apply_patch(patch, what="gold patch", allow_tests=True)
-            golds = [run() for _ in range(max(1, config.reruns))]
-        except _TimedOut:
-            return _reject(candidate, Reason.TIMEOUT, f"a test run exceeded {config.timeout:g} s")
-    verdict = judge(buggy.results, [g.results for g in golds], patch)
+    # The fix's own tree decides the environment and the interpreter: a fix may need a new
+    # dependency (and one that cannot be installed makes the candidate unprovable).
+    with Workspace.create(repo.git_dir, candidate.sha) as fixed_tree:
+        python = _interpreter(config.python, fixed_tree.path, info.created_at)
+        env = ensure_environment(fixed_tree.path, python=python, resolution_date=info.created_at)
+        proof = _prove(repo, candidate, patch, test_patch, env, config, runs)
+        extra: tuple[str, ...] = ()
+        module = missing_module(proof, patch, fixed_tree.path)
+        if module:
+            extra = (deps.distribution_for(fixed_tree.path, module),)
+            try:
+                env_with = ensure_environment(fixed_tree.path, python=python, resolution_date=info.created_at,
+                                              extra_requirements=extra)  # fmt: skip
+            except EnvironmentBuildError:
+                extra = ()  # the distribution is not installable: the first verdict stands
+            else:
+                env, proof = env_with, _prove(repo, candidate, patch, test_patch, env_with, config, runs)
+    verdict = proof.verdict
     if verdict.reason is not None:
-        return _reject(candidate, verdict.reason, verdict.detail)
+        detail = verdict.detail
+        if verdict.reason is Reason.ENV_INCOMPATIBLE and config.python != pythons.AUTO:
+            detail += f" (validated on Python {env.spec.python}; --python auto picks one of the commit's era)"
+        return _reject(candidate, verdict.reason, detail)
     output = statement.failure_output(verdict.messages)
     url = public_url(repo.url)
     return Task(
@@ -139,13 +181,151 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
             source_files=sides.source,
             test_files=sides.tests,
             fail_modes=verdict.fail_modes,
-            remedies=remedies(env.spec),
+            remedies=remedies(env.spec) + tuple(f"missing-dependency:{req}" for req in extra),
+            order_dependent=verdict.order_dependent,
+            failing_both=verdict.failing_both,
         ),
     )
 
 
+def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, config: ValidateConfig,
+           runs: list) -> _Proof:  # fmt: skip
+    """Buggy and gold module runs, alone reruns, the verdict, and its check in the evaluator's shape."""
+    from taskset.runner import run_tests
+
+    def run(ws: Workspace, tests: Sequence[str]):
+        env.prepare(ws.path)
+        ws.clear_bytecode()
+        result = run_tests(env, ws.path, list(tests), pythonpath=env.spec.pythonpath, timeout=config.timeout)
+        runs.append(result)
+        if result.timed_out:
+            raise _TimedOut()
+        return result.results
+
+    conventions = candidate.conventions or config.conventions
+    with Workspace.create(repo.git_dir, candidate.parent, test_patch) as ws:
+        modules = [p for p in candidate.sides.tests if _runnable(ws.path, p, conventions)]
+        if not modules:
+            # only shared test code changed (a base class in tests/__init__.py, conftest.py, a helper):
+            # the tests exercising it live in the modules beside it
+            modules = _modules_beside(ws.path, candidate.sides.test_py, conventions)
+        if not modules:
+            tests = ", ".join(candidate.sides.tests[:10])
+            return _Proof(Judgement(reason=Reason.NO_TEST_MODULE, detail="test-side paths: " + tests))
+        try:
+            buggy = run(ws, modules)
+            ws.apply_patch(patch, what="gold patch", allow_tests=True)
+            gold = run(ws, modules)
+            alone = _alone(lambda tests: run(ws, tests), suspects(buggy, [gold]))
+            verdict = judge(buggy, [gold], patch, alone)
+            if verdict.reason is None:
+                selection = verdict.fail_to_pass + verdict.pass_to_pass
+                golds = [run(ws, selection) for _ in range(max(1, config.reruns - 1))]
+                with Workspace.create(repo.git_dir, candidate.parent, test_patch) as buggy_ws:
+                    verdict = confirm(verdict, golds, run(buggy_ws, selection))
+        except _TimedOut:
+            verdict = Judgement(reason=Reason.TIMEOUT, detail=f"a test run exceeded {config.timeout:g} s")
+            return _Proof(verdict)
+    return _Proof(verdict, buggy, gold, modules)
+
+
+def _alone(run, tests: list[str]) -> dict:
+    """Reruns of tests that failed with the fix: together first, then the ones still failing one by one."""
+    if not tests:
+        return {}
+    together = run(tests)
+    results = {t: together[t] for t in tests if t in together}
+    failing = [t for t in tests if t not in results or results[t].outcome in FAILING]
+    for test in failing[:ALONE_LIMIT]:
+        single = run([test])
+        if test in single:
+            results[test] = single[test]
+    return results
+
+
+BESIDE_LIMIT = 100
+"""Test modules run at most when a fix touches only shared test code."""
+
+
+def _modules_beside(root: Path, touched: Sequence[str], conventions: TestFileConventions) -> list[str]:
+    """Test modules in the folders of touched shared test files (conftest, ``__init__``, helpers);
+    for a helper module, only those that mention it."""
+    found: list[str] = []
+    for path in touched:
+        folder = (root / path).parent
+        stem = Path(path).stem
+        if not folder.is_dir() or not folder.resolve().is_relative_to(root.resolve()):
+            continue
+        for file in sorted(folder.rglob("*.py")):
+            rel = file.relative_to(root).as_posix()
+            if rel in found or not _runnable(root, rel, conventions):
+                continue
+            if stem not in ("conftest", "__init__") and stem not in file.read_text(encoding="utf-8", errors="replace"):
+                continue
+            found.append(rel)
+    return found[:BESIDE_LIMIT]
+
+
+def _runnable(root: Path, path: str, conventions: TestFileConventions) -> bool:
+    file = root / path
+    if not file.is_file() or not path.endswith(".py"):
+        return False
+    if _is_test_module(path, conventions):
+        return True
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return _is_test_module(path, conventions, text)
+
+
+def missing_module(proof: _Proof, patch: str, root: Path) -> str:
+    """A third-party module the tests failed to import on both sides ("" when none): a dependency
+    still to find. Not the project's own modules, not the standard library, not what the fix adds."""
+    for key, result in proof.gold.items():
+        if result.outcome not in FAILING or result.exception not in IMPORT_ERRORS:
+            continue
+        before = buggy_result(proof.buggy, key)
+        if before is None or before.outcome not in FAILING:
+            continue
+        found = _MISSING_MODULE.search(result.message) or _MISSING_MODULE.search(before.message)
+        if found and _third_party(found.group(1), root, patch):
+            return found.group(1)
+    return ""
+
+
+def _third_party(module: str, root: Path, patch: str) -> bool:
+    top = module.split(".", 1)[0]
+    if top in sys.stdlib_module_names or top in ("tests", "test", "testing", "conftest"):
+        return False
+    for base in (root, root / "src", root / "lib"):
+        if (base / top).exists() or (base / f"{top}.py").exists():
+            return False
+    return not any(path.split("/")[0] == top or path.startswith(f"src/{top}") for path in added_files(patch))
+
+
 class _TimedOut(Exception):
     """A test run hit the timeout (internal: becomes a ``timeout`` rejection)."""
+
+
+class _NoInterpreter(Exception):
+    """No installed interpreter fits the commit (internal: becomes a ``no-interpreter`` rejection)."""
+
+
+def _interpreter(python: str, tree: Path, date: str) -> str | Path:
+    """``python`` as given, or for ``auto`` the installed interpreter that fits the commit at ``tree``."""
+    if python != pythons.AUTO:
+        return python
+    choice = pythons.choose(deps.python_needs(tree), date, _installed())
+    if choice.interpreter is None:
+        have = ", ".join(i.minor for i in _installed()) or "none"
+        raise _NoInterpreter(f"needs Python {choice.needed or '?'} ({choice.reason}); installed: {have}")
+    return choice.interpreter.path
+
+
+@functools.cache
+def _installed() -> list:
+    return pythons.available()
 
 
 def instance_id(repo_name: str, sha: str) -> str:
@@ -154,11 +334,8 @@ def instance_id(repo_name: str, sha: str) -> str:
 
 
 def is_test_module(path: str, conventions: TestFileConventions = DEFAULT) -> bool:
-    """A test-side .py file pytest would collect tests from (not conftest.py, not __init__.py)."""
-    name = PurePosixPath(path).name
-    if not name.endswith(".py") or name in ("conftest.py", "__init__.py"):
-        return False
-    return any(fnmatchcase(name, glob) for glob in conventions.file_globs)
+    """A test-side .py file pytest would collect tests from by its name (not conftest.py, not __init__.py)."""
+    return _is_test_module(path, conventions)
 
 
 def remedies(spec: EnvironmentSpec) -> tuple[str, ...]:

@@ -3,7 +3,8 @@
 The evaluator is the sole authority on "done": see docs/architecture.md for the rules it keeps.
 """
 
-from taskset.environment import Environment, ensure_environment, environment_for
+from typing import TYPE_CHECKING
+
 from taskset.errors import (
     DirectoryBusy,
     EditRefused,
@@ -20,7 +21,6 @@ from taskset.errors import (
     WorkspaceError,
 )
 from taskset.evaluate import Verdict, VerdictProblem, evaluate, run_task_tests, time_limit
-from taskset.junit import Outcome, TestResult
 from taskset.record import (
     SCHEMA_VERSION,
     Calibration,
@@ -33,20 +33,61 @@ from taskset.record import (
     TaskMeta,
     load_task,
 )
-from taskset.repos import mirror, repo_name
-from taskset.runner import TestRun, run_tests
-from taskset.store import TaskSet, load
-from taskset.swebench import (
-    ExportResult,
-    export_jsonl,
-    export_task_repo,
-    from_swebench,
-    import_swebench,
-    read_swebench,
-    to_swebench,
-)
-from taskset.testfiles import TestFileConventions, is_test_path
-from taskset.workspace import Workspace, clear_bytecode
+
+# Everything else loads on first use (PEP 562), so `import taskset` stays cheap: no uv, no
+# filelock, no environment builder, no mirrors until a name that needs them is read. The
+# evaluator is imported at once: its module shares the name of `taskset.evaluate()`, and loading
+# the module later would rebind that name to the module.
+_LAZY = {
+    "taskset.environment": ("Environment", "ensure_environment", "environment_for"),
+    "taskset.junit": ("Outcome", "TestResult"),
+    "taskset.repos": ("mirror", "repo_name"),
+    "taskset.runner": ("TestRun", "run_tests"),
+    "taskset.store": ("TaskSet", "load"),
+    "taskset.swebench": (
+        "ExportResult", "export_jsonl", "export_task_repo", "from_swebench", "import_swebench", "read_swebench",
+        "to_swebench",
+    ),
+    "taskset.testfiles": (
+        "PytestNaming", "TestFileConventions", "is_test_module", "is_test_path", "pytest_naming", "with_naming"
+    ),
+    "taskset.workspace": ("Workspace", "clear_bytecode"),
+}
+_HOME = {name: module for module, names in _LAZY.items() for name in names}
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from taskset.environment import Environment, ensure_environment, environment_for
+    from taskset.junit import Outcome, TestResult
+    from taskset.repos import mirror, repo_name
+    from taskset.runner import TestRun, run_tests
+    from taskset.store import TaskSet, load
+    from taskset.swebench import (
+        ExportResult,
+        export_jsonl,
+        export_task_repo,
+        from_swebench,
+        import_swebench,
+        read_swebench,
+        to_swebench,
+    )
+    from taskset.testfiles import PytestNaming, TestFileConventions, is_test_module, is_test_path, pytest_naming, with_naming
+    from taskset.workspace import Workspace, clear_bytecode
+
+
+def __getattr__(name: str):
+    import importlib
+
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'taskset' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # bound once: later reads are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "Calibration",
@@ -65,6 +106,7 @@ __all__ = [
     "InfrastructureError",
     "Outcome",
     "PatchError",
+    "PytestNaming",
     "RepositoryError",
     "SCHEMA_VERSION",
     "Task",
@@ -89,14 +131,17 @@ __all__ = [
     "export_task_repo",
     "from_swebench",
     "import_swebench",
+    "is_test_module",
     "is_test_path",
     "load",
     "load_task",
     "mirror",
+    "pytest_naming",
     "read_swebench",
     "repo_name",
     "run_task_tests",
     "run_tests",
     "time_limit",
     "to_swebench",
+    "with_naming",
 ]

@@ -14,15 +14,18 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _EXTRAS = re.compile(r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*\[([^\]]*)\]")
-_CLAUSE = re.compile(r"(===|==|!=|~=|<=|>=|<|>)\s*([^\s,;]+)")
 _FACTOR = re.compile(r"^[A-Za-z0-9_.,!{}-]+:\s+\S")  # tox "py38: pytest<5" (conditional on a factor)
 
 
 def normalize(name: str) -> str:
     """PEP 503 name normalisation: ``Pytest_Cov`` -> ``pytest-cov``."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return canonicalize_name(name)
 
 
 def requirement_name(req: str) -> str:
@@ -38,42 +41,69 @@ def requirement_extras(req: str) -> list[str]:
 
 
 def specifier(req: str) -> list[str]:
-    """The version clauses of a requirement (markers dropped): ``pytest>=6,<8; ...`` -> ``[">=6", "<8"]``."""
+    """The version clauses of a requirement, in their order (markers dropped): ``pytest>=6,<8; ...`` -> ``[">=6", "<8"]``.
+
+    Each clause is checked with ``packaging``; one it cannot read (a legacy version) is left out.
+    """
     body = req.split(";", 1)[0]
     body = body[len(requirement_name(body)):] if requirement_name(body) else body
-    body = re.sub(r"^\s*\[[^\]]*\]", "", body)
-    return [op + version for op, version in _CLAUSE.findall(body)]
+    body = re.sub(r"^\s*\[[^\]]*\]", "", body).strip().strip("()")
+    clauses = []
+    for piece in body.split(","):
+        piece = re.sub(r"\s+", "", piece)
+        if not piece:
+            continue
+        try:
+            clauses.append(str(Specifier(piece)))
+        except InvalidSpecifier:
+            continue
+    return clauses
 
 
-def version_tuple(version: str) -> tuple[int, ...]:
-    """``7.4.3rc1`` -> ``(7, 4, 3)``: enough to order release versions."""
-    parts = []
-    for piece in version.split("."):
-        digits = re.match(r"\d+", piece)
-        if not digits:
-            break
-        parts.append(int(digits.group()))
-    while len(parts) > 1 and parts[-1] == 0:
-        parts.pop()
-    return tuple(parts)
+def parse_version(text: str) -> Version | None:
+    """A PEP 440 version, or None when ``text`` is not one."""
+    try:
+        return Version(text.strip())
+    except InvalidVersion:
+        return None
 
 
-def clause_allows_from(clause: str, floor: str) -> bool:
-    """Whether some version at or above ``floor`` satisfies ``clause`` (``<7`` against 7.2: no)."""
-    op, version = _CLAUSE.match(clause).groups()
-    low, high = version_tuple(floor), version_tuple(version.rstrip(".*"))
-    if op in ("==", "===") and version.endswith(".*"):
-        return high >= low[: len(high)]
-    if op in ("==", "==="):
-        return high >= low
-    if op == "<":
-        return high > low
-    if op == "<=":
-        return high >= low
-    if op == "~=":
-        cap = high[:-1] if len(version.split(".")) > 1 else high
-        return cap[:-1] + (cap[-1] + 1,) > low if cap else True
-    return True  # >=, >, != never cap from above
+def satisfiable(clauses: list[str]) -> bool:
+    """Whether some release satisfies every clause together (``~=7.1.0`` with ``>=7.2``: no).
+
+    Checked on the versions the clauses name and their neighbours (each release component
+    bumped, one component appended): enough to find a witness for any set written by hand.
+    """
+    spec = SpecifierSet(",".join(clauses))
+    return any(spec.contains(v, prereleases=False) for v in _witnesses(clauses))
+
+
+def bounded_below(clauses: list[str], floor: str) -> bool:
+    """Whether the clauses alone keep every allowed version at or above ``floor`` (``>=8`` does for 7.2)."""
+    low = parse_version(floor)
+    if low is None:
+        return False
+    spec = SpecifierSet(",".join(clauses))
+    return not any(v < low and spec.contains(v, prereleases=False) for v in _witnesses(clauses + [f"<{floor}"]))
+
+
+def _witnesses(clauses: list[str]) -> set[Version]:
+    found = {Version("0")}
+    for clause in clauses:
+        version = parse_version(Specifier(clause).version.rstrip(".*"))
+        if version is None:
+            continue
+        release = list(version.release)
+        found.add(Version(".".join(map(str, release))))
+        found.add(version)
+        found.add(Version(".".join(map(str, release + [1]))))
+        for i in range(len(release)):
+            bumped = release[:i] + [release[i] + 1] + [0] * (len(release) - i - 1)
+            found.add(Version(".".join(map(str, bumped))))
+            if release[i] > 0:
+                lower = release[:i] + [release[i] - 1] + [9999]
+                found.add(Version(".".join(map(str, lower))))
+    return found
 
 
 def split_words(text: str) -> list[str]:
@@ -151,9 +181,136 @@ class Reader:
         cfg = self.ini("setup.cfg")
         if cfg.has_section("options.extras_require"):
             table.update({k: _cfg_list(v) for k, v in cfg.items("options.extras_require")})
+        tool = self.pyproject().get("tool", {})
+        flit = tool.get("flit", {}).get("metadata", {}).get("requires-extra", {})
+        if isinstance(flit, dict):
+            table.update({k: _as_list(v) for k, v in flit.items() if isinstance(k, str)})
+        poetry = tool.get("poetry", {})
+        if isinstance(poetry.get("extras"), dict):
+            deps = poetry.get("dependencies", {}) if isinstance(poetry.get("dependencies"), dict) else {}
+            table.update({k: [_poetry_requirement(n, deps.get(n, "*")) for n in _as_list(v)]
+                          for k, v in poetry["extras"].items() if isinstance(k, str)})  # fmt: skip
         project = self.pyproject().get("project", {}).get("optional-dependencies", {})
         table.update({k: _as_list(v) for k, v in project.items()})
         return {normalize(k): v for k, v in table.items()}
+
+    def tool_groups(self, names: tuple[str, ...]) -> list[str]:
+        """Test requirements in tool-specific tables: poetry's dev-dependencies and groups, pdm's
+        dev-dependencies, hatch's default/test environments (``hatch.toml`` too), Pipfile's
+        ``[dev-packages]``, setup.py/setup.cfg ``tests_require``."""
+        tool = self.pyproject().get("tool", {})
+        reqs: list[str] = []
+        poetry = tool.get("poetry", {})
+        tables = [poetry.get("dev-dependencies")]
+        groups = poetry.get("group", {})
+        if isinstance(groups, dict):
+            tables += [groups[g].get("dependencies") for g in groups
+                       if normalize(g) in names and isinstance(groups[g], dict)]  # fmt: skip
+        for table in tables:
+            if isinstance(table, dict):
+                reqs += [_poetry_requirement(n, v) for n, v in table.items() if normalize(n) != "python"]
+        pdm = tool.get("pdm", {}).get("dev-dependencies", {})
+        if isinstance(pdm, dict):
+            reqs += [r for g, v in pdm.items() if normalize(g) in names for r in _as_list(v)]
+        reqs += self._hatch_envs(tool.get("hatch", {}).get("envs", {}))
+        if (self.root / "hatch.toml").is_file():
+            reqs += self._hatch_envs(self._toml_file("hatch.toml").get("envs", {}))
+        if (self.root / "Pipfile").is_file():
+            dev = self._toml_file("Pipfile").get("dev-packages", {})
+            if isinstance(dev, dict):
+                reqs += [_poetry_requirement(n, v, pipfile=True) for n, v in dev.items()]
+        reqs += _as_list(self._setup_call().get("tests_require") or [])
+        cfg = self.ini("setup.cfg")
+        reqs += _cfg_list(cfg.get("options", "tests_require", fallback=""))
+        return [r for r in reqs if r and not self._unusable_noted(r, "tool table")]
+
+    def _hatch_envs(self, envs: Any) -> list[str]:
+        """``dependencies`` and ``extra-dependencies`` of hatch's default and test environments."""
+        if not isinstance(envs, dict):
+            return []
+        reqs: list[str] = []
+        for name in ("default", "test", "tests", "testing", "hatch-test"):
+            env = envs.get(name)
+            if isinstance(env, dict):
+                reqs += _as_list(env.get("dependencies", [])) + _as_list(env.get("extra-dependencies", []))
+        return reqs
+
+    def hatch_features(self) -> list[str]:
+        """Extras hatch's default and test environments install (``features``)."""
+        envs = self.pyproject().get("tool", {}).get("hatch", {}).get("envs", {})
+        if (self.root / "hatch.toml").is_file():
+            envs = {**(envs if isinstance(envs, dict) else {}), **self._toml_file("hatch.toml").get("envs", {})}
+        if not isinstance(envs, dict):
+            return []
+        found: list[str] = []
+        for name in ("default", "test", "tests", "testing", "hatch-test"):
+            env = envs.get(name)
+            if isinstance(env, dict):
+                found += _as_list(env.get("features", []))
+        return [normalize(f) for f in found]
+
+    def _toml_file(self, name: str) -> dict[str, Any]:
+        text = self._text(self.root / name)
+        try:
+            return tomllib.loads(text) if text else {}
+        except tomllib.TOMLDecodeError as exc:
+            self.skipped.append(f"{name} ({exc})")
+            return {}
+
+    def _unusable_noted(self, req: str, where: str) -> bool:
+        reason = _unusable(req)
+        if reason:
+            self.skipped.append(f"{req} ({reason}, in {where})")
+        return bool(reason)
+
+    def runtime_requirements(self) -> list[str]:
+        """The project's own dependencies, read statically (for running it from its source tree)."""
+        data = self.pyproject()
+        reqs = _as_list(data.get("project", {}).get("dependencies", []))
+        poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
+        if isinstance(poetry, dict):
+            reqs += [_poetry_requirement(n, v) for n, v in poetry.items() if normalize(n) != "python"
+                     and not (isinstance(v, dict) and v.get("optional"))]  # fmt: skip
+        flit = data.get("tool", {}).get("flit", {}).get("metadata", {})
+        reqs += _as_list(flit.get("requires", []))
+        reqs += _cfg_list(self.ini("setup.cfg").get("options", "install_requires", fallback=""))
+        reqs += _as_list(self._setup_call().get("install_requires") or [])
+        return [r for r in dict.fromkeys(reqs) if r and not _unusable(r)]
+
+    def python_needs(self) -> tuple[str, tuple[str, ...]]:
+        """(requires-python as written, the minors the classifiers name), read statically."""
+        data = self.pyproject()
+        project = data.get("project", {})
+        requires = project.get("requires-python", "") if isinstance(project.get("requires-python"), str) else ""
+        flit = data.get("tool", {}).get("flit", {}).get("metadata", {})
+        requires = requires or (flit.get("requires-python") if isinstance(flit.get("requires-python"), str) else "")
+        poetry = data.get("tool", {}).get("poetry", {})
+        python = poetry.get("dependencies", {}).get("python") if isinstance(poetry.get("dependencies"), dict) else None
+        if not requires and isinstance(python, str):
+            requires = _poetry_specifier(python)
+        cfg = self.ini("setup.cfg")
+        requires = requires or cfg.get("options", "python_requires", fallback="").strip()
+        setup = self._setup_call()
+        if not requires and isinstance(setup.get("python_requires"), str):
+            requires = setup["python_requires"]
+        classifiers = _as_list(project.get("classifiers", [])) + _as_list(poetry.get("classifiers", []))
+        classifiers += _as_list(flit.get("classifiers", [])) + _cfg_list(cfg.get("metadata", "classifiers", fallback=""))
+        classifiers += _as_list(setup.get("classifiers") or [])
+        minors = {m.group(1) for c in classifiers if (m := re.search(r"Python :: (\d+\.\d+)\s*$", c))}
+        return requires.strip(), tuple(sorted(minors, key=lambda v: tuple(map(int, v.split(".")))))
+
+    def all_requirements(self) -> list[str]:
+        """Every requirement line the tree names anywhere we read: to look a missing module's
+        distribution up (docs and lint files included; nothing of it is installed as such)."""
+        reqs = [r for extra in self.extras().values() for r in extra]
+        reqs += self.runtime_requirements() + self.tool_groups(("dev", "test", "tests", "testing", "lint", "docs"))
+        groups = self.pyproject().get("dependency-groups", {})
+        reqs += [r for g in (groups if isinstance(groups, dict) else {}) for r in self._group(groups, g, ())]
+        for pattern in ("*requirements*.txt", "requirements/*.txt", "*/requirements*.txt"):
+            for path in sorted(self.root.glob(pattern)):
+                reqs += self.requirements_file(path)
+        reqs += self.tox_deps()
+        return [r for r in dict.fromkeys(reqs) if requirement_name(r)]
 
     def requirements_file(self, path: Path, seen: set[Path] | None = None) -> list[str]:
         """Requirement lines of a requirements file, following ``-r`` into files inside the tree."""
@@ -326,3 +483,49 @@ def _cfg_list(value: str) -> list[str]:
         elif piece.strip():
             items.append(piece.strip())
     return items
+
+
+def _poetry_requirement(name: str, value: Any, pipfile: bool = False) -> str:
+    """A poetry/Pipfile dependency entry as a PEP 508 line: ``{"version": "^1.2", "extras": ["x"]}`` -> ``name[x]>=1.2,<2``."""
+    extras: list[str] = []
+    version: Any = value
+    if isinstance(value, dict):
+        extras = [e for e in value.get("extras", []) if isinstance(e, str)]
+        version = value.get("version", "*")
+        if any(key in value for key in ("git", "path", "url", "file")):
+            return ""  # not on the package index
+    elif isinstance(value, list):
+        version = "*"  # several alternatives by marker: leave the choice to the resolver
+    spec = version if pipfile and isinstance(version, str) and version != "*" else None
+    spec = spec if spec is not None else (_poetry_specifier(version) if isinstance(version, str) else "")
+    return name + (f"[{','.join(extras)}]" if extras else "") + spec
+
+
+def _poetry_specifier(constraint: str) -> str:
+    """Poetry's version syntax in PEP 440: ``^1.2`` -> ``>=1.2,<2.0``; ``~1.2`` -> ``>=1.2,<1.3``; ``*`` -> ""."""
+    clauses: list[str] = []
+    if "||" in constraint:
+        return ""  # alternatives PEP 440 cannot say: no constraint is closer than a wrong one
+    for part in re.split(r"\s*,\s*|\s+(?=[<>=!~^])", constraint.strip()):
+        part = part.strip()
+        if not part or part == "*":
+            continue
+        match = re.fullmatch(r"([\^~]|[<>=!]=?|~=)?\s*v?([0-9][0-9A-Za-z.*+-]*)", part)
+        if not match:
+            return ""
+        op, version = match.group(1) or "", match.group(2)
+        release = [int(x) for x in re.findall(r"\d+", version.split("-")[0])[:3]] or [0]
+        if op == "^":
+            first = next((i for i, x in enumerate(release) if x != 0), len(release) - 1)
+            upper = release[: first + 1]
+            upper[-1] += 1
+            clauses += [f">={version}", "<" + ".".join(map(str, upper))]
+        elif op == "~":
+            upper = release[:2] if len(release) > 1 else release[:1]
+            upper[-1] += 1
+            clauses += [f">={version}", "<" + ".".join(map(str, upper))]
+        elif op in ("", "="):
+            clauses.append(f"=={version}")
+        else:
+            clauses.append(f"{op}{version}")
+    return ",".join(clauses)

@@ -1,9 +1,13 @@
 """Where a project's test dependencies live: pure functions over a source tree, no subprocess.
 
 Sources, in the order they are read: the project's extras named test/tests/testing/dev
-(pyproject, setup.cfg, setup.py via ``ast``), requirements files for tests and development,
-tox ``deps``, PEP 735 dependency groups, and the pytest plugins the pytest config implies
-(``addopts``, ``required_plugins``). ``setup.py`` is parsed, never executed.
+(pyproject, flit's ``requires-extra``, poetry's extras, setup.cfg, setup.py via ``ast``, and the
+``features`` of hatch's test environments), requirements files for tests and development, tox
+``deps``, PEP 735 dependency groups, tool tables (poetry ``dev-dependencies`` and groups, pdm
+``dev-dependencies``, hatch environments, Pipfile ``[dev-packages]``, ``tests_require``), and the
+pytest plugins the pytest config implies (``addopts``, ``required_plugins``). ``setup.py`` is
+parsed, never executed. Also here: the interpreters a tree asks for (``python_needs``) and the
+distribution a missing module most likely comes from (``distribution_for``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 from taskset import _depfiles as files
 from taskset._depfiles import normalize, requirement_name
-from taskset.pythons import pytest_floor
+from taskset.pythons import PythonNeeds, pytest_floor
 
 TEST_EXTRAS = ("test", "tests", "testing", "dev")
 """Extra and dependency-group names that hold test dependencies."""
@@ -31,6 +35,10 @@ REQUIREMENT_GLOBS = (
     "tests/requirements*.txt",
     "requirements/test*.txt",
     "requirements/dev*.txt",
+    "requirements/ci*.txt",
+    "requirements/*test*.txt",
+    "requirements-ci*.txt",
+    "*tests-requirements*.txt",
 )
 """Requirements files for tests and development, relative to the project root."""
 
@@ -45,6 +53,8 @@ DEPENDENCY_GLOBS = (
     "requirements/*.txt",
     "tests/requirements*.txt",
     "constraints*.txt",
+    "Pipfile",
+    "hatch.toml",
 )
 """Files whose content decides what an environment holds: they make up its fingerprint."""
 
@@ -100,6 +110,8 @@ class ProjectDeps:
     """Other test requirements: files, tox deps, dependency groups, implied plugins."""
     minversion: str = ""
     """pytest ``minversion`` from the project's pytest config."""
+    runtime: tuple[str, ...] = ()
+    """The project's own dependencies, read statically (installed alone when the project cannot be built)."""
     sources: tuple[str, ...] = ()
     """Every file read, relative to the root (the fingerprint covers them)."""
     skipped: tuple[str, ...] = ()
@@ -128,6 +140,7 @@ def scan(root: Path) -> ProjectDeps:
     name = meta.get("name", "")
     extras_table = reader.extras()
     chosen = [extra for extra in TEST_EXTRAS if extra in extras_table]
+    chosen += [f for f in reader.hatch_features() if f in extras_table and f not in chosen]
     extra_reqs = [req for extra in chosen for req in extras_table[extra]]
     found: list[str] = []
     for pattern in REQUIREMENT_GLOBS:
@@ -136,6 +149,7 @@ def scan(root: Path) -> ProjectDeps:
     found += _root_requirements(reader, root, bool(meta.get("installable")))
     found += reader.tox_deps()
     found += reader.dependency_groups(TEST_EXTRAS)
+    found += reader.tool_groups(TEST_EXTRAS)
     config = reader.pytest_config()
     found += implied_plugins(config.get("addopts", ""))
     found += config.get("required_plugins", [])
@@ -150,6 +164,7 @@ def scan(root: Path) -> ProjectDeps:
         extra_requirements=tuple(extra_reqs),
         requirements=tuple(_dedupe(requirements)),
         minversion=config.get("minversion", ""),
+        runtime=tuple(reader.runtime_requirements()),
         sources=tuple(sorted(reader.read)),
         skipped=tuple(reader.skipped),
     )
@@ -179,20 +194,21 @@ def choose_pytest(deps: ProjectDeps, python_version: str) -> str:
     """The pytest requirement both the interpreter and the project accept.
 
     The interpreter's floor (``pytest_floor``) and the project's ``minversion`` raise the lower
-    bound; a project pin is kept only if some version at or above that floor satisfies it.
+    bound; a project pin is kept only if, together with that floor and the pins kept before it,
+    some release still satisfies it (``pytest~=7.1.0`` cannot run on 3.11: dropped).
     """
     floor = _max_version(pytest_floor(python_version) or "", deps.minversion)
+    bound = [f">={floor}"] if floor else []
     clauses: list[str] = []
     for req in deps.extra_requirements + deps.requirements:
         if normalize(requirement_name(req)) != "pytest":
             continue
-        spec = files.specifier(req)
-        kept = [c for c in spec if not floor or files.clause_allows_from(c, floor)]
-        if len(kept) == len(spec):
-            clauses += kept
-    if floor and not any(_raises_floor(c, floor) for c in clauses):
+        trial = clauses + [c for c in files.specifier(req) if c not in clauses]
+        if files.satisfiable(trial + bound):
+            clauses = trial
+    if floor and not files.bounded_below(clauses, floor):
         clauses.append(f">={floor}")
-    return "pytest" + ",".join(dict.fromkeys(clauses))
+    return "pytest" + ",".join(clauses)
 
 
 def without_pytest(requirements: tuple[str, ...]) -> tuple[str, ...]:
@@ -227,14 +243,43 @@ def _dedupe(reqs: list[str]) -> list[str]:
     return list(dict.fromkeys(r.strip() for r in reqs if r.strip()))
 
 
-def _raises_floor(clause: str, floor: str) -> bool:
-    """Whether ``clause`` alone keeps pytest at or above ``floor`` (``>=8`` does for 7.2)."""
-    op = clause.rstrip("0123456789.*abrcdevpost").strip()
-    version = clause[len(op):]
-    return op in (">=", ">", "==", "~=", "===") and files.version_tuple(version) >= files.version_tuple(floor)
-
-
 def _max_version(a: str, b: str) -> str:
-    if not a or not b:
-        return a or b
-    return a if files.version_tuple(a) >= files.version_tuple(b) else b
+    """The higher of two versions; one that is not a version loses ("" when neither is)."""
+    va, vb = files.parse_version(a) if a else None, files.parse_version(b) if b else None
+    if va is None or vb is None:
+        return a if va is not None else (b if vb is not None else "")
+    return a if va >= vb else b
+
+
+def python_needs(root: Path) -> PythonNeeds:
+    """What ``root`` says about its interpreters: requires-python and the classifiers' minors."""
+    requires, classifiers = files.Reader(root).python_needs()
+    return PythonNeeds(requires=requires, classifiers=classifiers)
+
+
+MODULE_DISTRIBUTIONS = {
+    "yaml": "PyYAML", "dateutil": "python-dateutil", "PIL": "Pillow", "bs4": "beautifulsoup4",
+    "sklearn": "scikit-learn", "attr": "attrs", "OpenSSL": "pyOpenSSL", "Crypto": "pycryptodome",
+    "jwt": "PyJWT", "serial": "pyserial", "dotenv": "python-dotenv", "git": "GitPython", "zmq": "pyzmq",
+    "cv2": "opencv-python", "jose": "python-jose", "magic": "python-magic", "nacl": "PyNaCl",
+    "pkg_resources": "setuptools", "hamcrest": "PyHamcrest", "markdown": "Markdown", "google": "protobuf",
+    "Levenshtein": "python-Levenshtein", "jinja2": "Jinja2", "memcache": "python-memcached",
+    "MySQLdb": "mysqlclient", "psycopg2": "psycopg2-binary", "socks": "PySocks", "usb": "pyusb",
+    "win32api": "pywin32", "dns": "dnspython", "ldap": "python-ldap", "snappy": "python-snappy",
+    "lzo": "python-lzo", "Bio": "biopython", "skimage": "scikit-image", "docx": "python-docx",
+}  # fmt: skip
+"""Import names whose distribution is called something else (the usual suspects)."""
+
+
+def distribution_for(root: Path, module: str) -> str:
+    """The requirement to install for a missing top-level ``module``: a line the project itself
+    names for it (any of its files: extras, groups, docs or lint requirements), else the usual
+    distribution of that import name, else the name itself."""
+    top = module.split(".", 1)[0]
+    wanted = {normalize(top), normalize(MODULE_DISTRIBUTIONS.get(top, top))}
+    if top.startswith("pytest_"):
+        wanted.add(normalize(top.replace("_", "-")))
+    for req in files.Reader(root).all_requirements():
+        if normalize(requirement_name(req)) in wanted:
+            return req.split(";", 1)[0].strip()
+    return MODULE_DISTRIBUTIONS.get(top, top.replace("_", "-") if top.startswith("pytest_") else top)

@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 from taskset import deps, pythons
 from taskset.atomic import write_atomic
 from taskset.errors import EnvironmentBuildError
-from taskset.install import Installer, Plan
+from taskset.install import Installer, Plan, generated_modules
 from taskset.paths import cache_dir
 from taskset.record import EnvironmentSpec
 
@@ -31,8 +31,8 @@ MARKER = "loopctl-env.json"
 """Written last: an env dir without it is half-built and is never used."""
 BUILD_LOG = "loopctl-build.log"
 """Every uv command of the build and its output, kept in the env dir."""
-RECIPE_VERSION = 1
-"""Part of every fingerprint: bump it when the way environments are built changes."""
+RECIPE_VERSION = 2
+"""Part of every fingerprint: bump it when the way environments are built changes (2: generated modules)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,15 @@ class Environment:
     """What was installed: python version, install steps, resolution date, frozen requirements."""
     fingerprint: str = ""
     """The cache key (the env dir's name)."""
+    generated: dict = dataclasses.field(default_factory=dict)
+    """Modules the project's build generated that its source tree lacks (path -> content)."""
+
+    def prepare(self, tree: Path) -> None:
+        """Write the generated modules (a ``_version.py``) into a source tree that lacks them."""
+        for rel, content in self.generated.items():
+            target = Path(tree) / rel
+            if target.parent.is_dir() and not target.exists():
+                target.write_text(content, encoding="utf-8")
 
     @property
     def build_log(self) -> Path:
@@ -61,19 +70,22 @@ def ensure_environment(
     resolution_date: str | None = None,
     spec: EnvironmentSpec | None = None,
     timeout: float = 900,
+    extra_requirements: tuple[str, ...] = (),
 ) -> Environment:
     """A ready environment for the project checked out at ``source``: reused from the cache, else built.
 
     ``python`` is an interpreter path or name (default: this one). Dependencies resolve as of
     the later of ``resolution_date`` and the interpreter's release date. A ``spec`` with
-    ``requirements`` is reproduced pin for pin instead of resolved. Raises EnvironmentBuildError
+    ``requirements`` is reproduced pin for pin instead of resolved. ``extra_requirements`` are
+    installed beside the test requirements the tree declares (a dependency the miner found
+    missing). Raises EnvironmentBuildError
     (with the installer's trimmed output and the failing step) when no rung of the ladder works.
     """
     source = Path(source).resolve()
     if not source.is_dir():
         raise EnvironmentBuildError(f"{source}: no such source tree", step="source")
     interp = pythons.interpreter(python)
-    plan, first_rung = make_plan(source, interp, resolution_date, spec)
+    plan, first_rung = make_plan(source, interp, resolution_date, spec, extra_requirements)
     key = fingerprint(source, interp, plan, first_rung)
     final = cache_dir() / "envs" / key
     ready = _load(final, key, source)
@@ -98,11 +110,17 @@ def environment_for(task, source: Path) -> Environment:
     spec: EnvironmentSpec = task.environment
     python = pythons.find_python(spec.python) if spec.python else None
     date = None if spec.exclude_newer else (task.created_at or None)
-    return ensure_environment(source, python=python, spec=spec, resolution_date=date)
+    env = ensure_environment(source, python=python, spec=spec, resolution_date=date)
+    env.prepare(source)
+    return env
 
 
 def make_plan(
-    source: Path, interp: pythons.Interpreter, resolution_date: str | None, spec: EnvironmentSpec | None
+    source: Path,
+    interp: pythons.Interpreter,
+    resolution_date: str | None,
+    spec: EnvironmentSpec | None,
+    extra_requirements: tuple[str, ...] = (),
 ) -> tuple[Plan, str]:
     """What to install for ``source`` on ``interp``, and the ladder rung to start from."""
     found = deps.scan(source)
@@ -113,6 +131,7 @@ def make_plan(
         build_backend=found.build_backend,
         build_requires=found.build_requires,
         flit_metadata=found.flit_metadata,
+        runtime=found.runtime,
     )
     if spec is not None and spec.requirements:
         plan = Plan(**common, frozen=tuple(spec.requirements), pytest=spec.pytest or "pytest",
@@ -121,7 +140,7 @@ def make_plan(
     date = resolution_date or (spec.exclude_newer if spec else None) or None
     plan = Plan(
         **common,
-        requirements=deps.without_pytest(found.requirements),
+        requirements=deps.without_pytest(tuple(dict.fromkeys(found.requirements + tuple(extra_requirements)))),
         pytest=deps.choose_pytest(found, interp.version),
         exclude_newer=pythons.effective_date(date, interp.version),
     )
@@ -165,12 +184,14 @@ def _build(
         remedy=remedy,
         pytest=plan.pytest,
     )
+    generated = generated_modules(tmp, plan.project_name, source) if plan.project and remedy != "source-tree" else {}
     os.replace(log, tmp / BUILD_LOG)
-    write_atomic(tmp / MARKER, json.dumps({"fingerprint": key, "spec": _spec_dict(spec)}, indent=2) + "\n")
+    marker = {"fingerprint": key, "spec": _spec_dict(spec), "generated": generated}
+    write_atomic(tmp / MARKER, json.dumps(marker, indent=2) + "\n")
     if final.exists():  # a half-built dir from a crashed build (no marker): replace it
         shutil.rmtree(final)
     os.rename(tmp, final)
-    return Environment(path=final, python=final / "bin" / "python", spec=spec, fingerprint=key)
+    return Environment(path=final, python=final / "bin" / "python", spec=spec, fingerprint=key, generated=generated)
 
 
 def _load(final: Path, key: str, source: Path) -> Environment | None:
@@ -185,7 +206,8 @@ def _load(final: Path, key: str, source: Path) -> Environment | None:
         return None
     # the layout is a fact of this tree, not of the cached env (trees sharing deps may differ)
     spec = dataclasses.replace(spec, pythonpath=deps.pythonpath(source))
-    return Environment(path=final, python=python, spec=spec, fingerprint=key)
+    generated = data.get("generated") if isinstance(data.get("generated"), dict) else {}
+    return Environment(path=final, python=python, spec=spec, fingerprint=key, generated=generated)
 
 
 def _spec_dict(spec: EnvironmentSpec) -> dict:

@@ -1,17 +1,25 @@
 """The install ladder: build a venv with uv, install the project and its test deps, freeze what resolved.
 
 Rungs, tried in order; the next is tried only when the failure looks like a *build* failure
-(a resolution failure -- a dependency that does not exist -- fails at once):
+(a resolution failure -- a dependency that does not exist at that date -- fails at once):
 
 1. ``normal``              ``uv pip install`` with isolated builds.
 2. ``no-build-isolation``  an era-appropriate setuptools and wheel first, then the project
                            built against them (newest setuptools lost pkg_resources-era behaviour).
 3. ``capped-backend``      isolated builds with the build backend capped (``setuptools<60``,
                            ``flit_core<4``, ``poetry-core<1.1``) through a build-constraint file.
+4. ``pip``                 uv resolves (same date, same pins), pip installs: pip accepts old sdists
+                           whose built wheel uv refuses (an invalid wheel file name).
+5. ``source-tree``         only the dependencies (the project's own, read statically, and the
+                           test requirements); the tests import the project from the source tree.
+
+A failure of the machine rather than of the project -- the index unreachable, the disk full, the
+interpreter missing -- is an ``InfrastructureError``, never an install failure: see ``INFRA``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -22,10 +30,10 @@ from pathlib import Path
 
 import uv
 
-from taskset._depfiles import normalize, requirement_name, version_tuple
-from taskset.errors import EnvironmentBuildError
+from taskset._depfiles import normalize, parse_version, requirement_name
+from taskset.errors import EnvironmentBuildError, InfraCause, InfrastructureError
 
-RUNGS = ("normal", "no-build-isolation", "capped-backend")
+RUNGS = ("normal", "no-build-isolation", "capped-backend", "pip", "source-tree")
 """The install ladder, in order; a spec's ``remedy`` is one of these."""
 
 ERA_BUILD_TOOLS = ("setuptools<58", "wheel")
@@ -34,15 +42,58 @@ ERA_BUILD_TOOLS_312 = ("setuptools", "wheel")
 """From Python 3.12 on, setuptools before 66 cannot even import (no distutils, no
 ``pkgutil.ImpImporter``): the era's setuptools is whatever resolves at the date."""
 
+INFRA = (
+    # (cause, pattern) over uv's output: the machine failed, not the project; first match wins
+    (InfraCause.DISK, re.compile(r"No space left on device|os error 28\b|Disk quota exceeded|os error 122\b|"
+                                 r"Read-only file system|os error 30\b", re.I)),
+    (InfraCause.NETWORK, re.compile(r"error sending request|dns error|failed to lookup address|"
+                                    r"Temporary failure in name resolution|Name or service not known|"
+                                    r"Connection refused|Connection reset|Network is unreachable|tcp connect error|"
+                                    r"network timeout|operation timed out|Could not connect|certificate verify failed|"
+                                    r"invalid peer certificate", re.I)),
+    (InfraCause.INTERPRETER, re.compile(r"No interpreter found|Failed to inspect Python interpreter|"
+                                        r"Failed to query Python interpreter", re.I)),
+)
+
 FAILURE_KINDS = (
     # (kind, pattern): first match wins; build failures climb the ladder, the rest fail at once
     ("build", re.compile(r"Failed to build|build backend|Build backend|subprocess-exited-with-error|"
-                         r"setup\.py|Failed to download and build|error: command '")),
+                         r"setup\.py|Failed to download and build|error: command '|wheel file ?name|"
+                         r"invalid (?:wheel )?filename|Failed to (?:install|read) wheel")),
     ("resolution", re.compile(r"No solution found|not found in the package registry|unsatisfiable|"
                               r"no matching distribution|Could not find a version")),
 )
 
 TRIM_LINES = 60
+
+_PLUGIN_PROBE = """
+def entry_points():
+    try:
+        from importlib.metadata import distributions
+    except ImportError:
+        try:
+            from importlib_metadata import distributions
+        except ImportError:
+            import pkg_resources
+            return [(ep.dist.project_name, ep) for ep in pkg_resources.iter_entry_points("pytest11")]
+    return [(d.metadata["Name"], ep) for d in distributions() for ep in getattr(d, "entry_points", ())
+            if ep.group == "pytest11"]
+try:
+    found = entry_points()
+except Exception:
+    found = []
+for name, ep in found:
+    try:
+        ep.load()
+    except Exception as exc:
+        print("%s\\t%s: %s" % (name, type(exc).__name__, str(exc)[:200]))
+"""
+"""Prints ``name<TAB>error`` for each installed pytest plugin whose entry point fails to import."""
+
+CUTOFF_FLOORS = {"atomicwrites": "2022-07-09", "setuptools": "2019-02-06"}
+"""Packages resolved as of at least this day, whatever the resolution date (``--exclude-newer-package``):
+atomicwrites' old releases vanished from the index and came back under a 2022 upload date (pytest 4
+needs it), and uv builds a legacy sdist with ``setuptools>=40.8.0``, published 2019-02-05."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +114,8 @@ class Plan:
     build_backend: str = ""
     build_requires: tuple[str, ...] = ()
     flit_metadata: bool = False
+    runtime: tuple[str, ...] = ()
+    """The project's own dependencies, for the ``source-tree`` rung (the project is not installed)."""
 
     def install_lines(self) -> tuple[str, ...]:
         """The steps as recorded in ``EnvironmentSpec.install`` (the project as ``.[extras]``)."""
@@ -96,7 +149,9 @@ class Installer:
         """Climb the ladder from ``first_rung``; return (the rung that worked, frozen requirements)."""
         rungs = RUNGS[RUNGS.index(first_rung):] if first_rung in RUNGS else RUNGS
         for rung in rungs:
-            self.run(["venv", "--clear", "--no-project", "--relocatable", "--python", str(self.base_python), str(self.venv)], rung)
+            seed = ["--seed"] if rung == "pip" else []
+            self.run(["venv", "--clear", "--no-project", "--relocatable", *seed, "--python", str(self.base_python),
+                      str(self.venv)], rung)  # fmt: skip
             try:
                 self.install(plan, source, rung)
             except EnvironmentBuildError as exc:
@@ -105,17 +160,22 @@ class Installer:
                     raise
                 continue
             self.check()
+            self.drop_broken_plugins()
             return rung, self.freeze(plan.project_name)
         raise AssertionError("unreachable: the last rung raises")
 
     def install(self, plan: Plan, source: Path, rung: str) -> None:
         """One rung: ``uv pip install`` of the plan, with the rung's build settings."""
+        if rung == "pip":
+            return self._install_with_pip(plan, source)
+        if rung == "source-tree":
+            plan = dataclasses.replace(plan, project=False, requirements=plan.runtime + plan.requirements)
         args = ["pip", "install", "--python", str(self.python)]
-        dated = ["--exclude-newer", plan.exclude_newer] if plan.exclude_newer else []
+        dated = _dated(plan.exclude_newer)
         files = self.venv / ".loopctl"
         files.mkdir(exist_ok=True)
         if rung == "no-build-isolation" and plan.project:
-            era = ERA_BUILD_TOOLS_312 if version_tuple(self.version) >= (3, 12) else ERA_BUILD_TOOLS
+            era = ERA_BUILD_TOOLS_312 if _at_least(self.version, "3.12") else ERA_BUILD_TOOLS
             backend = [r for r in plan.build_requires if _name(r) not in ("setuptools", "wheel")]
             tools = list(era) + backend
             self.run(args + dated + tools, rung + ":tools")
@@ -130,9 +190,39 @@ class Installer:
         overrides = _write(files / "overrides.txt", [plan.pytest])
         self.run(args + dated + ["--overrides", overrides] + project + list(plan.requirements) + [plan.pytest], rung)
 
+    def _install_with_pip(self, plan: Plan, source: Path) -> None:
+        """uv resolves the plan as the normal rung would (or takes the frozen pins); pip installs them."""
+        files = self.venv / ".loopctl"
+        files.mkdir(exist_ok=True)
+        pip = [str(self.python), "-m", "pip", "install", "--no-deps", "--no-input", "--disable-pip-version-check"]
+        pins = plan.frozen
+        if not pins:
+            wanted = _write(files / "requirements.in", _project_ref(plan, source, plan.extras) + list(plan.requirements)
+                            + [plan.pytest])  # fmt: skip
+            overrides = _write(files / "overrides.txt", [plan.pytest])
+            dated = _dated(plan.exclude_newer)
+            out = self.run(["pip", "compile", "--python", str(self.python), "--no-header", "--no-annotate", *dated,
+                            "--overrides", overrides, wanted], "pip:resolve")  # fmt: skip
+            own = normalize(plan.project_name) if plan.project_name else ""
+            pins = tuple(line.strip() for line in out.splitlines()
+                         if line.strip() and not line.startswith(("#", "-")) and " @ " not in line
+                         and (not own or _name(line) != own))  # fmt: skip
+        self.run(pip + ["-r", _write(files / "pins.txt", pins)], "pip", tool=False)
+        if plan.project:
+            self.run(pip + [str(source)], "pip:project", tool=False)
+
     def check(self) -> None:
         """The env must be able to import pytest: an install that resolved but cannot run is a failure."""
         self.run([str(self.python), "-c", "import pytest"], "check", tool=False)
+
+    def drop_broken_plugins(self) -> tuple[str, ...]:
+        """Uninstall pytest plugins that cannot even be imported here (``pytest-travis-fold`` needs
+        ``py.builtin``, gone from modern pytest): pytest would fail to start for every test."""
+        out = self.run([str(self.python), "-c", _PLUGIN_PROBE], "check:plugins", tool=False)
+        broken = tuple(dict.fromkeys(line.split("\t", 1)[0] for line in out.splitlines() if "\t" in line))
+        if broken:
+            self.run(["pip", "uninstall", "--python", str(self.python), *broken], "drop-broken-plugins")
+        return broken
 
     def freeze(self, project_name: str) -> tuple[str, ...]:
         """``uv pip freeze`` less the project itself (a local path no rebuild would find)."""
@@ -170,6 +260,10 @@ class Installer:
         self._log(command, err + out, f"exit {proc.returncode}")
         if proc.returncode != 0:
             text = trim(err + out)
+            cause = infrastructure(text)
+            if cause is not None:
+                raise InfrastructureError(f"environment build could not run ({cause.value}): {_headline(text)}",
+                                          cause=cause, output=text)  # fmt: skip
             raise EnvironmentBuildError(f"environment build failed at step {step!r}: {_headline(text)}",
                                         output=text, step=step)
         return out.decode("utf-8", errors="replace")
@@ -179,6 +273,56 @@ class Installer:
             handle.write(("$ " + " ".join(command) + "\n").encode())
             handle.write(raw)
             handle.write(f"[{status}]\n\n".encode())
+
+
+GENERATED_LIMIT = 64 * 1024
+"""Bytes of one generated module kept (version files are a few lines)."""
+
+
+def generated_modules(venv: Path, project_name: str, source: Path) -> dict[str, str]:
+    """Modules the project's build wrote that its source tree lacks (``_version.py`` from hatch-vcs or
+    setuptools-scm): repository-relative path -> content, read from the installed copy's RECORD.
+
+    Tests import the workspace's code first; without these files ``import pkg`` fails there.
+    """
+    if not project_name:
+        return {}
+    tracked = _tracked(source)
+    wanted = normalize(project_name)
+    for info in sorted(venv.glob("lib/python*/site-packages/*.dist-info")):
+        if normalize(info.name.removesuffix(".dist-info").rsplit("-", 1)[0]) != wanted or not (info / "RECORD").is_file():
+            continue
+        found: dict[str, str] = {}
+        site = info.parent
+        for row in (info / "RECORD").read_text(encoding="utf-8", errors="replace").splitlines():
+            rel = row.split(",", 1)[0]
+            if not rel.endswith(".py") or rel.startswith("..") or "/" not in rel or ".dist-info/" in rel:
+                continue
+            package, name = rel.rsplit("/", 1)
+            for base in (source / "src", source):
+                if (base / package).is_dir():
+                    target = (base / rel).relative_to(source).as_posix()
+                    # a build hook may have written it into the tree just now: what git tracks decides
+                    absent = target not in tracked if tracked is not None else not (base / rel).exists()
+                    if absent and (site / rel).is_file() and (site / rel).stat().st_size <= GENERATED_LIMIT:
+                        found[(base / rel).relative_to(source).as_posix()] = (site / rel).read_text(encoding="utf-8",
+                                                                                                  errors="replace")  # fmt: skip
+                    break
+        return found
+    return {}
+
+
+def _tracked(source: Path) -> set[str] | None:
+    """The files git tracks in ``source`` (None when it is not a work tree)."""
+    done = subprocess.run(["git", "-C", str(source), "ls-files", "-z"], capture_output=True)
+    if done.returncode != 0:
+        return None
+    return set(done.stdout.decode("utf-8", errors="surrogateescape").split("\0")) - {""}
+
+
+def infrastructure(output: str) -> InfraCause | None:
+    """The part of the machine an installer's output says failed, or None (the project's own failure)."""
+    return next((cause for cause, pattern in INFRA if pattern.search(output)), None)
 
 
 def classify(output: str) -> str:
@@ -215,6 +359,15 @@ def _project_ref(plan: Plan, source: Path, extras: tuple[str, ...]) -> list[str]
     return [f"{source}{suffix}"]
 
 
+def _dated(day: str) -> list[str]:
+    """The resolution-date options: ``--exclude-newer`` plus the late uploads' own later cutoffs."""
+    if not day:
+        return []
+    late = [arg for name, cutoff in CUTOFF_FLOORS.items() if cutoff > day
+            for arg in ("--exclude-newer-package", f"{name}={cutoff}")]  # fmt: skip
+    return ["--exclude-newer", day, *late]
+
+
 def _write(path: Path, lines: tuple[str, ...] | list[str]) -> str:
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return str(path)
@@ -222,3 +375,8 @@ def _write(path: Path, lines: tuple[str, ...] | list[str]) -> str:
 
 def _name(req: str) -> str:
     return normalize(requirement_name(req))
+
+
+def _at_least(version: str, floor: str) -> bool:
+    parsed = parse_version(version)
+    return parsed is not None and parsed >= parse_version(floor)

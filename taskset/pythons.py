@@ -1,4 +1,5 @@
-"""Interpreter facts: which interpreter a name means, its full version, its release date, its pytest floor.
+"""Interpreter facts: which interpreter a name means, its full version, its release date, its pytest floor,
+and (for ``--python auto``) which installed interpreter fits a commit.
 
 Probing a foreign interpreter costs a subprocess, so the answer is kept in
 ``cache_dir()/pythons.json`` keyed by the executable's path, size and mtime: a warm
@@ -18,10 +19,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from taskset.atomic import write_atomic
-from taskset.errors import EnvironmentBuildError
+from taskset.errors import EnvironmentBuildError, InfraCause, InfrastructureError
 from taskset.paths import cache_dir
 
 RELEASE_DATES = {
+    "2.7": "2010-07-03",
+    "3.3": "2012-09-29",
+    "3.4": "2014-03-16",
+    "3.5": "2015-09-13",
+    "3.6": "2016-12-23",
     "3.7": "2018-06-27",
     "3.8": "2019-10-14",
     "3.9": "2020-10-05",
@@ -69,7 +75,7 @@ def interpreter(python: str | Path | None = None) -> Interpreter:
         return Interpreter(Path(sys.executable), "%d.%d.%d" % sys.version_info[:3])
     path = Path(python) if os.sep in str(python) else _by_name(str(python))
     if not path.is_file():
-        raise EnvironmentBuildError(f"no interpreter at {path}", step="python")
+        raise InfrastructureError(f"no interpreter at {path}", cause=InfraCause.INTERPRETER)
     return _probe_cached(path)
 
 
@@ -148,7 +154,7 @@ def _by_name(name: str) -> Path:
         return found
     found = shutil.which(name)
     if not found:
-        raise EnvironmentBuildError(f"no interpreter named {name!r} on PATH", step="python")
+        raise InfrastructureError(f"no interpreter named {name!r} on PATH", cause=InfraCause.INTERPRETER)
     return Path(found)
 
 
@@ -173,9 +179,113 @@ def _probe(path: Path) -> tuple[str, str]:
     try:
         done = subprocess.run([str(path), "-c", _PROBE], capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise EnvironmentBuildError(f"interpreter {path} cannot be run: {exc}", step="python") from None
+        raise InfrastructureError(f"interpreter {path} cannot be run: {exc}", cause=InfraCause.INTERPRETER) from None
     lines = done.stdout.decode("utf-8", errors="replace").split()
     if done.returncode != 0 or len(lines) != 2:
         output = (done.stdout + done.stderr).decode("utf-8", errors="replace")
-        raise EnvironmentBuildError(f"interpreter {path} did not report its version", output=output, step="python")
+        raise InfrastructureError(f"interpreter {path} did not report its version", cause=InfraCause.INTERPRETER,
+                                  output=output)  # fmt: skip
     return lines[0], lines[1]
+
+
+# --- choosing an interpreter for a commit (``--python auto``) ---
+
+AUTO = "auto"
+"""The ``--python`` value that picks an interpreter per commit."""
+KNOWN_MINORS = tuple(RELEASE_DATES)
+"""The minors ``available()`` looks for, oldest first."""
+
+
+@dataclass(frozen=True)
+class PythonNeeds:
+    """What a commit says about the interpreters it runs on."""
+
+    requires: str = ""
+    """``requires-python`` / ``python_requires`` as written (a PEP 440 specifier set), "" if none."""
+    classifiers: tuple[str, ...] = ()
+    """Minors its ``Programming Language :: Python :: X.Y`` classifiers name."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The interpreter chosen for a commit, or (``interpreter`` None) the one that would be needed."""
+
+    interpreter: Interpreter | None
+    needed: str
+    """The minor that fits best (the one to install when ``interpreter`` is None)."""
+    reason: str
+    """Why: the constraints that decided, in words."""
+
+
+def available() -> list[Interpreter]:
+    """Installed interpreters (pyenv's versions, ``pythonX.Y`` on PATH, this one), one per minor, oldest first."""
+    found: dict[str, Interpreter] = {}
+    for minor in KNOWN_MINORS:
+        path = find_python(minor)
+        if path is None:
+            continue
+        try:
+            interp = interpreter(path)
+        except (InfrastructureError, EnvironmentBuildError):
+            continue  # a broken install is not a choice
+        if interp.minor == minor:
+            found[minor] = interp
+    return [found[m] for m in KNOWN_MINORS if m in found]
+
+
+def choose(needs: PythonNeeds, date: str, installed: list[Interpreter] | None = None) -> Choice:
+    """The interpreter that fits a commit of ``date`` with ``needs``.
+
+    Hard rule: ``requires-python`` must admit it. Then, in order of preference: a minor the
+    classifiers name and that was released by the commit's date (the newest such); one released by
+    then (the newest); one the classifiers name; the oldest that the rule admits. When none is
+    installed, ``needed`` names the minor the same rules pick among all known minors.
+    """
+    installed = available() if installed is None else installed
+    day = normalize_date(date) if date else ""
+    admitted = _admitted(needs.requires)
+    mine = [i for i in installed if admitted(i.minor)]
+    known = [m for m in KNOWN_MINORS if admitted(m)]
+    best = _best([i.minor for i in mine], needs, day)
+    wanted = _best(known, needs, day) or (known[-1] if known else f"{needs.requires}".strip())
+    why = _describe(needs, day)
+    if best is None:
+        return Choice(None, wanted, why)
+    return Choice(next(i for i in mine if i.minor == best), wanted, why)
+
+
+def _best(minors: list[str], needs: PythonNeeds, day: str) -> str | None:
+    if not minors:
+        return None
+    released = [m for m in minors if not day or RELEASE_DATES[m] <= day]
+    listed = [m for m in minors if m in needs.classifiers]
+    for pool, newest in (([m for m in released if m in listed]), True), (released, True), (listed, True), (minors, False):
+        if pool:
+            return pool[-1] if newest else pool[0]
+    return None
+
+
+def _admitted(requires: str):
+    """A predicate on minors: does ``requires`` admit some release of that minor?"""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import Version
+
+    try:
+        spec = SpecifierSet(requires.strip().rstrip(",")) if requires.strip() else None
+    except InvalidSpecifier:
+        spec = None  # an unreadable constraint constrains nothing
+    if spec is None:
+        return lambda minor: True
+    # x.y.0 and a late patch release: ">=3.6.2" admits 3.6, "!=3.6.0" too
+    return lambda minor: any(spec.contains(Version(f"{minor}.{patch}"), prereleases=True) for patch in (0, 99))
+
+
+def _describe(needs: PythonNeeds, day: str) -> str:
+    parts = []
+    if needs.requires:
+        parts.append(f"requires-python {needs.requires}")
+    if needs.classifiers:
+        parts.append("classifiers " + ", ".join(needs.classifiers))
+    if day:
+        parts.append(f"commit of {day}")
+    return "; ".join(parts) or "no constraints"

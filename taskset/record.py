@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from taskset.errors import TaskRecordError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version 2 added ``meta.order_dependent`` and ``meta.failing_both``; version 1 files still load."""
+READABLE_VERSIONS = (1, 2)
+
+_REQUIRED = {"required": True}
+"""Field metadata: a task file must carry this field although the dataclass has a default."""
 
 
 class CalibrationStatus(str, enum.Enum):
@@ -59,7 +66,7 @@ class FailMode:
 class EnvironmentSpec:
     """What a task's test environment is made of, so a rebuild is reproducible."""
 
-    python: str = ""
+    python: str = field(default="", metadata=_REQUIRED)
     """The interpreter version the task was validated with, e.g. ``3.11.7``."""
     install: tuple[str, ...] = ()
     """Requirement specifiers installed with ``uv pip install`` (the project itself as ``.[extras]``)."""
@@ -110,6 +117,12 @@ class TaskMeta:
     """Every path the test patch touches (modules, fixtures, data files)."""
     fail_modes: dict[str, FailMode] = field(default_factory=dict)
     remedies: tuple[str, ...] = ()
+    order_dependent: tuple[str, ...] = ()
+    """Tests whose outcome depended on what ran beside them while the miner validated the fix
+    (failed in their module's run, passed alone, or the reverse): calibration should weigh them."""
+    failing_both: dict[str, str] = field(default_factory=dict)
+    """Tests that failed before *and* after the fix (a missing binary, a changed library): in
+    neither list; each with the first line of its failure."""
 
 
 @dataclass(frozen=True)
@@ -127,17 +140,17 @@ class Task:
     problem_statement: str
     FAIL_TO_PASS: tuple[str, ...]
     PASS_TO_PASS: tuple[str, ...]
-    environment: EnvironmentSpec = EnvironmentSpec()
+    environment: EnvironmentSpec = field(default=EnvironmentSpec(), metadata=_REQUIRED)
     failure_output: str = ""
-    calibration: Calibration = Calibration()
-    meta: TaskMeta = TaskMeta()
-    schema_version: int = SCHEMA_VERSION
+    calibration: Calibration = field(default=Calibration(), metadata=_REQUIRED)
+    meta: TaskMeta = field(default=TaskMeta(), metadata=_REQUIRED)
+    schema_version: int = field(default=SCHEMA_VERSION, metadata=_REQUIRED)
     version: str = ""
     """The repository's own version at ``base_commit`` (packaging metadata or nearest tag), as SWE-bench means it."""
     repo_source: str = ""
     """Where this machine clones the repository from (URL, path or bundle) when that is not ``repo_url``.
 
-    Local to the miner's machine: never exported. ``repo_url`` stays the public URL (or ``""``).
+    Local to the miner's machine: a task repository never carries it; rows only when no public URL is known.
     """
 
     @property
@@ -194,7 +207,12 @@ def _jsonable(value: Any) -> Any:
 
 
 class _Reader:
-    """Checks a record's fields one by one so each problem names its field."""
+    """Checks a record's fields one by one so each problem names its field.
+
+    The fields, their types and their defaults come from the dataclasses themselves
+    (``dataclasses.fields`` and the type hints): a field added to a record is read without
+    being listed a second time here.
+    """
 
     def __init__(self, source: str):
         self.source = source
@@ -202,129 +220,85 @@ class _Reader:
     def fail(self, name: str, problem: str) -> TaskRecordError:
         return TaskRecordError(self.source, name, problem)
 
-    def get(self, data: Mapping[str, Any], name: str, kind: type | tuple, default: Any = dataclasses.MISSING):
-        if not isinstance(data, Mapping):
-            raise self.fail(name.rsplit(".", 1)[0] or name, "expected an object")
-        key = name.rsplit(".", 1)[-1]
-        if key not in data:
-            if default is dataclasses.MISSING:
-                raise self.fail(name, "missing")
-            return default
-        value = data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
-            expected = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            raise self.fail(name, f"expected {expected}, got {type(value).__name__}")
-        return value
-
-    def strings(self, data: Mapping[str, Any], name: str, default: Any = dataclasses.MISSING) -> tuple[str, ...]:
-        value = self.get(data, name, list, default)
-        if not all(isinstance(v, str) for v in value):
-            raise self.fail(name, "expected a list of strings")
-        return tuple(value)
-
-    def enum(self, data: Mapping[str, Any], name: str, kind: type[enum.Enum], default: enum.Enum) -> Any:
-        value = self.get(data, name, str, default.value)
-        try:
-            return kind(value)
-        except ValueError:
-            allowed = ", ".join(m.value for m in kind)
-            raise self.fail(name, f"unknown value {value!r} (expected one of {allowed})") from None
-
-    def numbers(self, data: Mapping[str, Any], name: str) -> dict[str, float]:
-        value = self.get(data, name, dict, {})
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
-            raise self.fail(name, "expected an object of numbers")
-        return {k: float(v) for k, v in value.items()}
-
     def task(self, data: Mapping[str, Any]) -> Task:
         if not isinstance(data, Mapping):
             raise self.fail("<record>", f"expected a JSON object, got {type(data).__name__}")
         version = self.get(data, "schema_version", int)
-        if version != SCHEMA_VERSION:
-            raise self.fail("schema_version", f"unknown version {version} (this loopctl reads {SCHEMA_VERSION})")
-        text = {name: self.get(data, name, str) for name in _TEXT_FIELDS}
-        return Task(
-            **text,
-            FAIL_TO_PASS=self.strings(data, "FAIL_TO_PASS"),
-            PASS_TO_PASS=self.strings(data, "PASS_TO_PASS"),
-            environment=self.environment(self.get(data, "environment", dict)),
-            failure_output=self.get(data, "failure_output", str, ""),
-            calibration=self.calibration(self.get(data, "calibration", dict)),
-            meta=self.meta(self.get(data, "meta", dict)),
-            schema_version=version,
-            version=self.get(data, "version", str, ""),
-            repo_source=self.get(data, "repo_source", str, ""),
-        )
+        if version not in READABLE_VERSIONS:
+            readable = ", ".join(map(str, READABLE_VERSIONS))
+            raise self.fail("schema_version", f"unknown version {version} (this loopctl reads {readable})")
+        # older versions lack only defaulted fields: read as current
+        return dataclasses.replace(self.record(Task, data, ""), schema_version=SCHEMA_VERSION)
 
-    def environment(self, data: Mapping[str, Any]) -> EnvironmentSpec:
-        p = "environment."
-        return EnvironmentSpec(
-            python=self.get(data, p + "python", str),
-            install=self.strings(data, p + "install", []),
-            exclude_newer=self.get(data, p + "exclude_newer", str, ""),
-            requirements=self.strings(data, p + "requirements", []),
-            pythonpath=self.strings(data, p + "pythonpath", ["."]),
-            remedy=self.get(data, p + "remedy", str, "normal"),
-            pytest=self.get(data, p + "pytest", str, ""),
-        )
-
-    def calibration(self, data: Mapping[str, Any]) -> Calibration:
-        p = "calibration."
-        passes = self.get(data, p + "tier_passes", dict, {})
-        for tier, pair in passes.items():
-            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(n, int) for n in pair)):
-                raise self.fail(f"{p}tier_passes.{tier}", "expected [passes, samples]")
-        return Calibration(
-            status=self.enum(data, p + "status", CalibrationStatus, CalibrationStatus.UNCALIBRATED),
-            reason=self.get(data, p + "reason", str, ""),
-            runs=self.get(data, p + "runs", int, 0),
-            flaky_tests=self.strings(data, p + "flaky_tests", []),
-            flake_rates=self.numbers(data, p + "flake_rates"),
-            durations=self.numbers(data, p + "durations"),
-            buggy_seconds=self.get(data, p + "buggy_seconds", float, 0.0),
-            gold_seconds=self.get(data, p + "gold_seconds", float, 0.0),
-            difficulty=self.enum(data, p + "difficulty", Difficulty, Difficulty.UNKNOWN),
-            tier_passes={tier: (pair[0], pair[1]) for tier, pair in passes.items()},
-            calibrated_at=self.get(data, p + "calibrated_at", str, ""),
-            loopctl_version=self.get(data, p + "loopctl_version", str, ""),
-        )
-
-    def meta(self, data: Mapping[str, Any]) -> TaskMeta:
-        p = "meta."
-        modes = self.get(data, p + "fail_modes", dict, {})
-        return TaskMeta(
-            subject=self.get(data, p + "subject", str, ""),
-            files_changed=self.get(data, p + "files_changed", int, 0),
-            lines_added=self.get(data, p + "lines_added", int, 0),
-            lines_removed=self.get(data, p + "lines_removed", int, 0),
-            score=self.get(data, p + "score", float, 0.0),
-            source_files=self.strings(data, p + "source_files", []),
-            test_files=self.strings(data, p + "test_files", []),
-            fail_modes={test: self.fail_mode(mode, f"{p}fail_modes.{test}") for test, mode in modes.items()},
-            remedies=self.strings(data, p + "remedies", []),
-        )
-
-    def fail_mode(self, data: Any, name: str) -> FailMode:
+    def record(self, cls: type, data: Any, prefix: str) -> Any:
+        """One dataclass from its dict form, each field read by its declared type."""
         if not isinstance(data, Mapping):
-            raise self.fail(name, "expected an object")
-        if "kind" not in data:
-            raise self.fail(name + ".kind", "missing")
-        return FailMode(
-            kind=self.enum(data, name + ".kind", FailKind, FailKind.ASSERTION),
-            exception=self.get(data, name + ".exception", str, ""),
-        )
+            raise self.fail(prefix.rstrip(".") or "<record>", "expected an object")
+        hints = _hints(cls)
+        values = {}
+        for spec in dataclasses.fields(cls):
+            name = prefix + spec.name
+            if spec.name not in data:
+                if spec.metadata.get("required") or _no_default(spec):
+                    raise self.fail(name, "missing")
+                continue  # the dataclass's own default
+            values[spec.name] = self.value(data[spec.name], name, hints[spec.name])
+        return cls(**values)
+
+    def value(self, value: Any, name: str, hint: Any) -> Any:
+        """``value`` checked against (and converted to) the type ``hint``."""
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if dataclasses.is_dataclass(hint):
+            return self.record(hint, value, name + ".")
+        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            return self.member(value, name, hint)
+        if origin is tuple and args[1:] == (Ellipsis,):
+            items = self.typed(value, name, list)
+            if not all(isinstance(item, args[0]) for item in items):
+                raise self.fail(name, f"expected a list of {_plural(args[0])}")
+            return tuple(items)
+        if origin is tuple:
+            if not (isinstance(value, list) and len(value) == len(args)
+                    and all(_is(item, kind) for item, kind in zip(value, args))):
+                raise self.fail(name, "expected [" + ", ".join(kind.__name__ for kind in args) + "]")
+            return tuple(value)
+        if origin is dict:
+            return {key: self.value(item, f"{name}.{key}", args[1]) for key, item in self.typed(value, name, dict).items()}
+        return self.typed(value, name, hint)
+
+    def typed(self, value: Any, name: str, kind: type) -> Any:
+        """A JSON scalar, list or object of ``kind`` (an int is a float; a bool is neither)."""
+        if kind is float and _is(value, int):
+            return float(value)
+        if not _is(value, kind):
+            raise self.fail(name, f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    def member(self, value: Any, name: str, kind: type[enum.Enum]) -> Any:
+        try:
+            return kind(self.typed(value, name, str))
+        except ValueError:
+            allowed = ", ".join(m.value for m in kind)
+            raise self.fail(name, f"unknown value {value!r} (expected one of {allowed})") from None
+
+    def get(self, data: Mapping[str, Any], name: str, kind: type) -> Any:
+        if name not in data:
+            raise self.fail(name, "missing")
+        return self.typed(data[name], name, kind)
 
 
-_TEXT_FIELDS = (
-    "instance_id",
-    "repo",
-    "repo_url",
-    "base_commit",
-    "fix_commit",
-    "created_at",
-    "patch",
-    "test_patch",
-    "problem_statement",
-)
+def _is(value: Any, kind: type) -> bool:
+    return isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, float))
+
+
+def _no_default(spec: dataclasses.Field) -> bool:
+    return spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+
+
+def _plural(kind: type) -> str:
+    return {str: "strings", int: "integers", float: "numbers"}.get(kind, kind.__name__)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)

@@ -16,8 +16,6 @@ import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from filelock import FileLock
-
 from taskset.errors import RepositoryError
 from taskset.paths import cache_dir
 
@@ -65,6 +63,14 @@ def last_line(output: bytes) -> str:
     return lines[-1] if lines else "(no output)"
 
 
+def error_line(output: bytes) -> str:
+    """The line of git's output that says what went wrong (its first ``fatal:``/``error:`` line),
+    else the last line: git ends "does not appear to be a git repository" with advice."""
+    lines = [line.strip() for line in output.decode("utf-8", errors="replace").splitlines() if line.strip()]
+    flagged = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (flagged[0] if flagged else lines[-1] if lines else "(no output)").removeprefix("fatal: ")
+
+
 def is_url(location: str) -> bool:
     """True for ``scheme://`` URLs and scp-style ``user@host:path`` remotes."""
     if _URL.match(location):
@@ -107,6 +113,8 @@ def mirror(location: str, update: bool = True) -> Path:
     dest = cache_dir() / "repos" / f"{_slug(repo_name(location))}-{_short_hash(key)}"
     if not update and (dest / "HEAD").is_file():
         return dest
+    from filelock import FileLock  # loaded when a mirror is needed, not by `import taskset`
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(dest) + ".lock"):
         if (dest / "HEAD").is_file():
@@ -192,7 +200,7 @@ def _clone(location: str, source: str, dest: Path) -> None:
         done = run_git(["clone", "--mirror", "--no-hardlinks", "--quiet", "--", source, str(target)])
         if done.returncode != 0:
             problem = "bundle invalid" if Path(source).is_file() else "cannot clone"
-            raise RepositoryError(location, f"{problem}: {last_line(done.stderr)}")
+            raise RepositoryError(location, f"{problem}: {error_line(done.stderr)}")
         if not _has_commits(target):
             raise RepositoryError(location, "empty repository (no commits)")
         os.rename(target, dest)

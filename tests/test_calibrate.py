@@ -8,6 +8,7 @@ environment comes from the session cache instead of being built again.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -308,24 +309,38 @@ def test_interrupt_leaves_every_task_valid_and_a_rerun_resumes(calibrated, tmp_p
         tasks.add(replace(tasks[instance_id], calibration=Calibration()))
     tasks.add(slow_task(tmp_path))
     command = [sys.executable, "-c", "import cli; cli.calibrate_main()", str(root), "--runs", "1", "--jobs", "2"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_until(lambda: pending_below(root, len(reset) + 1), proc, "a task saved")
-        wait_until(lambda: any("test_slow.py" in cmdline for _, cmdline in descendants(proc.pid)), proc,
-                   "the slow task's tests running")
-        started = [pid for pid, _ in descendants(proc.pid)]
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)  # the slow unit is aborted, not waited for
-    finally:
-        proc.kill()
+    # faulthandler: should the run ever hang, SIGABRT makes every process print where it is
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "PYTHONFAULTHANDLER": "1"}) as proc:
+        try:
+            wait_until(lambda: pending_below(root, len(reset) + 1), proc, "a task saved")
+            wait_until(lambda: any("test_slow.py" in cmdline for _, cmdline in descendants(proc.pid)), proc,
+                       "the slow task's tests running")
+            started = descendants(proc.pid)
+            proc.send_signal(signal.SIGINT)
+            _, err = communicate_or_explain(proc, timeout=120)  # the slow unit is aborted, not waited for
+        finally:
+            proc.kill()
     assert proc.returncode == 130 and "interrupted" in err
-    assert [pid for pid in started if alive(pid)] == [], "a worker or a test run outlived the interrupt"
+    assert outlived(started) == [], "a worker or a test run outlived the interrupt"
     left = len(pending(taskset.load(root)))  # every task file still parses
     assert 0 < left < len(reset) + 1
     assert "local__planted-zz-slow" in [t.instance_id for t in pending(taskset.load(root))]
     result = CliRunner().invoke(cli, ["calibrate", str(root), "--runs", "1", "--jobs", "2", "--timeout", "5", "--json"])
     assert json.loads(result.stdout)["calibrated_now"] == left
     assert pending(taskset.load(root)) == []
+
+
+def communicate_or_explain(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """``proc.communicate``; on a hang, fail with where each of its processes was stuck."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stuck = descendants(proc.pid)
+        for pid in [pid for pid, cmdline in stuck if "python" in cmdline] + [proc.pid]:
+            os.kill(pid, signal.SIGABRT)
+        out, err = proc.communicate(timeout=60)
+        pytest.fail(f"no exit {timeout:.0f}s after the interrupt; processes: {stuck}\nstderr:\n{err}")
 
 
 def pending_below(root: Path, count: int) -> bool:
@@ -361,6 +376,14 @@ def descendants(pid: int) -> list[tuple[int, str]]:
         found.append((child, cmdline))
         todo += children.get(child, [])
     return found
+
+
+def outlived(processes: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The processes still running once each had its chance to exit (the wait ends when they do)."""
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid, _ in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [(pid, cmdline) for pid, cmdline in processes if alive(pid)]
 
 
 def alive(pid: int) -> bool:

@@ -87,14 +87,14 @@ HOLDER = textwrap.dedent("""
 
 def test_a_second_calibration_of_one_set_is_refused(task_set):
     """One writer per task set: while another process calibrates it, calibrate refuses with one line."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(task_set)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline() == "held\n"
-        refused([str(task_set)], task_set, "in use by calibrate")
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=60)
+    with subprocess.Popen([sys.executable, "-c", HOLDER, str(task_set)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout.readline() == "held\n"
+            refused([str(task_set)], task_set, "in use by calibrate")
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=60)
 
 
 def test_nothing_to_do_still_writes_the_summary(tmp_path):

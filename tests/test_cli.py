@@ -80,3 +80,13 @@ def test_default_task_set_directory_cannot_be_a_folder_of_the_project():
     assert not default_out("local/taskset").name.isidentifier()
     option = next(o for o in cli.commands["mine"].params if o.name == "out")
     assert option.default is None and "<repo name>-tasks" in option.help
+
+
+def test_errors_become_one_line():
+    """An OSError reads `path: reason`; an infrastructure failure says nothing was recorded and a rerun retries."""
+    from cli import one_line
+    from taskset.errors import InfraCause, InfrastructureError
+
+    assert one_line(IsADirectoryError(21, "Is a directory", "/x/out.jsonl")) == "/x/out.jsonl: Is a directory"
+    text = one_line(InfrastructureError("no space left\non /cache", cause=InfraCause.DISK))
+    assert "\n" not in text and text.startswith("no space left on /cache") and "rerun to retry" in text

@@ -115,7 +115,59 @@ CASES = {
          "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "--mypy"\n'},
         dict(requirements=("pytest-benchmark", "pytest-xdist")),
     ),
+    "flit's requires-extra is an extra of the project": (
+        {"pyproject.toml": '[build-system]\nrequires = ["flit"]\nbuild-backend = "flit.buildapi"\n'
+                           '[tool.flit.metadata]\nmodule = "fm"\n[tool.flit.metadata.requires-extra]\n'
+                           'test = ["pytest-mock", "responses"]\ndoc = ["sphinx"]\n'},
+        dict(extras=("test",), extra_requirements=("pytest-mock", "responses")),
+    ),
+    "poetry dev-dependencies and test groups, in PEP 440": (
+        {"pyproject.toml": '[tool.poetry]\nname = "po"\n[tool.poetry.dependencies]\npython = "^3.7"\nattrs = "^21.2"\n'
+                           '[tool.poetry.dev-dependencies]\npytest = "^6.2"\nPyYAML = {version = "~5.4", extras = ["c"]}\n'
+                           'local = {path = "../x"}\n'
+                           '[tool.poetry.group.test.dependencies]\nfreezegun = "*"\n'
+                           '[tool.poetry.group.docs.dependencies]\nsphinx = "*"\n'},
+        dict(requirements=("pytest>=6.2,<7", "PyYAML[c]>=5.4,<5.5", "freezegun"), runtime=("attrs>=21.2,<22",)),
+    ),
+    "pdm dev-dependencies, hatch environments with their features, Pipfile dev-packages": (
+        {"pyproject.toml": '[project]\nname = "h"\ndependencies = ["click>=8"]\n'
+                           '[project.optional-dependencies]\nsocks = ["pysocks"]\n'
+                           '[tool.pdm.dev-dependencies]\ntest = ["pytest-cov"]\nlint = ["ruff"]\n'
+                           '[tool.hatch.envs.default]\ndependencies = ["coverage[toml]"]\nfeatures = ["socks"]\n'
+                           '[tool.hatch.envs.docs]\ndependencies = ["mkdocs"]\n',
+         "Pipfile": '[packages]\nrequests = "*"\n[dev-packages]\nmock = ">=3"\nnose = "*"\n'},
+        dict(extras=("socks",), requirements=("pytest-cov", "coverage[toml]", "mock>=3", "nose"), runtime=("click>=8",)),
+    ),
+    "setup.py tests_require and setup.cfg tests_require": (
+        {"setup.py": 'from setuptools import setup\nsetup(name="t", tests_require=["nose", "mock"], install_requires=["six"])\n',
+         "setup.cfg": "[options]\ntests_require =\n    pytest-mock\n"},
+        dict(requirements=("nose", "mock", "pytest-mock"), runtime=("six",)),
+    ),
+    "test-requirements.txt and requirements/ci.txt": (
+        {"test-requirements.txt": "hypothesis\n", "requirements/ci.txt": "pytest-xdist\n"},
+        dict(requirements=("hypothesis", "pytest-xdist")),
+    ),
 }
+
+
+def test_python_needs_reads_requires_python_and_classifiers(tmp_path):
+    """requires-python (pyproject, poetry's python, setup.cfg, setup.py) and the classifiers' minors."""
+    setup = ('from setuptools import setup\nsetup(name="x", python_requires=">=2.7, !=3.0.*",\n'
+             '      classifiers=["Programming Language :: Python :: 2.7", "Programming Language :: Python :: 3.4",\n'
+             '                   "Programming Language :: Python :: 3", "Programming Language :: Python :: 3.10"])\n')
+    needs = deps.python_needs(tree(tmp_path / "a", {"setup.py": setup}))
+    assert needs.requires == ">=2.7, !=3.0.*" and needs.classifiers == ("2.7", "3.4", "3.10")
+    poetry = deps.python_needs(tree(tmp_path / "b", {"pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.8"\n'}))
+    assert poetry.requires == ">=3.8,<4"
+
+
+def test_distribution_for_a_missing_module(tmp_path):
+    """A missing module's distribution: the project's own line for it first, then the usual name."""
+    root = tree(tmp_path, {"docs/requirements.txt": "sphinx\n", "requirements/docs.txt": "PyYAML>=5 ; python_version>'3'\n"})
+    assert deps.distribution_for(root, "yaml") == "PyYAML>=5"
+    assert deps.distribution_for(root, "dateutil.tz") == "python-dateutil"
+    assert deps.distribution_for(root, "pytest_asyncio") == "pytest-asyncio"
+    assert deps.distribution_for(root, "trustme") == "trustme"
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -161,6 +213,12 @@ PYTEST_CASES = [
     (("pytest<5",), "", "3.7.9", "pytest<5"),
     (("pytest>=8",), "", "3.11.7", "pytest>=8"),              # already above the floor: nothing added
     (("pytest==7.4.0",), "", "3.11.7", "pytest==7.4.0"),
+    (("pytest~=7.1.0",), "", "3.11.7", "pytest>=7.2"),        # ~=7.1.0 means 7.1.*: below the floor, dropped
+    (("pytest<7.2.0.post1",), "", "3.11.7", "pytest<7.2.0.post1,>=7.2"),  # 7.2.0 itself fits
+    (("pytest!=7.2.0",), "", "3.11.7", "pytest!=7.2.0,>=7.2"),  # 7.2.1 fits
+    (("pytest>=6", "pytest<7"), "", "3.11.7", "pytest>=6,>=7.2"),  # the second pin would empty the set
+    (("pytest>=7.2.1",), "", "3.11.7", "pytest>=7.2.1"),
+    ((), "not a version", "3.11.7", "pytest>=7.2"),
 ]
 
 
@@ -193,7 +251,7 @@ def test_effective_date_rules():
     assert pythons.effective_date("2024-02-03T10:00:00+02:00", "3.11.7") == "2024-02-03"
     assert pythons.effective_date("2024-02-03T23:30:00-02:00", "3.11.7") == "2024-02-04", "the UTC day"
     assert pythons.effective_date("2019-05-01", "3.8.18") == "2019-10-14"
-    assert pythons.effective_date(None, "3.6.15") == ""
+    assert pythons.effective_date(None, "3.2.6") == ""
     assert pythons.effective_date("2020-01-01", "3.13.0") == "2024-10-07"
 
 

@@ -18,14 +18,13 @@ import json
 import pytest
 
 from harness.config import EditFormat, ProviderKind, Tier
-from harness.modes import FailureMode
 from harness.names import Strategy
 from harness.records import read_attempts
 from harness.report import write_report
 from harness.run import RunSpec, run
 from harness.summary import summarize
 from taskset.evaluate import Verdict, VerdictProblem, evaluate
-from test_harness_server import (BAD_ANSWER, CALC2_FIXED, FIXED, GOOD_ANSWER, TWO_FILE_DIFF, UTIL_FIXED, Reply,
+from test_harness_server import (CALC2_FIXED, FIXED, GOOD_ANSWER, TWO_FILE_DIFF, UTIL_FIXED, Reply,
                                  ScriptedServer, build_taskset, build_tiny_task, build_two_file_task, search_replace)
 
 NO_IDEA = "I am not sure what to change here."

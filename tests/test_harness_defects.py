@@ -213,6 +213,14 @@ def test_12_max_cost_counts_the_billed_cost_of_an_unpriced_paid_tier(tiny, tmp_p
 
 # --- gaps of issue 10 ---------------------------------------------------------------------------
 
+def test_a_non_streamed_answer_that_ran_away_is_runaway_not_truncated(tiny, tmp_path):
+    """An answer cut by the length limit whose tail repeats one line is runaway (its own mode), not truncated."""
+    looping = "Let me think.\n" + "I need to look at the add function again.\n" * 80
+    with ScriptedServer({"m": [Reply(content=looping, finish_reason="length", completion_tokens=4096)]}) as server:
+        [record], _ = run_alone(tmp_path, tiny, tier(server))
+    assert record.failure_mode is FailureMode.RUNAWAY and record.completion_tokens == 4096
+
+
 def test_a_failing_server_is_infrastructure_suspended_after_three_and_retried_by_the_rerun(make_repo,
                                                                                            python_project_env,
                                                                                            tmp_path):
@@ -264,3 +272,25 @@ def test_a_small_window_drops_carried_history_before_the_source_files(tiny):
     assert not prompt.overflow and prompt.history_dropped >= 3 and "calc.py" in prompt.files
     text = prompt.messages[1]["content"]
     assert "An earlier attempt by another model" not in text and "def add" in text
+
+
+def test_an_infrastructure_error_from_the_evaluator_is_retried_never_a_verdict(tiny, tmp_path):
+    """taskset.evaluate raising InfrastructureError (disk full, sandbox gone) is env-failed: not the model's
+    failure, not final; the next run judges the stored answer again without asking the model."""
+    from taskset.errors import InfraCause, InfrastructureError
+    from taskset.evaluate import evaluate
+
+    def broken(task, **candidate):
+        raise InfrastructureError("no space left on device", cause=InfraCause.DISK)
+
+    with ScriptedServer({"m": [Reply(content=GOOD_ANSWER)]}) as server:
+        spec = RunSpec(taskset=build_taskset(tmp_path / "ts", [tiny]), out=tmp_path / "run", tiers=(tier(server),),
+                       strategies=("always-local",))
+        assert run(spec, evaluate=broken).infra_failures == 1
+        [failed] = read_attempts(spec.out / "attempts.jsonl")
+        assert failed.failure_mode is FailureMode.ENV_FAILED and "no space left" in failed.message
+        assert summarize(spec.out)["strategies"]["always-local"]["infra_runs"] == 1
+        run(spec, evaluate=evaluate)
+        assert len(server.requests) == 1  # the stored answer was judged again, not bought again
+    assert [r.failure_mode for r in read_attempts(spec.out / "attempts.jsonl")] == [FailureMode.ENV_FAILED,
+                                                                                   FailureMode.RESOLVED]

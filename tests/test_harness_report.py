@@ -45,3 +45,22 @@ def test_cascade_points_that_coincide_share_one_label():
     marks = cascade_chart(summary)["marks"]
     assert [m["threshold"] for m in marks] == ["5", "10, 15", ""]
     assert all(m["label_y"] >= 10 for m in marks)
+
+
+def test_answers_in_the_html_report_are_escaped(make_repo, python_project_env, tmp_path):
+    """A model's answer is text: <think> shows as text and a <script> in an answer never runs in the report."""
+    from harness.config import ProviderKind, Tier
+    from harness.report import write_report
+    from harness.run import RunSpec, run
+    from test_harness_server import Reply, ScriptedServer, build_taskset, build_tiny_task
+
+    task = build_tiny_task(make_repo("tiny"))
+    answer = "<think>hmm</think><script>alert(1)</script> no idea"
+    with ScriptedServer({"m": [Reply(content=answer)]}) as server:
+        local = Tier(name="local", provider=ProviderKind.OPENAI, model="m", base_url=server.url, max_retries=0,
+                     price_input=0.0, price_output=0.0)
+        run(RunSpec(taskset=build_taskset(tmp_path / "ts", [task]), out=tmp_path / "run", tiers=(local,),
+                    strategies=("always-local",)))
+    page = write_report(tmp_path / "run")[0].read_text()
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;think&gt;hmm" in page

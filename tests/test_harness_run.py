@@ -14,7 +14,6 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from harness.errors import RunDirError
 from harness.records import read_answers, read_attempts
 from test_harness_server import BAD_ANSWER, GOOD_ANSWER, Reply, ScriptedServer, build_taskset, build_tiny_task
 

@@ -6,7 +6,7 @@ import pytest
 
 import harness
 from harness.config import EditFormat, Tier, load_config, load_tiers, price_warnings
-from harness.edits import parse_answer, split_reasoning
+from harness.edits import parse_answer
 from harness.errors import ConfigError, HarnessError
 from harness.modes import INFRASTRUCTURE, FailureMode, classify_error, from_verdict
 from harness.names import Strategy, parse_strategies

@@ -5,7 +5,7 @@ from __future__ import annotations
 from taskset.junit import Outcome, TestResult
 from taskset.record import FailKind
 
-from miner.judge import judge
+from miner.judge import confirm, judge, suspects
 from miner.rejections import Reason
 
 P, F, E, S, M = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.SKIPPED, Outcome.MISSING
@@ -127,3 +127,66 @@ def test_pytest_raises_that_did_not_raise_is_an_assertion():
     buggy = results(r("t.py::a", F, "Failed", "Failed: DID NOT RAISE <class 'ValueError'>"))
     verdict = judge(buggy, [results(r("t.py::a", P))], "")
     assert verdict.fail_modes["t.py::a"].kind is FailKind.ASSERTION
+
+
+def test_a_test_failing_on_both_sides_sinks_nothing_and_is_recorded():
+    """A test that fails before and after (a missing binary) is in neither list, recorded with its
+    failure; the candidate stays a task when another test really goes from fail to pass."""
+    env_bound = "E   FileNotFoundError: [Errno 2] No such file or directory: 'hg'"
+    buggy = results(r("t.py::a", F, "AssertionError"), r("t.py::hg", F, "FileNotFoundError", env_bound), r("t.py::b", P))
+    gold = results(r("t.py::a", P), r("t.py::hg", F, "FileNotFoundError", env_bound), r("t.py::b", P))
+    verdict = judge(buggy, [gold], "")
+    assert verdict.reason is None
+    assert verdict.fail_to_pass == ("t.py::a",) and verdict.pass_to_pass == ("t.py::b",)
+    assert verdict.failing_both == {"t.py::hg": "FileNotFoundError: [Errno 2] No such file or directory: 'hg'"}
+
+
+def test_a_test_the_gold_patch_breaks_rejects_the_candidate():
+    """A test that passed before and fails with the fix (alone too) is gold-breaks-tests."""
+    buggy = results(r("t.py::a", F, "AssertionError"), r("t.py::b", P))
+    gold = results(r("t.py::a", P), r("t.py::b", F, "AssertionError"))
+    assert suspects(buggy, [gold]) == ["t.py::b"]
+    verdict = judge(buggy, [gold], "", alone=results(r("t.py::b", F, "AssertionError")))
+    assert verdict.reason is Reason.GOLD_BREAKS and "t.py::b" in verdict.detail
+
+
+def test_a_test_failing_only_in_its_module_run_is_order_dependent():
+    """Failing after the fix in the module run but passing alone: judged by its alone run, recorded
+    as order-dependent (FAIL_TO_PASS if it failed before; neither list if it passed before)."""
+    buggy = results(r("t.py::a", F, "AssertionError"), r("t.py::b", P), r("t.py::c", F, "AssertionError"))
+    gold = results(r("t.py::a", F, "AssertionError"), r("t.py::b", F, "AssertionError"), r("t.py::c", P))
+    alone = results(r("t.py::a", P), r("t.py::b", P))
+    verdict = judge(buggy, [gold], "", alone=alone)
+    assert verdict.reason is None
+    assert verdict.fail_to_pass == ("t.py::a", "t.py::c") and verdict.pass_to_pass == ()
+    assert set(verdict.order_dependent) == {"t.py::a", "t.py::b"}
+
+
+def test_confirm_drops_what_does_not_hold_in_the_evaluators_selection():
+    """Rerun as the evaluator runs it (FAIL_TO_PASS + PASS_TO_PASS only): a FAIL_TO_PASS test that
+    passes on the buggy code is dropped as order-dependent; so is a PASS_TO_PASS test that fails."""
+    buggy = results(r("t.py::a", F, "AssertionError"), r("t.py::c", F, "AssertionError"), r("t.py::p", P))
+    gold = results(r("t.py::a", P), r("t.py::c", P), r("t.py::p", P))
+    verdict = judge(buggy, [gold], "")
+    sel_buggy = results(r("t.py::a", F, "AssertionError"), r("t.py::c", P), r("t.py::p", F, "AssertionError"))
+    final = confirm(verdict, [results(r("t.py::a", P), r("t.py::c", P), r("t.py::p", P))], sel_buggy)
+    assert final.reason is None
+    assert final.fail_to_pass == ("t.py::a",) and final.pass_to_pass == ()
+    assert set(final.order_dependent) == {"t.py::c", "t.py::p"}
+    assert set(final.fail_modes) == {"t.py::a"}
+
+
+def test_confirm_flags_a_stable_fail_to_pass_test_that_fails_with_the_fix_as_flaky():
+    """A FAIL_TO_PASS test that passed in the module run and fails in the selection run flipped: flaky."""
+    buggy = results(r("t.py::a", F, "AssertionError"))
+    verdict = judge(buggy, [results(r("t.py::a", P))], "")
+    final = confirm(verdict, [results(r("t.py::a", F, "AssertionError"))], buggy)
+    assert final.reason is Reason.FLAKY and final.fail_to_pass == ()
+
+
+def test_confirm_with_nothing_left_is_no_fail_to_pass():
+    """Every FAIL_TO_PASS test passing on the buggy code in the selection run: no task."""
+    buggy = results(r("t.py::a", F, "AssertionError"))
+    verdict = judge(buggy, [results(r("t.py::a", P))], "")
+    final = confirm(verdict, [results(r("t.py::a", P))], results(r("t.py::a", P)))
+    assert final.reason is Reason.NO_FAIL_TO_PASS and final.order_dependent == ("t.py::a",)

@@ -98,3 +98,28 @@ def test_miner_errors_are_retried_on_the_next_run(tmp_path):
     """A miner-error rejection is no verdict on the commit: the next run validates it again."""
     Ledger(tmp_path).add_rejections([Rejection("e" * 40, Reason.MINER_ERROR, "lock"), Rejection("f" * 40, Reason.FLAKY)])
     assert Ledger(tmp_path).known == {"f" * 40: Reason.FLAKY}
+
+
+def test_schema_1_task_files_still_load_and_new_facts_round_trip():
+    """A version-1 task file (no order_dependent, no failing_both) loads as the current schema;
+    the facts validation now records survive a JSON round trip."""
+    import dataclasses
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from factories import make_task
+
+    from taskset import SCHEMA_VERSION, Task
+
+    old = make_task().to_dict()
+    old["schema_version"] = 1
+    for key in ("order_dependent", "failing_both"):
+        old["meta"].pop(key)
+    loaded = Task.from_dict(old)
+    assert loaded.schema_version == SCHEMA_VERSION >= 2
+    assert loaded.meta.order_dependent == () and loaded.meta.failing_both == {}
+    meta = dataclasses.replace(loaded.meta, order_dependent=("t.py::a",),
+                               failing_both={"t.py::b": "FileNotFoundError: 'hg'"})  # fmt: skip
+    task = dataclasses.replace(loaded, meta=meta)
+    assert Task.from_json(task.to_json()) == task

@@ -29,7 +29,8 @@ UNITS = textwrap.dedent('''
         name, hold, where = item
         if name == "boom":
             raise ValueError("boom failed")
-        Path(where, name + ".pid").write_text(str(os.getpid()))
+        Path(where, name + ".tmp").write_text(str(os.getpid()))
+        os.replace(Path(where, name + ".tmp"), Path(where, name + ".pid"))  # never seen half-written
         while hold:
             time.sleep(0.05)
         return name.upper()
@@ -137,6 +138,7 @@ def test_interrupt_aborts_running_units_at_once_and_keeps_what_finished(units, s
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
+        proc.communicate()
     assert proc.returncode == 130, err
     assert (units / "results.txt").read_text() == "A\n"
     assert not [pid for pid in workers if alive(pid)]
@@ -150,10 +152,11 @@ def test_a_killed_driver_leaves_no_worker_behind(units):
         wait_for(lambda: all((units / f"{n}.pid").exists() for n in "bc"), proc, "b and c running")
         workers = pids(units, "b", "c")
         proc.kill()
-        proc.wait()
+        proc.communicate()
         end = time.monotonic() + 60
         while any(alive(pid) for pid in workers) and time.monotonic() < end:
             time.sleep(0.05)
     finally:
         proc.kill()
+        proc.communicate()
     assert not [pid for pid in workers if alive(pid)]

@@ -92,3 +92,28 @@ def test_top_level_must_be_an_object():
     """A JSON list is not a task."""
     with pytest.raises(TaskRecordError, match="expected a JSON object"):
         Task.from_json("[]")
+
+
+def test_optional_fields_absent_from_an_older_record_take_the_dataclass_defaults():
+    """A record written before a field existed still loads: the field gets the dataclass's own default."""
+    data = make_task().to_dict()
+    for name in ("pythonpath", "remedy", "pytest"):
+        del data["environment"][name]
+    del data["meta"]["remedies"], data["failure_output"]
+    task = Task.from_dict(data)
+    assert (task.environment.pythonpath, task.environment.remedy, task.meta.remedies) == ((".",), "normal", ())
+
+
+@pytest.mark.parametrize("path", [("calibration", "tier_passes", "local"), ("meta", "fail_modes", "tests/test_x.py::test_a[1-2]", "kind"),
+                                  ("calibration", "flake_rates", "t")])
+def test_nested_values_are_checked_by_their_declared_type(path):
+    """Values inside dicts are checked against the field's type too, and the error names the full path."""
+    data = make_task().to_dict()
+    data["calibration"]["flake_rates"] = {"t": 0.5}
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = "wrong"
+    with pytest.raises(TaskRecordError) as caught:
+        Task.from_dict(data)
+    assert caught.value.field == ".".join(path)

@@ -1,0 +1,124 @@
+"""Recall on hand-verified bug fixes of projects the miner was not tuned on.
+
+    python benchmarks/bench_recall.py SNAPSHOT [SNAPSHOT ...] [--jobs N] [--only owner/name] [--keep DIR]
+
+Each SNAPSHOT is a local copy of a repository, given as ``owner/name=PATH`` or as a path whose
+folder says ``owner+name`` (what ``/work/.mirror/owner+name/repo`` looks like); nothing is
+fetched. ``benchmarks/recall_fixes.json`` lists, per project, fix commits whose FAIL_TO_PASS
+tests were verified by hand (``benchmarks/verify_fix.py``: plain git, a venv, pytest; the tests
+fail before the fix and pass after it, together and when selected alone). Each project's fixes
+are mined with ``--commit`` (the interpreter they were verified with: the host's, or
+``--python auto`` where the verification needed an older one). A fix is recovered when the miner
+makes a task of it whose FAIL_TO_PASS holds every verified test; tests the task has beyond the
+verified ones are listed (they would be fail-to-pass claims nobody checked).
+
+Not a timed test: prints the table for docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from miner import MineConfig, ValidateConfig, mine, read_rejections  # noqa: E402
+from taskset import load  # noqa: E402
+
+DATA = Path(__file__).with_name("recall_fixes.json")
+
+
+def snapshots(args: list[str]) -> dict[str, Path]:
+    """``owner/name`` -> local repository path, from the command line."""
+    found = {}
+    for arg in args:
+        if "=" in arg:
+            name, path = arg.split("=", 1)
+        else:
+            path = arg
+            match = re.search(r"([^/+]+)\+([^/]+)", arg)
+            if not match:
+                sys.exit(f"{arg}: say owner/name=PATH (the folder name does not say owner+name)")
+            name = f"{match.group(1)}/{match.group(2)}"
+        if not Path(path).exists():
+            sys.exit(f"{path}: no such snapshot")
+        found[name] = Path(path)
+    return found
+
+
+def run_project(name: str, path: Path, project: dict, jobs: int, out_root: Path) -> list[dict]:
+    """Mine the project's verified fixes; one row per fix: recovered or not, and why."""
+    rows = []
+    groups: dict[str, list[dict]] = {}
+    for fix in project["fixes"]:
+        groups.setdefault(fix.get("mine_python", "host"), []).append(fix)
+    for python, fixes in groups.items():
+        out = out_root / f"{name.replace('/', '__')}-{python}"
+        validate = ValidateConfig() if python == "host" else ValidateConfig(python=python)
+        config = MineConfig(repo=str(path), name=name, out=out, commits=tuple(f["commit"] for f in fixes),
+                            jobs=jobs, validate=validate)  # fmt: skip
+        summary = mine(config)
+        if summary.infrastructure:
+            sys.exit(f"{name}: the machine failed: {summary.infrastructure}")
+        tasks = {task.fix_commit: task for task in load(out)}
+        rejected = {r.fix_commit: r for r in read_rejections(out / "rejections.jsonl")}
+        for fix in fixes:
+            sha = _full(fix["commit"], list(tasks) + list(rejected))
+            task, why = tasks.get(sha), rejected.get(sha)
+            expected = set(fix["fail_to_pass"])
+            got = set(task.FAIL_TO_PASS) if task else set()
+            rows.append({
+                "commit": fix["commit"][:10],
+                "recovered": bool(task) and expected <= got,
+                "missing": sorted(expected - got) if task else [],
+                "extra": sorted(got - expected),
+                "why": f"{why.reason.value}: {why.detail.splitlines()[0] if why.detail else ''}" if why else "",
+                "python": task.environment.python if task else "",
+            })  # fmt: skip
+    return rows
+
+
+def _full(short: str, shas: list[str]) -> str:
+    return next((sha for sha in shas if sha.startswith(short)), short)
+
+
+def main() -> None:
+    """Mine every project's verified fixes and print recall per project."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("snapshots", nargs="+", help="owner/name=PATH, or a path whose folder is owner+name")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--only", action="append", default=[], help="only this owner/name (repeatable)")
+    parser.add_argument("--keep", type=Path, help="keep the mined task sets here")
+    args = parser.parse_args()
+    data = json.loads(DATA.read_text(encoding="utf-8"))
+    paths = snapshots(args.snapshots)
+    out_root = args.keep or Path(tempfile.mkdtemp(prefix="bench-recall-"))
+    total = hit = 0
+    print(f"{'project':<32} {'style':<48} {'recall':>9}  missed")
+    for name, project in data["projects"].items():
+        if (args.only and name not in args.only) or name not in paths:
+            continue
+        started = time.monotonic()
+        rows = run_project(name, paths[name], project, args.jobs, out_root)
+        found = sum(row["recovered"] for row in rows)
+        total, hit = total + len(rows), hit + found
+        missed = "; ".join(f"{r['commit']} {r['why'] or 'missing ' + ', '.join(r['missing'])}" for r in rows
+                           if not r["recovered"])  # fmt: skip
+        print(f"{name:<32} {project['style'][:48]:<48} {found:>3}/{len(rows):<3} {missed}  "
+              f"({time.monotonic() - started:.0f} s)")
+        for row in rows:
+            if row["extra"]:
+                print(f"    {row['commit']}: FAIL_TO_PASS beyond the verified tests: {', '.join(row['extra'][:5])}")
+    if total:
+        print(f"{'overall':<32} {'':<48} {hit:>3}/{total:<3} = {100 * hit / total:.0f}%")
+    print(f"task sets in {out_root}")
+
+
+if __name__ == "__main__":
+    main()

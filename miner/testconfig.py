@@ -1,0 +1,72 @@
+"""Each commit's own test conventions: the built-in ones, extended by its pytest configuration.
+
+A project that says ``python_files = tests_*.py`` or ``testpaths = spec`` at some commit has its
+tests there at that commit. Reading five config files for each of thousands of commits would cost
+a subprocess each; instead one ``git cat-file --batch-check`` names the config blobs of every
+commit at once, and each distinct set of blobs is read and parsed once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from taskset.repos import run_git
+from taskset.testfiles import PYTEST_CONFIG_FILES, TestFileConventions, pytest_naming, with_naming
+
+from miner.errors import GitCommandError
+
+
+def conventions_by_commit(
+    git_dir: Path, shas: Iterable[str], base: TestFileConventions, project: str = ""
+) -> dict[str, TestFileConventions]:
+    """For every commit in ``shas``: ``base`` extended by the pytest naming its config files set."""
+    shas = list(dict.fromkeys(shas))
+    if not shas:
+        return {}
+    queries = [f"{sha}:{name}" for sha in shas for name in PYTEST_CONFIG_FILES]
+    oids = _batch_check(git_dir, queries)
+    blobs = _read_blobs(git_dir, {oid for oid in oids if oid})
+    found: dict[tuple[str, ...], TestFileConventions] = {}
+    result: dict[str, TestFileConventions] = {}
+    width = len(PYTEST_CONFIG_FILES)
+    for i, sha in enumerate(shas):
+        key = tuple(oids[i * width : (i + 1) * width])
+        if key not in found:
+            texts = {name: blobs.get(oid) if oid else None for name, oid in zip(PYTEST_CONFIG_FILES, key)}
+            found[key] = with_naming(base, pytest_naming(texts), project)
+        result[sha] = found[key]
+    return result
+
+
+def _batch_check(git_dir: Path, queries: list[str]) -> list[str]:
+    """The blob id each ``rev:path`` names ("" when missing or not a blob), in order."""
+    done = run_git(["--git-dir", str(git_dir), "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+                   input=("\n".join(queries) + "\n").encode())  # fmt: skip
+    if done.returncode != 0:
+        raise GitCommandError("git cat-file --batch-check", done.stderr.decode("utf-8", errors="replace"))
+    lines = done.stdout.decode("utf-8", errors="replace").splitlines()
+    if len(lines) != len(queries):
+        raise GitCommandError("git cat-file --batch-check", f"expected {len(queries)} lines, got {len(lines)}")
+    return [line.split()[0] if line.endswith(" blob") else "" for line in lines]
+
+
+def _read_blobs(git_dir: Path, oids: set[str]) -> dict[str, str]:
+    """The text of each blob (decoded leniently), through one ``git cat-file --batch``."""
+    if not oids:
+        return {}
+    order = sorted(oids)
+    done = run_git(["--git-dir", str(git_dir), "cat-file", "--batch"], input=("\n".join(order) + "\n").encode())
+    if done.returncode != 0:
+        raise GitCommandError("git cat-file --batch", done.stderr.decode("utf-8", errors="replace"))
+    out, texts, pos = done.stdout, {}, 0
+    for oid in order:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        if len(header) != 3:
+            raise GitCommandError("git cat-file --batch", f"unexpected header {out[pos:end]!r}")
+        size = int(header[2])
+        texts[oid] = out[end + 1 : end + 1 + size].decode("utf-8", errors="replace")
+        pos = end + 1 + size + 1  # the content is followed by a newline
+    return texts
+
