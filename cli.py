@@ -9,11 +9,17 @@ code 2. Ctrl-C and SIGTERM keep what finished and exit 130. Long work reports to
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
 
 EXIT_USAGE = 2
 EXIT_INFRASTRUCTURE = 3
@@ -23,9 +29,11 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 class Failure(click.ClickException):
-    """A library error shown as one line, exit 2."""
+    """A library error shown as one line: exit 2, or 3 when the machine (not the input) failed."""
 
-    exit_code = EXIT_USAGE
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.exit_code = exit_code
 
     def show(self, file=None) -> None:
         click.echo(f"error: {self.message}", err=True)
@@ -50,7 +58,7 @@ def one_line(exc: BaseException) -> str:
         return f"{where}{exc.strerror}"
     text = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, InfrastructureError):
-        text += " (the machine failed, not the work: nothing was recorded for it; rerun to retry)"
+        text = f"the machine failed, not the work: {text} (nothing was recorded for it; rerun to retry)"
     return text
 
 
@@ -59,7 +67,7 @@ def _interrupt(signum, frame):
 
 
 def reports_errors(command):
-    """Errors to one line and exit 2 (never a traceback for bad input); Ctrl-C and SIGTERM to exit 130."""
+    """Errors to one line and exit 2 (3 for the machine's failures; never a traceback); Ctrl-C and SIGTERM to 130."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -68,7 +76,10 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except _error_roots() as exc:
-            raise Failure(one_line(exc)) from None
+            from taskset.errors import InfrastructureError
+
+            code = EXIT_INFRASTRUCTURE if isinstance(exc, InfrastructureError) else EXIT_USAGE
+            raise Failure(one_line(exc), code) from None
         except KeyboardInterrupt:
             click.echo("interrupted: everything finished so far is saved; rerun to resume", err=True)
             sys.exit(EXIT_INTERRUPTED)
@@ -103,16 +114,22 @@ class TerminalProgress:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled and sys.stderr.isatty()
-        self._bar = None
-        self._task = None
+        self._bar: RichProgress | None = None
+        self._task: TaskID | None = None
         self._tally: dict[str, int] = {}
         self._status = ""
 
-    def __enter__(self) -> "TerminalProgress":
+    def __enter__(self) -> TerminalProgress:
         if self.enabled:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-            from rich.progress import TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn(), TextColumn("{task.fields[tally]}"), TextColumn("{task.fields[status]}"))
@@ -177,7 +194,8 @@ def cli():
 @click.option("--commit", "commits", multiple=True, help="Mine exactly this commit (repeatable).")
 @click.option("--branch", help="Branch to walk (default: the repository's HEAD).")
 @click.option("--merges", is_flag=True, help="Also consider merge commits (diffed against their first parent).")
-@click.option("--max-candidates", type=click.IntRange(min=0), help="Validate at most N new candidates, best score first.")
+@click.option("--max-candidates", type=click.IntRange(min=0),
+              help="Validate at most N new candidates, best score first.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Candidates validated in parallel, each in its own workspace.")
 @click.option("--python", "python",
@@ -243,7 +261,7 @@ def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int, tiers: str | None, sa
     """
     from calibrate import CalibrateConfig, calibrate, format_summary
 
-    ladder = ()
+    ladder: tuple = ()
     if tiers:  # resolved before any work: an unknown tier is refused at once
         from harness import load_tiers
 
@@ -273,7 +291,8 @@ def _strategy_default() -> str:
 @harness_group.command("run")
 @click.option("--taskset", "taskset_dir", type=click.Path(path_type=Path), required=True,
               help="The task set directory, or a SWE-bench .jsonl/.json file read as it is.")
-@click.option("--tiers", default="local,o3,gpt-5.5", show_default=True, help="The ladder, bottom first (comma-separated).")
+@click.option("--tiers", default="local,o3,gpt-5.5", show_default=True,
+              help="The ladder, bottom first (comma-separated).")
 @click.option("--strategies", default=_strategy_default(), show_default=True,
               help="Strategies to compare: modeE, always-local, always-frontier, local-repair, heuristic, cascade, "
                    "modeE+carry (oracle-routing is always computed). Only the tiers they need are run.")
@@ -380,28 +399,37 @@ def _print_tables(line: str, items) -> None:
 @click.option("--empty", is_flag=True, help="Judge the unchanged buggy code (should not resolve).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds for the test run (default: from the task).")
+@click.option("--require-sandbox", is_flag=True,
+              help="Refuse to run the tests unconfined when no sandbox can start (as LOOPCTL_REQUIRE_SANDBOX=1).")
 @json_option
 @reports_errors
 def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, gold: bool, empty: bool,
-                 timeout: float | None, as_json: bool):
-    """Judge a candidate patch against INSTANCE_ID's tests; exit 0 when resolved, 1 when not."""
+                 timeout: float | None, require_sandbox: bool, as_json: bool):
+    """Judge a candidate patch against INSTANCE_ID's tests; exit 0 when resolved, 1 when not.
+
+    The tests run in a sandbox (bubblewrap, else unshare): only the workspace is writable, there is
+    no network, and the caller's secrets are out of reach. Where none can start they run unconfined
+    and the verdict says "sandbox: none"; --require-sandbox refuses instead.
+    """
     import taskset
     from taskset.evaluate import evaluate
+    from taskset.sandbox import REQUIRE_ENV
 
     if sum((patch_file is not None, gold, empty)) != 1:
         raise click.UsageError("give exactly one of --patch FILE, --gold, --empty")
+    if require_sandbox:
+        os.environ[REQUIRE_ENV] = "1"
     task = taskset.load(taskset_dir)[instance_id]
-    if gold:
-        patch = task.patch
-    elif empty:
-        patch = ""
-    else:
+    if patch_file is not None:
         patch = patch_file.read_text(encoding="utf-8", errors="surrogateescape")
+    else:
+        patch = task.patch if gold else ""
     verdict = evaluate(task, patch=patch, timeout=timeout)
     if as_json:
         echo_json(verdict.to_dict())
     else:
-        click.echo(f"{verdict.instance_id}: {verdict.problem.value} ({verdict.duration:.1f}s)")
+        sandboxed = f", sandbox: {verdict.sandbox}" if verdict.sandbox else ""
+        click.echo(f"{verdict.instance_id}: {verdict.problem.value} ({verdict.duration:.1f}s{sandboxed})")
         for label, outcomes in (("FAIL_TO_PASS", verdict.fail_to_pass), ("PASS_TO_PASS", verdict.pass_to_pass)):
             for test, outcome in outcomes.items():
                 click.echo(f"  {label}  {outcome.value:<8} {test}")

@@ -19,13 +19,12 @@ says nothing about the tier.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Iterable, Sequence
-
-from taskset.record import Difficulty, Task
-from taskset.store import TaskSet
 
 from calibrate.errors import InvalidSetting
+from taskset.record import Difficulty, Task
+from taskset.store import TaskSet
 
 
 def difficulty_from(tier_passes: dict[str, tuple[int, int]], order: Sequence[str]) -> Difficulty:

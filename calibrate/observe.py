@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from calibrate.errors import InvalidSetting
+from calibrate.rules import Observation, Side, Variant, judge, plan, stamp
 from taskset.errors import EnvironmentBuildError, PatchError, TestRunError, WorkspaceError
 from taskset.evaluate import Verdict, VerdictProblem
 from taskset.junit import Outcome, TestResult
 from taskset.record import CalibrationStatus, Task
-
-from calibrate.errors import InvalidSetting
-from calibrate.rules import Observation, Side, Variant, judge, plan, stamp
 
 
 def calibrate_task(task: Task, *, runs: int = 3, timeout: float | None = None) -> Task:

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import enum
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
-from typing import Iterable
 
 from taskset import VerdictProblem
 from taskset.record import Calibration, CalibrationStatus, FailKind, Task
@@ -161,7 +161,8 @@ def _describe_flip(test: str, observations: list[Observation]) -> str:
     for side in (Side.BUGGY, Side.GOLD):
         repeats = _outcomes(test, observations, side, Variant.REPEAT)
         if len(set(repeats)) > 1:
-            return f"{test} is flaky: on the {side.value} code it passed {sum(repeats)} of {len(repeats)} identical runs"
+            passed = f"passed {sum(repeats)} of {len(repeats)} identical runs"
+            return f"{test} is flaky: on the {side.value} code it {passed}"
         if not repeats:
             continue
         usual = "passes" if repeats[0] else "fails"
@@ -169,7 +170,8 @@ def _describe_flip(test: str, observations: list[Observation]) -> str:
         for variant, words in _VARIANT_WORDS.items():
             varied = _outcomes(test, observations, side, variant)
             if varied and set(varied) != set(repeats):
-                return f"{test} is order-dependent: on the {side.value} code it {usual} in the recorded order but {other} {words}"
+                return (f"{test} is order-dependent: on the {side.value} code it {usual} in the recorded order "
+                        f"but {other} {words}")
         if set(_outcomes(test, observations, side, Variant.AGAIN)) - set(repeats):
             return (f"{test} leaves state behind: on the {side.value} code it {usual} in a fresh workspace "
                     f"but {other} when run again in the same one")
@@ -210,7 +212,7 @@ def stamp(calibration: Calibration) -> Calibration:
         version = metadata.version("loopctl")
     except metadata.PackageNotFoundError:
         version = "unknown"
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     return replace(calibration, calibrated_at=now, loopctl_version=version)
 
 

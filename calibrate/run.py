@@ -9,20 +9,19 @@ keeps every finished task; the next run resumes with the rest.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
-
-from taskset.dirlock import exclusive
-from taskset.pool import run_each
-from taskset.progress import SILENT, Progress
-from taskset.record import CalibrationStatus, Task
-from taskset.store import TaskSet
 
 from calibrate.difficulty import label, needing_labels
 from calibrate.errors import InvalidSetting
 from calibrate.observe import calibrate_task
 from calibrate.summary import CalibrationSummary, summarize, write_summary
+from taskset.dirlock import exclusive
+from taskset.pool import run_each
+from taskset.progress import SILENT, Progress
+from taskset.record import CalibrationStatus, Task
+from taskset.store import TaskSet
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,9 @@ class CalibrateConfig:
             raise InvalidSetting("timeout", self.timeout, "must be more than 0 seconds")
 
 
-def calibrate(root: str | Path, config: CalibrateConfig = CalibrateConfig(), progress: Progress = SILENT) -> CalibrationSummary:
+def calibrate(
+    root: str | Path, config: CalibrateConfig = CalibrateConfig(), progress: Progress = SILENT
+) -> CalibrationSummary:
     """Calibrate (and with ``config.tiers`` label) the task set in ``root``; returns the summary.
 
     Raises CalibrateError for bad settings and TasksetError for a missing task set, an unknown

@@ -33,6 +33,7 @@ from taskset.errors import (
     TestRunError,
     WorkspaceError,
 )
+from taskset.junit import Outcome
 from taskset.provenance import public_url, release_version
 from taskset.record import EnvironmentSpec, Task, TaskMeta
 from taskset.testfiles import DEFAULT, TestFileConventions
@@ -136,7 +137,7 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
     with Workspace.create(repo.git_dir, candidate.sha) as fixed_tree:
         python = _interpreter(config.python, fixed_tree.path, info.created_at)
         env = ensure_environment(fixed_tree.path, python=python, resolution_date=info.created_at)
-        proof = _prove(repo, candidate, patch, test_patch, env, config, runs)
+        proof = _attempt(repo, candidate, patch, test_patch, env, config, runs)
         extra: tuple[str, ...] = ()
         module = missing_module(proof, patch, fixed_tree.path)
         if module:
@@ -147,7 +148,13 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
             except EnvironmentBuildError:
                 extra = ()  # the distribution is not installable: the first verdict stands
             else:
-                env, proof = env_with, _prove(repo, candidate, patch, test_patch, env_with, config, runs)
+                again = _attempt(repo, candidate, patch, test_patch, env_with, config, runs)
+                if isinstance(again, TestRunError) and not isinstance(proof, TestRunError):
+                    extra = ()  # worse than before: the first verdict stands
+                else:
+                    env, proof = env_with, again
+    if isinstance(proof, TestRunError):
+        raise proof
     verdict = proof.verdict
     if verdict.reason is not None:
         detail = verdict.detail
@@ -188,6 +195,15 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
     )
 
 
+def _attempt(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, config: ValidateConfig,
+             runs: list) -> "_Proof | TestRunError":  # fmt: skip
+    """``_prove``, with a pytest that could not run at all returned (its output may name a missing module)."""
+    try:
+        return _prove(repo, candidate, patch, test_patch, env, config, runs)
+    except TestRunError as exc:
+        return exc
+
+
 def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, config: ValidateConfig,
            runs: list) -> _Proof:  # fmt: skip
     """Buggy and gold module runs, alone reruns, the verdict, and its check in the evaluator's shape."""
@@ -214,6 +230,13 @@ def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, c
             return _Proof(Judgement(reason=Reason.NO_TEST_MODULE, detail="test-side paths: " + tests))
         try:
             buggy = run(ws, modules)
+            if not any(r.outcome in FAILING for r in buggy.values()):
+                # nothing fails on the buggy code: nothing can go from fail to pass; the gold runs
+                # could only tell which no-task reason applies
+                ran = sum(r.outcome is not Outcome.MISSING for r in buggy.values())
+                verdict = judge(buggy, [buggy], patch) if not ran else Judgement(
+                    reason=Reason.NO_FAIL_TO_PASS, detail=f"{ran} tests ran; none failed on the buggy code")
+                return _Proof(verdict, buggy, {}, modules)
             ws.apply_patch(patch, what="gold patch", allow_tests=True)
             gold = run(ws, modules)
             alone = _alone(lambda tests: run(ws, tests), suspects(buggy, [gold]))
@@ -279,9 +302,13 @@ def _runnable(root: Path, path: str, conventions: TestFileConventions) -> bool:
     return _is_test_module(path, conventions, text)
 
 
-def missing_module(proof: _Proof, patch: str, root: Path) -> str:
-    """A third-party module the tests failed to import on both sides ("" when none): a dependency
-    still to find. Not the project's own modules, not the standard library, not what the fix adds."""
+def missing_module(proof: "_Proof | TestRunError", patch: str, root: Path) -> str:
+    """A third-party module the tests failed to import on both sides, or that stopped pytest from
+    starting (a conftest import) ("" when none): a dependency still to find. Not the project's own
+    modules, not the standard library, not what the fix adds."""
+    if isinstance(proof, TestRunError):
+        found = _MISSING_MODULE.search(proof.output)
+        return found.group(1) if found and _third_party(found.group(1), root, patch) else ""
     for key, result in proof.gold.items():
         if result.outcome not in FAILING or result.exception not in IMPORT_ERRORS:
             continue

@@ -70,7 +70,14 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
         read_swebench,
         to_swebench,
     )
-    from taskset.testfiles import PytestNaming, TestFileConventions, is_test_module, is_test_path, pytest_naming, with_naming
+    from taskset.testfiles import (
+        PytestNaming,
+        TestFileConventions,
+        is_test_module,
+        is_test_path,
+        pytest_naming,
+        with_naming,
+    )
     from taskset.workspace import Workspace, clear_bytecode
 
 

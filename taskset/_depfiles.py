@@ -14,9 +14,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+
+from taskset._specs import poetry_requirement, poetry_specifier
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _EXTRAS = re.compile(r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*\[([^\]]*)\]")
@@ -40,72 +40,6 @@ def requirement_extras(req: str) -> list[str]:
     return [e.strip() for e in match.group(1).split(",") if e.strip()] if match else []
 
 
-def specifier(req: str) -> list[str]:
-    """The version clauses of a requirement, in their order (markers dropped): ``pytest>=6,<8; ...`` -> ``[">=6", "<8"]``.
-
-    Each clause is checked with ``packaging``; one it cannot read (a legacy version) is left out.
-    """
-    body = req.split(";", 1)[0]
-    body = body[len(requirement_name(body)):] if requirement_name(body) else body
-    body = re.sub(r"^\s*\[[^\]]*\]", "", body).strip().strip("()")
-    clauses = []
-    for piece in body.split(","):
-        piece = re.sub(r"\s+", "", piece)
-        if not piece:
-            continue
-        try:
-            clauses.append(str(Specifier(piece)))
-        except InvalidSpecifier:
-            continue
-    return clauses
-
-
-def parse_version(text: str) -> Version | None:
-    """A PEP 440 version, or None when ``text`` is not one."""
-    try:
-        return Version(text.strip())
-    except InvalidVersion:
-        return None
-
-
-def satisfiable(clauses: list[str]) -> bool:
-    """Whether some release satisfies every clause together (``~=7.1.0`` with ``>=7.2``: no).
-
-    Checked on the versions the clauses name and their neighbours (each release component
-    bumped, one component appended): enough to find a witness for any set written by hand.
-    """
-    spec = SpecifierSet(",".join(clauses))
-    return any(spec.contains(v, prereleases=False) for v in _witnesses(clauses))
-
-
-def bounded_below(clauses: list[str], floor: str) -> bool:
-    """Whether the clauses alone keep every allowed version at or above ``floor`` (``>=8`` does for 7.2)."""
-    low = parse_version(floor)
-    if low is None:
-        return False
-    spec = SpecifierSet(",".join(clauses))
-    return not any(v < low and spec.contains(v, prereleases=False) for v in _witnesses(clauses + [f"<{floor}"]))
-
-
-def _witnesses(clauses: list[str]) -> set[Version]:
-    found = {Version("0")}
-    for clause in clauses:
-        version = parse_version(Specifier(clause).version.rstrip(".*"))
-        if version is None:
-            continue
-        release = list(version.release)
-        found.add(Version(".".join(map(str, release))))
-        found.add(version)
-        found.add(Version(".".join(map(str, release + [1]))))
-        for i in range(len(release)):
-            bumped = release[:i] + [release[i] + 1] + [0] * (len(release) - i - 1)
-            found.add(Version(".".join(map(str, bumped))))
-            if release[i] > 0:
-                lower = release[:i] + [release[i] - 1] + [9999]
-                found.add(Version(".".join(map(str, lower))))
-    return found
-
-
 def split_words(text: str) -> list[str]:
     """Shell-like words; an unbalanced quote falls back to whitespace splitting."""
     try:
@@ -121,6 +55,8 @@ class Reader:
         self.root = root
         self.read: set[str] = set()
         self.skipped: list[str] = []
+        self.self_extras: list[str] = []
+        """Extras named by a requirements line that installs the project itself (``-e .[http2]``)."""
         self._toml: dict[str, Any] | None = None
 
     def _text(self, path: Path) -> str | None:
@@ -188,7 +124,7 @@ class Reader:
         poetry = tool.get("poetry", {})
         if isinstance(poetry.get("extras"), dict):
             deps = poetry.get("dependencies", {}) if isinstance(poetry.get("dependencies"), dict) else {}
-            table.update({k: [_poetry_requirement(n, deps.get(n, "*")) for n in _as_list(v)]
+            table.update({k: [poetry_requirement(n, deps.get(n, "*")) for n in _as_list(v)]
                           for k, v in poetry["extras"].items() if isinstance(k, str)})  # fmt: skip
         project = self.pyproject().get("project", {}).get("optional-dependencies", {})
         table.update({k: _as_list(v) for k, v in project.items()})
@@ -208,7 +144,7 @@ class Reader:
                        if normalize(g) in names and isinstance(groups[g], dict)]  # fmt: skip
         for table in tables:
             if isinstance(table, dict):
-                reqs += [_poetry_requirement(n, v) for n, v in table.items() if normalize(n) != "python"]
+                reqs += [poetry_requirement(n, v) for n, v in table.items() if normalize(n) != "python"]
         pdm = tool.get("pdm", {}).get("dev-dependencies", {})
         if isinstance(pdm, dict):
             reqs += [r for g, v in pdm.items() if normalize(g) in names for r in _as_list(v)]
@@ -218,7 +154,7 @@ class Reader:
         if (self.root / "Pipfile").is_file():
             dev = self._toml_file("Pipfile").get("dev-packages", {})
             if isinstance(dev, dict):
-                reqs += [_poetry_requirement(n, v, pipfile=True) for n, v in dev.items()]
+                reqs += [poetry_requirement(n, v, pipfile=True) for n, v in dev.items()]
         reqs += _as_list(self._setup_call().get("tests_require") or [])
         cfg = self.ini("setup.cfg")
         reqs += _cfg_list(cfg.get("options", "tests_require", fallback=""))
@@ -269,7 +205,7 @@ class Reader:
         reqs = _as_list(data.get("project", {}).get("dependencies", []))
         poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
         if isinstance(poetry, dict):
-            reqs += [_poetry_requirement(n, v) for n, v in poetry.items() if normalize(n) != "python"
+            reqs += [poetry_requirement(n, v) for n, v in poetry.items() if normalize(n) != "python"
                      and not (isinstance(v, dict) and v.get("optional"))]  # fmt: skip
         flit = data.get("tool", {}).get("flit", {}).get("metadata", {})
         reqs += _as_list(flit.get("requires", []))
@@ -287,7 +223,7 @@ class Reader:
         poetry = data.get("tool", {}).get("poetry", {})
         python = poetry.get("dependencies", {}).get("python") if isinstance(poetry.get("dependencies"), dict) else None
         if not requires and isinstance(python, str):
-            requires = _poetry_specifier(python)
+            requires = poetry_specifier(python)
         cfg = self.ini("setup.cfg")
         requires = requires or cfg.get("options", "python_requires", fallback="").strip()
         setup = self._setup_call()
@@ -336,6 +272,13 @@ class Reader:
                 else:
                     reqs += self.requirements_file(base / target, seen)
                 continue
+            itself = re.match(r"^(?:(?:-e|--editable)\s*)?(\.[^\s\[]*)(?:\[([^\]]*)\])?$", line)
+            if itself and (base / itself.group(1)).resolve() == self.root.resolve():
+                # "-e .[http2]": the project itself, with the extras its tests need
+                self.self_extras += [normalize(e) for e in (itself.group(2) or "").split(",") if e.strip()]
+                self.skipped.append(f"{line} (editable or path install of the project itself: its extras go with it,"
+                                    f" in {where})")
+                continue
             reason = _unusable(line)
             if reason:
                 self.skipped.append(f"{line} ({reason}, in {where})")
@@ -345,6 +288,20 @@ class Reader:
 
     def tox_deps(self) -> list[str]:
         """``[testenv] deps`` from tox.ini, setup.cfg or pyproject's ``legacy_tox_ini``."""
+        found = self._tox_testenv("deps")
+        if found is None:
+            return []
+        name, value = found
+        seen = {p.resolve() for p in map(self.root.joinpath, self.read)}
+        return self._lines(value, self.root, seen, name)
+
+    def tox_extras(self) -> list[str]:
+        """``[testenv] extras``: the project's extras tox installs for the tests."""
+        found = self._tox_testenv("extras")
+        return [normalize(e) for e in re.split(r"[\s,]+", found[1]) if e and "{" not in e] if found else []
+
+    def _tox_testenv(self, option: str) -> tuple[str, str] | None:
+        """(file, value) of ``option`` in the first tox ``[testenv]`` section that has it."""
         legacy = self.pyproject().get("tool", {}).get("tox", {}).get("legacy_tox_ini")
         sources = [("tox.ini", None), ("setup.cfg", None)]
         if isinstance(legacy, str):
@@ -353,10 +310,9 @@ class Reader:
             if text is None and not (self.root / name).is_file():
                 continue
             config = self.ini(name, text)
-            if config.has_option("testenv", "deps"):
-                seen = {p.resolve() for p in map(self.root.joinpath, self.read)}
-                return self._lines(config.get("testenv", "deps"), self.root, seen, name)
-        return []
+            if config.has_option("testenv", option):
+                return name, config.get("testenv", option)
+        return None
 
     def dependency_groups(self, names: tuple[str, ...]) -> list[str]:
         """PEP 735 ``[dependency-groups]`` named in ``names``, with ``{include-group = ...}`` expanded."""
@@ -409,6 +365,16 @@ def _setup_kwargs(tree: ast.Module) -> dict[str, Any]:
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             assigned[node.targets[0].id] = node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and _item_of_dict(node.targets[0], assigned):
+            # EXTRAS['dev'] = EXTRAS['tests'] + [...]: the dict literal gains that key
+            # (evaluated now, against the dict as it was: the value may read the dict itself)
+            target = node.targets[0]
+            table = assigned[target.value.id]
+            try:
+                value = ast.Constant(_literal(node.value, assigned, 0))
+            except (ValueError, TypeError, KeyError, RecursionError):
+                continue
+            assigned[target.value.id] = ast.Dict(keys=[*table.keys, target.slice], values=[*table.values, value])
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "setup":
             found = {}
@@ -421,12 +387,20 @@ def _setup_kwargs(tree: ast.Module) -> dict[str, Any]:
     return {}
 
 
+def _item_of_dict(target: ast.expr, assigned: dict[str, ast.expr]) -> bool:
+    """``NAME['key']`` where NAME is a module-level dict literal."""
+    return (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+            and isinstance(assigned.get(target.value.id), ast.Dict) and isinstance(target.slice, ast.Constant))  # fmt: skip
+
+
 def _literal(node: ast.expr, names: dict[str, ast.expr], depth: int) -> Any:
     """A literal, with module-level names and list ``+`` resolved (``TESTS + ["x"]``)."""
     if depth > 20:
         raise ValueError("too deep")
     if isinstance(node, ast.Name):
         return _literal(names[node.id], names, depth + 1)
+    if isinstance(node, ast.Subscript):
+        return _literal(node.value, names, depth + 1)[_literal(node.slice, names, depth + 1)]
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _literal(node.left, names, depth + 1) + _literal(node.right, names, depth + 1)
     if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
@@ -483,49 +457,3 @@ def _cfg_list(value: str) -> list[str]:
         elif piece.strip():
             items.append(piece.strip())
     return items
-
-
-def _poetry_requirement(name: str, value: Any, pipfile: bool = False) -> str:
-    """A poetry/Pipfile dependency entry as a PEP 508 line: ``{"version": "^1.2", "extras": ["x"]}`` -> ``name[x]>=1.2,<2``."""
-    extras: list[str] = []
-    version: Any = value
-    if isinstance(value, dict):
-        extras = [e for e in value.get("extras", []) if isinstance(e, str)]
-        version = value.get("version", "*")
-        if any(key in value for key in ("git", "path", "url", "file")):
-            return ""  # not on the package index
-    elif isinstance(value, list):
-        version = "*"  # several alternatives by marker: leave the choice to the resolver
-    spec = version if pipfile and isinstance(version, str) and version != "*" else None
-    spec = spec if spec is not None else (_poetry_specifier(version) if isinstance(version, str) else "")
-    return name + (f"[{','.join(extras)}]" if extras else "") + spec
-
-
-def _poetry_specifier(constraint: str) -> str:
-    """Poetry's version syntax in PEP 440: ``^1.2`` -> ``>=1.2,<2.0``; ``~1.2`` -> ``>=1.2,<1.3``; ``*`` -> ""."""
-    clauses: list[str] = []
-    if "||" in constraint:
-        return ""  # alternatives PEP 440 cannot say: no constraint is closer than a wrong one
-    for part in re.split(r"\s*,\s*|\s+(?=[<>=!~^])", constraint.strip()):
-        part = part.strip()
-        if not part or part == "*":
-            continue
-        match = re.fullmatch(r"([\^~]|[<>=!]=?|~=)?\s*v?([0-9][0-9A-Za-z.*+-]*)", part)
-        if not match:
-            return ""
-        op, version = match.group(1) or "", match.group(2)
-        release = [int(x) for x in re.findall(r"\d+", version.split("-")[0])[:3]] or [0]
-        if op == "^":
-            first = next((i for i, x in enumerate(release) if x != 0), len(release) - 1)
-            upper = release[: first + 1]
-            upper[-1] += 1
-            clauses += [f">={version}", "<" + ".".join(map(str, upper))]
-        elif op == "~":
-            upper = release[:2] if len(release) > 1 else release[:1]
-            upper[-1] += 1
-            clauses += [f">={version}", "<" + ".".join(map(str, upper))]
-        elif op in ("", "="):
-            clauses.append(f"=={version}")
-        else:
-            clauses.append(f"{op}{version}")
-    return ",".join(clauses)

@@ -2,7 +2,7 @@
 
 Sources, in the order they are read: the project's extras named test/tests/testing/dev
 (pyproject, flit's ``requires-extra``, poetry's extras, setup.cfg, setup.py via ``ast``, and the
-``features`` of hatch's test environments), requirements files for tests and development, tox
+``features`` of hatch's test environments and ``extras`` of tox's), requirements files for tests and development, tox
 ``deps``, PEP 735 dependency groups, tool tables (poetry ``dev-dependencies`` and groups, pdm
 ``dev-dependencies``, hatch environments, Pipfile ``[dev-packages]``, ``tests_require``), and the
 pytest plugins the pytest config implies (``addopts``, ``required_plugins``). ``setup.py`` is
@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taskset import _depfiles as files
+from taskset import _specs as specs
 from taskset._depfiles import normalize, requirement_name
 from taskset.pythons import PythonNeeds, pytest_floor
 
 TEST_EXTRAS = ("test", "tests", "testing", "dev")
-"""Extra and dependency-group names that hold test dependencies."""
+"""Extra and dependency-group names that hold test dependencies (an extra named dev only when no
+test-named one exists: it usually adds linters and doc tools, pinned to what failed to build later)."""
 
 REQUIREMENT_GLOBS = (
     "requirements-dev*.txt",
@@ -140,7 +142,9 @@ def scan(root: Path) -> ProjectDeps:
     name = meta.get("name", "")
     extras_table = reader.extras()
     chosen = [extra for extra in TEST_EXTRAS if extra in extras_table]
-    chosen += [f for f in reader.hatch_features() if f in extras_table and f not in chosen]
+    if "dev" in chosen and len(chosen) > 1:
+        chosen.remove("dev")  # dev = tests + lint + docs: the tests' own extra will do
+    chosen += [f for f in reader.hatch_features() + reader.tox_extras() if f in extras_table and f not in chosen]
     extra_reqs = [req for extra in chosen for req in extras_table[extra]]
     found: list[str] = []
     for pattern in REQUIREMENT_GLOBS:
@@ -154,6 +158,7 @@ def scan(root: Path) -> ProjectDeps:
     found += implied_plugins(config.get("addopts", ""))
     found += config.get("required_plugins", [])
     self_extras, requirements = _split_self(found, name, reader.skipped)
+    self_extras += [e for e in reader.self_extras if e in extras_table]
     return ProjectDeps(
         name=name,
         installable=bool(meta.get("installable")),
@@ -193,8 +198,8 @@ def implied_plugins(addopts: str | list[str]) -> list[str]:
 def choose_pytest(deps: ProjectDeps, python_version: str) -> str:
     """The pytest requirement both the interpreter and the project accept.
 
-    The interpreter's floor (``pytest_floor``) and the project's ``minversion`` raise the lower
-    bound; a project pin is kept only if, together with that floor and the pins kept before it,
+    The floor ``pytest_floor`` gives (the runner's and the interpreter's) and the project's
+    ``minversion`` raise the lower bound; a project pin is kept only if, together with that floor and the pins kept before it,
     some release still satisfies it (``pytest~=7.1.0`` cannot run on 3.11: dropped).
     """
     floor = _max_version(pytest_floor(python_version) or "", deps.minversion)
@@ -203,10 +208,10 @@ def choose_pytest(deps: ProjectDeps, python_version: str) -> str:
     for req in deps.extra_requirements + deps.requirements:
         if normalize(requirement_name(req)) != "pytest":
             continue
-        trial = clauses + [c for c in files.specifier(req) if c not in clauses]
-        if files.satisfiable(trial + bound):
+        trial = clauses + [c for c in specs.specifier(req) if c not in clauses]
+        if specs.satisfiable(trial + bound):
             clauses = trial
-    if floor and not files.bounded_below(clauses, floor):
+    if floor and not specs.bounded_below(clauses, floor):
         clauses.append(f">={floor}")
     return "pytest" + ",".join(clauses)
 
@@ -245,7 +250,7 @@ def _dedupe(reqs: list[str]) -> list[str]:
 
 def _max_version(a: str, b: str) -> str:
     """The higher of two versions; one that is not a version loses ("" when neither is)."""
-    va, vb = files.parse_version(a) if a else None, files.parse_version(b) if b else None
+    va, vb = specs.parse_version(a) if a else None, specs.parse_version(b) if b else None
     if va is None or vb is None:
         return a if va is not None else (b if vb is not None else "")
     return a if va >= vb else b

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -20,17 +21,16 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from taskset import deps, pythons
+from taskset import deps, envcheck, pythons
+from taskset.envcheck import BUILD_LOG, MARKER
 from taskset.atomic import write_atomic
 from taskset.errors import EnvironmentBuildError
 from taskset.install import Installer, Plan, generated_modules
 from taskset.paths import cache_dir
 from taskset.record import EnvironmentSpec
 
-MARKER = "loopctl-env.json"
-"""Written last: an env dir without it is half-built and is never used."""
-BUILD_LOG = "loopctl-build.log"
-"""Every uv command of the build and its output, kept in the env dir."""
+_log = logging.getLogger(__name__)
+
 RECIPE_VERSION = 2
 """Part of every fingerprint: bump it when the way environments are built changes (2: generated modules)."""
 
@@ -165,8 +165,11 @@ def _build(
 ) -> Environment:
     tmp = final.parent / f".{key}.{os.getpid()}.tmp"
     log = final.parent / f".{key}.{os.getpid()}.log"
-    shutil.rmtree(tmp, ignore_errors=True)
-    log.unlink(missing_ok=True)
+    # We hold this key's lock: any other build folder of it is a killed build's leftover.
+    for stale in final.parent.glob(f".{key}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in final.parent.glob(f".{key}.*.log"):
+        stale.unlink(missing_ok=True)
     installer = Installer(interp.path, tmp, log, time.monotonic() + timeout, interp.version)
     try:
         remedy, frozen = installer.build(plan, source, first_rung)
@@ -186,24 +189,29 @@ def _build(
     )
     generated = generated_modules(tmp, plan.project_name, source) if plan.project and remedy != "source-tree" else {}
     os.replace(log, tmp / BUILD_LOG)
-    marker = {"fingerprint": key, "spec": _spec_dict(spec), "generated": generated}
-    write_atomic(tmp / MARKER, json.dumps(marker, indent=2) + "\n")
-    if final.exists():  # a half-built dir from a crashed build (no marker): replace it
+    record = {"fingerprint": key, "spec": _spec_dict(spec), "generated": generated, "manifest": envcheck.manifest(tmp)}
+    write_atomic(tmp / MARKER, json.dumps(record, indent=2) + "\n")
+    if final.exists():  # a half-built or damaged env: replace it
         shutil.rmtree(final)
     os.rename(tmp, final)
+    envcheck.forget(final)
     return Environment(path=final, python=final / "bin" / "python", spec=spec, fingerprint=key, generated=generated)
 
 
 def _load(final: Path, key: str, source: Path) -> Environment | None:
-    """The environment in ``final`` if it is complete (marker present, interpreter there), else None."""
+    """The environment in ``final`` if it is complete and undamaged (taskset.envcheck), else None."""
     try:
         data = json.loads((final / MARKER).read_text(encoding="utf-8"))
         spec = EnvironmentSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in data["spec"].items()})
     except (OSError, ValueError, KeyError, TypeError):
         return None
     python = final / "bin" / "python"
-    if not python.exists():  # the base interpreter it links to is gone
+    problem = envcheck.damage(final, data.get("manifest", ""), spec.requirements)
+    if problem:
+        _log.warning("loopctl: cached environment %s is damaged (%s); rebuilding it", final, problem)
         return None
+    if not data.get("manifest"):  # built before manifests were recorded: record this (verified) state
+        write_atomic(final / MARKER, json.dumps({**data, "manifest": envcheck.manifest(final)}, indent=2) + "\n")
     # the layout is a fact of this tree, not of the cached env (trees sharing deps may differ)
     spec = dataclasses.replace(spec, pythonpath=deps.pythonpath(source))
     generated = data.get("generated") if isinstance(data.get("generated"), dict) else {}

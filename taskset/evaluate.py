@@ -9,8 +9,10 @@
       -> Verdict: resolved only when every one of them passed
 
 A candidate's own failure (refused edit, patch that does not apply, failing or hanging tests,
-a broken environment) is a Verdict, never an exception. A broken task (its repository or test
-patch cannot be materialised) raises, because no candidate is to blame.
+witnesses that disagree -- ``tampered``) is a Verdict, never an exception. A broken task (its
+repository or test patch cannot be materialised) raises, because no candidate is to blame; so
+does a failure of the machine (``InfrastructureError``: a damaged environment, a full disk, a
+sandbox that cannot start where one is required), which is reported and retried, never judged.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
+from taskset import envprobe, sandbox
 from taskset.errors import EditRefused, EnvironmentBuildError, PatchError, TestRunError
 from taskset.feedback import feedback_for
 from taskset.junit import Outcome, TestResult, result_for, trim
@@ -31,6 +34,10 @@ DEFAULT_TIMEOUT = 300.0
 
 TIMEOUT_FACTOR = 5.0
 """A calibrated task gets this many times its gold run's duration (never less than the default)."""
+
+RESERVED_MODULES = frozenset({"pytest", "_pytest", "py", "pluggy", "loopctl_pytest_plugin", "loopctl_boot",
+                              "sitecustomize", "usercustomize", "conftest"})  # fmt: skip
+"""Top-level names a candidate may never create: how pytest starts, and our own plugin."""
 
 
 class VerdictProblem(str, enum.Enum):
@@ -99,25 +106,28 @@ def evaluate(
 
     ``tests`` replaces FAIL_TO_PASS + PASS_TO_PASS (calibration reruns subsets and orders);
     then ``resolved`` means every requested test passed. ``env`` skips the environment lookup.
-    Raises WorkspaceError/RepositoryError only when the task itself cannot be materialised.
+    Raises WorkspaceError/RepositoryError only when the task itself cannot be materialised, and
+    InfrastructureError when the machine fails (never a verdict: retry later).
     """
     started = time.monotonic()
+    sandbox.selected()  # a required sandbox that cannot start refuses before any work
     wanted = list(tests) if tests is not None else list(task.FAIL_TO_PASS) + list(task.PASS_TO_PASS)
+    roots = tuple(task.environment.pythonpath or (".",))
     with Workspace.for_task(task) as ws:
         try:
             env = env if env is not None else _environment(task, ws)
         except EnvironmentBuildError as exc:
             return _refusal(task, VerdictProblem.ENV_FAILED, _build_error_text(exc), started)
+        facts = envprobe.probe(env.python)
+        ws.guard_imports(roots, facts.stdlib | facts.top_level | RESERVED_MODULES)
         try:
-            if patch:
-                ws.apply_patch(patch, what="patch")
-            if edits:
-                ws.apply_edits(dict(edits))
+            touched = ws.apply_patch(patch, what="patch") if patch else []
+            touched += ws.apply_edits(dict(edits)) if edits else []
         except EditRefused as exc:
             return _refusal(task, VerdictProblem(exc.kind), str(exc), started)
         except PatchError as exc:
             return _refusal(task, VerdictProblem.PATCH_DOES_NOT_APPLY, str(exc), started)
-        run = _run(env, ws, wanted, task, timeout)
+        run = _run(env, ws, wanted, task, timeout, touched)
     return _judge(task, wanted, run, time.monotonic() - started)
 
 
@@ -127,25 +137,27 @@ def _environment(task, ws: Workspace):
     return environment_for(task, ws.path)
 
 
-def _run(env, ws: Workspace, wanted: list[str], task, timeout: float | None) -> TestRun | TestRunError:
+def _run(env, ws: Workspace, wanted: list[str], task, timeout: float | None, touched: list[str]) -> TestRun | TestRunError:
     try:
-        return run_task_tests(task, env, ws, wanted, timeout=timeout)
+        return run_task_tests(task, env, ws, wanted, timeout=timeout, suspects=touched)
     except TestRunError as exc:
         return exc
 
 
-def run_task_tests(task, env, ws: Workspace, tests: Sequence[str], *, timeout: float | None = None) -> TestRun:
+def run_task_tests(task, env, ws: Workspace, tests: Sequence[str], *, timeout: float | None = None,
+                   suspects: Sequence[str] = ()) -> TestRun:  # fmt: skip
     """Run ``tests`` in a prepared workspace exactly as the evaluator does before a verdict.
 
     Test files restored to the fix's version, bytecode cleared, the task's source roots first on
     the path, :func:`time_limit`. Calibration's same-workspace rerun uses it too, so the two never
-    drift apart. Raises TestRunError when the run leaves no usable report.
+    drift apart. ``suspects`` are the paths a candidate wrote (code from them may not reshape
+    pytest's reporting). Raises TestRunError when the run leaves no usable report.
     """
     # Refusals already stop test edits; restoring is the second lock on the same door.
     ws.restore_test_files()
     ws.clear_bytecode()
     pythonpath = task.environment.pythonpath or (".",)
-    return run_tests(env, ws, list(tests), pythonpath=pythonpath, timeout=time_limit(task, timeout))
+    return run_tests(env, ws, list(tests), pythonpath=pythonpath, timeout=time_limit(task, timeout), suspects=suspects)
 
 
 def time_limit(task, timeout: float | None = None) -> float:
@@ -164,12 +176,16 @@ def _judge(task, wanted: list[str], run: TestRun | TestRunError, duration: float
         timed_out = False
     else:
         results, timed_out = run.results, run.timed_out
+    tampered = () if isinstance(run, TestRunError) else run.tampered
     outcome = {t: result_for(t, results).outcome for t in wanted}
     # No tests is never a resolution: "nothing failed" is not evidence of a fix.
-    resolved = bool(wanted) and not timed_out and all(o is Outcome.PASSED for o in outcome.values())
+    resolved = bool(wanted) and not timed_out and not tampered and all(o is Outcome.PASSED for o in outcome.values())
     if not wanted:
         message = "the task names no tests to run"
-    if resolved:
+    if tampered:
+        problem = VerdictProblem.TAMPERED
+        message = "the run's evidence disagrees with itself: " + "; ".join(tampered)
+    elif resolved:
         problem = VerdictProblem.RESOLVED
     elif timed_out:
         problem = VerdictProblem.TESTS_TIMEOUT
@@ -185,6 +201,7 @@ def _judge(task, wanted: list[str], run: TestRun | TestRunError, duration: float
         pass_to_pass={t: outcome[t] for t in task.PASS_TO_PASS if t in outcome},
         duration=duration,
         message=message,
+        sandbox="" if isinstance(run, TestRunError) else run.sandbox,
     )
     output = "" if isinstance(run, TestRunError) else run.output
     return _with_feedback(verdict, wanted, output)

@@ -17,7 +17,14 @@ PER_TEST_LIMIT = 1200
 """Characters of failure text for one test (head and tail); fewer when many tests fail."""
 
 _HEADLINES = {
-    "unsafe-edit": "Your change was refused: it writes outside the repository's source files.",
+    "unsafe-edit": (
+        "Your change was refused: it writes where a fix may not (outside the source files, into package "
+        "metadata, or a module that would shadow how the tests start)."
+    ),
+    "tampered": (
+        "Your change interfered with how the tests run or report their results, so it was not accepted. "
+        "Fix the code under test; do not touch the test machinery."
+    ),
     "edits-touch-tests": (
         "Your change was refused: it edits the task's tests. Fix the code under test; "
         "the tests are restored before every verdict."

@@ -30,7 +30,9 @@ from pathlib import Path
 
 import uv
 
-from taskset._depfiles import normalize, parse_version, requirement_name
+from taskset import deps
+from taskset._depfiles import normalize, requirement_name
+from taskset._specs import parse_version
 from taskset.errors import EnvironmentBuildError, InfraCause, InfrastructureError
 
 RUNGS = ("normal", "no-build-isolation", "capped-backend", "pip", "source-tree")
@@ -90,10 +92,11 @@ for name, ep in found:
 """
 """Prints ``name<TAB>error`` for each installed pytest plugin whose entry point fails to import."""
 
-CUTOFF_FLOORS = {"atomicwrites": "2022-07-09", "setuptools": "2019-02-06"}
+CUTOFF_FLOORS = {"atomicwrites": "2022-07-09", "setuptools": "2019-02-06", "wheel": "2019-02-06"}
 """Packages resolved as of at least this day, whatever the resolution date (``--exclude-newer-package``):
 atomicwrites' old releases vanished from the index and came back under a 2022 upload date (pytest 4
-needs it), and uv builds a legacy sdist with ``setuptools>=40.8.0``, published 2019-02-05."""
+needs it); uv builds a legacy sdist with ``setuptools>=40.8.0`` (2019-02-05) and a wheel of that
+time (wheel 0.30 fails beside it on pluggy 0.6's license file)."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ class Installer:
                 if not climbable or not plan.project or rung == rungs[-1]:
                     raise
                 continue
-            self.check()
+            self.check(plan)
             self.drop_broken_plugins()
             return rung, self.freeze(plan.project_name)
         raise AssertionError("unreachable: the last rung raises")
@@ -169,7 +172,10 @@ class Installer:
         if rung == "pip":
             return self._install_with_pip(plan, source)
         if rung == "source-tree":
-            plan = dataclasses.replace(plan, project=False, requirements=plan.runtime + plan.requirements)
+            # the project's extras cannot be installed without the project: their requirements can
+            found = deps.scan(source)
+            own = plan.runtime + tuple(r for r in found.extra_requirements if _name(r) != "pytest")
+            plan = dataclasses.replace(plan, project=False, requirements=tuple(dict.fromkeys(own + plan.requirements)))
         args = ["pip", "install", "--python", str(self.python)]
         dated = _dated(plan.exclude_newer)
         files = self.venv / ".loopctl"
@@ -211,9 +217,20 @@ class Installer:
         if plan.project:
             self.run(pip + [str(source)], "pip:project", tool=False)
 
-    def check(self) -> None:
-        """The env must be able to import pytest: an install that resolved but cannot run is a failure."""
-        self.run([str(self.python), "-c", "import pytest"], "check", tool=False)
+    def check(self, plan: Plan | None = None) -> None:
+        """The env must be able to import pytest: an install that resolved but cannot run is a failure.
+
+        Old pytest (3.x) and its plugins import ``pkg_resources`` without declaring setuptools, which
+        a uv venv does not hold: then setuptools of the date is installed and the check repeated.
+        """
+        try:
+            self.run([str(self.python), "-c", "import pytest"], "check", tool=False)
+        except EnvironmentBuildError as exc:
+            if "No module named 'pkg_resources'" not in exc.output or plan is None:
+                raise
+            self.run(["pip", "install", "--python", str(self.python), *_dated(plan.exclude_newer), "setuptools<70"],
+                     "check:setuptools")  # fmt: skip
+            self.run([str(self.python), "-c", "import pytest"], "check", tool=False)
 
     def drop_broken_plugins(self) -> tuple[str, ...]:
         """Uninstall pytest plugins that cannot even be imported here (``pytest-travis-fold`` needs

@@ -14,8 +14,15 @@ from pathlib import Path
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 # Python imports these (and runs *.pth lines) on start-up when they sit on sys.path: a candidate
-# could patch pytest itself through them, so no candidate may write one.
-STARTUP_FILES = frozenset({"sitecustomize.py", "usercustomize.py"})
+# could patch pytest itself through them, so no candidate may write one, as a module or a package.
+STARTUP_MODULES = frozenset({"sitecustomize", "usercustomize"})
+
+# Package metadata: a *.dist-info or *.egg-info folder on sys.path can declare a pytest plugin
+# (a ``pytest11`` entry point) that pytest loads before any test.
+METADATA_SUFFIXES = (".dist-info", ".egg-info")
+
+NAME_MAX = 255
+"""Bytes in one path component (Linux's NAME_MAX): a longer name fails every file system call."""
 
 
 def normalise(path: str) -> str:
@@ -36,8 +43,12 @@ def unsafe_reason(root: Path, path: str) -> str:
         return "'..' component"
     if any(part.lower() == ".git" for part in parts):  # .GIT is .git on case-insensitive disks
         return "inside .git"
-    if parts[-1] in STARTUP_FILES or parts[-1].endswith(".pth"):
+    if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in parts):
+        return f"a path component is longer than {NAME_MAX} bytes"
+    if any(part.split(".", 1)[0] in STARTUP_MODULES for part in parts) or parts[-1].endswith(".pth"):
         return "runs at interpreter start-up, before any test"
+    if any(part.lower().endswith(METADATA_SUFFIXES) for part in parts):
+        return "package metadata (it can declare pytest plugins)"
     return _landing_problem(root, "/".join(parts), "resolves")
 
 
@@ -94,3 +105,36 @@ def _landing_problem(root: Path, rel: str, verb: str) -> str:
     if resolved.split("/", 1)[0].lower() == ".git":
         return f"{verb} into .git (through a symlink)"
     return ""
+
+
+def shadow_reason(root: Path, rel: str, import_roots: tuple[str, ...], taken: frozenset[str]) -> str:
+    """Why a new file at ``rel`` would shadow a module the test run imports, or "".
+
+    ``import_roots`` are the workspace folders on ``sys.path`` (``.`` for the workspace itself);
+    ``taken`` the top-level names of the standard library, the environment and pytest. A module
+    or package that already exists in the workspace is the project's own and stays editable.
+    """
+    for import_root in import_roots:
+        base = normalise(import_root)
+        if base and rel != base and not rel.startswith(base + "/"):
+            continue
+        rest = rel[len(base) + 1:] if base else rel
+        first, _, below = rest.partition("/")
+        name = first if below else _module_name(first)
+        if not name or name not in taken:
+            continue
+        if os.path.lexists(root / base / first):
+            continue  # the project's own module of that name
+        where = f"{base}/{first}" if base else first
+        return f"'{where}' would shadow the module {name!r} that the test run imports"
+    return ""
+
+
+_MODULE_SUFFIX = re.compile(r"\.(py|pyw|pyc|pyo|pyd|so)$|\.[\w-]+\.(so|pyd)$")
+
+
+def _module_name(filename: str) -> str:
+    """The module a top-level file would be imported as ("" when it is not a Python module)."""
+    if not _MODULE_SUFFIX.search(filename):
+        return ""
+    return filename.split(".", 1)[0]

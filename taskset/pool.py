@@ -23,8 +23,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -112,7 +113,7 @@ class _Aborted:
         return (_aborted, ())
 
 
-def _aborted() -> "_Aborted":
+def _aborted() -> _Aborted:
     return _ABORTED
 
 

@@ -10,7 +10,7 @@ from typing import Protocol
 
 
 class Progress(Protocol):
-    """The events long work reports, in order: phases, each with items finishing; notes any time."""
+    """The events long work reports, in order: phases, each with items finishing; notes and status any time."""
 
     def phase(self, description: str, total: int | None = None) -> None:
         """A new phase begins (``total`` items, or an unknown number); it replaces the previous one."""
@@ -20,6 +20,9 @@ class Progress(Protocol):
 
     def note(self, message: str) -> None:
         """A line the user should read now (a skipped unit, an infrastructure failure to retry)."""
+
+    def status(self, text: str) -> None:
+        """A short live line that replaces the previous one (attempts made, dollars spent so far)."""
 
 
 class _Silent:
@@ -32,6 +35,9 @@ class _Silent:
         pass
 
     def note(self, message: str) -> None:
+        pass
+
+    def status(self, text: str) -> None:
         pass
 
 

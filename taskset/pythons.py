@@ -51,6 +51,10 @@ The day matters: pytest 7.2 came out the day *after* Python 3.11.0, so a resolut
 must reach it or the floor cannot be installed (checked with ``uv pip compile --exclude-newer``).
 """
 
+RUNNER_PYTEST = ("3.5", "2018-03-22")
+"""The oldest pytest the test runner drives on any interpreter (its plugin reads ``user_properties``,
+``--continue-on-collection-errors``), and the day it reached the index: a floor for every interpreter."""
+
 _PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)"
 
 
@@ -102,10 +106,10 @@ def release_date(version: str) -> str | None:
     return RELEASE_DATES.get(".".join(version.split(".")[:2]))
 
 
-def pytest_floor(version: str) -> str | None:
-    """The oldest pytest that runs on ``version``'s minor, or None when any will do."""
+def pytest_floor(version: str) -> str:
+    """The oldest pytest that runs on ``version``'s minor and that the runner drives."""
     floor = PYTEST_FLOORS.get(".".join(version.split(".")[:2]))
-    return floor[0] if floor else None
+    return floor[0] if floor else RUNNER_PYTEST[0]
 
 
 def effective_date(resolution_date: str | None, version: str) -> str:
@@ -113,10 +117,10 @@ def effective_date(resolution_date: str | None, version: str) -> str:
 
     Packages resolved before the interpreter existed rarely run on it (pytest as of 2021 does
     not import on 3.11), so the interpreter's release date is a floor for the resolution date;
-    so is the day its pytest floor was published.
+    so is the day its pytest floor (at least the runner's, pytest 3.5) was published.
     """
     minor = ".".join(version.split(".")[:2])
-    floor = PYTEST_FLOORS.get(minor, ("", ""))[1]
+    floor = PYTEST_FLOORS.get(minor, RUNNER_PYTEST)[1]
     asked = normalize_date(resolution_date) if resolution_date else ""
     candidates = [d for d in (asked, release_date(version), floor) if d]
     if not candidates:
@@ -192,8 +196,9 @@ def _probe(path: Path) -> tuple[str, str]:
 
 AUTO = "auto"
 """The ``--python`` value that picks an interpreter per commit."""
-KNOWN_MINORS = tuple(RELEASE_DATES)
-"""The minors ``available()`` looks for, oldest first."""
+KNOWN_MINORS = tuple(m for m in RELEASE_DATES if m not in ("2.7", "3.3", "3.4", "3.5"))
+"""The minors ``available()`` looks for and ``choose`` picks from, oldest first: uv builds
+environments for Python 3.6 and later only."""
 
 
 @dataclass(frozen=True)

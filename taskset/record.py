@@ -11,9 +11,10 @@ import enum
 import functools
 import json
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from taskset.errors import TaskRecordError
 
@@ -172,12 +173,12 @@ class Task:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "<task>") -> "Task":
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<task>") -> Task:
         """Build a task from its dict form, raising TaskRecordError naming ``source`` and the field."""
         return _Reader(source).task(data)
 
     @classmethod
-    def from_json(cls, text: str, source: str = "<task>") -> "Task":
+    def from_json(cls, text: str, source: str = "<task>") -> Task:
         """Parse JSON text into a task; a syntax error names ``source``."""
         try:
             data = json.loads(text)
@@ -248,7 +249,7 @@ class _Reader:
     def value(self, value: Any, name: str, hint: Any) -> Any:
         """``value`` checked against (and converted to) the type ``hint``."""
         origin, args = typing.get_origin(hint), typing.get_args(hint)
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             return self.record(hint, value, name + ".")
         if isinstance(hint, type) and issubclass(hint, enum.Enum):
             return self.member(value, name, hint)
@@ -259,11 +260,12 @@ class _Reader:
             return tuple(items)
         if origin is tuple:
             if not (isinstance(value, list) and len(value) == len(args)
-                    and all(_is(item, kind) for item, kind in zip(value, args))):
+                    and all(_is(item, kind) for item, kind in zip(value, args, strict=True))):
                 raise self.fail(name, "expected [" + ", ".join(kind.__name__ for kind in args) + "]")
             return tuple(value)
         if origin is dict:
-            return {key: self.value(item, f"{name}.{key}", args[1]) for key, item in self.typed(value, name, dict).items()}
+            entries = self.typed(value, name, dict)
+            return {key: self.value(item, f"{name}.{key}", args[1]) for key, item in entries.items()}
         return self.typed(value, name, hint)
 
     def typed(self, value: Any, name: str, kind: type) -> Any:

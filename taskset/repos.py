@@ -45,6 +45,8 @@ def run_git(
     """Run ``git args`` with a clean git environment; never raises on a non-zero exit."""
     full_env = {k: v for k, v in os.environ.items() if k not in _LEAKY_GIT_VARS}
     full_env["GIT_TERMINAL_PROMPT"] = "0"  # a private URL must fail, not wait for a password
+    # A replace ref (refs/replace/<base> -> <fix>) planted in a mirror must never swap the trees we read.
+    full_env["GIT_NO_REPLACE_OBJECTS"] = "1"
     full_env.update(env or {})
     # No terminal and no stdin: ssh asking about a host key must fail, never hang an unattended run.
     stdin = None if input is not None else subprocess.DEVNULL
@@ -111,12 +113,16 @@ def mirror(location: str, update: bool = True) -> Path:
     """
     key = _normalise(location)
     dest = cache_dir() / "repos" / f"{_slug(repo_name(location))}-{_short_hash(key)}"
-    if not update and (dest / "HEAD").is_file():
+    if not update and _healthy(dest):
         return dest
     from filelock import FileLock  # loaded when a mirror is needed, not by `import taskset`
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(dest) + ".lock"):
+        if dest.exists() and not _healthy(dest):
+            # a damaged mirror (HEAD or refs gone, not a repository any more) is the cache's
+            # fault, not the repository's: move it aside and clone again
+            _discard(dest)
         if (dest / "HEAD").is_file():
             if update:
                 _fetch(location, dest)
@@ -212,6 +218,23 @@ def _fetch(location: str, dest: Path) -> None:
     done = run_git(["--git-dir", str(dest), "fetch", "--prune", "--quiet", "origin"])
     if done.returncode != 0:
         raise RepositoryError(location, f"cannot fetch: {last_line(done.stderr)}")
+
+
+def _healthy(git_dir: Path) -> bool:
+    """A bare repository git can read, with at least one ref."""
+    return (git_dir / "HEAD").is_file() and _has_commits(git_dir)
+
+
+def _discard(path: Path) -> None:
+    """Remove a damaged cache entry: renamed aside first, so a crash midway never leaves half of it in place."""
+    aside = path.with_name(f".{path.name}.damaged.{os.getpid()}")
+    try:
+        os.rename(path, aside)
+    except OSError:
+        aside = path
+    shutil.rmtree(aside, ignore_errors=True)
+    if path.exists():
+        raise RepositoryError(str(path), "damaged mirror could not be removed; delete it and retry")
 
 
 def _has_commits(git_dir: Path) -> bool:

@@ -1,32 +1,46 @@
-"""Run a task's tests with its own interpreter: scrubbed environment, pinned clock/hash/locale,
-a timeout that kills the whole process group, and outcomes read from JUnit XML.
+"""Run a task's tests with its own interpreter, confined, and read the outcome from two witnesses.
 
-The exit code is a second signal, never ignored: no report, or an empty report with a failing
-exit, is a TestRunError rather than "nothing failed".
+    the environment's interpreter, probed (a damaged one is an InfrastructureError)
+      -> a private scratch folder: HOME, TMPDIR, the report folder, the selection, the boot spec
+      -> pytest started by our boot script (nothing in the workspace can shadow how it starts),
+         its configuration passed explicitly, plugins from the environment only
+      -> inside the sandbox (taskset.sandbox): test files read-only, no network, own PID space
+      -> outcomes from the JUnit report AND the live channel, cross-checked with each other,
+         the exit code, the canaries and the test files' hashes (taskset.tamper)
+
+A report that disagrees with its other witnesses sets ``TestRun.tampered``; pytest leaving no
+usable report is a TestRunError; a timeout is ``timed_out=True`` with unrun tests ``missing``.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import signal
-import subprocess
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
-from taskset.errors import TestRunError
+from taskset import envprobe, protect, sandbox, tempdirs
+from taskset.errors import InfraCause, InfrastructureError, TestRunError
 from taskset.junit import Outcome, TestResult, parse_junit, trim
+from taskset.limits import DEFAULT_LIMITS, RunLimits
+from taskset.process import run_with_channel
+from taskset.pytestconfig import EMPTY_INI, find_config
+from taskset.safeio import read_bounded
+from taskset.tamper import Evidence, findings
+from taskset.witness import is_canary, parse_channel
 from taskset.workspace import clear_bytecode
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "_pytest_plugin"
-"""Holds only ``loopctl_pytest_plugin.py``: the one directory of ours the task's Python sees."""
+"""Holds only our plugin and boot script: the one directory of ours the task's Python sees."""
+BOOT = PLUGIN_DIR / "loopctl_boot.py"
 
 OUTPUT_LIMIT = 20_000
 """Characters of console output kept (head and tail)."""
+REPORT_CAP = 64 * 1024 * 1024
+"""A JUnit report larger than this is not one pytest wrote for our selection."""
 
-PASSED_ENV = ("HOME", "USER", "LOGNAME", "TMPDIR", "TERM")
+PASSED_ENV = ("USER", "LOGNAME", "TERM")
 """Caller variables a test run may see besides PATH; everything else is dropped."""
 
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
@@ -40,7 +54,6 @@ PINNED_ENV = {
 }
 
 # pytest exit codes (stable since pytest 5; 4.6 used the same numbers).
-EXIT_TESTS_FAILED = 1
 EXIT_NO_TESTS = 5
 INTERNAL_ERROR = "pytest::internal"
 """The pseudo-test pytest's JUnit writer files an internal error under."""
@@ -62,6 +75,55 @@ class TestRun:
     output: str = ""
     """The console output (stdout and stderr interleaved), decoded and trimmed."""
     junit_found: bool = False
+    sandbox: str = ""
+    """How the run was confined: ``bwrap``, ``unshare`` or ``none`` ("" when nothing ran)."""
+    tampered: tuple[str, ...] = ()
+    """Disagreements between the run's witnesses (empty when they agree): never a pass."""
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One run's inputs, as run_tests normalised them."""
+
+    root: Path
+    tests: list[str]
+    files: list[str]
+    """The distinct test files to hand pytest."""
+    absent: set[str]
+    """Requested ids whose file does not exist (``missing`` without asking pytest)."""
+    pythonpath: tuple[str, ...]
+    timeout: float
+    suspects: frozenset[str]
+    limits: RunLimits
+    test_paths: tuple[str, ...]
+    """The test patch's paths, when the workspace knows them (made read-only too)."""
+
+
+@dataclass(frozen=True)
+class _Scratch:
+    """The run's private folder (outside the workspace): what the sandbox shows of it, and how."""
+
+    base: Path
+
+    @property
+    def inputs(self) -> Path:  # read-only inside: spec, selection, fallback config
+        return self.base / "in"
+
+    @property
+    def report(self) -> Path:  # writable inside: pytest's JUnit report
+        return self.base / "report"
+
+    @property
+    def home(self) -> Path:
+        return self.base / "home"
+
+    @property
+    def tmp(self) -> Path:
+        return self.base / "tmp"
+
+    def create(self) -> None:
+        for folder in (self.inputs, self.report, self.home, self.tmp):
+            folder.mkdir(mode=0o700)
 
 
 def run_tests(
@@ -71,41 +133,105 @@ def run_tests(
     *,
     pythonpath: Sequence[str] = (".",),
     timeout: float = 300.0,
+    suspects: Iterable[str] = (),
+    limits: RunLimits = DEFAULT_LIMITS,
 ) -> TestRun:
-    """Run ``tests`` (node ids and/or file paths) in ``workspace`` with ``env.python``.
+    """Run ``tests`` (node ids and/or file paths) in ``workspace`` with ``env.python``, confined.
 
-    ``workspace`` is a path or a Workspace. Raises TestRunError when pytest leaves no usable
-    report; a timeout is not an error but ``timed_out=True`` with unrun tests ``missing``.
+    ``workspace`` is a path or a Workspace. ``suspects`` are the relative paths a candidate
+    wrote: code from them may not reshape pytest's reporting. Raises TestRunError when pytest
+    leaves no usable report, InfrastructureError when the environment or the machine fails.
     """
     root = Path(getattr(workspace, "path", workspace)).resolve()
-    clear_bytecode(root)
+    try:
+        clear_bytecode(root)
+    except OSError as exc:
+        raise TestRunError(f"cannot clear bytecode in the workspace: {exc}") from None
     files, absent = _split_files(root, tests)
     if not files:
         return TestRun(results={t: TestResult(t, Outcome.MISSING) for t in tests}, exit_code=None)
-    with tempfile.TemporaryDirectory(prefix="loopctl-run-") as tmp:
-        tmpdir = Path(tmp)
-        (tmpdir / "select.txt").write_text("\n".join(t for t in tests if t not in absent) + "\n")
-        command = _command(Path(env.python), root, files, tmpdir)
-        started = time.monotonic()
-        exit_code, timed_out, raw = _execute(command, root, scrubbed_env(env, root, pythonpath), timeout, tmpdir)
-        duration = time.monotonic() - started
-        junit = tmpdir / "junit.xml"
-        xml = junit.read_bytes() if junit.is_file() else None
-    output = trim(raw.decode("utf-8", errors="replace"), OUTPUT_LIMIT)
-    results = _results(xml, list(tests), exit_code, timed_out, output)
-    return TestRun(results, exit_code, timed_out, duration, output, xml is not None)
+    facts = envprobe.probe(env.python)
+    kind = sandbox.selected()
+    try:
+        base = tempdirs.make("run")
+    except OSError as exc:
+        raise InfrastructureError(f"cannot create a scratch folder: {exc}", cause=InfraCause.DISK) from None
+    request = _Request(root, list(tests), files, absent, tuple(pythonpath), timeout, frozenset(suspects), limits,
+                       tuple(getattr(workspace, "test_paths", ())))  # fmt: skip
+    try:
+        return _run(env, facts, kind, request, _Scratch(base))
+    except OSError as exc:
+        raise InfrastructureError(f"test run failed on the machine's side: {exc}", cause=InfraCause.DISK) from None
+    finally:
+        tempdirs.remove(base)
 
 
-def scrubbed_env(env, root: Path, pythonpath: Sequence[str] = (".",)) -> dict[str, str]:
-    """The environment a test process gets: an allowlist of the caller's, plus pinned values."""
+def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: "_Request", scratch: _Scratch) -> TestRun:
+    root, tests, files, pythonpath, limits = request.root, request.tests, request.files, request.pythonpath, request.limits
+    scratch.create()
+    select = scratch.inputs / "select.txt"
+    select.write_text("\n".join(t for t in tests if t not in request.absent) + "\n", encoding="utf-8")
+    config = find_config(root, files, facts.pytest_version)
+    if config is None:
+        config = scratch.inputs / "pytest.ini"
+        config.write_text(EMPTY_INI, encoding="utf-8")
+    guarded = protect.protected_files(root)
+    before = protect.hashes(root, guarded)
+    frozen = protect.read_only_files(root, files, config, request.test_paths)
+    spec = scratch.inputs / "spec.json"
+    junit = scratch.report / "junit.xml"
+
+    def command_for(channel_fd: int) -> list[str]:
+        args = _pytest_args(root, files, select, junit, config, channel_fd)
+        spec.write_text(json.dumps(_boot_spec(root, pythonpath, args, limits, channel_fd)), encoding="utf-8")
+        command = [str(env.python), "-s", "-B", str(BOOT), str(spec)]
+        return sandbox.wrap(kind, _mounts(env, facts, root, scratch, frozen), command, scratch.base)
+
+    finished = run_with_channel(command_for, root, scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp),
+                                request.timeout, scratch.base / "output.log")  # fmt: skip
+    output = trim(finished.output.decode("utf-8", errors="replace"), OUTPUT_LIMIT)
+    xml = read_bounded(junit, REPORT_CAP)
+    witness = parse_channel(finished.channel)
+    if not witness.booted and not finished.timed_out:
+        raise InfrastructureError(
+            f"the {kind.value} sandbox or the environment's interpreter did not start (exit {finished.exit_code})",
+            cause=InfraCause.SANDBOX, output=output,
+        )
+    if finished.timed_out:
+        results = _partial_results(xml, tests)
+        return TestRun(results, None, True, finished.duration, output, xml is not None, kind.value)
+    junit_results = _parse(xml, tests)
+    tamper = findings(Evidence(
+        witness=witness, junit=junit_results, exit_code=finished.exit_code, root=str(root), before=before,
+        after=protect.hashes(root, guarded), suspects=request.suspects,
+    ))  # fmt: skip
+    if finished.channel_overflow:
+        tamper.insert(0, "the live channel carried more than any honest run says")
+    if tamper:
+        results = _without_canaries(junit_results or {}) or {t: TestResult(t, Outcome.MISSING) for t in tests}
+        return TestRun(results, finished.exit_code, False, finished.duration, output, xml is not None, kind.value,
+                       tuple(tamper))  # fmt: skip
+    results = _checked(junit_results, finished.exit_code, output)
+    return TestRun(results, finished.exit_code, False, finished.duration, output, True, kind.value)
+
+
+def scrubbed_env(env, root: Path, pythonpath: Sequence[str] = (".",), home: Path | None = None,
+                 tmp: Path | None = None) -> dict[str, str]:  # fmt: skip
+    """The environment a test process gets: an allowlist of the caller's, pinned values, private HOME/TMPDIR.
+
+    ``PYTHONPATH`` is not among them: the boot script sets it for the tests' own child processes
+    once pytest has started, so it can never shadow how pytest starts.
+    """
     bin_dir = str(Path(env.python).parent)
     caller = os.environ
     result = {name: caller[name] for name in PASSED_ENV if name in caller and not _secret(name)}
     result["PATH"] = os.pathsep.join(p for p in (bin_dir, caller.get("PATH", "")) if p)
     result.update(PINNED_ENV)
-    entries = [str(PLUGIN_DIR)] + [str(root / entry) for entry in pythonpath]
-    result["PYTHONPATH"] = os.pathsep.join(entries)
     result["VIRTUAL_ENV"] = str(Path(env.python).parent.parent)
+    if home is not None:
+        result["HOME"] = str(home)
+    if tmp is not None:
+        result["TMPDIR"] = str(tmp)
     return result
 
 
@@ -126,78 +252,82 @@ def _split_files(root: Path, tests: Sequence[str]) -> tuple[list[str], set[str]]
     return files, absent
 
 
-def _command(python: Path, root: Path, files: list[str], tmpdir: Path) -> list[str]:
+def _pytest_args(root: Path, files: list[str], select: Path, junit: Path, config: Path, channel_fd: int) -> list[str]:
     return [
-        str(python), "-m", "pytest",
         "-p", "loopctl_pytest_plugin",
-        f"--loopctl-select={tmpdir / 'select.txt'}",
-        f"--junitxml={tmpdir / 'junit.xml'}",
+        f"--loopctl-select={select}",
+        f"--loopctl-channel={channel_fd}",
+        "--loopctl-canaries",
+        f"--junitxml={junit}",
         "-o", "junit_family=xunit1",
         "--continue-on-collection-errors",
         "-p", "no:cacheprovider",
         f"--rootdir={root}",
+        f"--confcutdir={root}",
+        "-c", str(config),
         "-rA",
         *files,
     ]  # fmt: skip
 
 
-def _execute(command: list[str], cwd: Path, environ: Mapping[str, str], timeout: float, tmpdir: Path):
-    """Run ``command`` in its own session; returns (exit code or None, timed out, output bytes)."""
-    # Output goes to a file, not a pipe: a grandchild that keeps the pipe open must not make
-    # a finished run look like it hung.
-    log_path = tmpdir / "output.log"
-    with open(log_path, "wb") as log:
-        try:
-            proc = subprocess.Popen(
-                command, cwd=cwd, env=dict(environ), stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        except OSError as exc:
-            raise TestRunError(f"cannot start {command[0]}: {exc}") from None
-        try:
-            exit_code, timed_out = proc.wait(timeout=timeout), False
-        except subprocess.TimeoutExpired:
-            exit_code, timed_out = None, True
-        finally:
-            _kill_group(proc)
-    return exit_code, timed_out, log_path.read_bytes()
+def _boot_spec(root: Path, pythonpath: Sequence[str], args: list[str], limits: RunLimits, channel_fd: int) -> dict:
+    roots = list(dict.fromkeys(str(root / entry) if entry not in ("", ".") else str(root) for entry in pythonpath))
+    return {"sys_path": list(dict.fromkeys([str(root), *roots])), "pythonpath": roots, "args": args,
+            "limits": limits.rlimits(), "channel": channel_fd}  # fmt: skip
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill everything the run started (its session's process group), then reap the leader."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
+def _mounts(env, facts: envprobe.EnvFacts, root: Path, scratch: _Scratch, frozen: list[str]) -> sandbox.Mounts:
+    venv = Path(env.python).parent.parent
+    visible = [facts.base_prefix, venv, PLUGIN_DIR, scratch.inputs, facts.executable]
+    read_only = _outermost(p.resolve() for p in visible if p.exists())
+    return sandbox.Mounts(
+        read_only=read_only,
+        writable=(root, scratch.report, scratch.home, scratch.tmp),
+        protected=tuple(root / rel for rel in frozen),
+        cwd=root,
+    )
 
 
-def _results(xml: bytes | None, tests: list[str], exit_code, timed_out: bool, output: str) -> dict[str, TestResult]:
-    """Read the report and cross-check it with the exit code."""
-    if timed_out:
-        results = _parse_partial(xml, tests)
-        return {t: results.get(t) or TestResult(t, Outcome.MISSING) for t in tests} | results
+def _outermost(paths: Iterable[Path]) -> tuple[Path, ...]:
+    """The paths, less those inside another one (binding a folder shows what is below it)."""
+    unique = sorted(set(paths), key=lambda p: len(p.parts))
+    kept: list[Path] = []
+    for path in unique:
+        if not any(path == k or k in path.parents for k in kept):
+            kept.append(path)
+    return tuple(kept)
+
+
+def _parse(xml: bytes | None, tests: list[str]) -> dict[str, TestResult] | None:
     if xml is None:
+        return None
+    return parse_junit(xml, tests)
+
+
+def _without_canaries(results: Mapping[str, TestResult]) -> dict[str, TestResult]:
+    return {nodeid: r for nodeid, r in results.items() if not is_canary(nodeid)}
+
+
+def _checked(results: dict[str, TestResult] | None, exit_code: int | None, output: str) -> dict[str, TestResult]:
+    """The report's results, after the checks an honest report passes."""
+    if results is None:
         raise TestRunError(f"pytest exited with {exit_code} and wrote no JUnit report", output)
-    results = parse_junit(xml, tests)
     if INTERNAL_ERROR in results:
         raise TestRunError(f"pytest hit an internal error (exit {exit_code})", output)
+    results = _without_canaries(results)
     reported = any(r.outcome is not Outcome.MISSING for r in results.values())
-    if exit_code == EXIT_NO_TESTS and not reported:
-        return results
-    if not reported and exit_code != 0:
-        raise TestRunError(f"pytest exited with {exit_code} and reported no tests", output)
-    bad = [r for r in results.values() if r.outcome in (Outcome.FAILED, Outcome.ERROR)]
-    if exit_code == 0 and bad:
-        raise TestRunError(f"pytest exited 0 but its report has {len(bad)} failing tests", output)
+    if exit_code not in (0, 1, EXIT_NO_TESTS):
+        if not reported:
+            raise TestRunError(f"pytest exited with {exit_code} and reported no tests", output)
     return results
 
 
-def _parse_partial(xml: bytes | None, tests: list[str]) -> dict[str, TestResult]:
+def _partial_results(xml: bytes | None, tests: list[str]) -> dict[str, TestResult]:
     """A killed run rarely leaves a report; if one is there and readable, keep what it says."""
-    if not xml:
-        return {}
-    try:
-        return parse_junit(xml, tests)
-    except TestRunError:
-        return {}
+    results: dict[str, TestResult] = {}
+    if xml:
+        try:
+            results = _without_canaries(parse_junit(xml, tests))
+        except TestRunError:
+            results = {}
+    return {t: results.get(t) or TestResult(t, Outcome.MISSING) for t in tests} | results

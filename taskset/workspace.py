@@ -7,17 +7,27 @@ inside the workspace can lead to the fix commit or the gold patch.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
 from taskset.diffpaths import patch_paths, strip_level, symlink_targets
-from taskset.errors import EditRefused, PatchError, WorkspaceError
-from taskset.pathsafety import blocked_reason, clear_way, normalise, resolved_relative, symlink_reason, unsafe_reason
+from taskset.errors import EditRefused, InfraCause, InfrastructureError, PatchError, WorkspaceError
+from taskset.pathsafety import (
+    blocked_reason,
+    clear_way,
+    normalise,
+    resolved_relative,
+    shadow_reason,
+    symlink_reason,
+    unsafe_reason,
+)
+from taskset.pytestconfig import CONFIG_NAMES
 from taskset.repos import last_line, mirror, resolve_revision, run_git
+from taskset import tempdirs
 from taskset.testfiles import is_test_path
 
 _IDENTITY = {
@@ -38,8 +48,12 @@ _SYMLINK = -1
 _Snapshot = tuple[bytes, int] | None  # (content, mode) of a file, (target, _SYMLINK) of a link, None if absent
 
 
-# Root files whose pytest sections (addopts, plugins, testpaths) change how the tests run.
-TEST_CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+# Files whose pytest sections (addopts, plugins, testpaths) change how the tests run, wherever
+# they sit: pytest reads the one nearest the tests.
+TEST_CONFIG_FILES = CONFIG_NAMES
+
+# Errors that say the machine failed a write, not that the candidate's path is bad.
+_MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 
 class Workspace:
@@ -52,6 +66,8 @@ class Workspace:
         self.test_paths = test_paths
         """Every path the test patch touches, repository-relative."""
         self._snapshot = snapshot
+        self._import_roots: tuple[str, ...] = ()
+        self._taken_names: frozenset[str] = frozenset()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -62,13 +78,13 @@ class Workspace:
         sha = resolve_revision(git_dir, base_commit)
         if root is not None:
             Path(root).mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix="loopctl-ws-", dir=root)).resolve()
+        path = tempdirs.make("ws", root)
         try:
             _export(git_dir, sha, path)
             ws = cls(path, sha, (), {})
             if test_patch.strip():
                 ws.test_paths = tuple(ws.apply_patch(test_patch, what="test patch", allow_tests=True))
-            guarded = dict.fromkeys(ws.test_paths + TEST_CONFIG_FILES)
+            guarded = dict.fromkeys(ws.test_paths + tuple(_config_files(path)) + TEST_CONFIG_FILES)
             ws._snapshot = {rel: _read(path / rel) for rel in guarded}
         except BaseException:
             _remove_tree(path)
@@ -84,8 +100,8 @@ class Workspace:
         return cls.create(git_dir, task.base_commit, task.test_patch, root=root)
 
     def close(self) -> None:
-        """Delete the work tree; safe to call twice."""
-        _remove_tree(self.path)
+        """Delete the work tree; safe to call twice, and never raises (a leftover is only disk space)."""
+        tempdirs.remove(self.path)
 
     def __enter__(self) -> "Workspace":
         return self
@@ -117,6 +133,15 @@ class Workspace:
         if done.returncode != 0:
             raise WorkspaceError(f"{self.path}: git diff failed: {last_line(done.stderr)}")
         return done.stdout.decode("utf-8", errors="replace")
+
+    def guard_imports(self, import_roots: tuple[str, ...], taken: frozenset[str]) -> None:
+        """From now on, refuse candidate paths that would create a new top-level module named in ``taken``.
+
+        ``import_roots`` are the workspace folders the test run puts on ``sys.path``; ``taken``
+        the names of the standard library, the environment's packages and pytest's own.
+        """
+        self._import_roots = tuple(dict.fromkeys(("",) + tuple(import_roots)))
+        self._taken_names = frozenset(taken)
 
     # --- changes ---------------------------------------------------------------------------
 
@@ -158,11 +183,13 @@ class Workspace:
             if problem:
                 raise EditRefused(original, problem, kind=EditRefused.UNSAFE)
         payloads = [_encode(original, content) for original, content in files.items()]
-        try:
-            for rel, data in zip(paths, payloads):
+        for rel, data in zip(paths, payloads):
+            try:
                 _replace(self.path / rel, data)
-        except OSError as exc:
-            raise WorkspaceError(f"{self.path}: cannot write edits: {exc}") from None
+            except OSError as exc:
+                if exc.errno in _MACHINE_ERRNOS:
+                    raise InfrastructureError(f"{self.path}: cannot write edits: {exc}", cause=InfraCause.DISK) from None
+                raise EditRefused(rel, f"cannot be written: {exc.strerror or exc}", kind=EditRefused.UNSAFE) from None
         return paths
 
     def clear_bytecode(self) -> int:
@@ -172,9 +199,13 @@ class Workspace:
     def restore_test_files(self) -> None:
         """Put every test-patch path back exactly as the test patch left it (content, mode, absence).
 
-        The root files that configure pytest (``TEST_CONFIG_FILES``) go back too: a candidate may
-        edit them (a fix can touch packaging), but its ``addopts`` never reach the verdict run.
+        The files that configure pytest (``TEST_CONFIG_FILES``, anywhere in the tree) go back too,
+        and any the candidate added are removed: a fix may edit packaging, but its ``addopts``
+        never reach the verdict run.
         """
+        for rel in _config_files(self.path):
+            if rel not in self._snapshot:
+                (self.path / rel).unlink(missing_ok=True)
         for rel, saved in self._snapshot.items():
             target = self.path / rel
             clear_way(self.path, rel)
@@ -218,6 +249,8 @@ class Workspace:
         normalised = []
         for original in paths:
             problem = unsafe_reason(self.path, original)
+            if not problem and not allow_tests and self._taken_names:
+                problem = shadow_reason(self.path, normalise(original), self._import_roots, self._taken_names)
             if problem:
                 raise EditRefused(original, problem, kind=EditRefused.UNSAFE)
             normalised.append(normalise(original))
@@ -248,6 +281,17 @@ def clear_bytecode(root: Path) -> int:
                 (Path(top) / name).unlink(missing_ok=True)
                 removed += 1
     return removed
+
+
+def _config_files(root: Path) -> list[str]:
+    """Relative paths of every pytest configuration file under ``root`` (``.git`` skipped)."""
+    found = []
+    for top, dirs, files in os.walk(root):
+        if Path(top) == root and ".git" in dirs:
+            dirs.remove(".git")
+        rel_top = os.path.relpath(top, root)
+        found += [name if rel_top == "." else f"{rel_top}/{name}" for name in files if name in CONFIG_NAMES]
+    return found
 
 
 def _export(git_dir: Path, sha: str, path: Path) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET")
+KEPT = ("LOOPCTL_SANDBOX",)
+"""Kept from the caller: which sandbox the suite runs tests in (CI runs it once per kind)."""
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +28,7 @@ def session_cache(tmp_path_factory) -> Path:
 def hermetic(monkeypatch, tmp_path, session_cache):
     """Pin what makes runs differ between machines; strip what must never leak into tests."""
     for name in list(os.environ):
-        if name.endswith(SECRET_SUFFIXES) or name.startswith(("GIT_", "LOOPCTL_")):
+        if name.endswith(SECRET_SUFFIXES) or (name.startswith(("GIT_", "LOOPCTL_")) and name not in KEPT):
             monkeypatch.delenv(name, raising=False)
     identity = {
         "GIT_AUTHOR_NAME": "Loop Tester",

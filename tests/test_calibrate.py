@@ -19,18 +19,20 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import PROJECT_ENV_DATE, GitRepo, write_minimal_project
 
 import taskset
-from cli import cli
-from taskset import Calibration, CalibrationStatus, Difficulty, EnvironmentSpec, Task
 from calibrate import pending
+from cli import cli
+from conftest import PROJECT_ENV_DATE, GitRepo, write_minimal_project
+from taskset import Calibration, CalibrationStatus, Difficulty, EnvironmentSpec, Task
 
 RUNS = "2"
 MISSING_PACKAGE = "loopctl-sample-nonexistent-dependency==1.0"
 """Not on the package index: an environment that needs it cannot be built."""
 
-CALC_BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a + b\n\n\ndef double(x):\n    return x * 2\n"
+CALC_BUGGY = (
+    "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a + b\n\n\ndef double(x):\n    return x * 2\n"
+)
 CALC_FIXED_ADD = CALC_BUGGY.replace("return a - b", "return a + b")
 CALC_FIXED_MUL = CALC_BUGGY.replace("return a + b\n\n\ndef double", "return a * b\n\n\ndef double")
 TEST_OPS = "import calc\n\n\ndef test_double():\n    assert calc.double(2) == 4\n"
@@ -107,7 +109,8 @@ def planted_tasks(root: Path) -> list[Task]:
         make(repo, "bad-test", base, bad, [ops + "test_double_zero"], [ops + "test_double"]),
         make(repo, "broken", base, stable, [ops + "test_add"], [ops + "test_double"],
              patch=diff(repo, base, wrong, "calc.py")),
-        make(repo, "flaky-p2p", base, flaky_p2p, [ops + "test_add"], [ops + "test_double", "tests/test_flip.py::test_flip"]),
+        make(repo, "flaky-p2p", base, flaky_p2p, [ops + "test_add"],
+             [ops + "test_double", "tests/test_flip.py::test_flip"]),
         make(repo, "flaky-f2p", base, flaky_f2p, ["tests/test_flip.py::test_flip_add"], []),
         replace(make(repo, "no-env", base, stable, [ops + "test_add"], [ops + "test_double"]),
                 environment=EnvironmentSpec(exclude_newer=PROJECT_ENV_DATE, requirements=(MISSING_PACKAGE,))),
@@ -122,6 +125,9 @@ def calibrated(tmp_path_factory, session_cache, python_project_env):
     root = tmp_path_factory.mktemp("calibrate")
     with pytest.MonkeyPatch.context() as patch:
         _hermetic(patch, root, session_cache)
+        # The planted flaky tests count their runs in a file outside every workspace: only an
+        # unconfined run can write there (the sandbox exists to forbid exactly that leak).
+        patch.setenv("LOOPCTL_SANDBOX", "none")
         tasks = taskset.TaskSet(root / "taskset")
         for task in planted_tasks(root):
             tasks.add(task)
@@ -280,7 +286,9 @@ def test_no_tier_passing_labels_hard(calibrated, tmp_path):
     assert summary["difficulty"]["hard"]["count"] == 2
 
 
-TEST_SLOW = "import time\n\nimport calc\n\n\ndef test_add_slowly():\n    assert calc.add(2, 3) == 5\n    time.sleep(3600)\n"
+TEST_SLOW = (
+    "import time\n\nimport calc\n\n\ndef test_add_slowly():\n    assert calc.add(2, 3) == 5\n    time.sleep(3600)\n"
+)
 """Fails at once on the buggy code; with the fix it never finishes by itself (only a timeout or a stop ends it)."""
 
 
@@ -370,7 +378,8 @@ def descendants(pid: int) -> list[tuple[int, str]]:
     while todo:
         child = todo.pop()
         try:
-            cmdline = (Path("/proc") / str(child) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            raw = (Path("/proc") / str(child) / "cmdline").read_bytes()
+            cmdline = raw.replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         found.append((child, cmdline))

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from factories import make_task
 
 import taskset
 from cli import cli
+from factories import make_task
 from taskset import Calibration
 
 
@@ -107,3 +107,32 @@ def test_nothing_to_do_still_writes_the_summary(tmp_path):
     printed = json.loads(result.stdout)
     assert printed["calibrated_now"] == 0 and printed["status"]["ok"]["count"] == 1
     assert json.loads((tmp_path / "calibration.json").read_text()) == printed
+
+
+@pytest.mark.slow
+def test_an_unreachable_index_is_exit_3_and_the_task_stays_to_retry(tmp_path, monkeypatch):
+    """The machine failing (package index refused) is never a calibration status: one line, exit 3,
+    the task still uncalibrated so the next run retries it."""
+    from conftest import PROJECT_ENV_DATE, GitRepo, write_minimal_project
+    from taskset import EnvironmentSpec
+
+    repo = GitRepo(tmp_path / "repo")
+    write_minimal_project(repo.path)
+    base = repo.commit("base", {"calc.py": "def f():\n    return 1\n",
+                                "tests/test_calc.py": "def test_x():\n    pass\n"})
+    fix = repo.commit("fix", {"calc.py": "def f():\n    return 2\n",
+                              "tests/test_calc.py": "import calc\n\ndef test_f():\n    assert calc.f() == 2\n"})
+    task = make_task(instance_id="local__repo-" + fix[:12], repo="local/repo", repo_url=str(repo.path),
+                     base_commit=base, fix_commit=fix, patch=repo.git("diff", base, fix, "--", "calc.py") + "\n",
+                     test_patch=repo.git("diff", base, fix, "--", "tests") + "\n",
+                     FAIL_TO_PASS=("tests/test_calc.py::test_f",), PASS_TO_PASS=(), calibration=Calibration(),
+                     environment=EnvironmentSpec(exclude_newer=PROJECT_ENV_DATE))
+    tasks = taskset.TaskSet(tmp_path / "ts")
+    tasks.add(task)
+    monkeypatch.setenv("LOOPCTL_CACHE", str(tmp_path / "cold-cache"))
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "cold-uv"))
+    monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")  # the discard port: refused
+    result = CliRunner().invoke(cli, ["calibrate", str(tasks.root)])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith("error: the machine failed") and result.stderr.count("\n") == 1
+    assert taskset.load(tasks.root)[task.instance_id].calibration.status.value == "uncalibrated"

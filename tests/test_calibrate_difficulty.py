@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from factories import make_task
-
-from harness.config import Tier
 from calibrate.difficulty import difficulty_from, needing_labels
+from factories import make_task
+from harness.config import Tier
 from taskset import Calibration, CalibrationStatus, Difficulty
 from taskset.store import TaskSet
 

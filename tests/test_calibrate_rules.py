@@ -6,14 +6,14 @@ The real reruns are exercised in test_calibrate.py; here each rule gets its own 
 from __future__ import annotations
 
 import pytest
-from factories import make_task
 
-from taskset import Calibration, CalibrationStatus, Difficulty, FailKind, FailMode, TaskMeta, VerdictProblem
 from calibrate import Observation, Side, Variant, judge, pending, plan
+from factories import make_task
+from taskset import Calibration, CalibrationStatus, Difficulty, FailKind, FailMode, TaskMeta, VerdictProblem
+from taskset.store import TaskSet
 
 BUGGY, GOLD = Side.BUGGY, Side.GOLD
 REPEAT, ALONE, REVERSED, AGAIN = Variant.REPEAT, Variant.ALONE, Variant.REVERSED, Variant.AGAIN
-from taskset.store import TaskSet
 
 F2P = "tests/test_x.py::test_a[1-2]"
 P2P = "tests/test_x.py::test_b"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from factories import make_task
-
-from taskset import Calibration, CalibrationStatus, Difficulty
 from calibrate.summary import format_summary, summarize, write_summary
+from factories import make_task
+from taskset import Calibration, CalibrationStatus, Difficulty
 
 
 def task(n: int, status=CalibrationStatus.OK, difficulty=Difficulty.UNKNOWN, gold=1.0, **calibration):

@@ -89,4 +89,19 @@ def test_errors_become_one_line():
 
     assert one_line(IsADirectoryError(21, "Is a directory", "/x/out.jsonl")) == "/x/out.jsonl: Is a directory"
     text = one_line(InfrastructureError("no space left\non /cache", cause=InfraCause.DISK))
-    assert "\n" not in text and text.startswith("no space left on /cache") and "rerun to retry" in text
+    assert "\n" not in text and "no space left on /cache" in text and "rerun to retry" in text
+
+
+def test_an_infrastructure_failure_exits_3_not_2():
+    """Exit 2 is bad input; exit 3 says the machine failed and a rerun may succeed."""
+    from cli import EXIT_INFRASTRUCTURE, reports_errors
+    from taskset.errors import InfrastructureError
+
+    @click.command()
+    @reports_errors
+    def broken():
+        raise InfrastructureError("the package index cannot be reached")
+
+    result = CliRunner().invoke(broken, [])
+    assert result.exit_code == EXIT_INFRASTRUCTURE == 3
+    assert result.stderr.startswith("error: the machine failed") and result.stderr.count("\n") == 1

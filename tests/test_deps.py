@@ -75,6 +75,11 @@ CASES = {
         {"pyproject.toml": PYPROJECT, "requirements.txt": "-e .[brotli]\npytest==7.1\ntrio==0.21\ntrustme\n"},
         dict(requirements=("pytest==7.1", "trio==0.21", "trustme")),
     ),
+    "-e .[extra] in a requirements file installs the project with that extra": (
+        {"pyproject.toml": PYPROJECT.replace('docs = ["sphinx"]', 'http2 = ["h2"]'),
+         "requirements.txt": "-e .[http2]\npytest\n"},
+        dict(extras=("test", "http2"), requirements=("pytest",)),
+    ),
     "a package's root requirements.txt without pytest stays for tox -r to read": (
         {"pyproject.toml": PYPROJECT, "requirements.txt": "requests\n",
          "tox.ini": "[tox]\nenvlist = py\n[testenv]\ndeps =\n    -rrequirements.txt\n    mock\n"},
@@ -143,6 +148,17 @@ CASES = {
          "setup.cfg": "[options]\ntests_require =\n    pytest-mock\n"},
         dict(requirements=("nose", "mock", "pytest-mock"), runtime=("six",)),
     ),
+    "an extra named dev only when no test extra exists": (
+        {"pyproject.toml": PYPROJECT.replace('docs = ["sphinx"]', 'dev = ["mypy==0.812", "pytest>=6"]')},
+        dict(extras=("test",), extra_requirements=("pytest>=6", "hypothesis")),
+    ),
+    "setup.py extras grown by item assignment, and the extras tox installs": (
+        {"setup.py": "from setuptools import setup\nEXTRAS = {'reco': ['simplejson'], 'tests': ['pytz']}\n"
+                     "EXTRAS['dev'] = EXTRAS['reco'] + EXTRAS['tests'] + ['tox']\n"
+                     "setup(name='m', extras_require=EXTRAS)\n",
+         "tox.ini": "[testenv]\nextras = tests,reco\ncommands = pytest\n"},
+        dict(extras=("tests", "reco"), extra_requirements=("pytz", "simplejson")),
+    ),
     "test-requirements.txt and requirements/ci.txt": (
         {"test-requirements.txt": "hypothesis\n", "requirements/ci.txt": "pytest-xdist\n"},
         dict(requirements=("hypothesis", "pytest-xdist")),
@@ -201,7 +217,7 @@ def test_broken_files_contribute_nothing(tmp_path):
 
 PYTEST_CASES = [
     # (test requirements, minversion, python, expected pytest requirement)
-    ((), "", "3.8.10", "pytest"),
+    ((), "", "3.8.10", "pytest>=3.5"),                        # the runner's own floor
     ((), "", "3.11.7", "pytest>=7.2"),
     (("pytest<5",), "", "3.11.7", "pytest>=7.2"),            # a pin that cannot run here is replaced
     (("pytest==6.2.5",), "", "3.12.1", "pytest>=7.4.3"),
@@ -210,7 +226,8 @@ PYTEST_CASES = [
     (("pytest==7.*",), "", "3.13.0", "pytest>=8.2"),
     ((), "7.4", "3.11.7", "pytest>=7.4"),                     # the project's minversion raises the floor
     ((), "6.0", "3.11.7", "pytest>=7.2"),
-    (("pytest<5",), "", "3.7.9", "pytest<5"),
+    (("pytest<5",), "", "3.7.9", "pytest<5,>=3.5"),
+    (("pytest<3",), "", "3.6.15", "pytest>=3.5"),             # older than the runner drives: dropped
     (("pytest>=8",), "", "3.11.7", "pytest>=8"),              # already above the floor: nothing added
     (("pytest==7.4.0",), "", "3.11.7", "pytest==7.4.0"),
     (("pytest~=7.1.0",), "", "3.11.7", "pytest>=7.2"),        # ~=7.1.0 means 7.1.*: below the floor, dropped
@@ -251,7 +268,8 @@ def test_effective_date_rules():
     assert pythons.effective_date("2024-02-03T10:00:00+02:00", "3.11.7") == "2024-02-03"
     assert pythons.effective_date("2024-02-03T23:30:00-02:00", "3.11.7") == "2024-02-04", "the UTC day"
     assert pythons.effective_date("2019-05-01", "3.8.18") == "2019-10-14"
-    assert pythons.effective_date(None, "3.2.6") == ""
+    assert pythons.effective_date(None, "3.2.6") == "2018-03-22", "the runner's pytest floor"
+    assert pythons.effective_date("2016-04-01", "3.6.15") == "2018-03-22"
     assert pythons.effective_date("2020-01-01", "3.13.0") == "2024-10-07"
 
 

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -58,7 +57,8 @@ def test_test_extra_and_pytest_are_installed_and_frozen(extra_project):
 
 
 def test_warm_cache_runs_no_subprocess(extra_project, monkeypatch):
-    """A warm ensure_environment only hashes files: no uv, no subprocess, the build log untouched."""
+    """A warm ensure_environment only hashes files: no uv, no subprocess, the build log untouched
+    (the environment was verified once in this process; unchanged, it is not asked again)."""
     first = ensure_environment(extra_project, resolution_date=PROJECT_ENV_DATE)
     log_mtime = first.build_log.stat().st_mtime_ns
 
@@ -66,12 +66,9 @@ def test_warm_cache_runs_no_subprocess(extra_project, monkeypatch):
         raise AssertionError(f"subprocess started on a warm cache: {args}")
 
     monkeypatch.setattr(subprocess, "Popen", forbidden)
-    started = time.perf_counter()
     again = ensure_environment(extra_project, resolution_date=PROJECT_ENV_DATE)
-    elapsed = time.perf_counter() - started
     assert again == first
     assert first.build_log.stat().st_mtime_ns == log_mtime
-    assert elapsed < 0.5
 
 
 def test_src_layout_gets_src_on_pythonpath(extra_project, tmp_path):

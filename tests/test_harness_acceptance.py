@@ -6,9 +6,9 @@ SEARCH block under a bare ```python fence, a runaway stream, llama.cpp's context
 retried within the attempt, a two-file diff without git headers, cached prompt tokens, a files JSON
 without "files", billed cost on an unpriced tier, a 503 and a body trickled past the timeout
 (infrastructure: not counted, retried by the rerun), a tampered verdict counted against its model,
-local-repair reusing local's first attempt, and the cascade sweep. The evaluator is the real one; it
-is wrapped only to give the tampered verdict for a marked candidate (its own detection of tampering is
-tested in taskset).
+local-repair reusing local's first attempt, and the cascade sweep. The evaluator is the real one,
+sandbox and tamper detection included: the tampering answer keeps the bug and patches pytest's
+reports to "passed" when the code is imported.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from harness.records import read_attempts
 from harness.report import write_report
 from harness.run import RunSpec, run
 from harness.summary import summarize
-from taskset.evaluate import Verdict, VerdictProblem, evaluate
+from taskset.evaluate import evaluate
 from test_harness_server import (CALC2_FIXED, FIXED, GOOD_ANSWER, TWO_FILE_DIFF, UTIL_FIXED, Reply,
                                  ScriptedServer, build_taskset, build_tiny_task, build_two_file_task, search_replace)
 
@@ -34,16 +34,17 @@ BAD_DIFF = GOOD_DIFF.replace("a + b\n```", "a * b\n```")
 THINK_CRLF = ("<think>\nMaybe this?\ncalc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return 0\n>>>>>>> REPLACE\n"
               "No: add must add.\n</think>\nThe fix:\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n"
               "    return a + b\n>>>>>>> REPLACE\n```\n").replace("\n", "\r\n")
-TAMPERING = search_replace("    return a - b", "    return a - b  # TAMPER")
-
-
-def judge(task, **candidate):
-    """The real evaluator; a candidate marked TAMPER gets the verdict a forged report earns."""
-    text = candidate.get("patch") or "".join(v or "" for v in (candidate.get("edits") or {}).values())
-    if "TAMPER" in text:
-        return Verdict(task.instance_id, False, VerdictProblem.TAMPERED, message="the JUnit report disagrees with "
-                       "the live result channel")
-    return evaluate(task, **candidate)
+# Keeps the bug; on import, every test report pytest builds is made to say "passed".
+TAMPERING = search_replace("    return a - b", (
+    "    return a - b\n\n\n"
+    "import _pytest.reports\n"
+    "_original = _pytest.reports.TestReport.from_item_and_call.__func__\n\n\n"
+    "def _always_pass(cls, item, call):\n"
+    "    report = _original(cls, item, call)\n"
+    "    report.outcome, report.longrepr = 'passed', None\n"
+    "    return report\n\n\n"
+    "_pytest.reports.TestReport.from_item_and_call = classmethod(_always_pass)"
+))
 
 
 @pytest.fixture
@@ -101,10 +102,10 @@ def test_a_three_tier_run_yields_exactly_the_scripted_outcomes(tasks, tmp_path):
         spec = RunSpec(taskset=build_taskset(tmp_path / "ts", list(tasks.values())), out=out, tiers=ladder(server),
                        strategies=("modeE", "always-local", "always-frontier", "local-repair", "cascade"),
                        task_ids=tuple(ids.values()))
-        first = run(spec, evaluate=judge)
+        first = run(spec, evaluate=evaluate)
         first_summary = summarize(out)
         asked_first = len(server.requests)
-        second = run(spec, evaluate=judge)
+        second = run(spec, evaluate=evaluate)
         asked_second = len(server.requests) - asked_first
 
     name = {v: k for k, v in ids.items()}

@@ -92,6 +92,7 @@ def test_a_second_mine_into_a_busy_directory_is_refused(tiny, tmp_path):
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()
     assert not (out / "rejections.jsonl").exists()
 
 

@@ -147,12 +147,17 @@ def test_a_test_dependency_only_in_poetry_dev_dependencies_is_installed(make_rep
 
 
 @pytest.mark.slow
-def test_an_undeclared_dependency_is_installed_once_by_name_and_recorded(make_repo, tmp_path):
-    """A test module failing to import a third-party module on both sides is a dependency still to
-    find: installed once by name, and the remedy recorded on the task."""
+@pytest.mark.parametrize("where", ["test module", "conftest"])
+def test_an_undeclared_dependency_is_installed_once_by_name_and_recorded(make_repo, tmp_path, where):
+    """A third-party module the tests fail to import on both sides (in a test module, or in a
+    conftest.py, which stops pytest before any test) is a dependency still to find: installed once
+    by name, and the remedy recorded on the task."""
     repo = make_repo()
     test = "import six\nfrom calc import shout\n\ndef test_shout():\n    assert shout(six.u('a')) == 'A'\n"
-    repo.commit("Initial", {"pyproject.toml": PYPROJECT, "calc.py": "def shout(s):\n    return s\n", "tests/test_calc.py": test})
+    files = {"pyproject.toml": PYPROJECT, "calc.py": "def shout(s):\n    return s\n", "tests/test_calc.py": test}
+    if where == "conftest":
+        files["tests/conftest.py"] = "import six  # noqa: F401\n"
+    repo.commit("Initial", files)
     fix = repo.commit("Fix shout", {"calc.py": "def shout(s):\n    return s.upper()\n",
                                     "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})  # fmt: skip
     tasks, rejections = _mine(repo, tmp_path / "ts")
@@ -216,9 +221,10 @@ def test_auto_python_picks_by_requires_python_classifiers_and_era():
 def test_auto_python_names_the_interpreter_needed_when_none_fits():
     """When no installed interpreter fits, the choice names the one to install."""
     have = [Interpreter(__import__("pathlib").Path("/py/3.11"), "3.11.7")]
-    choice = pythons.choose(PythonNeeds(requires="<3.6", classifiers=("2.7", "3.4", "3.5")), "2016-01-01", have)
-    assert choice.interpreter is None and choice.needed == "3.5"
-    assert "requires-python <3.6" in choice.reason
+    choice = pythons.choose(PythonNeeds(requires="<3.8", classifiers=("2.7", "3.6", "3.7")), "2019-01-01", have)
+    assert choice.interpreter is None and choice.needed == "3.7"
+    assert "requires-python <3.8" in choice.reason
+    assert pythons.choose(PythonNeeds(requires="<3"), "2012-01-01", have).needed == "<3"  # nothing uv can build
     assert pythons.choose(PythonNeeds(requires=">=3.99"), "", have).needed == ">=3.99"
 
 

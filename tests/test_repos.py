@@ -9,7 +9,7 @@ import pytest
 
 from taskset.errors import RepositoryError
 from taskset.paths import cache_dir
-from taskset.repos import mirror, repo_name, resolve_revision
+from taskset.repos import mirror, repo_name, resolve_revision, run_git
 
 
 def git_in(git_dir, *args):
@@ -208,3 +208,28 @@ def test_callers_git_dir_is_ignored(origin, tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_WORK_TREE", str(tmp_path))
     git_dir = mirror(str(origin.path))
     assert resolve_revision(git_dir, "main") == origin.git("--git-dir", str(origin.path / ".git"), "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize("damage", ["head-deleted", "refs-deleted", "emptied"])
+def test_a_damaged_mirror_is_cloned_again(make_repo, damage):
+    """A mirror whose HEAD or refs are gone (or that is an empty folder) is re-cloned, not an error forever."""
+    import shutil
+
+    from taskset.repos import mirror
+
+    repo = make_repo("src")
+    sha = repo.commit("one", {"a.txt": "1\n"})
+    dest = mirror(str(repo.path))
+    if damage == "head-deleted":
+        (dest / "HEAD").unlink()
+    elif damage == "refs-deleted":
+        shutil.rmtree(dest / "refs")
+        (dest / "packed-refs").unlink(missing_ok=True)
+    else:
+        shutil.rmtree(dest)
+        dest.mkdir()
+        (dest / "junk").write_text("x")
+    for update in (False, True):
+        again = mirror(str(repo.path), update=update)
+        assert again == dest
+        assert run_git(["--git-dir", str(dest), "rev-parse", "HEAD"]).stdout.decode().strip() == sha

@@ -522,3 +522,19 @@ def test_edits_keep_the_executable_bit(make_repo, tmp_path):
         ws.apply_edits({"run.py": b"#!/usr/bin/env python3\r\n"})
         assert os.access(ws.path / "run.py", os.X_OK)
         assert (ws.path / "run.py").read_bytes() == b"#!/usr/bin/env python3\r\n"
+
+
+def test_a_killed_runs_temporaries_are_reclaimed_by_the_next(tmp_path):
+    """Folders of a process that is gone are removed by the next run; a live process's are kept."""
+    from taskset import tempdirs
+
+    never_a_pid = int(Path("/proc/sys/kernel/pid_max").read_text())  # pids stay below pid_max
+    stale = tmp_path / f"loopctl-ws-{never_a_pid}-abc"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "sub").chmod(0o500)
+    live = tmp_path / f"loopctl-run-{os.getpid()}-xyz"
+    live.mkdir()
+    other = tmp_path / "loopctl-ws-notours"
+    other.mkdir()
+    fresh = tempdirs.make("ws", tmp_path)
+    assert not stale.exists() and live.exists() and other.exists() and fresh.exists()

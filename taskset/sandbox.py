@@ -1,0 +1,239 @@
+"""Confinement for test processes: what the code under test can see, write and reach.
+
+Inside the sandbox only the workspace, the run's private HOME and TMPDIR, and its report folder
+are writable; the interpreter, the environment and our pytest plugin are read-only; the test
+files and pytest configuration are read-only even though they sit in the writable workspace;
+everything else (the caller's HOME, the repository mirrors, the task sets, other caches) is
+absent. There is no network (an empty network namespace with its own loopback), the processes
+have their own PID namespace (they cannot see the caller's ``/proc/<pid>/environ`` and all die
+with the run), and no capabilities.
+
+Two ways to build it, the same picture either way:
+
+- ``bwrap`` (bubblewrap), the default where it is installed;
+- ``unshare``: util-linux's ``unshare`` (user, mount, PID, network, IPC, UTS namespaces), a
+  tmpfs root assembled with ``mount --bind``, ``chroot``, and ``setpriv`` to drop every
+  capability before the tests start.
+
+Where neither can start (macOS, user namespaces disabled) the run is unconfined: ``none``, with a
+``SandboxWarning`` once per process, recorded in every verdict; ``LOOPCTL_REQUIRE_SANDBOX=1`` makes
+that an ``InfrastructureError`` instead. ``LOOPCTL_SANDBOX=bwrap|unshare|none`` picks one.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from taskset.errors import InfraCause, InfrastructureError
+
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+"""Host paths every sandbox shows read-only (a symlink stays a symlink, as on merged-/usr systems)."""
+
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+CHOICE_ENV = "LOOPCTL_SANDBOX"
+REQUIRE_ENV = "LOOPCTL_REQUIRE_SANDBOX"
+
+
+class SandboxKind(str, enum.Enum):
+    """How a test run is confined (recorded as ``Verdict.sandbox``)."""
+
+    BWRAP = "bwrap"
+    UNSHARE = "unshare"
+    NONE = "none"
+
+
+class SandboxWarning(UserWarning):
+    """Tests are running unconfined: no sandbox could start on this machine."""
+
+
+@dataclass(frozen=True)
+class Mounts:
+    """What a sandboxed run sees; every path appears at the same place inside as outside."""
+
+    read_only: tuple[Path, ...]
+    """Folders or files shown read-only (the interpreter, the environment, our plugin)."""
+    writable: tuple[Path, ...]
+    """Folders shown read-write (the workspace, private HOME and TMPDIR, the report folder)."""
+    protected: tuple[Path, ...] = ()
+    """Files inside a writable folder made read-only for the run (test files, pytest config)."""
+    cwd: Path = Path("/")
+
+
+def selected() -> SandboxKind:
+    """The sandbox this process uses: ``LOOPCTL_SANDBOX`` if set, else the first that works here.
+
+    Raises InfrastructureError when the choice is ``none`` (or nothing works) and
+    ``LOOPCTL_REQUIRE_SANDBOX`` is set, or when a named sandbox cannot start.
+    """
+    wanted = os.environ.get(CHOICE_ENV, "").strip().lower()
+    if wanted and wanted != "auto":
+        try:
+            kind = SandboxKind(wanted)
+        except ValueError:
+            raise InfrastructureError(f"{CHOICE_ENV}={wanted!r}: expected bwrap, unshare, none or auto",
+                                      cause=InfraCause.SANDBOX) from None
+        if kind is not SandboxKind.NONE and not _works(kind):
+            raise InfrastructureError(f"{CHOICE_ENV}={kind.value}: that sandbox cannot start here ({_why(kind)})",
+                                      cause=InfraCause.SANDBOX)
+    else:
+        kind = _first_working()
+    if kind is SandboxKind.NONE:
+        if required():
+            raise InfrastructureError(
+                f"no sandbox can start here ({_why(SandboxKind.BWRAP)}) and {REQUIRE_ENV} is set",
+                cause=InfraCause.SANDBOX,
+            )
+        _warn_once()
+    return kind
+
+
+def required() -> bool:
+    """True when ``LOOPCTL_REQUIRE_SANDBOX`` asks to refuse unconfined runs."""
+    return os.environ.get(REQUIRE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def wrap(kind: SandboxKind, mounts: Mounts, command: Sequence[str], scratch: Path) -> list[str]:
+    """``command`` confined by ``kind``; ``scratch`` is a private folder the wrapper may use."""
+    if kind is SandboxKind.BWRAP:
+        return _bwrap(mounts, command)
+    if kind is SandboxKind.UNSHARE:
+        return _unshare(mounts, command, scratch)
+    return list(command)
+
+
+def system_paths() -> list[tuple[str, str | None]]:
+    """(path, symlink target or None) for each system path present on this host."""
+    found = []
+    for path in SYSTEM_PATHS:
+        if os.path.islink(path):
+            found.append((path, os.readlink(path)))
+        elif os.path.isdir(path):
+            found.append((path, None))
+    return found
+
+
+# --- bubblewrap ------------------------------------------------------------------------------
+
+
+def _bwrap(mounts: Mounts, command: Sequence[str]) -> list[str]:
+    args = [_tool("bwrap"), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    for path, target in system_paths():
+        args += ["--symlink", target, path] if target is not None else ["--ro-bind", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    for path in mounts.read_only:
+        args += ["--ro-bind", str(path), str(path)]
+    for path in mounts.writable:
+        args += ["--bind", str(path), str(path)]
+    for path in mounts.protected:
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--remount-ro", "/", "--chdir", str(mounts.cwd), "--", *command]
+    return args
+
+
+# --- unshare + chroot + setpriv ----------------------------------------------------------------
+
+
+def _unshare(mounts: Mounts, command: Sequence[str], scratch: Path) -> list[str]:
+    root = scratch / "root"
+    root.mkdir(exist_ok=True)
+    script = scratch / "sandbox.sh"
+    script.write_text(_unshare_script(mounts, command, root), encoding="utf-8")
+    return [_tool("unshare"), "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc", "--uts",
+            "--fork", "--kill-child", "/bin/sh", str(script)]  # fmt: skip
+
+
+def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
+    q = shlex.quote
+    r = q(str(root))
+    lines = [
+        "set -eu",
+        f"R={r}",
+        'mount -t tmpfs -o mode=0755 loopctl "$R"',
+        # a mount point that already exists (a file inside a folder bound before) is used as it is
+        'robind() { if [ ! -e "$R$1" ]; then if [ -d "$1" ]; then mkdir -p "$R$1"; else mkdir -p "$R$(dirname "$1")"; '
+        ': > "$R$1"; fi; fi; mount --rbind "$1" "$R$1"; mount -o remount,bind,ro "$R$1"; }',
+        'rwbind() { mkdir -p "$R$1"; mount --rbind "$1" "$R$1"; }',
+    ]
+    for path, target in system_paths():
+        lines.append(f'ln -s {q(target)} "$R"{q(path)}' if target is not None else f"robind {q(path)}")
+    lines += ['mkdir -p "$R/proc" "$R/dev/shm" "$R/tmp"', 'mount -t proc proc "$R/proc"',
+              'mount -t tmpfs -o mode=1777 loopctl-tmp "$R/tmp"', 'mount -t tmpfs loopctl-shm "$R/dev/shm"']
+    for device in DEVICES:
+        lines.append(f'if [ -e /dev/{device} ]; then : > "$R/dev/{device}"; mount --bind /dev/{device} "$R/dev/{device}"; fi')
+    lines += ['ln -s /proc/self/fd "$R/dev/fd"', 'ln -s /proc/self/fd/0 "$R/dev/stdin"',
+              'ln -s /proc/self/fd/1 "$R/dev/stdout"', 'ln -s /proc/self/fd/2 "$R/dev/stderr"']
+    lines += [f"robind {q(str(p))}" for p in mounts.read_only]
+    lines += [f"rwbind {q(str(p))}" for p in mounts.writable]
+    lines += [f"robind {q(str(p))}" for p in mounts.protected]
+    lines.append('mount -o remount,bind,ro "$R"')
+    # The shell stays PID 1 (it reaps orphans and keeps signal semantics ordinary for the tests);
+    # setpriv empties every capability set before the command runs.
+    drop = "setpriv --bounding-set=-all --inh-caps=-all --ambient-caps=-all --no-new-privs"
+    inner = f"cd {q(str(mounts.cwd))} && exec {drop} -- " + " ".join(q(c) for c in command)
+    lines += ['unset R', f"chroot {r} /bin/sh -c {q(inner)}", "exit $?"]
+    return "\n".join(lines) + "\n"
+
+
+# --- detection --------------------------------------------------------------------------------
+
+
+def _first_working() -> SandboxKind:
+    for kind in (SandboxKind.BWRAP, SandboxKind.UNSHARE):
+        if _works(kind):
+            return kind
+    return SandboxKind.NONE
+
+
+@functools.cache
+def _probe(kind: SandboxKind) -> str:
+    """"" when ``kind`` can confine a trivial command here, else why not (asked once per process)."""
+    needed = ("bwrap",) if kind is SandboxKind.BWRAP else ("unshare", "setpriv", "chroot", "mount")
+    missing = [tool for tool in needed if shutil.which(tool) is None]
+    if missing:
+        return f"{', '.join(missing)} not found"
+    with tempfile.TemporaryDirectory(prefix="loopctl-probe-") as tmp:
+        scratch = Path(tmp)
+        (scratch / "w").mkdir()
+        mounts = Mounts(read_only=(), writable=(scratch / "w",), cwd=scratch / "w")
+        command = wrap(kind, mounts, ["/bin/sh", "-c", "echo ok > ok"], scratch)
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return str(exc)
+        if done.returncode != 0 or not (scratch / "w" / "ok").is_file():
+            lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            return lines[-1] if lines else f"exit {done.returncode}"
+    return ""
+
+
+def _works(kind: SandboxKind) -> bool:
+    return _probe(kind) == ""
+
+
+def _why(kind: SandboxKind) -> str:
+    return _probe(kind) or "it works"
+
+
+@functools.cache
+def _warn_once() -> None:
+    warnings.warn(
+        "no sandbox can start here (install bubblewrap, or enable user namespaces): tests run unconfined "
+        f"and verdicts say sandbox: none; set {REQUIRE_ENV}=1 to refuse instead",
+        SandboxWarning,
+        stacklevel=3,
+    )
+
+
+def _tool(name: str) -> str:
+    return shutil.which(name) or name

@@ -1,0 +1,160 @@
+"""The sandbox itself, for each kind this machine can start: what code under test can see and do."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+from taskset import sandbox
+from taskset.errors import InfrastructureError
+from taskset.runner import run_tests
+from taskset.sandbox import SandboxKind, SandboxWarning
+
+KINDS = [k for k in (SandboxKind.BWRAP, SandboxKind.UNSHARE) if sandbox._works(k)]
+
+INSIDE = '''
+import os, socket, pathlib
+
+def test_confined():
+    here = pathlib.Path.cwd()
+    # the workspace, HOME and TMPDIR are writable
+    (here / "written.txt").write_text("ok")
+    pathlib.Path(os.environ["HOME"], "h.txt").write_text("ok")
+    pathlib.Path(os.environ["TMPDIR"], "t.txt").write_text("ok")
+    assert os.environ["HOME"] != {caller_home!r}
+    # a private /tmp may take a write, but it never reaches the host (checked out there)
+    try:
+        open({outside!r}, "w").write("x")
+    except OSError:
+        pass
+    # the system and the environment are read-only, and the caller's files are not there
+    for target in ("/usr/loopctl-probe", {env_site!r} + "/probe.pth"):
+        try:
+            open(target, "w").write("x")
+        except OSError:
+            continue
+        raise AssertionError("wrote " + target)
+    assert not os.path.exists({secret_file!r})
+    # the test files are read-only for the run
+    try:
+        open(__file__, "a").write("# changed")
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the test file was writable")
+    # no capabilities, own PID namespace, no network but a private loopback
+    caps = [l for l in open("/proc/self/status") if l.startswith("CapEff")][0].split()[1]
+    assert int(caps, 16) == 0, caps
+    assert not os.path.exists("/proc/{caller_pid}/environ") or {caller_pid} < 10
+    assert sorted(os.listdir("/sys/class/net")) in ([], ["lo"]) if os.path.isdir("/sys/class/net") else True
+    try:
+        socket.create_connection(("1.1.1.1", 53), timeout=2)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("reached the network")
+'''
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.value for k in KINDS])
+def test_what_code_under_test_can_touch(kind, tmp_path, python_project_env, monkeypatch):
+    """Writable: workspace, private HOME and TMPDIR. Not: anything else (the environment included),
+    the test files; no capabilities, no view of the caller's processes, no network."""
+    monkeypatch.setenv(sandbox.CHOICE_ENV, kind.value)
+    secret_file = Path(os.environ["HOME"]) / ".netrc"
+    secret_file.write_text("machine example.com password hunter2\n")
+    env_site = next(python_project_env.path.glob("lib/python*/site-packages"))
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    (ws / "tests" / "test_inside.py").write_text(INSIDE.format(
+        caller_home=os.environ["HOME"], outside=str(tmp_path / "outside.txt"), env_site=str(env_site),
+        secret_file=str(secret_file), caller_pid=os.getpid(),
+    ))  # fmt: skip
+    run = run_tests(python_project_env, ws, ["tests/test_inside.py::test_confined"])
+    assert run.sandbox == kind.value
+    assert run.results["tests/test_inside.py::test_confined"].outcome.value == "passed", run.output
+    assert (ws / "written.txt").read_text() == "ok"
+    assert not (tmp_path / "outside.txt").exists()
+    assert not (env_site / "probe.pth").exists()
+
+
+def test_an_unknown_sandbox_name_is_an_infrastructure_error(monkeypatch):
+    monkeypatch.setenv(sandbox.CHOICE_ENV, "jail")
+    with pytest.raises(InfrastructureError, match="bwrap, unshare, none or auto"):
+        sandbox.selected()
+
+
+def test_unconfined_runs_warn_once_and_say_so_in_the_run(tmp_path, python_project_env, monkeypatch):
+    """With no sandbox the tests still run, the run records ``none``, and a SandboxWarning is given once."""
+    monkeypatch.setenv(sandbox.CHOICE_ENV, "none")
+    sandbox._warn_once.cache_clear()
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    (ws / "tests" / "test_a.py").write_text("def test_a():\n    pass\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = run_tests(python_project_env, ws, ["tests/test_a.py::test_a"])
+        run_tests(python_project_env, ws, ["tests/test_a.py::test_a"])
+    assert first.sandbox == "none"
+    assert [w.category for w in caught] == [SandboxWarning]
+
+
+def test_required_sandbox_refuses_to_run_unconfined(tmp_path, python_project_env, monkeypatch):
+    """LOOPCTL_REQUIRE_SANDBOX: no sandbox means an InfrastructureError, never an unconfined run."""
+    monkeypatch.setenv(sandbox.CHOICE_ENV, "none")
+    monkeypatch.setenv(sandbox.REQUIRE_ENV, "1")
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    (ws / "tests" / "test_a.py").write_text("def test_a():\n    pass\n")
+    with pytest.raises(InfrastructureError, match="REQUIRE_SANDBOX"):
+        run_tests(python_project_env, ws, ["tests/test_a.py::test_a"])
+
+
+def test_cli_require_sandbox_is_one_line_and_exit_2(tmp_path, monkeypatch, make_repo):
+    """``loopctl evaluate --require-sandbox`` where none can start: one line on stderr, exit 2."""
+    from factories import make_task
+    from taskset.store import TaskSet
+
+    monkeypatch.setenv(sandbox.CHOICE_ENV, "none")
+    repo = make_repo("calc")
+    base = repo.commit("base", {"calc.py": "X = 1\n", "tests/test_calc.py": "def test_x():\n    pass\n"})
+    tasks = TaskSet.open(tmp_path / "set", create=True)
+    task = make_task(repo_url=str(repo.path), base_commit=base, fix_commit=base, test_patch="",
+                     FAIL_TO_PASS=("tests/test_calc.py::test_x",))  # fmt: skip
+    tasks.add(task)
+    result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "set"), task.instance_id, "--empty",
+                                      "--require-sandbox"])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "REQUIRE_SANDBOX" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_no_descriptor_of_the_caller_reaches_the_tests(tmp_path, python_project_env):
+    """An inheritable descriptor the caller holds (a key file, a socket) is not open in the test process:
+    only stdin, stdout/stderr and the result channel are."""
+    secret = tmp_path / "key.txt"
+    secret.write_text("sk-not-for-tests\n")
+    fd = os.open(secret, os.O_RDONLY)
+    os.set_inheritable(fd, True)
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    (ws / "tests" / "test_fds.py").write_text(
+        "import os\n"
+        "def test_fds():\n"
+        "    for name in os.listdir('/proc/self/fd'):\n"
+        "        try:\n"
+        "            target = os.readlink('/proc/self/fd/' + name)\n"
+        "        except OSError:\n"
+        "            continue\n"
+        f"        assert 'key.txt' not in target, (name, target)\n"
+    )
+    try:
+        run = run_tests(python_project_env, ws, ["tests/test_fds.py::test_fds"])
+    finally:
+        os.close(fd)
+    assert run.results["tests/test_fds.py::test_fds"].outcome.value == "passed", run.output
