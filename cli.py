@@ -51,15 +51,24 @@ def _error_roots() -> tuple[type[BaseException], ...]:
 
 def one_line(exc: BaseException) -> str:
     """An error as one line: OSError as ``path: reason``, the packages' errors as their message."""
-    from taskset.errors import InfrastructureError
-
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename is not None else ""
         return f"{where}{exc.strerror}"
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, InfrastructureError):
+    if _passing(exc):
         text = f"the machine failed, not the work: {text} (nothing was recorded for it; rerun to retry)"
     return text
+
+
+def _passing(exc: BaseException) -> bool:
+    """An infrastructure failure a rerun may not meet again (disk, network, a damaged cache): exit 3.
+
+    A missing interpreter or sandbox is the setup's, not a passing failure: like bad input, it is
+    exit 2 until the user changes something.
+    """
+    from taskset.errors import InfraCause, InfrastructureError
+
+    return isinstance(exc, InfrastructureError) and exc.cause not in (InfraCause.INTERPRETER, InfraCause.SANDBOX)
 
 
 def _interrupt(signum, frame):
@@ -76,9 +85,7 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except _error_roots() as exc:
-            from taskset.errors import InfrastructureError
-
-            code = EXIT_INFRASTRUCTURE if isinstance(exc, InfrastructureError) else EXIT_USAGE
+            code = EXIT_INFRASTRUCTURE if _passing(exc) else EXIT_USAGE
             raise Failure(one_line(exc), code) from None
         except KeyboardInterrupt:
             click.echo("interrupted: everything finished so far is saved; rerun to resume", err=True)
