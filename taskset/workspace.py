@@ -96,9 +96,9 @@ class Workspace:
     @classmethod
     def for_task(cls, task, root: Path | None = None) -> "Workspace":
         """The workspace for a task: its base commit plus its test patch, from the cached mirror."""
-        git_dir = mirror(task.repo_url, update=False)
+        git_dir = mirror(task.clone_location, update=False)
         if not _has_commit(git_dir, task.base_commit):
-            git_dir = mirror(task.repo_url)  # the cached mirror predates the task: fetch once
+            git_dir = mirror(task.clone_location)  # the cached mirror predates the task: fetch once
         return cls.create(git_dir, task.base_commit, task.test_patch, root=root)
 
     def close(self) -> None:
