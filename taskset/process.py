@@ -26,6 +26,8 @@ CHANNEL_CAP = 64 * 1024 * 1024
 OUTPUT_CAP = 4 * 1024 * 1024
 """Bytes of console output read back (head and tail)."""
 POLL_SECONDS = 0.2
+TERM_GRACE = 5.0
+"""Seconds a run past its deadline has between SIGTERM and SIGKILL (the reaper's cleanup)."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,17 @@ def _drain(fd: int, into: bytearray) -> bool:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill everything the run started (its session's process group), then reap the leader."""
+    """Kill everything the run started (its session's process group), then reap the leader.
+
+    A leader still running (the deadline passed) first gets SIGTERM and a moment to act on it:
+    the reaper of an unconfined run then kills the processes that left the group.
+    """
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=TERM_GRACE)
+        except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -28,6 +28,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", 
 """Host paths every sandbox shows read-only (a symlink stays a symlink, as on merged-/usr systems)."""
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+REAPER = Path(__file__).resolve().parent / "reaper.py"
 
 CHOICE_ENV = "LOOPCTL_SANDBOX"
 REQUIRE_ENV = "LOOPCTL_REQUIRE_SANDBOX"
@@ -103,11 +106,17 @@ def required() -> bool:
 
 
 def wrap(kind: SandboxKind, mounts: Mounts, command: Sequence[str], scratch: Path) -> list[str]:
-    """``command`` confined by ``kind``; ``scratch`` is a private folder the wrapper may use."""
+    """``command`` confined by ``kind``; ``scratch`` is a private folder the wrapper may use.
+
+    Unconfined, the command still runs under our reaper (where Linux has one), so no process it
+    starts -- a daemon that left its process group -- outlives the run.
+    """
     if kind is SandboxKind.BWRAP:
         return _bwrap(mounts, command)
     if kind is SandboxKind.UNSHARE:
         return _unshare(mounts, command, scratch)
+    if sys.platform.startswith("linux"):
+        return [sys.executable, "-I", str(REAPER), *command]
     return list(command)
 
 

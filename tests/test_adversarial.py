@@ -770,3 +770,41 @@ def test_code_under_test_cannot_plant_commands_for_our_git(task, env, tmp_path):
         run_tests(env, ws, [F2P])
         ws.diff()  # git add -A: would run the clean filter on every file
     assert not marker.exists()
+
+
+DAEMON = """
+import os as _os, time as _time
+if _os.fork() == 0:
+    _os.setsid()
+    if _os.fork() == 0:
+        open({pidfile!r} + ".tmp", "w").write(str(_os.getpid()))
+        _os.rename({pidfile!r} + ".tmp", {pidfile!r})
+        _time.sleep(600)
+    _os._exit(0)
+for _ in range(3000):  # the tests go on only once the daemon is surely running
+    if _os.path.exists({pidfile!r}):
+        break
+    _time.sleep(0.01)
+"""
+
+
+@pytest.mark.filterwarnings("ignore::taskset.sandbox.SandboxWarning")
+def test_without_a_sandbox_no_daemon_outlives_the_run(task, env, tmp_path, monkeypatch):
+    """Unconfined, a double-forked setsid daemon (which a process-group kill misses, and which could
+    rewrite a later run's files) is killed by the run's reaper before the verdict comes back."""
+    monkeypatch.setenv(sandbox.CHOICE_ENV, "none")
+    pidfile = tmp_path / "daemon.pid"
+    verdict = evaluate(task, edits={"calc.py": attack(DAEMON.format(pidfile=str(pidfile)))}, env=env)
+    assert_not_resolved(verdict)
+    pid = int(pidfile.read_text())
+    for _ in range(100):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            break
+        if state in ("Z", "X"):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        raise AssertionError("the daemon outlived the run")
