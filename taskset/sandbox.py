@@ -38,6 +38,12 @@ from typing import Sequence
 from taskset.errors import InfraCause, InfrastructureError
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+
+HOST_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
+"""Files under /etc that only root can read, and the tests (root in their namespace) need never see."""
+
+TMPFS_BYTES = 1024**3
+"""Size of the sandbox's private /tmp and /dev/shm each (memory-backed: unbounded, they could fill RAM)."""
 """Host paths every sandbox shows read-only (a symlink stays a symlink, as on merged-/usr systems)."""
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -138,7 +144,9 @@ def _bwrap(mounts: Mounts, command: Sequence[str]) -> list[str]:
     args = [_tool("bwrap"), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     for path, target in system_paths():
         args += ["--symlink", target, path] if target is not None else ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    size = str(TMPFS_BYTES)
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
+    args += [arg for secret in _host_secrets() for arg in ("--ro-bind", "/dev/null", secret)]
     for path in mounts.read_only:
         args += ["--ro-bind", str(path), str(path)]
     for path in mounts.writable:
@@ -175,8 +183,10 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
     ]
     for path, target in system_paths():
         lines.append(f'ln -s {q(target)} "$R"{q(path)}' if target is not None else f"robind {q(path)}")
+    size = f"size={TMPFS_BYTES}"
     lines += ['mkdir -p "$R/proc" "$R/dev/shm" "$R/tmp"', 'mount -t proc proc "$R/proc"',
-              'mount -t tmpfs -o mode=1777 loopctl-tmp "$R/tmp"', 'mount -t tmpfs loopctl-shm "$R/dev/shm"']
+              f'mount -t tmpfs -o mode=1777,{size} loopctl-tmp "$R/tmp"', f'mount -t tmpfs -o {size} loopctl-shm "$R/dev/shm"']
+    lines += [f'mount --bind /dev/null "$R"{q(secret)}' for secret in _host_secrets()]
     for device in DEVICES:
         lines.append(f'if [ -e /dev/{device} ]; then : > "$R/dev/{device}"; mount --bind /dev/{device} "$R/dev/{device}"; fi')
     lines += ['ln -s /proc/self/fd "$R/dev/fd"', 'ln -s /proc/self/fd/0 "$R/dev/stdin"',
@@ -241,6 +251,10 @@ def _warn_once() -> None:
         SandboxWarning,
         stacklevel=3,
     )
+
+
+def _host_secrets() -> list[str]:
+    return [path for path in HOST_SECRETS if os.path.isfile(path)]
 
 
 def _tool(name: str) -> str:

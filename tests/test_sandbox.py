@@ -40,6 +40,14 @@ def test_confined():
             continue
         raise AssertionError("wrote " + target)
     assert not os.path.exists({secret_file!r})
+    # root-only host files are hidden (empty, or not readable at all); the private /tmp is bounded
+    for shadow in ("/etc/shadow", "/etc/gshadow"):
+        try:
+            assert open(shadow, "rb").read() == b""
+        except OSError:
+            pass
+    stats = os.statvfs("/tmp")
+    assert stats.f_blocks * stats.f_frsize <= 2 * 1024 ** 3
     # the test files are read-only for the run
     try:
         open(__file__, "a").write("# changed")
@@ -115,9 +123,9 @@ def test_required_sandbox_refuses_to_run_unconfined(tmp_path, python_project_env
         run_tests(python_project_env, ws, ["tests/test_a.py::test_a"])
 
 
-def test_cli_require_sandbox_is_one_line_and_an_infrastructure_exit(tmp_path, monkeypatch, make_repo):
-    """``loopctl evaluate --require-sandbox`` where none can start: one line on stderr, exit 3 (the
-    machine's failure, not the candidate's: nothing recorded, a rerun retries)."""
+def test_cli_require_sandbox_is_one_line_and_exit_2(tmp_path, monkeypatch, make_repo):
+    """``loopctl evaluate --require-sandbox`` where none can start: one line on stderr, exit 2 (the
+    machine must be set up first; a plain rerun would not help)."""
     from factories import make_task
     from taskset.store import TaskSet
 
@@ -130,7 +138,7 @@ def test_cli_require_sandbox_is_one_line_and_an_infrastructure_exit(tmp_path, mo
     tasks.add(task)
     result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "set"), task.instance_id, "--empty",
                                       "--require-sandbox"])  # fmt: skip
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 2, result.output
     assert "REQUIRE_SANDBOX" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
 
