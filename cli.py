@@ -51,15 +51,24 @@ def _error_roots() -> tuple[type[BaseException], ...]:
 
 def one_line(exc: BaseException) -> str:
     """An error as one line: OSError as ``path: reason``, the packages' errors as their message."""
-    from taskset.errors import InfrastructureError
-
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename is not None else ""
         return f"{where}{exc.strerror}"
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, InfrastructureError):
+    if _passing(exc):
         text = f"the machine failed, not the work: {text} (nothing was recorded for it; rerun to retry)"
     return text
+
+
+def _passing(exc: BaseException) -> bool:
+    """An infrastructure failure a rerun may not meet again (disk, network, a damaged cache): exit 3.
+
+    A missing interpreter or sandbox is the setup's, not a passing failure: like bad input, it is
+    exit 2 until the user changes something.
+    """
+    from taskset.errors import InfraCause, InfrastructureError
+
+    return isinstance(exc, InfrastructureError) and exc.cause not in (InfraCause.INTERPRETER, InfraCause.SANDBOX)
 
 
 def _interrupt(signum, frame):
@@ -76,9 +85,7 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except _error_roots() as exc:
-            from taskset.errors import InfrastructureError
-
-            code = EXIT_INFRASTRUCTURE if isinstance(exc, InfrastructureError) else EXIT_USAGE
+            code = EXIT_INFRASTRUCTURE if _passing(exc) else EXIT_USAGE
             raise Failure(one_line(exc), code) from None
         except KeyboardInterrupt:
             click.echo("interrupted: everything finished so far is saved; rerun to resume", err=True)
@@ -180,7 +187,7 @@ def cli():
     calibrate  rerun tasks until they can be trusted; label difficulty
     harness    run models against tasks, escalating tiers only when the tests reject
     evaluate   judge a candidate patch against a task's tests
-    export     write a task set as SWE-bench JSONL (or import one)
+    export     write a task set for SWE-bench 5 (rows or a task repository), or import theirs
     """
 
 
@@ -442,26 +449,40 @@ def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, g
 # --- export ---
 @cli.command("export")
 @click.argument("taskset_dir", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["swebench"]), default="swebench", show_default=True,
-              help="Output format.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="The JSONL file to write.")
+@click.option("--format", "fmt", type=click.Choice(["swebench", "swebench-repo"]), default="swebench",
+              show_default=True,
+              help="swebench: SWE-bench 5 rows, one per line (--out FILE.jsonl); swebench-repo: a SWE-bench "
+                   "task repository with a Dockerfile per task (--out DIR).")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="The file or directory to write; with --import, the dataset file to read "
+                   "(.jsonl, .json array or .parquet).")
 @click.option("--import", "import_", is_flag=True,
-              help="Reverse direction: read SWE-bench JSONL from --out into TASKSET_DIR.")
+              help="Reverse direction: read a SWE-bench dataset file (--out) into TASKSET_DIR, all rows or none.")
+@click.option("--clone-from", default="",
+              help="With --import: where this machine clones the tasks' repository from (path, bundle or URL) "
+                   "when their repo_url is not reachable or empty.")
+@click.option("--dataset", default="", help="swebench-repo: the dataset sweb.yaml names (default: loopctl/<out name>).")
 @reports_errors
-def export_cmd(taskset_dir: Path, fmt: str, out: Path, import_: bool):
-    """Export TASKSET_DIR as SWE-bench JSONL, or with --import read one into TASKSET_DIR."""
+def export_cmd(taskset_dir: Path, fmt: str, out: Path, import_: bool, clone_from: str, dataset: str):
+    """Export TASKSET_DIR for SWE-bench 5, or with --import read a SWE-bench dataset into TASKSET_DIR.
+
+    Exports are written beside OUT and renamed into place: a failure leaves any previous export
+    as it was. Tasks SWE-bench cannot grade are skipped and named on stderr.
+    """
     import taskset
 
     if import_:
-        target = taskset.TaskSet.open(taskset_dir, create=True)
-        count = 0
-        for task in taskset.import_jsonl(out):
-            target.add(task)
-            count += 1
+        count = taskset.import_swebench(out, taskset_dir, clone_from=clone_from)
         click.echo(f"imported {count} tasks from {out} into {taskset_dir}")
         return
-    count = taskset.export_jsonl(taskset.load(taskset_dir), out)
-    click.echo(f"exported {count} tasks to {out} ({fmt})")
+    tasks = list(taskset.load(taskset_dir))
+    if fmt == "swebench-repo":
+        result = taskset.export_task_repo(tasks, out, dataset=dataset)
+    else:
+        result = taskset.export_jsonl(tasks, out)
+    for instance_id, reason in result.skipped:
+        click.echo(f"skipped {instance_id}: {reason}", err=True)
+    click.echo(f"exported {result.written} tasks to {out} ({fmt})")
 # --- end export ---
 
 

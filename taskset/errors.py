@@ -12,6 +12,7 @@ One root, so a caller can catch everything taskset raises::
     ├── EnvironmentBuildError  an environment cannot be built (carries the installer's output)
     ├── TestRunError           pytest could not be run or its report is unusable
     ├── DirectoryBusy          another process is writing the same output directory
+    ├── ExportError            an export or import cannot be done (bad destination, unreadable file)
     └── InfrastructureError    the machine failed, not the candidate or the task: never a verdict
 """
 
@@ -112,6 +113,10 @@ class DirectoryBusy(TasksetError):
         self.directory = directory
         self.holder = holder
         super().__init__(f"{directory}: in use by {holder}; wait for it to finish or choose another directory")
+
+
+class ExportError(TasksetError):
+    """An export or import cannot be done: a destination that cannot be written, a file that cannot be read."""
 
 
 class InfraCause(str, enum.Enum):

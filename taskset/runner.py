@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -82,6 +83,24 @@ class TestRun:
 
 
 @dataclass(frozen=True)
+class _Request:
+    """One run's inputs, as run_tests normalised them."""
+
+    root: Path
+    tests: list[str]
+    files: list[str]
+    """The distinct test files to hand pytest."""
+    absent: set[str]
+    """Requested ids whose file does not exist (``missing`` without asking pytest)."""
+    pythonpath: tuple[str, ...]
+    timeout: float
+    suspects: frozenset[str]
+    limits: RunLimits
+    test_paths: tuple[str, ...]
+    """The test patch's paths, when the workspace knows them (made read-only too)."""
+
+
+@dataclass(frozen=True)
 class _Scratch:
     """The run's private folder (outside the workspace): what the sandbox shows of it, and how."""
 
@@ -138,40 +157,45 @@ def run_tests(
         base = tempdirs.make("run")
     except OSError as exc:
         raise InfrastructureError(f"cannot create a scratch folder: {exc}", cause=InfraCause.DISK) from None
+    request = _Request(root, list(tests), files, absent, tuple(pythonpath), timeout, frozenset(suspects), limits,
+                       tuple(getattr(workspace, "test_paths", ())))  # fmt: skip
     try:
-        scratch = _Scratch(base)
-        return _run(env, facts, kind, root, scratch, list(tests), files, absent, pythonpath, timeout,
-                    frozenset(suspects), limits)  # fmt: skip
+        return _run(env, facts, kind, request, _Scratch(base))
     except OSError as exc:
         raise InfrastructureError(f"test run failed on the machine's side: {exc}", cause=InfraCause.DISK) from None
     finally:
         tempdirs.remove(base)
 
 
-def _run(env, facts, kind, root, scratch, tests, files, absent, pythonpath, timeout, suspects, limits) -> TestRun:
+def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: "_Request", scratch: _Scratch) -> TestRun:
+    root, tests, files, pythonpath, limits = request.root, request.tests, request.files, request.pythonpath, request.limits
     scratch.create()
     select = scratch.inputs / "select.txt"
-    select.write_text("\n".join(t for t in tests if t not in absent) + "\n", encoding="utf-8")
+    select.write_text("\n".join(t for t in tests if t not in request.absent) + "\n", encoding="utf-8")
     config = find_config(root, files, facts.pytest_version)
     if config is None:
         config = scratch.inputs / "pytest.ini"
         config.write_text(EMPTY_INI, encoding="utf-8")
     guarded = protect.protected_files(root)
     before = protect.hashes(root, guarded)
+    frozen = protect.read_only_files(root, files, config, request.test_paths)
     spec = scratch.inputs / "spec.json"
     junit = scratch.report / "junit.xml"
 
-    def command_for(channel_fd: int) -> list[str]:
+    nonce = secrets.token_hex(16)
+
+    def command_for(channel_fd: int, nonce_fd: int) -> list[str]:
         args = _pytest_args(root, files, select, junit, config, channel_fd)
-        spec.write_text(json.dumps(_boot_spec(root, pythonpath, args, limits, channel_fd)), encoding="utf-8")
+        boot = _boot_spec(root, pythonpath, args, limits, channel_fd) | {"nonce_fd": nonce_fd}
+        spec.write_text(json.dumps(boot), encoding="utf-8")
         command = [str(env.python), "-s", "-B", str(BOOT), str(spec)]
-        return sandbox.wrap(kind, _mounts(env, facts, root, scratch, guarded), command, scratch.base)
+        return sandbox.wrap(kind, _mounts(env, facts, root, scratch, frozen), command, scratch.base)
 
     finished = run_with_channel(command_for, root, scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp),
-                                timeout, scratch.base / "output.log")  # fmt: skip
+                                request.timeout, scratch.base / "output.log", nonce.encode())  # fmt: skip
     output = trim(finished.output.decode("utf-8", errors="replace"), OUTPUT_LIMIT)
     xml = read_bounded(junit, REPORT_CAP)
-    witness = parse_channel(finished.channel)
+    witness = parse_channel(finished.channel, nonce)
     if not witness.booted and not finished.timed_out:
         raise InfrastructureError(
             f"the {kind.value} sandbox or the environment's interpreter did not start (exit {finished.exit_code})",
@@ -183,7 +207,8 @@ def _run(env, facts, kind, root, scratch, tests, files, absent, pythonpath, time
     junit_results = _parse(xml, tests)
     tamper = findings(Evidence(
         witness=witness, junit=junit_results, exit_code=finished.exit_code, root=str(root), before=before,
-        after=protect.hashes(root, guarded), suspects=suspects,
+        after=protect.hashes(root, guarded), suspects=request.suspects,
+        trusted=_trusted_roots(env, facts),
     ))  # fmt: skip
     if finished.channel_overflow:
         tamper.insert(0, "the live channel carried more than any honest run says")
@@ -256,16 +281,25 @@ def _boot_spec(root: Path, pythonpath: Sequence[str], args: list[str], limits: R
             "limits": limits.rlimits(), "channel": channel_fd}  # fmt: skip
 
 
-def _mounts(env, facts: envprobe.EnvFacts, root: Path, scratch: _Scratch, guarded: list[str]) -> sandbox.Mounts:
+def _mounts(env, facts: envprobe.EnvFacts, root: Path, scratch: _Scratch, frozen: list[str]) -> sandbox.Mounts:
     venv = Path(env.python).parent.parent
     visible = [facts.base_prefix, venv, PLUGIN_DIR, scratch.inputs, facts.executable]
     read_only = _outermost(p.resolve() for p in visible if p.exists())
     return sandbox.Mounts(
         read_only=read_only,
         writable=(root, scratch.report, scratch.home, scratch.tmp),
-        protected=tuple(root / rel for rel in guarded),
+        # .git too: a filter or hook written there would run in our next (unconfined) git command
+        protected=tuple(root / rel for rel in frozen) + ((root / ".git",) if (root / ".git").is_dir() else ()),
         cwd=root,
     )
+
+
+def _trusted_roots(env, facts: envprobe.EnvFacts) -> tuple[str, ...]:
+    """Where code of an honest run comes from besides the workspace: the environment, the
+    interpreter's prefix (both as named and resolved), our plugin."""
+    venv = Path(env.python).parent.parent
+    roots = [venv, facts.prefix, facts.base_prefix, PLUGIN_DIR]
+    return tuple(dict.fromkeys(str(p) for root in roots for p in (root, root.resolve())))
 
 
 def _outermost(paths: Iterable[Path]) -> tuple[Path, ...]:

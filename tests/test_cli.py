@@ -105,3 +105,18 @@ def test_an_infrastructure_failure_exits_3_not_2():
     result = CliRunner().invoke(broken, [])
     assert result.exit_code == EXIT_INFRASTRUCTURE == 3
     assert result.stderr.startswith("error: the machine failed") and result.stderr.count("\n") == 1
+
+
+def test_a_missing_sandbox_or_interpreter_is_the_setup_exit_2():
+    """No interpreter or no sandbox will not pass by itself on a rerun: exit 2, like bad input."""
+    from cli import EXIT_USAGE, reports_errors
+    from taskset.errors import InfraCause, InfrastructureError
+
+    for cause in (InfraCause.INTERPRETER, InfraCause.SANDBOX):
+        @click.command()
+        @reports_errors
+        def broken():
+            raise InfrastructureError("cannot start it", cause=cause)  # noqa: B023 -- called at once
+
+        result = CliRunner().invoke(broken, [])
+        assert result.exit_code == EXIT_USAGE and result.stderr == "error: cannot start it\n"
