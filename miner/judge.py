@@ -49,7 +49,9 @@ class Judgement:
 
 
 def suspects(buggy: Results, golds: Sequence[Results]) -> list[str]:
-    """Tests that ran on both sides and failed in every gold run: rerun them alone before judging."""
+    """Tests to rerun alone before judging: they ran on both sides and failed in every gold run,
+    after passing, or failing differently, on the buggy code. One failing the same way on both
+    sides (the same missing binary) fails alone too: rerunning it would only cost time."""
     found = []
     for test, result in golds[0].items():
         if "::" not in test or result.outcome not in FAILING:
@@ -57,7 +59,9 @@ def suspects(buggy: Results, golds: Sequence[Results]) -> list[str]:
         if any(g.get(test, _MISSING).outcome not in FAILING for g in golds[1:]):
             continue
         before = buggy_result(buggy, test)
-        if before is not None and before.outcome not in (Outcome.SKIPPED, Outcome.MISSING):
+        if before is None or before.outcome in (Outcome.SKIPPED, Outcome.MISSING):
+            continue
+        if before.outcome is Outcome.PASSED or _failure_line(before) != _failure_line(result):
             found.append(test)
     return found
 

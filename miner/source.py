@@ -31,7 +31,8 @@ class Source:
     location: str
     """What the user passed to ``--repo``."""
     url: str
-    """What a task records as ``repo_url`` (URLs as given, local paths absolute)."""
+    """Where the repository is cloned from (URLs as given, local paths absolute): a task's ``repo_source``;
+    its ``repo_url`` is ``taskset.provenance.public_url`` of this (never a local path)."""
     name: str
     """``owner/name``."""
     git_dir: Path

@@ -34,6 +34,7 @@ from taskset.errors import (
     WorkspaceError,
 )
 from taskset.junit import Outcome
+from taskset.provenance import public_url, release_version
 from taskset.record import EnvironmentSpec, Task, TaskMeta
 from taskset.testfiles import DEFAULT, TestFileConventions
 from taskset.testfiles import is_test_module as _is_test_module
@@ -161,10 +162,13 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
             detail += f" (validated on Python {env.spec.python}; --python auto picks one of the commit's era)"
         return _reject(candidate, verdict.reason, detail)
     output = statement.failure_output(verdict.messages)
+    url = public_url(repo.url)
     return Task(
         instance_id=instance_id(repo.name, candidate.sha),
         repo=repo.name,
-        repo_url=repo.url,
+        repo_url=url,
+        repo_source=repo.url if repo.url != url else "",
+        version=release_version(repo.git_dir, candidate.parent),
         base_commit=candidate.parent,
         fix_commit=candidate.sha,
         created_at=info.created_at,

@@ -10,6 +10,7 @@ from taskset.errors import (
     DirectoryBusy,
     EditRefused,
     EnvironmentBuildError,
+    ExportError,
     InfraCause,
     InfrastructureError,
     PatchError,
@@ -44,7 +45,10 @@ _LAZY = {
     "taskset.repos": ("mirror", "repo_name"),
     "taskset.runner": ("TestRun", "run_tests"),
     "taskset.store": ("TaskSet", "load"),
-    "taskset.swebench": ("export_jsonl", "from_swebench", "import_jsonl", "to_swebench"),
+    "taskset.swebench": (
+        "ExportResult", "export_jsonl", "export_task_repo", "from_swebench", "import_swebench", "read_swebench",
+        "to_swebench",
+    ),
     "taskset.testfiles": (
         "PytestNaming", "TestFileConventions", "is_test_module", "is_test_path", "pytest_naming", "with_naming"
     ),
@@ -58,7 +62,15 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from taskset.repos import mirror, repo_name
     from taskset.runner import TestRun, run_tests
     from taskset.store import TaskSet, load
-    from taskset.swebench import export_jsonl, from_swebench, import_jsonl, to_swebench
+    from taskset.swebench import (
+        ExportResult,
+        export_jsonl,
+        export_task_repo,
+        from_swebench,
+        import_swebench,
+        read_swebench,
+        to_swebench,
+    )
     from taskset.testfiles import (
         PytestNaming,
         TestFileConventions,
@@ -95,6 +107,8 @@ __all__ = [
     "Environment",
     "EnvironmentBuildError",
     "EnvironmentSpec",
+    "ExportError",
+    "ExportResult",
     "FailKind",
     "FailMode",
     "InfraCause",
@@ -123,14 +137,16 @@ __all__ = [
     "environment_for",
     "evaluate",
     "export_jsonl",
+    "export_task_repo",
     "from_swebench",
-    "import_jsonl",
+    "import_swebench",
     "is_test_module",
     "is_test_path",
     "load",
     "load_task",
     "mirror",
     "pytest_naming",
+    "read_swebench",
     "repo_name",
     "run_task_tests",
     "run_tests",

@@ -101,8 +101,11 @@ def _unquote(text: str) -> tuple[str, str]:
         if char == "\\" and i + 1 < len(text):
             nxt = text[i + 1]
             if nxt in "01234567":
-                out.append(int(text[i + 1 : i + 4], 8) & 0xFF)
-                i += 4
+                digits = ""
+                while len(digits) < 3 and i + 1 + len(digits) < len(text) and text[i + 1 + len(digits)] in "01234567":
+                    digits += text[i + 1 + len(digits)]
+                out.append(int(digits, 8) & 0xFF)  # git writes three digits; fewer is still octal, never a crash
+                i += 1 + len(digits)
                 continue
             out.append(_ESCAPES.get(nxt, ord(nxt) if ord(nxt) < 128 else 63))
             i += 2
@@ -127,10 +130,20 @@ def symlink_targets(diff: str, strip: int = 1) -> list[tuple[str, str]]:
         if line.startswith("diff --git "):
             is_link, path = False, ""
         elif line.startswith(("new file mode ", "new mode ", "index ")):
-            is_link = is_link or line.rstrip().endswith(" 120000")
+            is_link = is_link or _is_link_mode(line)
         elif line.startswith("+++ "):
             path = _strip(_name(line[4:]), strip)
         elif is_link and path and line.startswith("+"):
             found.append((path, line[1:].rstrip("\r")))
             is_link = False
     return found
+
+
+def _is_link_mode(line: str) -> bool:
+    """A mode line naming a symlink, however spelled (``120000``, ``0120000``): git reads it as octal."""
+    words = line.split()
+    mode = words[-1] if line.startswith(("new file mode ", "new mode ")) else (words[-1] if len(words) >= 3 else "")
+    try:
+        return (int(mode, 8) & 0o170000) == 0o120000
+    except ValueError:
+        return False

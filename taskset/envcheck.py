@@ -17,6 +17,7 @@ from typing import Sequence
 
 from taskset import envprobe
 from taskset.errors import InfrastructureError
+from taskset.walk import walk
 
 MARKER = "loopctl-env.json"
 """Written last into a built environment: an env dir without it is half-built and is never used."""
@@ -33,11 +34,10 @@ def manifest(venv: Path) -> str:
     """sha256 over every file's relative path, kind and size (a link's target) in the environment."""
     venv = Path(venv)
     digest = hashlib.sha256()
-    for top, dirs, files in os.walk(venv):
-        links = [d for d in dirs if os.path.islink(os.path.join(top, d))]  # listed, never walked into
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_NAMES and d not in links)
+    for top, dirs, files in walk(venv):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_NAMES)
         rel_top = os.path.relpath(top, venv)
-        for name in sorted(files + links):
+        for name in sorted(files):
             if name in SKIPPED_NAMES:
                 continue
             path = os.path.join(top, name)

@@ -13,6 +13,7 @@ One root, so a caller can catch everything taskset raises::
     ├── TestRunError           pytest could not be run or its report is unusable
     ├── DirectoryBusy          another process is writing the same output directory
     ├── BackendUnavailable     ``--backend ray`` without Ray installed
+    ├── ExportError            an export or import cannot be done (bad destination, unreadable file)
     └── InfrastructureError    the machine failed, not the candidate or the task: never a verdict
 """
 
@@ -117,6 +118,10 @@ class DirectoryBusy(TasksetError):
 
 class BackendUnavailable(TasksetError):
     """The asked-for backend cannot be used here (``--backend ray`` needs the ``loopctl[ray]`` extra)."""
+
+
+class ExportError(TasksetError):
+    """An export or import cannot be done: a destination that cannot be written, a file that cannot be read."""
 
 
 class InfraCause(str, enum.Enum):

@@ -127,6 +127,9 @@ def evaluate(
             return _refusal(task, VerdictProblem(exc.kind), str(exc), started)
         except PatchError as exc:
             return _refusal(task, VerdictProblem.PATCH_DOES_NOT_APPLY, str(exc), started)
+        except (ValueError, UnicodeError, RuntimeError, RecursionError, OSError) as exc:
+            # a candidate shaped so that no check above foresaw it: still a verdict, never a crash
+            return _refusal(task, VerdictProblem.UNSAFE_EDIT, f"the candidate could not be applied: {exc}", started)
         run = _run(env, ws, wanted, task, timeout, touched)
     return _judge(task, wanted, run, time.monotonic() - started)
 

@@ -23,6 +23,10 @@ METADATA_SUFFIXES = (".dist-info", ".egg-info")
 
 NAME_MAX = 255
 """Bytes in one path component (Linux's NAME_MAX): a longer name fails every file system call."""
+PATH_BYTES_MAX = 1024
+"""Bytes in a whole relative path: far past any real repository's, well under PATH_MAX with the workspace's prefix."""
+DEPTH_MAX = 64
+"""Folders deep a candidate path may go (real repositories stay far below)."""
 
 
 def normalise(path: str) -> str:
@@ -43,8 +47,14 @@ def unsafe_reason(root: Path, path: str) -> str:
         return "'..' component"
     if any(part.lower() == ".git" for part in parts):  # .GIT is .git on case-insensitive disks
         return "inside .git"
-    if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in parts):
+    try:
+        encoded = [part.encode("utf-8") for part in parts]
+    except UnicodeEncodeError:
+        return "not valid UTF-8 text"
+    if any(len(part) > NAME_MAX for part in encoded):
         return f"a path component is longer than {NAME_MAX} bytes"
+    if sum(len(part) + 1 for part in encoded) > PATH_BYTES_MAX or len(parts) > DEPTH_MAX:
+        return f"the path is longer than {PATH_BYTES_MAX} bytes or deeper than {DEPTH_MAX} folders"
     if any(part.split(".", 1)[0] in STARTUP_MODULES for part in parts) or parts[-1].endswith(".pth"):
         return "runs at interpreter start-up, before any test"
     if any(part.lower().endswith(METADATA_SUFFIXES) for part in parts):
@@ -63,10 +73,11 @@ def symlink_reason(root: Path, link: str, target: str) -> str:
 
 
 def resolved_relative(root: Path, rel: str) -> str | None:
-    """Where ``rel`` lands after following symlinks, relative to ``root`` ("" for root); None if outside."""
+    """Where ``rel`` lands after following symlinks, relative to ``root`` ("" for root); None if outside
+    (or if it cannot be resolved at all: a symlink loop, a name the file system rejects)."""
     try:
         resolved = (root / rel).resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
+    except (ValueError, RuntimeError, OSError):
         return None
     return "" if resolved == "." else resolved
 

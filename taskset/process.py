@@ -26,6 +26,8 @@ CHANNEL_CAP = 64 * 1024 * 1024
 OUTPUT_CAP = 4 * 1024 * 1024
 """Bytes of console output read back (head and tail)."""
 POLL_SECONDS = 0.2
+TERM_GRACE = 5.0
+"""Seconds a run past its deadline has between SIGTERM and SIGKILL (the reaper's cleanup)."""
 
 
 @dataclass(frozen=True)
@@ -42,18 +44,24 @@ class Finished:
 
 
 def run_with_channel(
-    command_for: Callable[[int], Sequence[str]], cwd: Path, environ: Mapping[str, str], timeout: float,
-    log_path: Path,
+    command_for: Callable[[int, int], Sequence[str]], cwd: Path, environ: Mapping[str, str], timeout: float,
+    log_path: Path, secret: bytes = b"",
 ) -> Finished:
-    """Run ``command_for(fd)``, where ``fd`` is the channel's write end as the child will see it.
+    """Run ``command_for(channel_fd, secret_fd)``: the channel's write end and a pipe holding ``secret``,
+    as the child will see them (the child reads the secret once and closes it).
 
     Raises TestRunError when the command cannot start, InfrastructureError when the machine
     fails us (no descriptors, no room for the log).
     """
     try:
         read_end, write_end = os.pipe()
+        secret_read, secret_write = os.pipe()
     except OSError as exc:
         raise InfrastructureError(f"cannot create the result channel: {exc}", cause=InfraCause.OTHER) from None
+    try:
+        os.write(secret_write, secret)  # far below a pipe's buffer: never blocks
+    finally:
+        os.close(secret_write)
     os.set_blocking(read_end, False)
     try:
         log_fd = os.open(log_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -63,27 +71,29 @@ def run_with_channel(
         raise InfrastructureError(f"cannot create the run's log: {exc}", cause=InfraCause.DISK) from None
     started = time.monotonic()
     try:
-        proc = _spawn(list(command_for(write_end)), cwd, environ, log_fd, write_end)
+        proc = _spawn(list(command_for(write_end, secret_read)), cwd, environ, log_fd, (write_end, secret_read))
         os.close(write_end)
-        write_end = -1
+        os.close(secret_read)
+        write_end = secret_read = -1
         channel, overflow, timed_out = _wait(proc, read_end, started + timeout)
         exit_code = None if timed_out else proc.returncode
         duration = time.monotonic() - started
         output = read_fd_bounded(log_fd, cap=OUTPUT_CAP)
     finally:
-        for fd in (read_end, write_end, log_fd):
+        for fd in (read_end, write_end, secret_read, log_fd):
             if fd >= 0:
                 os.close(fd)
     return Finished(exit_code, timed_out, output, bytes(channel), overflow, duration)
 
 
-def _spawn(command: list[str], cwd: Path, environ: Mapping[str, str], log_fd: int, write_end: int) -> subprocess.Popen:
-    # pass_fds keeps the write end open at its own number in the child, and nothing else beyond
+def _spawn(command: list[str], cwd: Path, environ: Mapping[str, str], log_fd: int,
+           inherited: tuple[int, ...]) -> subprocess.Popen:  # fmt: skip
+    # pass_fds keeps these open at their own numbers in the child, and nothing else beyond
     # stdin/stdout/stderr: no other descriptor of the caller's reaches the tests.
     try:
         return subprocess.Popen(
             command, cwd=cwd, env=dict(environ), stdin=subprocess.DEVNULL, stdout=log_fd,
-            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(write_end,),
+            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=inherited,
         )  # fmt: skip
     except OSError as exc:
         raise TestRunError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
@@ -128,7 +138,17 @@ def _drain(fd: int, into: bytearray) -> bool:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill everything the run started (its session's process group), then reap the leader."""
+    """Kill everything the run started (its session's process group), then reap the leader.
+
+    A leader still running (the deadline passed) first gets SIGTERM and a moment to act on it:
+    the reaper of an unconfined run then kills the processes that left the group.
+    """
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=TERM_GRACE)
+        except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

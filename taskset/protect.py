@@ -18,6 +18,7 @@ from typing import Iterable
 
 from taskset.pytestconfig import CONFIG_NAMES
 from taskset.testfiles import is_test_path
+from taskset.walk import walk
 
 HASH_CAP = 64 * 1024 * 1024
 """A protected file larger than this is hashed by its size alone (test modules are never this big)."""
@@ -30,7 +31,7 @@ def protected_files(root: Path, extra: Iterable[str] = ()) -> list[str]:
     """
     root = Path(root)
     found: dict[str, None] = {}
-    for top, dirs, files in os.walk(root):
+    for top, dirs, files in walk(root):
         if top == str(root) and ".git" in dirs:
             dirs.remove(".git")
         dirs[:] = [d for d in dirs if d != "__pycache__"]

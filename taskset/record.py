@@ -146,6 +146,18 @@ class Task:
     calibration: Calibration = field(default=Calibration(), metadata=_REQUIRED)
     meta: TaskMeta = field(default=TaskMeta(), metadata=_REQUIRED)
     schema_version: int = field(default=SCHEMA_VERSION, metadata=_REQUIRED)
+    version: str = ""
+    """The repository's own version at ``base_commit`` (packaging metadata or nearest tag), as SWE-bench means it."""
+    repo_source: str = ""
+    """Where this machine clones the repository from (URL, path or bundle) when that is not ``repo_url``.
+
+    Local to the miner's machine: a task repository never carries it; rows only when no public URL is known.
+    """
+
+    @property
+    def clone_location(self) -> str:
+        """What to clone the repository from on this machine: ``repo_source``, else ``repo_url``."""
+        return self.repo_source or self.repo_url
 
     @property
     def tests(self) -> tuple[str, ...]:

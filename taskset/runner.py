@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -181,17 +182,20 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: "_Re
     spec = scratch.inputs / "spec.json"
     junit = scratch.report / "junit.xml"
 
-    def command_for(channel_fd: int) -> list[str]:
+    nonce = secrets.token_hex(16)
+
+    def command_for(channel_fd: int, nonce_fd: int) -> list[str]:
         args = _pytest_args(root, files, select, junit, config, channel_fd)
-        spec.write_text(json.dumps(_boot_spec(root, pythonpath, args, limits, channel_fd)), encoding="utf-8")
+        boot = _boot_spec(root, pythonpath, args, limits, channel_fd) | {"nonce_fd": nonce_fd}
+        spec.write_text(json.dumps(boot), encoding="utf-8")
         command = [str(env.python), "-s", "-B", str(BOOT), str(spec)]
         return sandbox.wrap(kind, _mounts(env, facts, root, scratch, frozen), command, scratch.base)
 
     finished = run_with_channel(command_for, root, scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp),
-                                request.timeout, scratch.base / "output.log")  # fmt: skip
+                                request.timeout, scratch.base / "output.log", nonce.encode())  # fmt: skip
     output = trim(finished.output.decode("utf-8", errors="replace"), OUTPUT_LIMIT)
     xml = read_bounded(junit, REPORT_CAP)
-    witness = parse_channel(finished.channel)
+    witness = parse_channel(finished.channel, nonce)
     if not witness.booted and not finished.timed_out:
         raise InfrastructureError(
             f"the {kind.value} sandbox or the environment's interpreter did not start (exit {finished.exit_code})",
@@ -204,6 +208,7 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: "_Re
     tamper = findings(Evidence(
         witness=witness, junit=junit_results, exit_code=finished.exit_code, root=str(root), before=before,
         after=protect.hashes(root, guarded), suspects=request.suspects,
+        trusted=_trusted_roots(env, facts),
     ))  # fmt: skip
     if finished.channel_overflow:
         tamper.insert(0, "the live channel carried more than any honest run says")
@@ -283,9 +288,18 @@ def _mounts(env, facts: envprobe.EnvFacts, root: Path, scratch: _Scratch, frozen
     return sandbox.Mounts(
         read_only=read_only,
         writable=(root, scratch.report, scratch.home, scratch.tmp),
-        protected=tuple(root / rel for rel in frozen),
+        # .git too: a filter or hook written there would run in our next (unconfined) git command
+        protected=tuple(root / rel for rel in frozen) + ((root / ".git",) if (root / ".git").is_dir() else ()),
         cwd=root,
     )
+
+
+def _trusted_roots(env, facts: envprobe.EnvFacts) -> tuple[str, ...]:
+    """Where code of an honest run comes from besides the workspace: the environment, the
+    interpreter's prefix (both as named and resolved), our plugin."""
+    venv = Path(env.python).parent.parent
+    roots = [venv, facts.prefix, facts.base_prefix, PLUGIN_DIR]
+    return tuple(dict.fromkeys(str(p) for root in roots for p in (root, root.resolve())))
 
 
 def _outermost(paths: Iterable[Path]) -> tuple[Path, ...]:

@@ -28,6 +28,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -37,9 +38,17 @@ from typing import Sequence
 from taskset.errors import InfraCause, InfrastructureError
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+
+HOST_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
+"""Files under /etc that only root can read, and the tests (root in their namespace) need never see."""
+
+TMPFS_BYTES = 1024**3
+"""Size of the sandbox's private /tmp and /dev/shm each (memory-backed: unbounded, they could fill RAM)."""
 """Host paths every sandbox shows read-only (a symlink stays a symlink, as on merged-/usr systems)."""
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+REAPER = Path(__file__).resolve().parent / "reaper.py"
 
 CHOICE_ENV = "LOOPCTL_SANDBOX"
 REQUIRE_ENV = "LOOPCTL_REQUIRE_SANDBOX"
@@ -90,10 +99,9 @@ def selected() -> SandboxKind:
         kind = _first_working()
     if kind is SandboxKind.NONE:
         if required():
-            raise InfrastructureError(
-                f"no sandbox can start here ({_why(SandboxKind.BWRAP)}) and {REQUIRE_ENV} is set",
-                cause=InfraCause.SANDBOX,
-            )
+            why = f"{CHOICE_ENV}=none" if wanted == "none" else f"no sandbox can start here ({_why(SandboxKind.BWRAP)})"
+            raise InfrastructureError(f"{why} and {REQUIRE_ENV} is set: refusing to run tests unconfined",
+                                      cause=InfraCause.SANDBOX)
         _warn_once()
     return kind
 
@@ -104,11 +112,17 @@ def required() -> bool:
 
 
 def wrap(kind: SandboxKind, mounts: Mounts, command: Sequence[str], scratch: Path) -> list[str]:
-    """``command`` confined by ``kind``; ``scratch`` is a private folder the wrapper may use."""
+    """``command`` confined by ``kind``; ``scratch`` is a private folder the wrapper may use.
+
+    Unconfined, the command still runs under our reaper (where Linux has one), so no process it
+    starts -- a daemon that left its process group -- outlives the run.
+    """
     if kind is SandboxKind.BWRAP:
         return _bwrap(mounts, command)
     if kind is SandboxKind.UNSHARE:
         return _unshare(mounts, command, scratch)
+    if sys.platform.startswith("linux"):
+        return [sys.executable, "-I", str(REAPER), *command]
     return list(command)
 
 
@@ -130,7 +144,9 @@ def _bwrap(mounts: Mounts, command: Sequence[str]) -> list[str]:
     args = [_tool("bwrap"), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     for path, target in system_paths():
         args += ["--symlink", target, path] if target is not None else ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    size = str(TMPFS_BYTES)
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
+    args += [arg for secret in _host_secrets() for arg in ("--ro-bind", "/dev/null", secret)]
     for path in mounts.read_only:
         args += ["--ro-bind", str(path), str(path)]
     for path in mounts.writable:
@@ -167,8 +183,10 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
     ]
     for path, target in system_paths():
         lines.append(f'ln -s {q(target)} "$R"{q(path)}' if target is not None else f"robind {q(path)}")
+    size = f"size={TMPFS_BYTES}"
     lines += ['mkdir -p "$R/proc" "$R/dev/shm" "$R/tmp"', 'mount -t proc proc "$R/proc"',
-              'mount -t tmpfs -o mode=1777 loopctl-tmp "$R/tmp"', 'mount -t tmpfs loopctl-shm "$R/dev/shm"']
+              f'mount -t tmpfs -o mode=1777,{size} loopctl-tmp "$R/tmp"', f'mount -t tmpfs -o {size} loopctl-shm "$R/dev/shm"']
+    lines += [f'mount --bind /dev/null "$R"{q(secret)}' for secret in _host_secrets()]
     for device in DEVICES:
         lines.append(f'if [ -e /dev/{device} ]; then : > "$R/dev/{device}"; mount --bind /dev/{device} "$R/dev/{device}"; fi')
     lines += ['ln -s /proc/self/fd "$R/dev/fd"', 'ln -s /proc/self/fd/0 "$R/dev/stdin"',
@@ -233,6 +251,10 @@ def _warn_once() -> None:
         SandboxWarning,
         stacklevel=3,
     )
+
+
+def _host_secrets() -> list[str]:
+    return [path for path in HOST_SECRETS if os.path.isfile(path)]
 
 
 def _tool(name: str) -> str:

@@ -37,6 +37,9 @@ class Evidence:
     """The same files' hashes after the run ("" for a file that vanished)."""
     suspects: frozenset[str] = frozenset()
     """Relative paths the candidate wrote: code from them may not reshape reporting."""
+    trusted: tuple[str, ...] = ()
+    """Folders outside the workspace code may legitimately come from: the environment, the
+    interpreter's standard library, our plugin."""
     canaries: bool = True
 
 
@@ -126,24 +129,34 @@ def _files(ev: Evidence) -> list[str]:
 
 def _patching(ev: Evidence) -> list[str]:
     found = []
-    for what, file in ev.witness.replaced:
-        if _foreign(file, ev):
+    for what, file, forged in ev.witness.replaced:
+        if forged:
+            found.append(f"pytest's {what} was replaced by code that lies about its origin ({_shown(file, ev.root)})")
+        elif _foreign(file, ev):
             found.append(f"pytest's {what} was replaced by code from {_shown(file, ev.root)}")
-    for hook, file in ev.witness.hooks:
-        if _foreign(file, ev):
+    for hook, file, declared in ev.witness.hooks:
+        if not declared and _foreign(file, ev):
             found.append(f"a {hook} hook was installed from {_shown(file, ev.root)}")
+    for nodeid, why in ev.witness.altered_tests:
+        found.append(f"{nodeid}: {why}")
+    for nodeid, file in ev.witness.test_origins:
+        if _foreign(file, ev):
+            found.append(f"{nodeid}: its function's code comes from {_shown(file, ev.root)}")
     for file in ev.witness.entry_points:
         if _relative(file, ev.root) is not None:
             found.append(f"a pytest plugin was loaded from package metadata inside the workspace ({_shown(file, ev.root)})")
-    return found
+    return found[:20]
 
 
 def _foreign(file: str, ev: Evidence) -> bool:
-    """Code from a file the candidate wrote, or from no file at all (text it compiled itself)."""
+    """Code from a file the candidate wrote, from a place no code of the run should come from
+    (a temp folder, say), or from no file at all (text it compiled itself)."""
     if not file or file.startswith("<") or not os.path.isabs(file):
         return True
     rel = _relative(file, ev.root)
-    return rel is not None and rel in ev.suspects
+    if rel is not None:
+        return rel in ev.suspects
+    return not any(_relative(file, root) is not None for root in ev.trusted)
 
 
 def _junit_canary(junit: Mapping[str, TestResult] | None, name: str) -> Outcome | None:

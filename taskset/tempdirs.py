@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -34,7 +35,10 @@ def reclaim(folder: str) -> int:
         return 0
     for entry in entries:
         match = _NAME.match(entry.name)
-        if not match or not entry.is_dir(follow_symlinks=False) or _alive(int(match.group(1))):
+        try:
+            if not match or not entry.is_dir(follow_symlinks=False) or _alive(int(match.group(1))):
+                continue
+        except (OSError, ValueError):
             continue
         remove(Path(entry.path))
         removed += 1
@@ -42,7 +46,8 @@ def reclaim(folder: str) -> int:
 
 
 def remove(path: Path) -> None:
-    """Delete a folder whatever was left in it (read-only dirs included); never raises."""
+    """Delete a folder whatever was left in it (read-only dirs, a chain thousands of folders deep);
+    never raises: what cannot be removed now is reclaimed by a later run."""
     def retry(func, name, _exc):
         try:
             os.chmod(os.path.dirname(name), stat.S_IRWXU)
@@ -53,10 +58,18 @@ def remove(path: Path) -> None:
     try:
         if path.is_symlink():
             path.unlink()
-        else:
-            shutil.rmtree(path, onerror=retry)
-    except OSError:
+            return
+        shutil.rmtree(path, onerror=retry)
+    except (OSError, RecursionError):
         pass
+    if os.path.lexists(path):
+        # shutil.rmtree recurses per level; rm walks any depth (and chmod lets it into locked folders)
+        for command in (["chmod", "-R", "u+rwx", "--", str(path)], ["rm", "-rf", "--", str(path)]):
+            try:
+                subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=600)
+            except (OSError, subprocess.SubprocessError):
+                pass
 
 
 def _alive(pid: int) -> bool:

@@ -38,10 +38,15 @@ class Witness:
     collected: dict[str, str] = field(default_factory=dict)
     """Absolute path of each test module -> sha256 of its bytes just before import."""
     collect_errors: tuple[str, ...] = ()
-    replaced: tuple[tuple[str, str], ...] = ()
-    """(what, file that replaced it) for each watched piece of pytest changed during the run."""
-    hooks: tuple[tuple[str, str], ...] = ()
-    """(hook, file) for every implementation of an outcome-shaping hook at session end."""
+    replaced: tuple[tuple[str, str, bool], ...] = ()
+    """(what, file its code names, whether that claim is false) for each watched piece of pytest
+    that is not the object pytest started with."""
+    hooks: tuple[tuple[str, str, bool], ...] = ()
+    """(hook, file, from a plugin the environment declares) for every hook implementation at session end."""
+    altered_tests: tuple[tuple[str, str], ...] = ()
+    """(node id, what) for each test whose function did not match its module's source when it ran."""
+    test_origins: tuple[tuple[str, str], ...] = ()
+    """(node id, file) for each test whose function's code came from another file than its module."""
     entry_points: tuple[str, ...] = ()
     """Files of the plugins pytest loaded from entry points."""
     malformed: int = 0
@@ -64,44 +69,55 @@ def is_canary(nodeid: str) -> bool:
     return nodeid.endswith(("::" + CANARY_PASS, "::" + CANARY_FAIL)) or nodeid in (CANARY_PASS, CANARY_FAIL)
 
 
-def parse_channel(raw: bytes) -> Witness:
-    """Fold the channel's bytes into a Witness; lines that are not ours are counted, not trusted."""
+def parse_channel(raw: bytes, nonce: str | None = None) -> Witness:
+    """Fold the channel's bytes into a Witness; lines that are not ours are counted, not trusted.
+
+    With ``nonce``, a record must carry it (the run's secret, which the code under test never saw
+    on the wire) or it is not ours.
+    """
     booted = started = finished = stopped = False
     exitstatus = None
     phases: dict[str, list[tuple[str, str, bool]]] = {}
     collected: dict[str, str] = {}
     collect_errors: list[str] = []
-    replaced: list[tuple[str, str]] = []
-    hooks: list[tuple[str, str]] = []
+    replaced: list[tuple[str, str, bool]] = []
+    hooks: list[tuple[str, str, bool]] = []
+    tests: list[tuple[str, str]] = []
+    origins: list[tuple[str, str]] = []
     entry_points: list[str] = []
     malformed = 0
     for line in raw.split(b"\n"):
         if not line.strip():
             continue
         record = _record(line)
+        if record is not None and nonce is not None and record.get("n") != nonce:
+            record = None
         kind = record.get("k") if record else None
-        if kind == "boot":
-            booted = True
-        elif kind == "start":
-            started = True
-            entry_points = [str(f) for f in record.get("entry_points", [])]
-        elif kind == "report" and isinstance(record.get("nodeid"), str):
-            phases.setdefault(record["nodeid"], []).append(
-                (str(record.get("when")), str(record.get("outcome")), bool(record.get("xfail")))
-            )
-        elif kind == "collect" and isinstance(record.get("path"), str):
-            collected.setdefault(record["path"], str(record.get("sha256", "")))
-        elif kind == "collect-error":
-            collect_errors.append(str(record.get("nodeid", "")))
-        elif kind == "finish" and not finished:
-            finished = True
-            exitstatus = record.get("exitstatus") if isinstance(record.get("exitstatus"), int) else None
-            stopped = bool(record.get("stopped"))
-            replaced = [(str(r.get("name", "")), str(r.get("file", ""))) for r in record.get("replaced", [])
-                        if isinstance(r, dict)]  # fmt: skip
-            hooks = [(str(h.get("hook", "")), str(h.get("file", ""))) for h in record.get("hooks", [])
-                     if isinstance(h, dict)]  # fmt: skip
-        else:
+        try:
+            if kind == "boot":
+                booted = True
+            elif kind == "start":
+                started = True
+                entry_points = _strings(record.get("entry_points", []))
+            elif kind == "report" and isinstance(record.get("nodeid"), str):
+                phases.setdefault(record["nodeid"], []).append(
+                    (str(record.get("when")), str(record.get("outcome")), bool(record.get("xfail")))
+                )
+            elif kind == "collect" and isinstance(record.get("path"), str):
+                collected.setdefault(record["path"], str(record.get("sha256", "")))
+            elif kind == "collect-error":
+                collect_errors.append(str(record.get("nodeid", "")))
+            elif kind == "finish" and not finished:
+                status = record.get("exitstatus")
+                replaced = [(name, file, flag) for name, file, flag in _triples(record.get("replaced", []), "name", "file", "forged")]
+                hooks = [(hook, file, flag) for hook, file, flag in _triples(record.get("hooks", []), "hook", "file", "entry_point")]
+                tests = [(nodeid, why) for nodeid, why, _ in _triples(record.get("tests", []), "nodeid", "problem", "")]
+                origins = [(nodeid, file) for nodeid, file, _ in _triples(record.get("origins", []), "nodeid", "file", "")]
+                finished, stopped = True, bool(record.get("stopped"))
+                exitstatus = status if isinstance(status, int) and not isinstance(status, bool) else None
+            else:
+                malformed += 1
+        except (TypeError, ValueError, AttributeError):  # a record of ours never has these shapes
             malformed += 1
     return Witness(
         booted=booted,
@@ -114,6 +130,8 @@ def parse_channel(raw: bytes) -> Witness:
         collect_errors=tuple(collect_errors),
         replaced=tuple(replaced),
         hooks=tuple(hooks),
+        altered_tests=tuple(tests),
+        test_origins=tuple(origins),
         entry_points=tuple(entry_points),
         malformed=malformed,
     )
@@ -137,6 +155,18 @@ def _record(line: bytes) -> dict | None:
         return None
     try:
         record = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting is not ours either
         return None
     return record if isinstance(record, dict) else None
+
+
+def _strings(value) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError("not a list of strings")
+    return list(value)
+
+
+def _triples(value, first: str, second: str, flag: str) -> list[tuple[str, str, bool]]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise TypeError("not a list of records")
+    return [(str(item.get(first, "")), str(item.get(second, "")), bool(item.get(flag))) for item in value]

@@ -8,6 +8,7 @@ inside the workspace can lead to the fix commit or the gold patch.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 import stat
@@ -28,6 +29,7 @@ from taskset.pathsafety import (
 from taskset.pytestconfig import CONFIG_NAMES
 from taskset.repos import last_line, mirror, resolve_revision, run_git
 from taskset import tempdirs
+from taskset.walk import walk
 from taskset.testfiles import is_test_path
 
 _IDENTITY = {
@@ -94,9 +96,9 @@ class Workspace:
     @classmethod
     def for_task(cls, task, root: Path | None = None) -> "Workspace":
         """The workspace for a task: its base commit plus its test patch, from the cached mirror."""
-        git_dir = mirror(task.repo_url, update=False)
+        git_dir = mirror(task.clone_location, update=False)
         if not _has_commit(git_dir, task.base_commit):
-            git_dir = mirror(task.repo_url)  # the cached mirror predates the task: fetch once
+            git_dir = mirror(task.clone_location)  # the cached mirror predates the task: fetch once
         return cls.create(git_dir, task.base_commit, task.test_patch, root=root)
 
     def close(self) -> None:
@@ -161,16 +163,21 @@ class Workspace:
             candidates.append(diff.replace("\r\n", "\n"))  # a diff mangled to CRLF by its transport
         output = ""
         for text in candidates:
+            try:
+                payload = text.encode("utf-8", errors="surrogateescape")
+            except UnicodeEncodeError:
+                raise PatchError(what, "the diff is not valid text (a lone surrogate)") from None
             paths = self._check_all(self._named_paths(text, strip, what), allow_tests)
             if not allow_tests:  # the test patch comes from the repository's history, trusted like its tree
                 self._check_links(text, strip)
             args = ["apply", f"-p{strip}", "--whitespace=nowarn", "--recount"]
-            payload = text.encode("utf-8", errors="surrogateescape")
             check = self._git(*args, "--check", input=payload)
             if check.returncode == 0:
                 done = self._git(*args, input=payload)
                 if done.returncode != 0:
                     raise PatchError(what, done.stderr.decode("utf-8", errors="replace"))
+                if not allow_tests:
+                    self._check_applied_links(paths)
                 return paths
             output = check.stderr.decode("utf-8", errors="replace")
         raise PatchError(what, output)
@@ -219,13 +226,17 @@ class Workspace:
     # --- internals -------------------------------------------------------------------------
 
     def _git(self, *args: str, input: bytes | None = None):
+        _reset_git_controls(self.path)
         return run_git(["-C", str(self.path), *args], input=input)
 
     def _named_paths(self, diff: str, strip: int, what: str) -> list[str]:
         """Paths from our own header parse plus git's own reading of the patch (``--numstat``)."""
         payload = diff.encode("utf-8", errors="surrogateescape")
         done = self._git("apply", f"-p{strip}", "--recount", "--numstat", "-z", input=payload)
-        parsed = patch_paths(diff, strip)
+        try:
+            parsed = patch_paths(diff, strip)
+        except ValueError as exc:
+            raise PatchError(what, f"unreadable file header: {exc}") from None
         if done.returncode != 0 and not parsed:
             raise PatchError(what, done.stderr.decode("utf-8", errors="replace"))
         by_git = []
@@ -236,6 +247,16 @@ class Workspace:
         if not parsed and not by_git:
             raise PatchError(what, "no file headers (diff --git, ---/+++) found")
         return list(dict.fromkeys(parsed + by_git))
+
+    def _check_applied_links(self, paths: list[str]) -> None:
+        """After git applied a diff: every symlink it left among ``paths`` must stay inside (whatever
+        spelling of the mode line got it past the header check)."""
+        for rel in paths:
+            target = self.path / rel
+            if target.is_symlink():
+                problem = symlink_reason(self.path, rel, os.readlink(target))
+                if problem:
+                    raise EditRefused(rel, problem, kind=EditRefused.UNSAFE)
 
     def _check_links(self, diff: str, strip: int) -> None:
         """Refuse a diff that would create a symlink pointing outside the work tree or into .git."""
@@ -248,9 +269,12 @@ class Workspace:
         """Normalised paths, or EditRefused for the first unsafe (then the first protected) one."""
         normalised = []
         for original in paths:
-            problem = unsafe_reason(self.path, original)
-            if not problem and not allow_tests and self._taken_names:
-                problem = shadow_reason(self.path, normalise(original), self._import_roots, self._taken_names)
+            try:
+                problem = unsafe_reason(self.path, original)
+                if not problem and not allow_tests and self._taken_names:
+                    problem = shadow_reason(self.path, normalise(original), self._import_roots, self._taken_names)
+            except (OSError, RuntimeError, ValueError) as exc:  # a name the file system itself rejects
+                problem = f"cannot be checked: {exc}"
             if problem:
                 raise EditRefused(original, problem, kind=EditRefused.UNSAFE)
             normalised.append(normalise(original))
@@ -269,7 +293,7 @@ def clear_bytecode(root: Path) -> int:
     """
     root = Path(root)
     removed = 0
-    for top, dirs, files in os.walk(root):
+    for top, dirs, files in walk(root):
         if Path(top) == root and ".git" in dirs:
             dirs.remove(".git")
         for name in [d for d in dirs if d == "__pycache__"]:
@@ -286,7 +310,7 @@ def clear_bytecode(root: Path) -> int:
 def _config_files(root: Path) -> list[str]:
     """Relative paths of every pytest configuration file under ``root`` (``.git`` skipped)."""
     found = []
-    for top, dirs, files in os.walk(root):
+    for top, dirs, files in walk(root):
         if Path(top) == root and ".git" in dirs:
             dirs.remove(".git")
         rel_top = os.path.relpath(top, root)
@@ -302,8 +326,7 @@ def _export(git_dir: Path, sha: str, path: Path) -> None:
     # No delta search (--window=0): it costs more than the smaller pack saves for a one-off copy.
     pack = _must(run_git([*mirror_git, "pack-objects", "--stdout", "-q", "--window=0"], input=objects), "pack")
     _must(run_git(["init", "-q", "--template=", str(path)]), "initialise the workspace")
-    with open(path / ".git" / "config", "a", encoding="utf-8") as config:
-        config.write(_CONFIG)
+    (path / ".git" / "config").write_bytes(_full_config())
     (path / ".git" / "info").mkdir(exist_ok=True)
     (path / ".git" / "info" / "exclude").write_text(_EXCLUDES)
     ws = ["-C", str(path)]
@@ -312,6 +335,48 @@ def _export(git_dir: Path, sha: str, path: Path) -> None:
     commit = _must(run_git([*ws, "commit-tree", tree_id, "-m", "loopctl workspace"], env=_IDENTITY), "commit")
     _must(run_git([*ws, "update-ref", "HEAD", commit.decode().strip()]), "set HEAD")
     _must(run_git([*ws, "read-tree", "-u", "--reset", "HEAD"]), "check out the tree")
+
+
+# Files in .git through which code under test could make our next git command run its commands
+# (a clean/smudge filter, fsmonitor, hooks) or read objects from elsewhere (alternates).
+_GIT_FORBIDDEN = ("info/attributes", "info/grafts", "objects/info/alternates", "objects/info/http-alternates")
+
+
+def _reset_git_controls(path: Path) -> None:
+    """Put the workspace's git configuration back as created, before every git command we run in it.
+
+    Tests run with the workspace writable (and without a sandbox, its ``.git`` too): what they
+    left there must never reach a git process of ours, which runs unconfined.
+    """
+    git = path / ".git"
+    if not git.is_dir() or git.is_symlink():
+        raise WorkspaceError(f"{path}: .git is no longer the workspace's repository")
+    for rel, content in ((".git/config", _full_config()), (".git/info/exclude", _EXCLUDES.encode())):
+        target = path / rel
+        if target.is_symlink() or not target.is_file() or target.read_bytes() != content:
+            target.unlink(missing_ok=True)
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(content)
+    for rel in _GIT_FORBIDDEN:
+        (git / rel).unlink(missing_ok=True)
+    hooks = git / "hooks"
+    if hooks.is_symlink() or hooks.is_file():
+        hooks.unlink()
+    elif hooks.is_dir():
+        for hook in hooks.iterdir():
+            _remove_tree(hook) if hook.is_dir() and not hook.is_symlink() else hook.unlink()
+
+
+@functools.cache
+def _full_config() -> bytes:
+    """The workspace's .git/config as ``git init`` plus ours writes it (the same for every workspace)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="loopctl-config-") as tmp:
+        _must(run_git(["init", "-q", "--template=", tmp]), "initialise a scratch repository")
+        with open(Path(tmp) / ".git" / "config", "a", encoding="utf-8") as config:
+            config.write(_CONFIG)
+        return (Path(tmp) / ".git" / "config").read_bytes()
 
 
 def _must(done, doing: str) -> bytes:
@@ -337,7 +402,10 @@ def _encode(path: str, content: object) -> bytes | None:
     if content is None or isinstance(content, bytes):
         return content
     if isinstance(content, str):
-        return content.encode("utf-8")
+        try:
+            return content.encode("utf-8")
+        except UnicodeEncodeError:
+            raise EditRefused(path, "the content is not valid text (a lone surrogate)", kind=EditRefused.UNSAFE) from None
     raise TypeError(f"edit to {path!r}: content must be str, bytes or None, not {type(content).__name__}")
 
 

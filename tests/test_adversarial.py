@@ -521,3 +521,290 @@ def test_each_run_has_a_fresh_private_home(task, env):
     second = evaluate(task, edits={"calc.py": attack(HOME_STATE)}, env=env)
     assert not first.resolved and not second.resolved
     assert not (home / ".cache" / "loopctl-test-state").exists()
+
+
+# --- found by a red-team pass: routes around the first defences --------------------------------------
+
+SWAP_ITEM = """
+import gc as _gc
+class _Swap:
+    def pytest_collection_finish(self, session):
+        for item in session.items:
+            if item.name == "test_add":
+                item.obj = lambda: None
+for _o in _gc.get_objects():
+    if type(_o).__name__ == "Config" and hasattr(_o, "pluginmanager"):
+        _o.pluginmanager.register(_Swap(), "swap")
+        break
+"""
+
+SWAP_CODE_ON_IMPORT = """
+import sys as _sys
+class _Finder:
+    def find_spec(self, name, path=None, target=None):
+        if not name.endswith("test_calc"):
+            return None
+        for finder in _sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        real_exec = spec.loader.exec_module
+        def exec_module(module):
+            real_exec(module)
+            if hasattr(module, "test_add"):
+                module.test_add.__code__ = (lambda: None).__code__
+        spec.loader.exec_module = exec_module
+        return spec
+_sys.meta_path.insert(0, _Finder())
+"""
+
+SWAP_CODE_FORGED_NAME = """
+import gc as _gc, sys as _sys
+class _Swap:
+    def pytest_collection_finish(self, session):
+        for item in session.items:
+            if item.name == "test_add":
+                path = item.module.__file__
+                line = item.obj.__code__.co_firstlineno
+                source = "\\n" * (line - 1) + "def test_add():\\n    pass\\n"
+                item.obj.__code__ = compile(source, path, "exec").co_consts[0]
+for _o in _gc.get_objects():
+    if type(_o).__name__ == "Config" and hasattr(_o, "pluginmanager"):
+        _o.pluginmanager.register(_Swap(), "swap")
+        break
+"""
+
+STRIP_ASSERTS = """
+import ast as _ast
+import _pytest.assertion.rewrite as _rw
+_orig = _rw.rewrite_asserts
+class _Strip(_ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return _ast.copy_location(_ast.Pass(), node)
+def rewrite_asserts(mod, *args, **kwargs):
+    _Strip().visit(mod)
+    _ast.fix_missing_locations(mod)
+    return _orig(mod, *args, **kwargs)
+_rw.rewrite_asserts = rewrite_asserts
+"""
+
+HOOK_FROM_A_RUNTIME_FILE = """
+import gc as _gc, os as _os, sys as _sys, tempfile as _tf
+_dir = _tf.mkdtemp()
+with open(_os.path.join(_dir, "calc_helpers.py"), "w") as _f:
+    _f.write('''
+import pytest
+class Cheat:
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if item.name == "test_add":
+            report.outcome, report.longrepr = "passed", None
+''')
+_sys.path.insert(0, _dir)
+import calc_helpers as _h
+for _o in _gc.get_objects():
+    if type(_o).__name__ == "Config" and hasattr(_o, "pluginmanager"):
+        _o.pluginmanager.register(_h.Cheat(), "cheat")
+        break
+"""
+
+FORGED_CO_FILENAME = '''
+import _pytest.runner as _r
+_src = """
+_original = _r.call_and_report
+def call_and_report(item, when, log=True, **kwargs):
+    if item.name == "test_add" and when == "call":
+        from _pytest.reports import TestReport
+        from _pytest.runner import CallInfo
+        call = CallInfo.from_call(lambda: None, when="call")
+        report = TestReport.from_item_and_call(item, call)
+        item.ihook.pytest_runtest_logreport(report=report)
+        return report
+    return _original(item, when, log, **kwargs)
+"""
+_ns = {"_r": _r}
+exec(compile(_src, _r.__file__, "exec"), _ns)
+_r.call_and_report = _ns["call_and_report"]
+'''
+
+SILENCE_OUR_PLUGIN = """
+import sys as _sys
+import _pytest.reports as _rep
+for _name in ("loopctl_pytest_plugin", "loopctl_integrity"):
+    _module = _sys.modules[_name]
+    for _attr in ("replaced", "hooks", "import_hooks", "_replaced", "_hooks", "_import_hooks"):
+        if hasattr(_module, _attr):
+            setattr(_module, _attr, lambda *a, **k: [])
+    for _attr in ("test_problem", "test_origin", "_test_problem", "_test_origin"):
+        if hasattr(_module, _attr):
+            setattr(_module, _attr, lambda *a, **k: "")
+_orig = _rep.TestReport.from_item_and_call.__func__
+def _fake(cls, item, call):
+    report = _orig(cls, item, call)
+    if item.name == "test_add":
+        report.outcome, report.longrepr = "passed", None
+    return report
+_rep.TestReport.from_item_and_call = classmethod(_fake)
+"""
+
+FORGED_TRANSCRIPT = r'''
+import atexit as _atexit, json as _json, os as _os, re as _re, sys as _sys
+_spec = _json.load(open(_sys.argv[1]))
+_fd = int(_spec["channel"])
+_junit = [a.split("=", 1)[1] for a in _spec["args"] if a.startswith("--junitxml=")][0]
+def _say(**r):
+    _os.write(_fd, (_json.dumps(r, sort_keys=True) + "\n").encode())
+_say(k="start", pid=_os.getpid(), pytest="x", entry_points=[])
+for _n in ("tests/test_calc.py::test_add", "tests/test_calc.py::test_mul", "::loopctl-canary-pass"):
+    for _w in ("setup", "call", "teardown"):
+        _say(k="report", nodeid=_n, when=_w, outcome="passed", xfail=False)
+for _w, _o in (("setup", "passed"), ("call", "failed"), ("teardown", "passed")):
+    _say(k="report", nodeid="::loopctl-canary-fail", when=_w, outcome=_o, xfail=False)
+_say(k="finish", exitstatus=1, stopped=False, replaced=[], hooks=[])
+_os.dup2(_os.open("/dev/null", _os.O_WRONLY), _fd)
+def _fix_report():
+    text = open(_junit).read()
+    def case(m):
+        block = m.group(0)
+        if 'name="test_add"' in block:
+            block = _re.sub(r"<failure[^>]*>.*?</failure>", "", block, flags=_re.S)
+        return block
+    open(_junit, "w").write(_re.sub(r"<testcase .*?</testcase>", case, text, flags=_re.S))
+_atexit.register(_fix_report)
+'''
+
+
+@pytest.mark.parametrize(
+    "code",
+    [SWAP_ITEM, SWAP_CODE_ON_IMPORT, SWAP_CODE_FORGED_NAME, STRIP_ASSERTS, HOOK_FROM_A_RUNTIME_FILE,
+     FORGED_CO_FILENAME, SILENCE_OUR_PLUGIN, FORGED_TRANSCRIPT],
+    ids=["swap-the-test-function", "swap-its-code-on-import", "swap-its-code-under-its-own-name",
+         "strip-asserts-in-the-rewriter", "hook-from-a-file-written-at-run-time", "borrowed-file-name",
+         "silence-our-plugin", "forged-transcript-and-report"],
+)  # fmt: skip
+def test_changing_the_tests_or_the_witnesses_in_process_is_tampering(task, env, code):
+    """A test's function or code swapped in memory, assertions stripped as they are rewritten, a
+    reporting hook from a file written at run time or code borrowing pytest's own file name, our
+    plugin's checks silenced, a whole fake transcript on the channel: ``tampered``, never resolved."""
+    verdict = evaluate(task, edits={"calc.py": attack(code)}, env=env)
+    assert_not_resolved(verdict, VerdictProblem.TAMPERED)
+
+
+CHANNEL_JUNK = r'''
+import json as _json, os as _os, sys as _sys
+_fd = int(_json.load(open(_sys.argv[1]))["channel"])
+for _line in (b"[" * 200000 + b"\n", b'{"k": "start", "entry_points": 5}\n', b'{"k": "finish", "replaced": 5}\n'):
+    _view = memoryview(_line)
+    while _view:
+        _view = _view[_os.write(_fd, _view):]
+'''
+
+DEEP_TREE = """
+import os as _os
+_here = _os.open(".", _os.O_RDONLY)
+_os.mkdir("deep")
+_os.chdir("deep")
+for _i in range(5000):
+    _os.mkdir("d")
+    _os.chdir("d")
+_os.fchdir(_here)
+"""
+
+
+def test_junk_on_the_channel_and_a_deep_tree_are_verdicts_not_crashes(task, env):
+    """Deeply nested JSON and wrongly typed records on the channel, a 5,000-deep folder chain left in
+    the workspace: a verdict comes back, the workspace is removed, and the next evaluation works."""
+    junk = evaluate(task, edits={"calc.py": attack(CHANNEL_JUNK)}, env=env)
+    assert_not_resolved(junk, VerdictProblem.TAMPERED)
+    deep = evaluate(task, edits={"calc.py": attack(DEEP_TREE)}, env=env)
+    assert_not_resolved(deep)
+    assert evaluate(task, patch=task.patch, env=env).resolved
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [{"edits": {"calc\ud800.py": "x = 1\n"}}, {"edits": {"calc.py": "x = '\ud800'\n"}},
+     {"patch": "--- a/calc.py\n+++ b/calc.py\n@@ -1 +1 @@\n-def add(a, b):\n+def add(a, b):  # \ud800\n"},
+     {"patch": 'diff --git "a/x\\08.py" "b/x\\08.py"\nnew file mode 100644\n--- /dev/null\n+++ "b/x\\08.py"\n@@ -0,0 +1 @@\n+x = 1\n'},
+     {"edits": {"/".join(["d" * 200] * 25) + "/x.py": "x = 1\n"}},
+     {"edits": {"a/" * 1500 + "x.py": "x = 1\n"}},
+     {"patch": "diff --git a/link b/link\nnew file mode 0120000\n--- /dev/null\n+++ b/link\n@@ -0,0 +1 @@\n+/etc\n\\ No newline at end of file\n"}],
+    ids=["surrogate-in-a-path", "surrogate-in-content", "surrogate-in-a-diff", "short-octal-escape",
+         "5000-character-path", "1500-folders-deep", "symlink-mode-0120000"],
+)  # fmt: skip
+def test_malformed_candidates_are_verdicts_not_crashes(task, env, candidate):
+    """Text that is not text, a quoted name git itself would reject, absurd paths, a symlink mode spelled
+    with a leading zero: each is refused with a reason (never a traceback, never applied)."""
+    verdict = evaluate(task, env=env, **candidate)
+    assert_not_resolved(verdict, VerdictProblem.UNSAFE_EDIT, VerdictProblem.PATCH_DOES_NOT_APPLY)
+    assert verdict.message
+
+
+GIT_FILTER = """
+import os as _os
+try:
+    with open(_os.path.join(_os.getcwd(), ".git", "config"), "a") as _f:
+        _f.write('[filter "x"]\\n\\tclean = "sh -c \\'touch {marker}; cat\\'"\\n')
+    with open(_os.path.join(_os.getcwd(), ".git", "info", "attributes"), "w") as _f:
+        _f.write("* filter=x\\n")
+except OSError:
+    pass
+"""
+
+
+def test_code_under_test_cannot_plant_commands_for_our_git(task, env, tmp_path):
+    """A clean filter written into the workspace's .git never runs in a git command of ours afterwards
+    (.git is read-only in the sandbox, and put back before every git command we run there)."""
+    from taskset.runner import run_tests
+    from taskset.workspace import Workspace
+
+    marker = tmp_path / "ESCAPED"
+    with Workspace.for_task(task) as ws:
+        ws.apply_edits({"calc.py": attack(GIT_FILTER.format(marker=marker))})
+        run_tests(env, ws, [F2P])
+        ws.diff()  # git add -A: would run the clean filter on every file
+    assert not marker.exists()
+
+
+DAEMON = """
+import os as _os, time as _time
+if _os.fork() == 0:
+    _os.setsid()
+    if _os.fork() == 0:
+        open({pidfile!r} + ".tmp", "w").write(str(_os.getpid()))
+        _os.rename({pidfile!r} + ".tmp", {pidfile!r})
+        _time.sleep(600)
+    _os._exit(0)
+for _ in range(3000):  # the tests go on only once the daemon is surely running
+    if _os.path.exists({pidfile!r}):
+        break
+    _time.sleep(0.01)
+"""
+
+
+@pytest.mark.filterwarnings("ignore::taskset.sandbox.SandboxWarning")
+def test_without_a_sandbox_no_daemon_outlives_the_run(task, env, tmp_path, monkeypatch):
+    """Unconfined, a double-forked setsid daemon (which a process-group kill misses, and which could
+    rewrite a later run's files) is killed by the run's reaper before the verdict comes back."""
+    monkeypatch.setenv(sandbox.CHOICE_ENV, "none")
+    pidfile = tmp_path / "daemon.pid"
+    verdict = evaluate(task, edits={"calc.py": attack(DAEMON.format(pidfile=str(pidfile)))}, env=env)
+    assert_not_resolved(verdict)
+    pid = int(pidfile.read_text())
+    for _ in range(100):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            break
+        if state in ("Z", "X"):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        raise AssertionError("the daemon outlived the run")

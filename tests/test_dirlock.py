@@ -50,7 +50,7 @@ def test_a_killed_writer_leaves_the_directory_free(tmp_path):
     """The lock is the kernel's: SIGKILL of the holder frees it, nothing to clean by hand."""
     proc = _holder(tmp_path / "out")
     proc.kill()
-    proc.wait()
+    proc.communicate()  # reaps it and closes its pipes
     with exclusive(tmp_path / "out"):
         pass
 

@@ -162,6 +162,14 @@ def test_a_test_failing_only_in_its_module_run_is_order_dependent():
     assert set(verdict.order_dependent) == {"t.py::a", "t.py::b"}
 
 
+def test_a_test_failing_the_same_way_on_both_sides_is_not_rerun_alone():
+    """Only tests whose failure changed with the fix (or that passed before) are rerun alone."""
+    same = "E   FileNotFoundError: 'hg'"
+    buggy = results(r("t.py::hg", F, "FileNotFoundError", same), r("t.py::x", F, "AssertionError", "E   assert None == 1"))
+    gold = results(r("t.py::hg", F, "FileNotFoundError", same), r("t.py::x", F, "AssertionError", "E   assert 2 == 1"))
+    assert suspects(buggy, [gold]) == ["t.py::x"]
+
+
 def test_confirm_drops_what_does_not_hold_in_the_evaluators_selection():
     """Rerun as the evaluator runs it (FAIL_TO_PASS + PASS_TO_PASS only): a FAIL_TO_PASS test that
     passes on the buggy code is dropped as order-dependent; so is a PASS_TO_PASS test that fails."""

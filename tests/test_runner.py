@@ -339,3 +339,74 @@ def test_plugin_works_with_pytest_4_6(tmp_path, session_cache):
     assert outcomes(run) == {ids[0]: "failed", ids[1]: "passed", ids[2]: "passed"}, run.output
     assert run.results[ids[0]].exception == "ModuleNotFoundError"
     assert (ws / "log").read_text().splitlines() == ["x y", "a/b::c"]
+
+
+HONEST_SHAPES = {
+    "tests/helpers.py": (
+        "import functools\n"
+        "def logged(fn):\n"
+        "    @functools.wraps(fn)\n"
+        "    def wrapper(*a, **k):\n"
+        "        return fn(*a, **k)\n"
+        "    return wrapper\n"
+    ),
+    "tests/conftest.py": (
+        "import pytest\n"
+        "@pytest.fixture\n"
+        "def resource():\n"
+        "    yield 3\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    items.sort(key=lambda item: item.name)\n"
+        "@pytest.hookimpl(hookwrapper=True)\n"
+        "def pytest_runtest_makereport(item, call):\n"
+        "    yield\n"
+    ),
+    "tests/test_shapes.py": (
+        "import unittest\n"
+        "from unittest import mock\n"
+        "import pytest\n"
+        "from tests.helpers import logged\n"
+        "def test_plain():\n    assert 1 + 1 == 2\n"
+        "@pytest.mark.parametrize('x', [1, 2, float('nan')])\n"
+        "def test_param(x):\n    assert x == x or x != x\n"
+        "class TestGroup:\n"
+        "    def test_method(self, resource):\n        assert resource == 3\n"
+        "class Case(unittest.TestCase):\n"
+        "    def test_unittest(self):\n        self.assertEqual(2, 2)\n"
+        "@mock.patch('os.getcwd', return_value='/x')\n"
+        "def test_mocked(getcwd):\n    import os\n    assert os.getcwd() == '/x'\n"
+        "@logged\n"
+        "def test_decorated():\n    assert True\n"
+        "def _make(n):\n"
+        "    def test_generated():\n        assert n == 5\n"
+        "    return test_generated\n"
+        "test_generated = _make(5)\n"
+        "@pytest.mark.xfail(strict=True)\n"
+        "def test_expected_failure():\n    assert False\n"
+        "async def _coro():\n    return 1\n"
+        "def test_uses_async():\n    import asyncio\n    assert asyncio.run(_coro()) == 1\n"
+    ),
+    "tests/test_plain_asserts.py": '"""PYTEST_DONT_REWRITE"""\ndef test_not_rewritten():\n    assert [1] == [1]\n',
+    "tests/__init__.py": "",
+}
+
+
+def test_honest_suites_of_every_shape_are_never_tampered(tmp_path, pytest_env):
+    """Decorated, parametrized, generated, class, unittest, mock-patched, not-rewritten tests, a
+    conftest with hooks and fixtures: an honest run's witnesses agree, whatever the tests look like."""
+    ws = workspace(tmp_path, HONEST_SHAPES)
+    run = run_tests(pytest_env, ws, ["tests/test_shapes.py", "tests/test_plain_asserts.py"])
+    assert run.tampered == (), run.tampered
+    outcomes_seen = {nodeid.split("::")[-1]: r.outcome.value for nodeid, r in run.results.items()}
+    assert outcomes_seen.pop("test_expected_failure") == "skipped"
+    assert set(outcomes_seen.values()) == {"passed"}, outcomes_seen
+    assert len(outcomes_seen) == 11
+
+
+def test_a_project_that_turns_warnings_into_errors_still_starts(tmp_path, pytest_env):
+    """``filterwarnings = error`` in the project's config: our plugin (imported before pytest parses
+    ``-p``) must not make pytest warn that it cannot rewrite it."""
+    ws = workspace(tmp_path, {"pytest.ini": "[pytest]\nfilterwarnings =\n    error\n",
+                              "tests/test_w.py": "def test_w():\n    assert True\n"})  # fmt: skip
+    run = run_tests(pytest_env, ws, ["tests/test_w.py::test_w"])
+    assert outcomes(run) == {"tests/test_w.py::test_w": "passed"}, run.output

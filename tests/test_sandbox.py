@@ -40,6 +40,14 @@ def test_confined():
             continue
         raise AssertionError("wrote " + target)
     assert not os.path.exists({secret_file!r})
+    # root-only host files are hidden (empty, or not readable at all); the private /tmp is bounded
+    for shadow in ("/etc/shadow", "/etc/gshadow"):
+        try:
+            assert open(shadow, "rb").read() == b""
+        except OSError:
+            pass
+    stats = os.statvfs("/tmp")
+    assert stats.f_blocks * stats.f_frsize <= 2 * 1024 ** 3
     # the test files are read-only for the run
     try:
         open(__file__, "a").write("# changed")
@@ -116,7 +124,8 @@ def test_required_sandbox_refuses_to_run_unconfined(tmp_path, python_project_env
 
 
 def test_cli_require_sandbox_is_one_line_and_exit_2(tmp_path, monkeypatch, make_repo):
-    """``loopctl evaluate --require-sandbox`` where none can start: one line on stderr, exit 2."""
+    """``loopctl evaluate --require-sandbox`` where none can start: one line on stderr, exit 2 (the
+    machine must be set up first; a plain rerun would not help)."""
     from factories import make_task
     from taskset.store import TaskSet
 

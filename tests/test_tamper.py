@@ -222,3 +222,21 @@ def test_the_plugin_and_the_parser_name_the_canaries_alike():
              if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
              and isinstance(node.targets[0], ast.Name)}  # fmt: skip
     assert (names["CANARY_PASS"], names["CANARY_FAIL"]) == (CANARY_PASS, CANARY_FAIL)
+
+
+def test_code_from_outside_the_workspace_and_the_environment_is_foreign():
+    """A hook or a test function whose code lives in a temp folder (written at run time) is foreign;
+    the environment's and the standard library's code is not; a test wrapped by a decorator from
+    the environment is fine, one whose code comes from the candidate's file is not."""
+    raw = honest(hooks=[{"hook": "pytest_runtest_makereport", "file": "/tmp/run/tmp/helpers.py"},
+                        {"hook": "pytest_runtest_makereport", "file": "/env/lib/site-packages/plug.py"},
+                        {"hook": "pytest_configure", "file": f"{ROOT}/src/plugin.py", "entry_point": True}],
+                 origins=[{"nodeid": T, "file": "/usr/lib/python3.11/unittest/mock.py"}])  # fmt: skip
+    found = findings(evidence(raw, trusted=("/env", "/usr/lib/python3.11"), suspects=frozenset({"src/plugin.py"})))
+    assert found == ["a pytest_runtest_makereport hook was installed from /tmp/run/tmp/helpers.py"]
+    swapped = honest(origins=[{"nodeid": T, "file": f"{ROOT}/calc.py"}])
+    assert findings(evidence(swapped, suspects=frozenset({"calc.py"}))) == [
+        f"{T}: its function's code comes from calc.py"]
+    forged = honest(replaced=[{"name": "_pytest.runner:call_and_report", "file": "/env/_pytest/runner.py",
+                               "forged": True}])  # fmt: skip
+    assert any("lies about its origin" in f for f in findings(evidence(forged, trusted=("/env",))))

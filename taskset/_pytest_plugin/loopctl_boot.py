@@ -66,9 +66,17 @@ def _environment_plugins():
 def main():
     with open(sys.argv[1], "rb") as handle:
         spec = json.loads(handle.read().decode("utf-8"))
+    # The run's secret arrives on its own pipe, read and closed before any workspace code can run.
+    nonce = ""
+    try:
+        fd = int(spec["nonce_fd"])
+        nonce = os.read(fd, 256).decode("ascii", "replace").strip()
+        os.close(fd)
+    except (KeyError, ValueError, OSError):
+        pass
     # First word on the channel: the sandbox and the interpreter started (silence is theirs to answer for).
     try:
-        os.write(int(spec["channel"]), b'{"k": "boot"}\n')
+        os.write(int(spec["channel"]), (json.dumps({"k": "boot", "n": nonce}) + "\n").encode("ascii"))
     except (KeyError, ValueError, OSError):
         pass
     _apply_limits(spec.get("limits", {}))
@@ -80,6 +88,7 @@ def main():
     # environment's own entry points (read now, before the workspace is importable) are
     # registered by our plugin under their names, as autoloading would have registered them.
     loopctl_pytest_plugin.ENVIRONMENT_PLUGINS[:] = _environment_plugins()
+    loopctl_pytest_plugin.NONCE[:] = [nonce]
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
 
     # As ``python -m pytest`` with PYTHONPATH did: the workspace (the current directory), then

@@ -10,116 +10,48 @@ runs inside whatever pytest the task's environment resolved. It does four things
   testcase properties, so the parser never has to reverse pytest's name mangling.
 * ``--loopctl-channel FD``: stream every phase's outcome to the parent as it happens, one JSON
   line per event on an inherited pipe, as a second witness beside the JUnit report.
-* ``--loopctl-canaries``: append two tests of ours, one that must pass and one that must fail,
-  and report (at session end) which pieces of pytest's reporting machinery were replaced after
-  this module was imported, with the file that replaced them. A run whose canaries come out
-  wrong, or whose reporting was patched from a candidate's file, is judged ``tampered``.
+* ``--loopctl-canaries``: append two tests of ours, one that must pass and one that must fail.
+* Evidence of in-process interference (``loopctl_integrity``): before each test's function runs,
+  whether it is the one its module's source defines; at session end, which watched pieces of
+  pytest were replaced and by what file, and every hook implementation with its file. A run
+  whose canaries come out wrong, or whose tests or reporting were changed from a candidate's
+  file, is judged ``tampered`` by the parent.
 
 This module is imported by ``loopctl_boot`` before any workspace path is importable, so the
-snapshot below sees pytest as the environment installed it.
+snapshot below sees pytest as the environment installed it. That is also why pytest must not try
+to rewrite its asserts (it would warn, and a project running with ``filterwarnings = error``
+would fail to start): PYTEST_DONT_REWRITE.
 """
 
 import hashlib
 import importlib
 import json
 import os
-import sys
 
 import pytest
 
+import loopctl_integrity as integrity
+from loopctl_integrity import hooks as _hooks
+from loopctl_integrity import import_hooks as _import_hooks
+from loopctl_integrity import replaced as _replaced
+from loopctl_integrity import test_origin as _test_origin
+from loopctl_integrity import test_problem as _test_problem
+
 ENVIRONMENT_PLUGINS = []
 """(name, "module[:attr]") of the environment's pytest11 entry points, filled in by loopctl_boot."""
+NONCE = []
+"""The run's secret (one item, from loopctl_boot): records without it are not ours to the parent."""
 
 CANARY_PASS = "loopctl-canary-pass"
 CANARY_FAIL = "loopctl-canary-fail"
 
-# Where pytest decides and records outcomes: replacing any of these after start-up is how
-# in-process cheating works. Entries missing in a given pytest version are skipped.
-_WATCHED = (
-    ("_pytest.runner", "call_and_report"),
-    ("_pytest.runner", "runtestprotocol"),
-    ("_pytest.runner", "pytest_runtest_makereport"),
-    ("_pytest.runner", "pytest_runtest_protocol"),
-    ("_pytest.runner", "check_interactive_exception"),
-    ("_pytest.runner", "CallInfo.from_call"),
-    ("_pytest.reports", "TestReport.from_item_and_call"),
-    ("_pytest.reports", "TestReport.__init__"),
-    ("_pytest.reports", "BaseReport.passed"),
-    ("_pytest.reports", "BaseReport.failed"),
-    ("_pytest.junitxml", "LogXML.pytest_runtest_logreport"),
-    ("_pytest.junitxml", "LogXML.pytest_sessionfinish"),
-    ("_pytest.junitxml", "_NodeReporter.append_pass"),
-    ("_pytest.junitxml", "_NodeReporter.append_failure"),
-    ("_pytest.junitxml", "_NodeReporter.to_xml"),
-    ("_pytest.python", "pytest_pyfunc_call"),
-    ("_pytest.python", "Function.runtest"),
-    ("_pytest.main", "pytest_runtestloop"),
-    ("_pytest.main", "wrap_session"),
-    ("_pytest.skipping", "pytest_runtest_makereport"),
-    ("_pytest.outcomes", "fail"),
-    ("_pytest.outcomes", "skip"),
-    ("_pytest.outcomes", "exit"),
-    ("pluggy._callers", "_multicall"),
-    ("pluggy._hooks", "HookCaller.__call__"),
-    ("pluggy._hooks", "_HookCaller.__call__"),
-    ("pluggy._manager", "PluginManager._hookexec"),
-    ("pluggy.callers", "_multicall"),
-    ("pluggy.hooks", "_HookCaller.__call__"),
-    ("pluggy.manager", "PluginManager._hookexec"),
-)
-
-# Hooks through which a plugin can change what a test's outcome looks like.
-_REPORTING_HOOKS = (
-    "pytest_runtest_makereport",
-    "pytest_runtest_logreport",
-    "pytest_report_teststatus",
-    "pytest_runtest_protocol",
-    "pytest_runtestloop",
-    "pytest_pyfunc_call",
-    "pytest_runtest_call",
-    "pytest_sessionfinish",
-    "pytest_collection_modifyitems",
-)
-
-
-def _resolve(module_name, dotted):
-    module = sys.modules.get(module_name)
-    if module is None:
-        try:
-            module = __import__(module_name, fromlist=["_"])
-        except Exception:
-            return None
-    owner = module
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        owner = getattr(owner, part, None)
-        if owner is None:
-            return None
-    if isinstance(owner, type):
-        # the raw attribute: a classmethod or property object stays comparable by identity
-        for klass in owner.__mro__:
-            if parts[-1] in vars(klass):
-                return vars(klass)[parts[-1]]
-        return None
-    return getattr(owner, parts[-1], None)
-
-
-def _snapshot():
-    return {module + ":" + dotted: _resolve(module, dotted) for module, dotted in _WATCHED}
-
-
-_PRISTINE = _snapshot()
-_PRISTINE_MODULES = {name: sys.modules.get(name) for name in set(m for m, _ in _WATCHED)}
-
-
-def _code_file(obj):
-    """The source file an object's code came from ("" when it has none: a C function, exec'd text)."""
-    for candidate in (obj, getattr(obj, "fget", None), getattr(obj, "__func__", None)):
-        code = getattr(candidate, "__code__", None)
-        if code is not None:
-            return code.co_filename
-    module = sys.modules.get(getattr(obj, "__module__", "") or "")
-    return getattr(module, "__file__", "") or ""
+_PRISTINE = integrity.snapshot()
+_altered = []
+"""(node id, why) for each test whose function was not its module's own when it ran."""
+_origins = []
+"""(node id, file) for each test whose function's code came from another file than its module."""
+_SEAL = integrity.Seal()
+_entry_point_plugins = []
 
 
 # --- options --------------------------------------------------------------------------------
@@ -152,20 +84,22 @@ def pytest_plugin_registered(plugin, manager):
         for part in attr.strip().split(".") if attr.strip() else []:
             loaded = getattr(loaded, part)
         manager.register(loaded, name=name)
+        _entry_point_plugins.append(loaded)
 
 
 class _Channel(object):
     """JSON lines to the parent; one os.write per line (atomic on a pipe up to PIPE_BUF)."""
 
-    def __init__(self, fd):
-        self.fd = fd
+    def __init__(self, fd, nonce):
+        def send(**record):
+            record["n"] = nonce
+            line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8", "replace")
+            try:
+                os.write(fd, line)
+            except OSError:
+                pass  # the parent stopped listening (timeout): nothing to do
 
-    def send(self, **record):
-        line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8", "replace")
-        try:
-            os.write(self.fd, line)
-        except OSError:
-            pass  # the parent stopped listening (timeout): nothing to do
+        self.send = send
 
 
 _channel = None
@@ -178,10 +112,10 @@ def pytest_configure(config):
     os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
     fd = config.getoption("loopctl_channel")
     if fd and not hasattr(config, "workerinput"):
-        _channel = _Channel(int(fd))
+        _channel = _Channel(int(fd), NONCE.pop() if NONCE else "")
         plugins = []
         for plugin, dist in config.pluginmanager.list_plugin_distinfo():
-            plugins.append(_code_file(plugin) or getattr(plugin, "__file__", "") or "")
+            plugins.append(integrity.code_file(plugin) or getattr(plugin, "__file__", "") or "")
         _channel.send(k="start", pid=os.getpid(), pytest=pytest.__version__, entry_points=plugins)
 
 
@@ -280,9 +214,27 @@ def pytest_runtest_protocol(item, nextitem):
         item.user_properties.append(("nodeid", item.nodeid))
 
 
+def _check_item(item, seal):
+    problem = seal.call(_test_problem, item, item.config)
+    if problem and (item.nodeid, problem) not in _altered:
+        _altered.append((item.nodeid, problem))
+    origin = seal.call(_test_origin, item)
+    if origin and (item.nodeid, origin) not in _origins:
+        _origins.append((item.nodeid, origin))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item, _seal=_SEAL, _check=_check_item):
+    """Just before a test's function runs: is it still the function its module's source defines?"""
+    if _channel is not None:
+        _check(item, _seal)
+
+
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
+def pytest_runtest_makereport(item, call, _seal=_SEAL, _check=_check_item):
     """Record the exception type name of a failing phase (setup, call or teardown)."""
+    if call.when == "call" and _channel is not None:
+        _check(item, _seal)  # a function swapped back and forth around our first look shows here
     outcome = yield
     report = outcome.get_result()
     if call.excinfo is None or not report.failed:
@@ -305,33 +257,15 @@ def pytest_runtest_logreport(report):
                       xfail=hasattr(report, "wasxfail"))
 
 
-def _replaced():
-    changed = []
-    for key, old in sorted(_PRISTINE.items()):
-        module, dotted = key.split(":", 1)
-        new = _resolve(module, dotted)
-        if new is not old:
-            changed.append({"name": key, "file": _code_file(new) if new is not None else ""})
-    for name, module in sorted(_PRISTINE_MODULES.items()):
-        if module is not None and sys.modules.get(name) is not module:
-            changed.append({"name": name, "file": getattr(sys.modules.get(name), "__file__", "") or ""})
-    return changed
-
-
-def _reporting_hooks(config):
-    found = []
-    for hook_name in _REPORTING_HOOKS:
-        caller = getattr(config.hook, hook_name, None)
-        for impl in (caller.get_hookimpls() if caller is not None else []):
-            found.append({"hook": hook_name, "file": _code_file(impl.function)})
-    return found
-
-
 @pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session, exitstatus):
+def pytest_sessionfinish(session, exitstatus, _seal=_SEAL, _pristine=_PRISTINE):
     """The closing record: exit status, whether the session stopped early, what was replaced."""
     if _channel is None:
         return
     stopped = bool(getattr(session, "shouldfail", False) or getattr(session, "shouldstop", False))
-    _channel.send(k="finish", exitstatus=int(exitstatus), stopped=stopped, replaced=_replaced(),
-                  hooks=_reporting_hooks(session.config))
+    replaced = _seal.call(_replaced, _pristine) + [dict(e, forged=False) for e in _seal.call(_import_hooks)]
+    replaced += [{"name": name, "file": "", "forged": True} for name in _seal.broken()]
+    _channel.send(k="finish", exitstatus=int(exitstatus), stopped=stopped, replaced=replaced,
+                  hooks=_seal.call(_hooks, session.config, _entry_point_plugins),
+                  tests=[{"nodeid": nodeid, "problem": why} for nodeid, why in _altered],
+                  origins=[{"nodeid": nodeid, "file": file} for nodeid, file in _origins])

@@ -1,0 +1,320 @@
+"""What the code under test may have changed inside the pytest process, as evidence for the parent.
+
+Imported by loopctl_pytest_plugin before any workspace path is importable. Three records:
+
+* ``replaced()``: watched pieces of pytest's machinery (where outcomes are decided, recorded and
+  reported, and where assertions are rewritten) that are no longer the objects pytest started
+  with, each with the file the replacement's code claims to come from and whether that claim
+  holds (a function compiled under a borrowed file name usually does not define itself there).
+* ``hooks()``: every hook implementation registered at session end, with its file.
+* ``test_problem(item)``: whether the function a test item is about to call is the one its
+  module's source defines -- not a function from elsewhere put in its place, not a code object
+  swapped in after import.
+
+Standard library and pytest only (any pytest from 4.6), like the plugin.
+"""
+
+import linecache
+import sys
+
+# Where pytest decides, records and reports outcomes, and rewrites assertions: replacing any of
+# these after start-up is how in-process cheating works. Missing entries are skipped.
+WATCHED = (
+    ("_pytest.runner", "call_and_report"),
+    ("_pytest.runner", "runtestprotocol"),
+    ("_pytest.runner", "call_runtest_hook"),
+    ("_pytest.runner", "pytest_runtest_makereport"),
+    ("_pytest.runner", "pytest_runtest_protocol"),
+    ("_pytest.runner", "pytest_runtest_call"),
+    ("_pytest.runner", "check_interactive_exception"),
+    ("_pytest.runner", "CallInfo.from_call"),
+    ("_pytest.reports", "TestReport.from_item_and_call"),
+    ("_pytest.reports", "TestReport.__init__"),
+    ("_pytest.reports", "BaseReport.passed"),
+    ("_pytest.reports", "BaseReport.failed"),
+    ("_pytest.reports", "BaseReport.skipped"),
+    ("_pytest.junitxml", "LogXML.pytest_runtest_logreport"),
+    ("_pytest.junitxml", "LogXML.pytest_sessionfinish"),
+    ("_pytest.junitxml", "_NodeReporter.append_pass"),
+    ("_pytest.junitxml", "_NodeReporter.append_failure"),
+    ("_pytest.junitxml", "_NodeReporter.to_xml"),
+    ("_pytest.python", "pytest_pyfunc_call"),
+    ("_pytest.python", "Function.runtest"),
+    ("_pytest.python", "Function.obj"),
+    ("_pytest.python", "PyobjMixin.obj"),
+    ("_pytest.main", "pytest_runtestloop"),
+    ("_pytest.main", "wrap_session"),
+    ("_pytest.skipping", "pytest_runtest_makereport"),
+    ("_pytest.skipping", "pytest_runtest_setup"),
+    ("_pytest.skipping", "pytest_runtest_call"),
+    ("_pytest.outcomes", "fail"),
+    ("_pytest.outcomes", "skip"),
+    ("_pytest.outcomes", "xfail"),
+    ("_pytest.outcomes", "exit"),
+    ("_pytest.assertion.rewrite", "rewrite_asserts"),
+    ("_pytest.assertion.rewrite", "_rewrite_test"),
+    ("_pytest.assertion.rewrite", "AssertionRewriter.run"),
+    ("_pytest.assertion.rewrite", "AssertionRewriter.visit_Assert"),
+    ("_pytest.assertion.rewrite", "AssertionRewritingHook.exec_module"),
+    ("_pytest.assertion.rewrite", "AssertionRewritingHook.find_spec"),
+    ("_pytest.assertion.util", "assertrepr_compare"),
+    ("pluggy._callers", "_multicall"),
+    ("pluggy._hooks", "HookCaller.__call__"),
+    ("pluggy._hooks", "_HookCaller.__call__"),
+    ("pluggy._hooks", "HookImpl.__init__"),
+    ("pluggy._manager", "PluginManager._hookexec"),
+    ("pluggy._manager", "PluginManager.register"),
+    ("pluggy.callers", "_multicall"),
+    ("pluggy.hooks", "_HookCaller.__call__"),
+    ("pluggy.manager", "PluginManager._hookexec"),
+    ("builtins", "AssertionError"),
+    ("builtins", "__import__"),
+    ("builtins", "compile"),
+    ("builtins", "exec"),
+)
+
+
+def _resolve(module_name, dotted):
+    module = sys.modules.get(module_name)
+    if module is None:
+        try:
+            module = __import__(module_name, fromlist=["_"])
+        except Exception:
+            return None
+    owner = module
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        owner = getattr(owner, part, None)
+        if owner is None:
+            return None
+    if isinstance(owner, type):
+        # the raw attribute: a classmethod or property object stays comparable by identity
+        for klass in owner.__mro__:
+            if parts[-1] in vars(klass):
+                return vars(klass)[parts[-1]]
+        return None
+    return getattr(owner, parts[-1], None)
+
+
+def snapshot():
+    """The watched pieces as they are now (taken when the plugin is imported, before any workspace code)."""
+    return {module + ":" + dotted: _resolve(module, dotted) for module, dotted in WATCHED}
+
+
+_IMPORT_MACHINERY = {"sys.meta_path": list(sys.meta_path), "sys.path_hooks": list(sys.path_hooks)}
+
+
+def import_hooks():
+    """[{name, file}] for each import finder or path hook added since start-up: they can rewrite
+    any module, the tests' own included, as it is imported."""
+    added = []
+    for name, current in (("sys.meta_path", sys.meta_path), ("sys.path_hooks", sys.path_hooks)):
+        known = [id(entry) for entry in _IMPORT_MACHINERY[name]]
+        for entry in current:
+            if id(entry) not in known:
+                added.append({"name": name, "file": _class_file(entry)})
+    return added
+
+
+def _class_file(obj):
+    klass = obj if isinstance(obj, type) else type(obj)
+    for attribute in ("find_spec", "find_module", "__call__", "__init__"):
+        function = vars(klass).get(attribute) if attribute in vars(klass) else None
+        code = _code(function) if function is not None else None
+        if code is not None:
+            return code.co_filename
+    return code_file(obj)
+
+
+def _code(obj):
+    for candidate in (obj, getattr(obj, "fget", None), getattr(obj, "__func__", None),
+                      getattr(obj, "__wrapped__", None)):
+        code = getattr(candidate, "__code__", None)
+        if code is not None:
+            return code
+    return None
+
+
+def code_file(obj):
+    """The source file an object's code came from ("" when it has none: a C function, exec'd text)."""
+    code = _code(obj)
+    if code is not None:
+        return code.co_filename
+    module = sys.modules.get(getattr(obj, "__module__", "") or "")
+    return getattr(module, "__file__", "") or ""
+
+
+def _claim_holds(code):
+    """Does the file the code names define a function of that name at the line it names?"""
+    line = linecache.getline(code.co_filename, code.co_firstlineno).strip()
+    if not line:
+        return False
+    if code.co_name == "<lambda>":
+        return "lambda" in line
+    return ("def " + code.co_name) in line or line.startswith("@")
+
+
+def replaced(pristine):
+    """[{name, file, forged}] for each watched piece that is no longer the object in ``pristine``."""
+    changed = []
+    for key, old in sorted(pristine.items()):
+        module, dotted = key.split(":", 1)
+        new = _resolve(module, dotted)
+        if new is old:
+            continue
+        code, old_code = _code(new), _code(old)
+        forged = code is not None and (
+            not _claim_holds(code)
+            or (old_code is not None and (code.co_filename, code.co_firstlineno) == (old_code.co_filename,
+                                                                                   old_code.co_firstlineno))
+        )
+        changed.append({"name": key, "file": code_file(new) if new is not None else "", "forged": bool(forged)})
+    return changed
+
+
+def hooks(config, entry_point_plugins):
+    """[{hook, file, entry_point}] for every hook implementation registered now; ``entry_point`` marks
+    the environment's declared plugins (a pytest-plugin project's own module among them)."""
+    found = []
+    relay = config.pluginmanager.hook
+    declared = set(id(p) for p in entry_point_plugins)
+    for name in sorted(vars(relay)):
+        caller = getattr(relay, name, None)
+        get = getattr(caller, "get_hookimpls", None)
+        if get is None:
+            continue
+        for impl in get():
+            found.append({"hook": name, "file": code_file(impl.function),
+                          "entry_point": id(getattr(impl, "plugin", None)) in declared})
+    return found
+
+
+_reference_cache = {}
+
+
+def _reference_codes(path, rewritten, config):
+    """Every code object the module at ``path`` compiles to, keyed by (name, first line); None when
+    it cannot be compiled here (then the test is judged by its outcome alone)."""
+    key = (path, rewritten)
+    if key not in _reference_cache:
+        try:
+            top = _compile(path, rewritten, config)
+        except Exception:
+            _reference_cache[key] = None
+            return None
+        codes = {}
+        stack = [top]
+        while stack:
+            code = stack.pop()
+            codes.setdefault((code.co_name, code.co_firstlineno), code)
+            stack.extend(c for c in code.co_consts if hasattr(c, "co_code"))
+        _reference_cache[key] = codes
+    return _reference_cache[key]
+
+
+def _compile(path, rewritten, config):
+    if rewritten:
+        from _pytest.assertion import rewrite
+
+        result = _PRISTINE_REWRITE(path, config)
+        return result[1] if isinstance(result, tuple) else result
+    with open(path, "rb") as handle:
+        return compile(handle.read(), path, "exec", dont_inherit=True)
+
+
+def _same(code, reference):
+    if code.co_code != reference.co_code:
+        return False
+    plain = [repr(c) for c in code.co_consts if not hasattr(c, "co_code")]
+    expected = [repr(c) for c in reference.co_consts if not hasattr(c, "co_code")]
+    return plain == expected and code.co_names == reference.co_names
+
+
+def test_origin(item):
+    """The file the function ``item`` calls comes from, when that is not its own module ("" otherwise).
+
+    A decorated test's wrapper comes from the decorator's module (the environment's, usually);
+    the parent judges whether that file may shape a test.
+    """
+    code = _code(getattr(item, "obj", None))
+    path = getattr(getattr(item, "module", None), "__file__", None)
+    if code is None or not path or code.co_filename == path:
+        return ""
+    return code.co_filename
+
+
+def test_problem(item, config):
+    """Why the function ``item`` is about to call is not the one its module's source defines, or ""."""
+    function = getattr(item, "obj", None)
+    module = getattr(item, "module", None)
+    path = getattr(module, "__file__", None)
+    code = _code(function)
+    if code is None or not path or code.co_filename != path:
+        return ""  # not its module's own code: test_origin names where it comes from
+    rewritten = type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook"
+    codes = _reference_codes(path, rewritten, config)
+    if codes is None:
+        return ""
+    reference = codes.get((code.co_name, code.co_firstlineno))
+    if reference is None:
+        return "its function names a line of " + path + " that defines no such function"
+    if not _same(code, reference):
+        return "its function's code is not what " + path + " compiles to"
+    return ""
+
+
+def _pristine_rewrite():
+    try:
+        from _pytest.assertion import rewrite
+    except Exception:
+        return None
+    found = getattr(rewrite, "_rewrite_test", None)
+    if found is None:
+        return None
+
+    def call(path, config):
+        import inspect
+        from pathlib import Path
+
+        names = list(inspect.signature(found).parameters)
+        if names[:1] == ["config"]:  # pytest < 5
+            return found(config, path)
+        return found(Path(path), config)
+
+    return call
+
+
+_PRISTINE_REWRITE = _pristine_rewrite()
+
+
+class Seal(object):
+    """The checks above and the plugin's own functions, as they were at import.
+
+    The plugin calls the checks through a Seal bound into its hooks' defaults, so replacing a
+    module attribute (of this module or the plugin) does not silence them; and at session end
+    it reports any of these functions whose code was swapped. A candidate that studies
+    loopctl's own plugin can still get around this: in one process, that is detectable by
+    review, not preventable.
+    """
+
+    __slots__ = ("_functions", "_codes")
+
+    def __init__(self, extra=()):
+        functions = (replaced, hooks, test_problem, test_origin, import_hooks, code_file, _code, _resolve,
+                     _claim_holds, _reference_codes, _compile, _same) + tuple(extra)
+        object.__setattr__(self, "_functions", tuple(functions))
+        object.__setattr__(self, "_codes", tuple(f.__code__ for f in functions))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("sealed")
+
+    def broken(self):
+        """Names of the sealed functions whose code is no longer the code they had at import."""
+        return [f.__module__ + "." + f.__name__ for f, c in zip(self._functions, self._codes) if f.__code__ is not c]
+
+    def call(self, function, *args):
+        """Call the sealed ``function`` (looked up among the originals, never by name)."""
+        for original in self._functions:
+            if original is function:
+                return original(*args)
+        raise LookupError(function)
