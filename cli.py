@@ -39,6 +39,46 @@ class Failure(click.ClickException):
         click.echo(f"error: {self.message}", err=True)
 
 
+class _OneLineUsage:
+    """Usage errors as one line too: ``error: <what> (see 'mine --help')`` and exit 2.
+
+    Click's own form is three lines (the usage, a hint, the error); every other error here is one.
+    Mixed into the group and every command, so the console scripts and ``loopctl NAME`` agree.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)  # type: ignore[misc]
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)  # type: ignore[misc]
+        except click.exceptions.NoArgsIsHelpError as exc:  # a bare group: its help, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else (prog_name or "loopctl")
+            click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:  # Ctrl-C outside a command's own handling (while parsing)
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        # without standalone mode click returns ctx.exit's code (--help, --version), else None
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+class Command(_OneLineUsage, click.Command):
+    """A loopctl command: usage errors in one line."""
+
+
+class Group(_OneLineUsage, click.Group):
+    """A loopctl command group: usage errors in one line; its commands and subgroups are alike."""
+
+    command_class = Command
+    group_class = type  # subgroups are of this class too
+
+
 def _error_roots() -> tuple[type[BaseException], ...]:
     """Every package's one exception root, and OSError (a path that is a file, a read-only disk...)."""
     from calibrate.errors import CalibrateError
@@ -185,7 +225,7 @@ class TerminalProgress:
             click.echo(message, err=True)
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(package_name="loopctl")
 def cli():
     """loopctl: mine verified bug-fix tasks from Git history and run tiered model escalation.

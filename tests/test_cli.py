@@ -120,3 +120,27 @@ def test_a_missing_sandbox_or_interpreter_is_the_setup_exit_2():
 
         result = CliRunner().invoke(broken, [])
         assert result.exit_code == EXIT_USAGE and result.stderr == "error: cannot start it\n"
+
+
+@pytest.mark.parametrize("path", [p for p, c in every_command(cli) if not isinstance(c, click.Group)], ids=" ".join)
+def test_a_usage_error_is_one_line_on_every_command(path):
+    """An unknown option, a missing argument or a bad value is one line (no usage block) and exit 2."""
+    for args in (["--no-such-option"], ["--jobs", "not-a-number"]):
+        result = CliRunner().invoke(cli, [*path, *args], prog_name="loopctl")
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+        assert lines[0].endswith(f"(see 'loopctl {' '.join(path)} --help')"), lines[0]
+
+
+def test_the_console_scripts_print_usage_errors_in_one_line():
+    """The direct scripts (``mine`` ...) name themselves in the hint, one line, exit 2."""
+    import subprocess
+    import sys
+
+    code = "import sys, cli; sys.argv[1:] = ['--jobs', '0']; cli.mine_main()"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: Invalid value for '--jobs' / '-j': 0 is not in the range x>=1. (see 'mine --help')"]
