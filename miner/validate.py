@@ -209,13 +209,18 @@ def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, c
     """Buggy and gold module runs, alone reruns, the verdict, and its check in the evaluator's shape."""
     from taskset.runner import run_tests
 
-    def run(ws: Workspace, tests: Sequence[str]):
+    def run(ws: Workspace, tests: Sequence[str], written: Sequence[str] = ()):
+        # written: the gold patch's paths on the fixed side: suspects, as when the evaluator judges it
         env.prepare(ws.path)
         ws.clear_bytecode()
-        result = run_tests(env, ws.path, list(tests), pythonpath=env.spec.pythonpath, timeout=config.timeout)
+        result = run_tests(env, ws.path, list(tests), pythonpath=env.spec.pythonpath, timeout=config.timeout,
+                           suspects=written)
         runs.append(result)
         if result.timed_out:
             raise _TimedOut()
+        if result.tampered:
+            # the evaluator would judge every later run of this task the same way: never resolved
+            raise _Untrusted("; ".join(result.tampered))
         return result.results
 
     conventions = candidate.conventions or config.conventions
@@ -237,17 +242,21 @@ def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, c
                 verdict = judge(buggy, [buggy], patch) if not ran else Judgement(
                     reason=Reason.NO_FAIL_TO_PASS, detail=f"{ran} tests ran; none failed on the buggy code")
                 return _Proof(verdict, buggy, {}, modules)
-            ws.apply_patch(patch, what="gold patch", allow_tests=True)
-            gold = run(ws, modules)
-            alone = _alone(lambda tests: run(ws, tests), suspects(buggy, [gold]))
+            touched = ws.apply_patch(patch, what="gold patch", allow_tests=True)
+            gold = run(ws, modules, touched)
+            alone = _alone(lambda tests: run(ws, tests, touched), suspects(buggy, [gold]))
             verdict = judge(buggy, [gold], patch, alone)
             if verdict.reason is None:
                 selection = verdict.fail_to_pass + verdict.pass_to_pass
-                golds = [run(ws, selection) for _ in range(max(1, config.reruns - 1))]
+                golds = [run(ws, selection, touched) for _ in range(max(1, config.reruns - 1))]
                 with Workspace.create(repo.git_dir, candidate.parent, test_patch) as buggy_ws:
                     verdict = confirm(verdict, golds, run(buggy_ws, selection))
         except _TimedOut:
             verdict = Judgement(reason=Reason.TIMEOUT, detail=f"a test run exceeded {config.timeout:g} s")
+            return _Proof(verdict)
+        except _Untrusted as exc:
+            verdict = Judgement(reason=Reason.TEST_RUN_FAILED,
+                                detail=f"the evaluator would not trust this run's results: {exc}")
             return _Proof(verdict)
     return _Proof(verdict, buggy, gold, modules)
 
@@ -333,6 +342,12 @@ def _third_party(module: str, root: Path, patch: str) -> bool:
 
 class _TimedOut(Exception):
     """A test run hit the timeout (internal: becomes a ``timeout`` rejection)."""
+
+
+class _Untrusted(Exception):
+    """A run's evidence disagrees with itself (``TestRun.tampered``): the code under test changed how it
+    is judged. The evaluator calls such a run ``tampered``, so no task can come of it (internal: becomes
+    a ``test-run-failed`` rejection)."""
 
 
 class _NoInterpreter(Exception):
