@@ -19,6 +19,7 @@ interpreter missing -- is an ``InfrastructureError``, never an install failure: 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -274,6 +275,13 @@ class Installer:
             self._log(command, err + out, "timed out")
             raise EnvironmentBuildError(f"environment build timed out ({step})", output=trim(err + out),
                                         step=step) from None
+        except BaseException:
+            # Ctrl-C or SIGTERM reaches only our process group (uv has its own session): stop uv
+            # with us, or it keeps building into the cache after we are gone
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
         self._log(command, err + out, f"exit {proc.returncode}")
         if proc.returncode != 0:
             text = trim(err + out)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -205,3 +207,28 @@ def test_missing_source_tree_is_an_error(tmp_path):
     """A source tree that does not exist is an EnvironmentBuildError, not an env of pytest alone."""
     with pytest.raises(EnvironmentBuildError, match="no such source tree"):
         ensure_environment(tmp_path / "absent")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_build_leaves_no_installer_running(tmp_path, signum):
+    """uv runs in its own session, out of reach of Ctrl-C: when the build is interrupted, the
+    installer is killed with it instead of building on into the cache after we are gone."""
+    pidfile = tmp_path / "installer.pid"
+    code = (
+        "import signal, sys, time\nfrom pathlib import Path\nfrom taskset.install import Installer\n"
+        "signal.signal(signal.SIGTERM, signal.default_int_handler)  # as the CLI does\n"
+        f"build = Installer(Path(sys.executable), Path({str(tmp_path / 'venv')!r}), Path({str(tmp_path / 'log')!r}),"
+        " time.monotonic() + 600)\n"
+        f"build.run(['sh', '-c', 'echo $$ > {pidfile}; exec sleep 300'], 'step', tool=False)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                          stderr=subprocess.PIPE, text=True) as child:
+        deadline = time.monotonic() + 120
+        while not (pidfile.exists() and pidfile.read_text().strip()):
+            assert child.poll() is None and time.monotonic() < deadline, child.stderr.read()
+            time.sleep(0.05)
+        installer = int(pidfile.read_text())
+        child.send_signal(signum)
+        assert child.wait(timeout=120) != 0
+        assert "KeyboardInterrupt" in child.stderr.read()
+    assert not Path(f"/proc/{installer}").exists(), "the installer outlived the interrupted build"
