@@ -8,10 +8,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from harness.errors import ConfigError
 

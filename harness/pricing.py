@@ -9,7 +9,7 @@ cached-input price. What the server says it billed (``usage.cost``) is kept apar
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from harness.config import Tier
 from harness.records import AttemptRecord

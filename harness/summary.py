@@ -11,21 +11,28 @@ into the pass rate as a success or a failure.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
-
-from taskset.atomic import write_atomic
+from typing import Any
 
 from harness.config import CarryOver, Tier
 from harness.errors import RunDirError
 from harness.modes import DESCRIPTIONS, INFRASTRUCTURE, FailureMode
 from harness.names import Strategy
 from harness.prehoc import DEFAULT_THRESHOLDS, HEURISTIC_CUTS, SCORE_RULE
-from harness.records import (ATTEMPTS_FILE, TASKS_FILE, AttemptRecord, final_records, read_attempts, read_settings,
-                             run_tiers)
+from harness.records import (
+    ATTEMPTS_FILE,
+    TASKS_FILE,
+    AttemptRecord,
+    final_records,
+    read_attempts,
+    read_settings,
+    run_tiers,
+)
 from harness.stats import bootstrap_ci, median, paired_ci
 from harness.strategies import Matrix, Result
+from taskset.atomic import write_atomic
 
 SUMMARY_FILE = "summary.json"
 INFRA_RULE = ("Infrastructure failures (api-error, timeout, env-failed: the model's server or the machine failed, "

@@ -22,8 +22,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from taskset import deps, envcheck, pythons
-from taskset.envcheck import BUILD_LOG, MARKER
 from taskset.atomic import write_atomic
+from taskset.envcheck import BUILD_LOG, MARKER
 from taskset.errors import EnvironmentBuildError
 from taskset.install import Installer, Plan, generated_modules
 from taskset.paths import cache_dir

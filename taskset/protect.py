@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from taskset.pytestconfig import CONFIG_NAMES
 from taskset.testfiles import is_test_path

@@ -87,7 +87,7 @@ def pytest_plugin_registered(plugin, manager):
         _entry_point_plugins.append(loaded)
 
 
-class _Channel(object):
+class _Channel:
     """JSON lines to the parent; one os.write per line (atomic on a pipe up to PIPE_BUF)."""
 
     def __init__(self, fd, nonce):
@@ -114,7 +114,7 @@ def pytest_configure(config):
     if fd and not hasattr(config, "workerinput"):
         _channel = _Channel(int(fd), NONCE.pop() if NONCE else "")
         plugins = []
-        for plugin, dist in config.pluginmanager.list_plugin_distinfo():
+        for plugin, _dist in config.pluginmanager.list_plugin_distinfo():
             plugins.append(integrity.code_file(plugin) or getattr(plugin, "__file__", "") or "")
         _channel.send(k="start", pid=os.getpid(), pytest=pytest.__version__, entry_points=plugins)
 
