@@ -178,7 +178,7 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Tier) if f.name != "name"}
-_ENUMS = {"provider": ProviderKind, "edit_format": EditFormat}
+_ENUMS: dict[str, type[enum.Enum]] = {"provider": ProviderKind, "edit_format": EditFormat}
 
 
 def _build(data: Mapping[str, Any], source: str) -> HarnessConfig:

@@ -38,8 +38,10 @@ Evaluate = Callable[..., Any]
 class Gate(Protocol):
     """Asked before each attempt: may it start? (the budget, a stop, a suspended tier)."""
 
-    stopping: bool
-    """True once the run is stopping: answers already paid for are kept but not judged."""
+    @property
+    def stopping(self) -> bool:
+        """True once the run is stopping: answers already paid for are kept but not judged."""
+        ...
 
     def allow(self, tier: Tier) -> bool:
         """False refuses the attempt (the tier's run on this task is then unfinished)."""
@@ -136,6 +138,7 @@ def tier_attempts(ctx: Context, tier: Tier, seed: int, provider: Provider, *, ma
         asked = alias.tier if shared and alias else tier
         strategy = Strategy.MATRIX if shared else ctx.strategy
         key: Key = (strategy.value, ctx.task.instance_id, seed, asked.name, number)
+        record: AttemptRecord | None
         if ctx.log is not None and key in ctx.log:
             record, answer = ctx.log.records[key], ctx.log.answer_text(key)
         else:
@@ -248,7 +251,8 @@ def attempt(ctx: Context, tier: Tier, seed: int, number: int, provider: Provider
 def _ask(ctx: Context, tier: Tier, seed: int, number: int, provider: Provider, prompt: Prompt,
          history: Sequence[Earlier]) -> _Asked:
     """Ask the model; when the server says the prompt is too long, trim it and ask once more."""
-    max_tokens, trims, waited = tier.max_output_tokens, [], 0.0
+    max_tokens, waited = tier.max_output_tokens, 0.0
+    trims: list[str] = []
     while True:
         request = Request(ctx.task, tier, seed * 100 + number, number, prompt.messages, max_tokens)
         try:

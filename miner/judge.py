@@ -147,10 +147,10 @@ def confirm(verdict: Judgement, golds: Sequence[Results], buggy: Results) -> Jud
         return replace(verdict, fail_to_pass=(), pass_to_pass=(), reason=Reason.FLAKY,
                        detail="passed with the fix in the module run, then not in the task's own selection: "
                        + ", ".join(flaky[:10]))
-    p2p = []
+    p2p: list[str] = []
     for test in verdict.pass_to_pass:
-        before = buggy.get(test, _MISSING).outcome
-        if before is Outcome.PASSED and all(g.get(test, _MISSING).outcome is Outcome.PASSED for g in golds):
+        buggy_outcome = buggy.get(test, _MISSING).outcome
+        if buggy_outcome is Outcome.PASSED and all(g.get(test, _MISSING).outcome is Outcome.PASSED for g in golds):
             p2p.append(test)
         elif test not in order:
             order.append(test)

@@ -399,5 +399,5 @@ def _name(req: str) -> str:
 
 
 def _at_least(version: str, floor: str) -> bool:
-    parsed = parse_version(version)
-    return parsed is not None and parsed >= parse_version(floor)
+    parsed, least = parse_version(version), parse_version(floor)
+    return parsed is not None and least is not None and parsed >= least

@@ -156,10 +156,10 @@ def _by_name(name: str) -> Path:
     found = find_python(versioned.group(1)) if versioned else None
     if found:
         return found
-    found = shutil.which(name)
-    if not found:
+    on_path = shutil.which(name)
+    if not on_path:
         raise InfrastructureError(f"no interpreter named {name!r} on PATH", cause=InfraCause.INTERPRETER)
-    return Path(found)
+    return Path(on_path)
 
 
 def _probe_cached(path: Path) -> Interpreter:

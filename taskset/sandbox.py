@@ -128,7 +128,7 @@ def wrap(kind: SandboxKind, mounts: Mounts, command: Sequence[str], scratch: Pat
 
 def system_paths() -> list[tuple[str, str | None]]:
     """(path, symlink target or None) for each system path present on this host."""
-    found = []
+    found: list[tuple[str, str | None]] = []
     for path in SYSTEM_PATHS:
         if os.path.islink(path):
             found.append((path, os.readlink(path)))
@@ -142,8 +142,11 @@ def system_paths() -> list[tuple[str, str | None]]:
 
 def _bwrap(mounts: Mounts, command: Sequence[str]) -> list[str]:
     args = [_tool("bwrap"), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    for path, target in system_paths():
-        args += ["--symlink", target, path] if target is not None else ["--ro-bind", path, path]
+    for system_path, target in system_paths():
+        if target is not None:
+            args += ["--symlink", target, system_path]
+        else:
+            args += ["--ro-bind", system_path, system_path]
     size = str(TMPFS_BYTES)
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]

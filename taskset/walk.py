@@ -24,7 +24,8 @@ def walk(top: str | os.PathLike) -> Iterator[tuple[str, list[str], list[str]]]:
             entries = list(os.scandir(folder))
         except OSError:
             continue
-        dirs, files = [], []
+        dirs: list[str] = []
+        files: list[str] = []
         for entry in entries:
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)

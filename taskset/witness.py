@@ -90,9 +90,10 @@ def parse_channel(raw: bytes, nonce: str | None = None) -> Witness:
         if not line.strip():
             continue
         record = _record(line)
-        if record is not None and nonce is not None and record.get("n") != nonce:
-            record = None
-        kind = record.get("k") if record else None
+        if record is None or (nonce is not None and record.get("n") != nonce):
+            malformed += 1  # not a record, or not one of ours
+            continue
+        kind = record.get("k")
         try:
             if kind == "boot":
                 booted = True

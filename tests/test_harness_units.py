@@ -193,6 +193,8 @@ def test_local_repair_reuses_the_first_tiers_first_attempt():
 
 def test_failure_mode_extends_the_verdict_vocabulary():
     """Every VerdictProblem is a FailureMode with the same name and value; the harness adds its own after."""
+    first = list(FailureMode)[:len(VerdictProblem)]
+    assert [(m.name, m.value) for m in first] == [(p.name, p.value) for p in VerdictProblem]
     for problem in VerdictProblem:
         assert FailureMode[problem.name].value == problem.value
         assert from_verdict(problem) is FailureMode(problem.value)

@@ -189,7 +189,7 @@ def hooks(config, entry_point_plugins):
     return found
 
 
-_reference_cache = {}
+_reference_cache: dict = {}
 
 
 def _reference_codes(path, rewritten, config):

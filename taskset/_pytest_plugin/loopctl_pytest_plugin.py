@@ -37,21 +37,21 @@ from loopctl_integrity import replaced as _replaced
 from loopctl_integrity import test_origin as _test_origin
 from loopctl_integrity import test_problem as _test_problem
 
-ENVIRONMENT_PLUGINS = []
+ENVIRONMENT_PLUGINS: list = []
 """(name, "module[:attr]") of the environment's pytest11 entry points, filled in by loopctl_boot."""
-NONCE = []
+NONCE: list = []
 """The run's secret (one item, from loopctl_boot): records without it are not ours to the parent."""
 
 CANARY_PASS = "loopctl-canary-pass"
 CANARY_FAIL = "loopctl-canary-fail"
 
 _PRISTINE = integrity.snapshot()
-_altered = []
+_altered: list = []
 """(node id, why) for each test whose function was not its module's own when it ran."""
-_origins = []
+_origins: list = []
 """(node id, file) for each test whose function's code came from another file than its module."""
 _SEAL = integrity.Seal()
-_entry_point_plugins = []
+_entry_point_plugins: list = []
 
 
 # --- options --------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ def pytest_addoption(parser):
                     help="add a must-pass and a must-fail test and check pytest's reporting is intact")
 
 
-_environment_plugins_loaded = []
+_environment_plugins_loaded: list = []
 
 
 def pytest_plugin_registered(plugin, manager):
