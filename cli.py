@@ -29,14 +29,18 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 class Failure(click.ClickException):
-    """A library error shown as one line: exit 2, or 3 when the machine (not the input) failed."""
+    """A library error shown as one line: exit 2 (``InfrastructureFailure``: 3)."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_USAGE):
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = EXIT_USAGE
 
     def show(self, file=None) -> None:
         click.echo(f"error: {self.message}", err=True)
+
+
+class InfrastructureFailure(Failure):
+    """The machine (not the input) failed: exit 3, rerun to retry."""
+
+    exit_code = EXIT_INFRASTRUCTURE
 
 
 class _OneLineUsage:
@@ -48,9 +52,9 @@ class _OneLineUsage:
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)  # type: ignore[misc]
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
-            code = super().main(args, prog_name, complete_var, False, **extra)  # type: ignore[misc]
+            code = super().main(args, prog_name, complete_var, False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:  # a bare group: its help, as click shows it
             exc.show()
             sys.exit(exc.exit_code)
@@ -125,8 +129,8 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except _error_roots() as exc:
-            code = EXIT_INFRASTRUCTURE if _passing(exc) else EXIT_USAGE
-            raise Failure(one_line(exc), code) from None
+            failure = InfrastructureFailure if _passing(exc) else Failure
+            raise failure(one_line(exc)) from None
         except KeyboardInterrupt:
             click.echo("interrupted: everything finished so far is saved; rerun to resume", err=True)
             sys.exit(EXIT_INTERRUPTED)

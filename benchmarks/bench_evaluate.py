@@ -36,7 +36,7 @@ def mined_sample(out: Path) -> Path:
     if not (out / "index.json").is_file():
         mine = Path(sys.executable).parent / "mine"
         subprocess.run([str(mine), "--repo", str(ROOT / "sample" / "calclib.bundle"), "--out", str(out)],
-                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+                       check=True, stdout=subprocess.DEVNULL)
     return out
 
 

@@ -62,7 +62,7 @@ def run_project(name: str, path: Path, project: dict, jobs: int, out_root: Path)
         out = out_root / f"{name.replace('/', '__')}-{python}"
         validate = ValidateConfig() if python == "host" else ValidateConfig(python=python)
         config = MineConfig(repo=str(path), name=name, out=out, commits=tuple(f["commit"] for f in fixes),
-                            jobs=jobs, validate=validate)  # fmt: skip
+                            jobs=jobs, validate=validate)
         summary = mine(config)
         if summary.infrastructure:
             sys.exit(f"{name}: the machine failed: {summary.infrastructure}")
@@ -80,7 +80,7 @@ def run_project(name: str, path: Path, project: dict, jobs: int, out_root: Path)
                 "extra": sorted(got - expected),
                 "why": f"{why.reason.value}: {why.detail.splitlines()[0] if why.detail else ''}" if why else "",
                 "python": task.environment.python if task else "",
-            })  # fmt: skip
+            })
     return rows
 
 
@@ -109,7 +109,7 @@ def main() -> None:
         found = sum(row["recovered"] for row in rows)
         total, hit = total + len(rows), hit + found
         missed = "; ".join(f"{r['commit']} {r['why'] or 'missing ' + ', '.join(r['missing'])}" for r in rows
-                           if not r["recovered"])  # fmt: skip
+                           if not r["recovered"])
         print(f"{name:<32} {project['style'][:48]:<48} {found:>3}/{len(rows):<3} {missed}  "
               f"({time.monotonic() - started:.0f} s)")
         for row in rows:

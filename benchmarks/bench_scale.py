@@ -20,7 +20,6 @@ Not a timed test.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -32,22 +31,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_mine import build_sample  # noqa: E402  -- benchmarks/ is sys.path[0] when run as a script
+
 from miner.run import MineConfig, mine  # noqa: E402
 from taskset import pool, raypool  # noqa: E402
 from taskset.pool import Backend  # noqa: E402
 
 ENGINES = (("local --jobs 1", Backend.LOCAL, 1), ("local --jobs 2", Backend.LOCAL, 2),
            ("ray, 1 worker", Backend.RAY, 1), ("ray, 2 workers", Backend.RAY, 2))
-
-
-def build_sample(dest: Path) -> Path:
-    """Build the shipped sample repository at ``dest``."""
-    spec = importlib.util.spec_from_file_location("sample_builder", ROOT / "sample" / "build_sample_repo.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sample_builder"] = module
-    spec.loader.exec_module(module)
-    module.build(dest)
-    return dest
 
 
 def start_ray(cpus: int) -> float:

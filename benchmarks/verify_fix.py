@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 ERA = {"3.6": "2018-03-22", "3.7": "2018-06-27", "3.8": "2019-10-14", "3.9": "2020-10-05", "3.10": "2021-10-04",
-       "3.11": "2022-10-25", "3.12": "2023-10-24", "3.13": "2024-10-07"}  # fmt: skip
+       "3.11": "2022-10-25", "3.12": "2023-10-24", "3.13": "2024-10-07"}
 """The earliest resolution date per interpreter: its release, or the day its first working pytest appeared."""
 CUTOFFS = ("atomicwrites=2022-07-09", "setuptools=2019-02-06", "wheel=2019-02-06")
 """Packages whose usable releases appeared after old resolution dates (see taskset/install.py)."""
@@ -70,7 +70,7 @@ def run_pytest(venv: Path, tree: Path, targets: list[str], source_path: list[str
     env["PYTHONPATH"] = os.pathsep.join([str(plug), *source_path])
     env["VERIFY_OUT"] = str(plug / "out.jsonl")
     sh(f"{venv}/bin/python", "-m", "pytest", "-p", "no:cacheprovider", "-p", "verifyplug", "-q", "--color=no",
-       "--continue-on-collection-errors", *targets, cwd=tree, check=False, env=env, timeout=240)  # fmt: skip
+       "--continue-on-collection-errors", *targets, cwd=tree, check=False, env=env, timeout=240)
     results: dict[str, str] = {}
     lines = (plug / "out.jsonl").read_text().splitlines() if (plug / "out.jsonl").exists() else []
     for line in lines:
@@ -79,7 +79,7 @@ def run_pytest(venv: Path, tree: Path, targets: list[str], source_path: list[str
             results["COLLECT::" + record["id"]] = "ERROR"
             continue
         outcome = {"passed": "PASSED", "failed": "FAILED" if record["when"] == "call" else "ERROR",
-                   "skipped": "SKIPPED"}[record["outcome"]]  # fmt: skip
+                   "skipped": "SKIPPED"}[record["outcome"]]
         if results.get(record["id"]) not in ("FAILED", "ERROR"):
             results[record["id"]] = outcome
     shutil.rmtree(plug, ignore_errors=True)
@@ -132,7 +132,7 @@ def main() -> None:
         install += ["-e", str(tree)]
     sh(*install, env={**os.environ, "SETUPTOOLS_SCM_PRETEND_VERSION": "99.0"})
     modules = [t for t in tests if t.endswith(".py") and (tree / t).is_file()
-               and Path(t).name not in ("conftest.py", "__init__.py")]  # fmt: skip
+               and Path(t).name not in ("conftest.py", "__init__.py")]
     targets = modules or sorted({str(Path(t).parent) for t in tests if (tree / t).exists()})
     before = run_pytest(venv, tree, targets, source_path)
     if source_patch:
@@ -149,7 +149,7 @@ def main() -> None:
         "sha": sha, "python": args.python, "date": date, "modules": targets, "f2p": f2p, "confirmed": confirmed,
         "fail_both": sorted(t for t, o in after.items() if o in ("FAILED", "ERROR") and failed(before, t)),
         "pass_to_fail": sorted(t for t, o in after.items() if o in ("FAILED", "ERROR") and before.get(t) == "PASSED"),
-    }))  # fmt: skip
+    }))
     if args.keep:
         print("kept", tmp, file=sys.stderr)
     else:

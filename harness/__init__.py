@@ -13,7 +13,16 @@ FailureMode is taskset's VerdictProblem extended with what can go wrong before a
 """
 
 from harness.completion import Completion, Provider, Request
-from harness.config import CarryOver, EditFormat, HarnessConfig, ProviderKind, Tier, load_config, load_tiers, price_warnings
+from harness.config import (
+    CarryOver,
+    EditFormat,
+    HarnessConfig,
+    ProviderKind,
+    Tier,
+    load_config,
+    load_tiers,
+    price_warnings,
+)
 from harness.edits import Candidate, parse_answer
 from harness.errors import Cancelled, ConfigError, HarnessError, ProviderError, RunDirError, ServerCheckFailed
 from harness.loop import TierOutcome, run_tier

@@ -96,9 +96,11 @@ def cascade_chart(summary: dict[str, Any]) -> dict[str, Any] | None:
     def x(fraction: float) -> float:
         return round(LEFT + INSET + plot_w * fraction, 1)
 
-    marks = [{"x": x(p["cloud_fraction"]), "y": round(_y(p["pass_rate"]), 1), "threshold": f"{p['threshold']:g}",
-              "label": f"t={p['threshold']:g}: {pct(p['pass_rate'])}, {pct(p['cloud_fraction'])} cloud"}
-             for p in points]
+    marks: list[dict[str, Any]] = [
+        {"x": x(p["cloud_fraction"]), "y": round(_y(p["pass_rate"]), 1), "threshold": f"{p['threshold']:g}",
+         "label": f"t={p['threshold']:g}: {pct(p['pass_rate'])}, {pct(p['cloud_fraction'])} cloud"}
+        for p in points
+    ]
     spots: dict[tuple[float, float], list[dict[str, Any]]] = {}
     for mark in marks:
         spots.setdefault((mark["x"], mark["y"]), []).append(mark)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
-
-from taskset.paths import cache_dir
 
 from harness.completion import Provider
 from harness.config import ProviderKind, Tier
 from harness.errors import HarnessError
+from taskset.paths import cache_dir
 
 
 def check_options(jobs: int | None, max_cost: float | None, seeds: Sequence[int],

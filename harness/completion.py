@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from taskset.record import Task
-
 from harness.config import Tier
+from taskset.record import Task
 
 
 @dataclass(frozen=True)

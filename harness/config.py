@@ -8,10 +8,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from harness.errors import ConfigError
 
@@ -177,7 +178,7 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Tier) if f.name != "name"}
-_ENUMS = {"provider": ProviderKind, "edit_format": EditFormat}
+_ENUMS: dict[str, type[enum.Enum]] = {"provider": ProviderKind, "edit_format": EditFormat}
 
 
 def _build(data: Mapping[str, Any], source: str) -> HarnessConfig:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from taskset.diffpaths import strip_level
 
@@ -182,7 +182,8 @@ def _locate(source: list[str], old_lines: list[str], floor: int = 0, hint: int |
     """The 0-based line where a hunk's old lines sit in ``source`` at or after ``floor`` (closest to ``hint``)."""
     wanted = [line.rstrip() for line in old_lines]
     lines = [line.rstrip() for line in source]
-    found = [start for start in range(floor, len(lines) - len(wanted) + 1) if lines[start:start + len(wanted)] == wanted]
+    found = [start for start in range(floor, len(lines) - len(wanted) + 1)
+             if lines[start:start + len(wanted)] == wanted]
     if not found:
         return None
     target = (hint - 1) if hint else 0

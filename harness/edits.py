@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from harness.config import EditFormat
 from harness.diffs import normalize_diff
@@ -126,7 +127,8 @@ def _search_replace(text: str, sources: Mapping[str, str]) -> Candidate:
         current = files.get(path, sources.get(path))
         if current is None:
             if search.strip():
-                return Candidate(failure=FailureMode.PATCH_DOES_NOT_APPLY, message=f"{path}: not a file shown in the prompt")
+                return Candidate(failure=FailureMode.PATCH_DOES_NOT_APPLY,
+                                 message=f"{path}: not a file shown in the prompt")
             files[path] = replace
             continue
         updated = _replace_once(current, search, replace)

@@ -59,7 +59,7 @@ class ProviderError(HarnessError):
     when there was one; ``limit``/``requested`` the token figures a context error stated.
     """
 
-    def __init__(self, mode: "FailureMode", message: str, *, latency: float = 0.0, status: int | None = None,
+    def __init__(self, mode: FailureMode, message: str, *, latency: float = 0.0, status: int | None = None,
                  limit: int | None = None, requested: int | None = None, completion_tokens: int = 0):
         self.mode = mode
         self.message = message

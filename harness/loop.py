@@ -12,13 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, Sequence
-
-from taskset.errors import EditRefused, InfraCause, InfrastructureError, PatchError, TasksetError
-from taskset.evaluate import VerdictProblem
-from taskset.junit import Outcome
-from taskset.record import Task
+from typing import Any, Protocol
 
 from harness.completion import Completion, Provider, Request
 from harness.config import CarryOver, Tier
@@ -30,6 +26,10 @@ from harness.names import Strategy
 from harness.prompts import CHARS_PER_TOKEN, Earlier, Prompt, build_prompt, read_files, read_sources, trim_output
 from harness.records import AttemptRecord, Key, RunLog
 from harness.runaway import repeating
+from taskset.errors import EditRefused, InfraCause, InfrastructureError, PatchError, TasksetError
+from taskset.evaluate import VerdictProblem
+from taskset.junit import Outcome
+from taskset.record import Task
 
 Evaluate = Callable[..., Any]
 """``evaluate(task, *, edits=None, patch=None) -> Verdict`` (taskset.evaluate's signature)."""
@@ -38,8 +38,10 @@ Evaluate = Callable[..., Any]
 class Gate(Protocol):
     """Asked before each attempt: may it start? (the budget, a stop, a suspended tier)."""
 
-    stopping: bool
-    """True once the run is stopping: answers already paid for are kept but not judged."""
+    @property
+    def stopping(self) -> bool:
+        """True once the run is stopping: answers already paid for are kept but not judged."""
+        ...
 
     def allow(self, tier: Tier) -> bool:
         """False refuses the attempt (the tier's run on this task is then unfinished)."""
@@ -136,6 +138,7 @@ def tier_attempts(ctx: Context, tier: Tier, seed: int, provider: Provider, *, ma
         asked = alias.tier if shared and alias else tier
         strategy = Strategy.MATRIX if shared else ctx.strategy
         key: Key = (strategy.value, ctx.task.instance_id, seed, asked.name, number)
+        record: AttemptRecord | None
         if ctx.log is not None and key in ctx.log:
             record, answer = ctx.log.records[key], ctx.log.answer_text(key)
         else:
@@ -212,7 +215,8 @@ def attempt(ctx: Context, tier: Tier, seed: int, number: int, provider: Provider
     stored = ctx.log.answers.get(key) if ctx.log is not None else None
     prompt = build_prompt(ctx.task, tier, ctx.sources, history)
     if stored is not None:  # paid for by an earlier run that stopped before the verdict
-        asked = _Asked(stored.as_completion(), prompt, tier.max_output_tokens, [], stored.completion.get("latency", 0.0))
+        asked = _Asked(stored.as_completion(), prompt, tier.max_output_tokens, [],
+                       stored.completion.get("latency", 0.0))
     elif prompt.overflow:
         asked = _Asked(None, prompt, tier.max_output_tokens, [], 0.0, dict(
             failure_mode=FailureMode.CONTEXT_OVERFLOW,
@@ -233,7 +237,8 @@ def attempt(ctx: Context, tier: Tier, seed: int, number: int, provider: Provider
     record = AttemptRecord(
         task=ctx.task.instance_id, strategy=strategy, seed=seed, tier=tier.name, attempt=number,
         provider=tier.provider, model_requested=tier.model, edit_format=tier.edit_format, max_tokens=asked.max_tokens,
-        prompt_chars=asked.prompt.chars, files_in_prompt=len(asked.prompt.files), files_trimmed=len(asked.prompt.dropped),
+        prompt_chars=asked.prompt.chars, files_in_prompt=len(asked.prompt.files),
+        files_trimmed=len(asked.prompt.dropped),
         history_trimmed=asked.prompt.history_dropped, trims=tuple(asked.trims), paid=tier.paid,
         **_usage(completion, asked.waited), **fields, ended_at=time.time())
     overhead = time.perf_counter() - started - record.latency - record.eval_seconds
@@ -246,7 +251,8 @@ def attempt(ctx: Context, tier: Tier, seed: int, number: int, provider: Provider
 def _ask(ctx: Context, tier: Tier, seed: int, number: int, provider: Provider, prompt: Prompt,
          history: Sequence[Earlier]) -> _Asked:
     """Ask the model; when the server says the prompt is too long, trim it and ask once more."""
-    max_tokens, trims, waited = tier.max_output_tokens, [], 0.0
+    max_tokens, waited = tier.max_output_tokens, 0.0
+    trims: list[str] = []
     while True:
         request = Request(ctx.task, tier, seed * 100 + number, number, prompt.messages, max_tokens)
         try:
@@ -256,7 +262,8 @@ def _ask(ctx: Context, tier: Tier, seed: int, number: int, provider: Provider, p
             waited += exc.latency
             if exc.mode is FailureMode.CONTEXT_OVERFLOW and not trims:
                 budget, smaller_out = _smaller(prompt, exc, max_tokens)
-                smaller = build_prompt(ctx.task, tier, ctx.sources, history, budget_chars=budget, max_tokens=smaller_out)
+                smaller = build_prompt(ctx.task, tier, ctx.sources, history,
+                                       budget_chars=budget, max_tokens=smaller_out)
                 trims.append(f"{exc.message[:300]} -> prompt cut from {prompt.chars} to {smaller.chars} characters, "
                              f"max_tokens {max_tokens} -> {smaller_out}")
                 if not smaller.overflow and (smaller.chars < prompt.chars or smaller_out < max_tokens):
@@ -281,8 +288,8 @@ def _read_answer(ctx: Context, tier: Tier, completion: Completion) -> tuple[dict
     """(fields, patch): a failure mode for an unusable answer, else ``candidate`` to evaluate."""
     finish = completion.finish_reason
     if finish == "runaway" or (finish == "length" and repeating(completion.content or completion.reasoning)):
-        return dict(failure_mode=FailureMode.RUNAWAY,
-                    message=f"the answer kept repeating itself; stopped after {completion.completion_tokens} tokens"), ""
+        message = f"the answer kept repeating itself; stopped after {completion.completion_tokens} tokens"
+        return dict(failure_mode=FailureMode.RUNAWAY, message=message), ""
     candidate = parse_answer(completion.content, tier.edit_format, ctx.sources)
     if not candidate.usable:
         mode = FailureMode.TRUNCATED if finish == "length" else candidate.failure

@@ -1,9 +1,10 @@
 """How an attempt ends: the evaluator's vocabulary extended with what can go wrong before it.
 
-``FailureMode`` is built from ``taskset.VerdictProblem``: every verdict the evaluator can give is
-a failure mode with the same name and value (generated here, never re-typed), followed by the
-harness's own modes for answers that never reached the evaluator. Python enums with members
-cannot be subclassed, so the extension is one enum made from both lists.
+``FailureMode`` extends ``taskset.VerdictProblem``: every verdict the evaluator can give is a
+failure mode with the same name and value, followed by the harness's own modes for answers that
+never reached the evaluator. Python enums with members cannot be subclassed, so the extension is
+one enum listing both (written out, so that type checkers see the members; a test keeps the first
+part equal to ``VerdictProblem``).
 
 Infrastructure modes (the model's server or the machine failed, not the answer) are never
 counted as a model's failure: such an attempt is retried on the next run and shown apart in
@@ -17,30 +18,35 @@ import re
 
 from taskset.evaluate import VerdictProblem
 
-_HARNESS_MODES = (
-    ("API_ERROR", "api-error"),
-    ("TIMEOUT", "timeout"),
-    ("CONTEXT_OVERFLOW", "context-overflow"),
-    ("TRUNCATED", "truncated"),
-    ("RUNAWAY", "runaway"),
-    ("EMPTY_RESPONSE", "empty-response"),
-    ("EMPTY_EDITS", "empty-edits"),
-    ("FORMAT_VIOLATION", "format-violation"),
-)
 
-FailureMode = enum.Enum(  # type: ignore[misc]
-    "FailureMode",
-    [(member.name, member.value) for member in VerdictProblem] + list(_HARNESS_MODES),
-    type=str,
-    module=__name__,
-    qualname="FailureMode",
-)
-FailureMode.__doc__ = """How one attempt ended; ``resolved`` is the only success.
+class FailureMode(str, enum.Enum):
+    """How one attempt ended; ``resolved`` is the only success.
 
-Members: every ``VerdictProblem`` (resolved, unsafe-edit, edits-touch-tests, patch-does-not-apply,
-tests-failed, tests-timeout, env-failed, tampered), then api-error, timeout, context-overflow,
-truncated, runaway, empty-response, empty-edits, format-violation.
-"""
+    The members of ``VerdictProblem`` first, in its order and with its names and values, then the
+    harness's own. (An enum with members cannot be subclassed; tests/test_harness_units.py checks
+    that the first part is exactly ``VerdictProblem``, so adding a verdict fails there until it is
+    added here.)
+    """
+
+    # taskset.evaluate.VerdictProblem
+    RESOLVED = "resolved"
+    UNSAFE_EDIT = "unsafe-edit"
+    EDITS_TOUCH_TESTS = "edits-touch-tests"
+    PATCH_DOES_NOT_APPLY = "patch-does-not-apply"
+    TESTS_FAILED = "tests-failed"
+    TESTS_TIMEOUT = "tests-timeout"
+    ENV_FAILED = "env-failed"
+    TAMPERED = "tampered"
+    # the harness's own: answers that never reached the evaluator
+    API_ERROR = "api-error"
+    TIMEOUT = "timeout"
+    CONTEXT_OVERFLOW = "context-overflow"
+    TRUNCATED = "truncated"
+    RUNAWAY = "runaway"
+    EMPTY_RESPONSE = "empty-response"
+    EMPTY_EDITS = "empty-edits"
+    FORMAT_VIOLATION = "format-violation"
+
 
 INFRASTRUCTURE = frozenset({FailureMode.API_ERROR, FailureMode.TIMEOUT, FailureMode.ENV_FAILED})
 """Modes that say nothing about the model: retried on a rerun, never counted as its failure."""
@@ -71,7 +77,7 @@ def is_infrastructure(mode: FailureMode) -> bool:
 
 
 def from_verdict(problem: VerdictProblem) -> FailureMode:
-    """The failure mode of an evaluator verdict (total: FailureMode is built from VerdictProblem)."""
+    """The failure mode of an evaluator verdict (total: FailureMode lists every VerdictProblem)."""
     return FailureMode(VerdictProblem(problem).value)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Iterable
+from collections.abc import Iterable
 
 from harness.errors import HarnessError
 

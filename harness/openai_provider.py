@@ -93,7 +93,8 @@ class OpenAIProvider:
         try:
             page = self.client.models.list(timeout=min(timeout, tier.timeout))
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise ServerCheckFailed(tier.name, tier.base_url, f"refused the API key from ${tier.api_key_env or '(none)'} "
+            raise ServerCheckFailed(tier.name, tier.base_url,
+                                    f"refused the API key from ${tier.api_key_env or '(none)'} "
                                     f"({exc.status_code})") from None
         except openai.NotFoundError:
             raise ServerCheckFailed(tier.name, tier.base_url, "has no /models endpoint: is base_url the API root "
@@ -103,7 +104,8 @@ class OpenAIProvider:
                                     f"{_scrub(_short(exc), self._key)}") from None
         except openai.APIConnectionError as exc:
             why = "timed out" if isinstance(exc, openai.APITimeoutError) else _cause(exc)
-            raise ServerCheckFailed(tier.name, tier.base_url, f"does not answer ({why}): is the server running?") from None
+            raise ServerCheckFailed(tier.name, tier.base_url,
+                                    f"does not answer ({why}): is the server running?") from None
         ids = [str(model.id) for model in page.data]
         if not model_listed(tier.model, ids):
             shown = ", ".join(ids[:8]) + (", ..." if len(ids) > 8 else "") if ids else "none"
@@ -189,7 +191,8 @@ class OpenAIProvider:
         return completion
 
     def _timeout(self, watch: Watch, pieces: int = 0) -> ProviderError:
-        return ProviderError(FailureMode.TIMEOUT, f"no complete answer within the tier's timeout ({self.tier.timeout:g}s)",
+        return ProviderError(FailureMode.TIMEOUT,
+                             f"no complete answer within the tier's timeout ({self.tier.timeout:g}s)",
                              latency=_elapsed(watch), completion_tokens=pieces)
 
     def _error(self, exc: Exception, status: int | None, watch: Watch, pieces: int = 0) -> ProviderError:
@@ -216,7 +219,8 @@ def _completion(content: str, reasoning: str, model: str | None, usage: Any, fin
         extra = getattr(usage, "model_extra", None) or {}
         values = dict(usage_reported=True, prompt_tokens=usage.prompt_tokens or 0,
                       completion_tokens=usage.completion_tokens or 0,
-                      reasoning_tokens=(getattr(completion_details, "reasoning_tokens", 0) or 0) if completion_details else 0,
+                      reasoning_tokens=((getattr(completion_details, "reasoning_tokens", 0) or 0)
+                                        if completion_details else 0),
                       cached_tokens=(getattr(prompt_details, "cached_tokens", 0) or 0) if prompt_details else 0,
                       # gateways (OpenRouter, LiteLLM) report what they billed; kept beside our pricing
                       billed_cost=float(extra["cost"]) if isinstance(extra.get("cost"), (int, float)) else None)
@@ -290,7 +294,8 @@ def _context_figures(exc: Exception) -> tuple[int | None, int | None]:
     """(context limit, prompt tokens) as the server stated them, where it did."""
     body = getattr(exc, "body", None)
     detail = body.get("error", body) if isinstance(body, dict) else None
-    if isinstance(detail, dict) and isinstance(detail.get("n_ctx"), int) and isinstance(detail.get("n_prompt_tokens"), int):
+    if (isinstance(detail, dict) and isinstance(detail.get("n_ctx"), int)
+            and isinstance(detail.get("n_prompt_tokens"), int)):
         return detail["n_ctx"], detail["n_prompt_tokens"]
     text = str(exc)
     asked = next((match for match in (pattern.search(text) for pattern in _ASKED) if match), None)

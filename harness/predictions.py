@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
-
-from taskset.atomic import write_atomic
 
 from harness.names import Strategy
 from harness.records import ANSWERS_FILE, Answer, Key, read_answers
 from harness.strategies import Matrix, Result
+from taskset.atomic import write_atomic
 
 PREDICTIONS_DIR = "predictions"
 

@@ -14,8 +14,9 @@ exception and 8,000 tokens score 16. Pure functions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from taskset.record import FailKind, Task
 

@@ -9,7 +9,7 @@ cached-input price. What the server says it billed (``usage.cost``) is kept apar
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from harness.config import Tier
 from harness.records import AttemptRecord
@@ -26,15 +26,16 @@ def tier_of(record: AttemptRecord, prices: Prices) -> Tier | None:
 def attempt_cost(record: AttemptRecord, prices: Prices) -> float | None:
     """The estimated cost of one attempt; None when unknown."""
     tier = tier_of(record, prices)
-    if tier is None or not tier.priced:
+    if tier is None or tier.price_input is None or tier.price_output is None:  # not tier.priced
         return None
-    charges_tokens = (tier.price_input or 0) > 0 or (tier.price_output or 0) > 0
+    price_input, price_output = tier.price_input, tier.price_output
+    charges_tokens = price_input > 0 or price_output > 0
     if charges_tokens and not record.usage_reported:
         return None
     cached = min(record.cached_tokens, record.prompt_tokens)
-    cached_price = tier.price_cached_input if tier.price_cached_input is not None else tier.price_input
-    tokens = ((record.prompt_tokens - cached) * tier.price_input + cached * cached_price
-              + record.completion_tokens * tier.price_output)
+    cached_price = tier.price_cached_input if tier.price_cached_input is not None else price_input
+    tokens = ((record.prompt_tokens - cached) * price_input + cached * cached_price
+              + record.completion_tokens * price_output)
     return tokens / 1e6 + tier.cost_per_hour * record.latency / 3600.0
 
 

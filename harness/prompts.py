@@ -8,15 +8,14 @@ with feedback or carry-over — earlier rejected attempts with their test output
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import jinja2
 
+from harness.config import Tier
 from taskset.diffpaths import patch_paths, strip_level
 from taskset.record import Task
-
-from harness.config import Tier
 
 # A conservative chars-per-token ratio for code: overestimating tokens trims a little early,
 # underestimating would send a prompt the server rejects.

@@ -16,6 +16,7 @@ from harness.completion import Completion, Provider, Request
 from harness.config import ProviderKind, Tier
 from harness.errors import ConfigError, ProviderError
 from harness.modes import FailureMode
+
 __all__ = ["Completion", "OracleProvider", "Provider", "ReplayProvider", "Request", "make_provider"]
 
 

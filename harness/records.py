@@ -16,18 +16,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
-
-from taskset.atomic import append_line, drop_torn_tail
-from taskset.evaluate import VerdictProblem
+from typing import Any
 
 from harness.completion import Completion
 from harness.config import EditFormat, ProviderKind, Tier
 from harness.errors import RunDirError
 from harness.modes import FailureMode, is_infrastructure
 from harness.names import Strategy
+from taskset.atomic import append_line, drop_torn_tail
+from taskset.evaluate import VerdictProblem
 
 ATTEMPTS_FILE = "attempts.jsonl"
 ANSWERS_FILE = "answers.jsonl"
@@ -118,7 +118,7 @@ class AttemptRecord:
         return json.dumps(data, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "AttemptRecord":
+    def from_dict(cls, data: dict[str, Any]) -> AttemptRecord:
         """Rebuild a record, ignoring fields a newer version added."""
         values = {k: v for k, v in data.items() if k in _FIELDS}
         values["strategy"] = Strategy(values.get("strategy", Strategy.MATRIX.value))

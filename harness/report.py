@@ -8,12 +8,11 @@ away (``<details>``).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import jinja2
-
-from taskset.atomic import write_atomic
 
 from harness.chart import cascade_chart, cost_chart
 from harness.config import Tier
@@ -23,12 +22,14 @@ from harness.predictions import write_predictions
 from harness.prompts import trim_output
 from harness.records import ANSWERS_FILE, read_answers
 from harness.summary import SUMMARY_FILE, RunView, summarize, view
+from taskset.atomic import write_atomic
 
 HTML_FILE = "report.html"
 MD_FILE = "report.md"
 ANSWER_CHARS = 20000
 """Characters of an answer shown in the per-task table (head and tail kept)."""
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness", "templates"), autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness", "templates"),
+                          autoescape=jinja2.select_autoescape(["html", "html.j2"]),
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 STRATEGY_HEADERS = ["strategy", "pass rate", "95% CI", "resolved", "unfinished", "infra", "cost/task (est.)",
                     "billed/task", "cloud", "attempts/task", "tokens in/cached/out/reasoning", "latency p50",

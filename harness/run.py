@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from harness.calls import Calls
 from harness.checks import check_cache, check_options, check_servers, check_writable_dir
@@ -42,7 +42,7 @@ from harness.loop import (
 from harness.names import DEFAULT, Strategy, parse_strategies
 from harness.prehoc import DEFAULT_THRESHOLDS, Features, features, heuristic_start
 from harness.pricing import known_spend
-from harness.prompts import read_sources
+from harness.prompts import Earlier, read_sources
 from harness.providers import make_provider
 from harness.records import RUN_FILE, TASKS_FILE, RunLog, read_settings, tier_from_dict
 from harness.strategies import repair_tier
@@ -263,7 +263,8 @@ def carry_ladder(ctx: Context, plan: _Plan, seed: int) -> None:
     Its first tier sends the matrix's requests word for word, so those attempts are the matrix's.
     """
     spec = plan.spec
-    left, earlier = spec.max_attempts, []
+    left = spec.max_attempts
+    earlier: list[Earlier] = []
     for index, tier in enumerate(spec.tiers):
         if left <= 0:
             return
@@ -367,7 +368,7 @@ def _same_ladder(spec: RunSpec) -> dict:
 def open_run_dir(spec: RunSpec, tasks: Sequence[Task]) -> dict:
     """Write run.json (first run) or update it (rerun); refuse a rerun with a different ladder."""
     path = spec.out / RUN_FILE
-    settings = {
+    settings: dict[str, Any] = {
         "taskset": str(Path(spec.taskset).resolve()),
         "tiers": [t.public() for t in spec.tiers],
         "strategies": [s.value for s in spec.strategies],

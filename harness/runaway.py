@@ -28,7 +28,8 @@ def repeating(text: str) -> bool:
             continue  # cheap rejection: the last character must recur one unit earlier
         unit = tail[-unit_len:]
         copies = 1
-        while (copies + 1) * unit_len <= size and tail[size - (copies + 1) * unit_len: size - copies * unit_len] == unit:
+        while ((copies + 1) * unit_len <= size
+               and tail[size - (copies + 1) * unit_len: size - copies * unit_len] == unit):
             copies += 1
         if copies >= MIN_REPEATS and copies * unit_len >= MIN_SPAN:
             return True

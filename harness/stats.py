@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import statistics
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 RESAMPLES = 2000
 SEED = 20240301

@@ -13,14 +13,14 @@ unrun, or an infrastructure failure left it to be retried), never a failure.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 from harness.config import CarryOver, Tier
 from harness.loop import shared_prefix
 from harness.names import Strategy
-from harness.pricing import Prices, attempt_billed, attempt_cost
 from harness.prehoc import heuristic_start
+from harness.pricing import Prices, attempt_billed, attempt_cost
 from harness.records import AttemptRecord, Key, final_records
 
 REPAIR_SUFFIX = "+repair"

@@ -11,21 +11,28 @@ into the pass rate as a success or a failure.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
-
-from taskset.atomic import write_atomic
+from typing import Any
 
 from harness.config import CarryOver, Tier
 from harness.errors import RunDirError
 from harness.modes import DESCRIPTIONS, INFRASTRUCTURE, FailureMode
 from harness.names import Strategy
 from harness.prehoc import DEFAULT_THRESHOLDS, HEURISTIC_CUTS, SCORE_RULE
-from harness.records import (ATTEMPTS_FILE, TASKS_FILE, AttemptRecord, final_records, read_attempts, read_settings,
-                             run_tiers)
+from harness.records import (
+    ATTEMPTS_FILE,
+    TASKS_FILE,
+    AttemptRecord,
+    final_records,
+    read_attempts,
+    read_settings,
+    run_tiers,
+)
 from harness.stats import bootstrap_ci, median, paired_ci
 from harness.strategies import Matrix, Result
+from taskset.atomic import write_atomic
 
 SUMMARY_FILE = "summary.json"
 INFRA_RULE = ("Infrastructure failures (api-error, timeout, env-failed: the model's server or the machine failed, "
@@ -219,7 +226,13 @@ def _differences(results: Mapping[str, Mapping[tuple[str, int], Result]]) -> lis
     return out
 
 
-def _tiers(matrix: Matrix, tiers: Sequence[Tier], keys, mode_e: Mapping[tuple[str, int], Result]) -> dict[str, Any]:
+Cell = tuple[str, int]
+"""(task, seed): one cell of the run."""
+
+
+def _tiers(
+    matrix: Matrix, tiers: Sequence[Tier], keys: Sequence[Cell], mode_e: Mapping[Cell, Result]
+) -> dict[str, Any]:
     out = {}
     for tier in tiers:
         alone = {k: matrix.ladder(*k, [tier]) for k in keys}
@@ -235,7 +248,7 @@ def _tiers(matrix: Matrix, tiers: Sequence[Tier], keys, mode_e: Mapping[tuple[st
     return out
 
 
-def _cascade(matrix: Matrix, keys, thresholds: Sequence[float]) -> list[dict[str, Any]]:
+def _cascade(matrix: Matrix, keys: Sequence[Cell], thresholds: Sequence[float]) -> list[dict[str, Any]]:
     points = []
     for threshold in sorted(thresholds):
         results = {k: matrix.result(Strategy.CASCADE, *k, threshold) for k in keys}
@@ -267,7 +280,7 @@ def _count(records, what: str) -> dict[str, int]:
     return out
 
 
-def _cost_model(matrix: Matrix, tiers: Sequence[Tier], keys, strategies) -> dict[str, Any]:
+def _cost_model(matrix: Matrix, tiers: Sequence[Tier], keys: Sequence[Cell], strategies) -> dict[str, Any]:
     """Projected modeE cost per task as a function of the first tier's pass rate p: c1 + (1 - p) * rest."""
     if not tiers or not keys:
         return {}

@@ -9,14 +9,13 @@ without converting it first; its instances are taken as SWE-bench validated them
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import taskset
+from harness.errors import HarnessError
 from taskset.errors import TaskRecordError
 from taskset.record import CalibrationStatus, Task
-
-from harness.errors import HarnessError
 
 SWEBENCH_SUFFIXES = (".jsonl", ".json")
 

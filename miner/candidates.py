@@ -8,17 +8,16 @@ PyDriller reads only the candidates (message, dates, line counts).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
-
-from taskset.repos import run_git
-from taskset.testfiles import DEFAULT, TestFileConventions
 
 from miner import signals
 from miner.errors import GitCommandError
 from miner.rejections import Reason, Rejection
 from miner.split import Sides, sides
+from taskset.repos import run_git
+from taskset.testfiles import DEFAULT, TestFileConventions
 
 _FORMAT = "%x01%H %P%x00%cI%x00%s%x00"
 
@@ -52,7 +51,7 @@ def list_commits(git_dir: Path, revisions: Sequence[str], merges: bool = False) 
     """Commits named by ``revisions`` (``git log`` arguments), newest first, with changed paths."""
     merge_args = ["--diff-merges=first-parent"] if merges else ["--no-merges"]
     args = ["--git-dir", str(git_dir), "log", "-z", "--name-only", "--no-renames",
-            "--format=" + _FORMAT, *merge_args, *revisions, "--"]  # fmt: skip
+            "--format=" + _FORMAT, *merge_args, *revisions, "--"]
     done = run_git(args)
     if done.returncode != 0:
         raise GitCommandError("git log", done.stderr.decode("utf-8", errors="replace"))
@@ -69,7 +68,7 @@ def parse_log(output: bytes) -> list[Commit]:
         commits.append(Commit(
             sha, tuple(parents), date.decode("ascii"),
             subject.decode("utf-8", errors="replace"), tuple(p for p in paths if p),
-        ))  # fmt: skip
+        ))
     return commits
 
 
@@ -79,7 +78,7 @@ def classify(commit: Commit, conventions: TestFileConventions = DEFAULT) -> Cand
     score = signals.score(commit.subject)
     if not commit.parents:
         return Rejection(commit.sha, Reason.NOT_A_CANDIDATE, "root commit: no parent to be the buggy side",
-                         commit.subject, score)  # fmt: skip
+                         commit.subject, score)
     source, tests = split.source_py, split.test_py
     if source and tests:
         return Candidate(commit.sha, commit.parents[0], commit.date, commit.subject, score, split, conventions)

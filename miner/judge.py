@@ -10,14 +10,13 @@ Tests failing on both sides sink nothing (they are recorded); tests the gold pat
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Sequence
-
-from taskset.junit import Outcome, TestResult
-from taskset.record import FailKind, FailMode
 
 from miner.rejections import Reason
 from miner.split import added_files, added_lines
+from taskset.junit import Outcome, TestResult
+from taskset.record import FailKind, FailMode
 
 IMPORT_ERRORS = ("ImportError", "ModuleNotFoundError")
 ASSERTIONS = ("AssertionError", "Failed", "")
@@ -112,8 +111,9 @@ def judge(buggy: Results, golds: Sequence[Results], patch: str, alone: Results |
     if flaky:
         return Judgement(reason=Reason.FLAKY, detail="outcome changed between gold runs: " + ", ".join(flaky[:10]))
     if f2p and broken:
-        return Judgement(reason=Reason.GOLD_BREAKS, detail="passed before the fix, fail with it: " + ", ".join(broken[:10]),
-                         failing_both=both, order_dependent=tuple(order))  # fmt: skip
+        return Judgement(reason=Reason.GOLD_BREAKS,
+                         detail="passed before the fix, fail with it: " + ", ".join(broken[:10]),
+                         failing_both=both, order_dependent=tuple(order))
     if f2p:
         return Judgement(tuple(f2p), tuple(p2p), modes, messages, failing_both=both, order_dependent=tuple(order))
     reason, detail = _why_not(buggy, first, ran, unrelated, list(both) + broken)
@@ -146,18 +146,19 @@ def confirm(verdict: Judgement, golds: Sequence[Results], buggy: Results) -> Jud
     if flaky:
         return replace(verdict, fail_to_pass=(), pass_to_pass=(), reason=Reason.FLAKY,
                        detail="passed with the fix in the module run, then not in the task's own selection: "
-                       + ", ".join(flaky[:10]))  # fmt: skip
-    p2p = []
+                       + ", ".join(flaky[:10]))
+    p2p: list[str] = []
     for test in verdict.pass_to_pass:
-        before = buggy.get(test, _MISSING).outcome
-        if before is Outcome.PASSED and all(g.get(test, _MISSING).outcome is Outcome.PASSED for g in golds):
+        buggy_outcome = buggy.get(test, _MISSING).outcome
+        if buggy_outcome is Outcome.PASSED and all(g.get(test, _MISSING).outcome is Outcome.PASSED for g in golds):
             p2p.append(test)
         elif test not in order:
             order.append(test)
     if not f2p:
-        return replace(verdict, fail_to_pass=(), pass_to_pass=(), reason=Reason.NO_FAIL_TO_PASS, order_dependent=tuple(order),
+        return replace(verdict, fail_to_pass=(), pass_to_pass=(), reason=Reason.NO_FAIL_TO_PASS,
+                       order_dependent=tuple(order),
                        detail="no FAIL_TO_PASS test fails on the buggy code when run as the task's own selection: "
-                       + ", ".join(verdict.fail_to_pass[:10]))  # fmt: skip
+                       + ", ".join(verdict.fail_to_pass[:10]))
     return replace(
         verdict,
         fail_to_pass=tuple(f2p),
@@ -168,7 +169,9 @@ def confirm(verdict: Judgement, golds: Sequence[Results], buggy: Results) -> Jud
     )
 
 
-def _why_not(buggy: Results, gold: Results, ran: list[str], unrelated: list[str], failing: list[str]) -> tuple[Reason, str]:
+def _why_not(
+    buggy: Results, gold: Results, ran: list[str], unrelated: list[str], failing: list[str]
+) -> tuple[Reason, str]:
     """The reason a candidate with no FAIL_TO_PASS test is rejected, most specific first."""
     broken = [r for t, r in gold.items() if r.collection_error]
     if broken:

@@ -7,14 +7,13 @@ loses nothing it finished; the next run skips every fix commit already recorded.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
+from miner.rejections import Reason, Rejection
 from taskset.atomic import append_line, drop_torn_tail
 from taskset.record import Task
 from taskset.store import TaskSet
-
-from miner.rejections import Reason, Rejection
 
 REJECTIONS_FILE = "rejections.jsonl"
 
@@ -30,7 +29,8 @@ class Ledger:
         self.known: dict[str, Reason | None] = {task.fix_commit: None for task in self.tasks}
         """Fix commits already recorded: their rejection reason, or None for a task."""
         # a miner error or a missing interpreter is no verdict on the commit: retried on the next run
-        self.known.update((r.fix_commit, r.reason) for r in read_rejections(self.rejections_path) if not r.reason.retried)
+        self.known.update((r.fix_commit, r.reason) for r in read_rejections(self.rejections_path)
+                          if not r.reason.retried)
 
     def add_task(self, task: Task) -> None:
         """Write one task (atomically) and remember its fix commit."""

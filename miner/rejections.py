@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 class Reason(str, enum.Enum):
@@ -64,7 +65,8 @@ _MESSAGES = {
     Reason.GOLD_BREAKS: "tests that pass before the fix fail with it (alone too)",
     Reason.NO_FAIL_TO_PASS: "no touched test fails before the fix and passes after it",
     Reason.MINER_ERROR: "validation stopped on an unexpected error (a miner bug: please report it)",
-    Reason.NO_INTERPRETER: "no installed interpreter fits the commit (the detail names the one needed); retried on the next run",
+    Reason.NO_INTERPRETER: "no installed interpreter fits the commit (the detail names the one needed); "
+                           "retried on the next run",
 }
 
 
@@ -87,7 +89,7 @@ class Rejection:
         return json.dumps(data, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Rejection":
+    def from_dict(cls, data: Mapping[str, Any]) -> Rejection:
         """Read a line written by ``to_json``."""
         return cls(
             fix_commit=str(data["fix_commit"]),

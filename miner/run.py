@@ -173,7 +173,7 @@ def _open_sources(config: MineConfig, locations: Sequence[str], progress: Progre
         try:
             source = open_source(location, branch=config.branch, since=config.since, until=config.until,
                                  commits=config.commits, conventions=config.validate.conventions, name=config.name,
-                                 project_conventions=config.project_conventions)  # fmt: skip
+                                 project_conventions=config.project_conventions)
         except BadRevision as exc:
             if len(locations) == 1:
                 raise
@@ -199,14 +199,14 @@ class _Walk:
 
 
 def _walk(config: MineConfig, source: Source, out: Path, ledger: Ledger, taken: set[str],
-          progress: Progress) -> _Walk:  # fmt: skip
+          progress: Progress) -> _Walk:
     """Walk one repository, record its non-candidates, pick its candidates (not ``taken`` by another)."""
     conventions = config.validate.conventions
     progress.phase(f"walking history of {source.name}")
     commits = list_commits(source.git_dir, source.revisions, merges=config.merges)
     project = source.name.split("/")[-1]
     per_commit = (conventions_by_commit(source.git_dir, [c.sha for c in commits], conventions, project)
-                  if config.project_conventions else {})  # fmt: skip
+                  if config.project_conventions else {})
     verdicts = [classify(commit, per_commit.get(commit.sha, conventions)) for commit in commits]
     ledger.add_rejections(v for v in verdicts if isinstance(v, Rejection))
     candidates = [v for v in verdicts if isinstance(v, Candidate)]
@@ -216,7 +216,7 @@ def _walk(config: MineConfig, source: Source, out: Path, ledger: Ledger, taken: 
     taken.update(c.sha for c in fresh)
     summary = Summary(repo=source.name, out=str(out), commits_walked=len(commits),
                       candidates=len(candidates), skipped=len(candidates) - len(fresh) - len(deferred),
-                      deferred=len(deferred))  # fmt: skip
+                      deferred=len(deferred))
     progress.phase(f"reading candidates of {source.name}")
     info = details(source.git_dir, fresh)
     shas = [v.sha if isinstance(v, Candidate) else v.fix_commit for v in verdicts]
@@ -224,7 +224,7 @@ def _walk(config: MineConfig, source: Source, out: Path, ledger: Ledger, taken: 
 
 
 def _mine(config: MineConfig, sources: Sequence[Source], out: Path, progress: Progress, started: float,
-          run_each) -> Summary:  # fmt: skip
+          run_each) -> Summary:
     ledger = Ledger(out)
     taken: set[str] = set()
     walks = [_walk(config, source, out, ledger, taken, progress) for source in sources]
@@ -262,7 +262,7 @@ def _total(walks: Sequence[_Walk], out: Path, ledger: Ledger) -> Summary:
     """The funnels of several repositories added up (a commit two of them share counted once)."""
     parts = [walk.summary for walk in walks]
     total = Summary(repo=f"{len(parts)} repositories", out=str(out), infrastructure=parts[0].infrastructure,
-                    repositories=parts)  # fmt: skip
+                    repositories=parts)
     for name in ("commits_walked", "candidates", "skipped", "deferred", "validated", "postponed",
                  "validation_seconds", "pytest_seconds"):
         setattr(total, name, sum(getattr(part, name) for part in parts))

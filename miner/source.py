@@ -10,16 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
-
-from taskset.errors import RepositoryError
-from taskset.repos import is_url, mirror, repo_name, resolve_revision, run_git
-from taskset.testfiles import DEFAULT, TestFileConventions, is_test_path
 
 from miner.errors import BadRevision, MinerError, NoTestsError
 from miner.testconfig import conventions_by_commit
+from taskset.errors import RepositoryError
+from taskset.repos import is_url, mirror, repo_name, resolve_revision, run_git
+from taskset.testfiles import DEFAULT, TestFileConventions, is_test_path
 
 _NAME = re.compile(r"[A-Za-z0-9._-]+/[A-Za-z0-9._-]+")
 
@@ -147,7 +146,7 @@ def _moment(git_dir: Path, option: str, value: str, end_of_day: bool) -> dt.date
     else:
         stamp = dt.datetime.fromisoformat(_date(option, value, end_of_day))
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
+        stamp = stamp.replace(tzinfo=dt.UTC)
     return stamp
 
 

@@ -9,20 +9,23 @@ neither side: the gold patch is the fix a model must write, nothing else. Classi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
-
-from taskset.repos import run_git
-from taskset.testfiles import DEFAULT, TestFileConventions, is_test_path
 
 from miner.errors import GitCommandError
+from taskset.repos import run_git
+from taskset.testfiles import DEFAULT, TestFileConventions, is_test_path
 
 IGNORED: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("docs", re.compile(r"^(?:docs?|documentation)/|\.(?:rst|md|txt|adoc)$", re.I)),
     ("changelog", re.compile(r"(?:^|/)(?:change(?:s|log)|history|news|authors|contributors)[^/]*$", re.I)),
-    ("ci", re.compile(r"^(?:\.github|\.circleci|\.gitlab|\.ci|ci)/|^(?:\.travis\.yml|\.gitlab-ci\.yml|appveyor\.yml|azure-pipelines\.yml|\.pre-commit-config\.yaml)$")),
-    ("config", re.compile(r"^(?:setup\.py|setup\.cfg|pyproject\.toml|tox\.ini|noxfile\.py|MANIFEST\.in|Makefile|\.coveragerc|\.gitignore|\.gitattributes|\.editorconfig|\.flake8|mypy\.ini|pytest\.ini|requirements[^/]*|.*\.lock)$", re.I)),
+    ("ci", re.compile(r"^(?:\.github|\.circleci|\.gitlab|\.ci|ci)/"
+                      r"|^(?:\.travis\.yml|\.gitlab-ci\.yml|appveyor\.yml|azure-pipelines\.yml"
+                      r"|\.pre-commit-config\.yaml)$")),
+    ("config", re.compile(r"^(?:setup\.py|setup\.cfg|pyproject\.toml|tox\.ini|noxfile\.py|MANIFEST\.in|Makefile"
+                          r"|\.coveragerc|\.gitignore|\.gitattributes|\.editorconfig|\.flake8|mypy\.ini|pytest\.ini"
+                          r"|requirements[^/]*|.*\.lock)$", re.I)),
 )
 
 
@@ -71,7 +74,7 @@ def diff(git_dir: Path, parent: str, commit: str, paths: Iterable[str]) -> str:
     if not paths:
         return ""
     args = ["--git-dir", str(git_dir), "diff", "--binary", "--full-index", "--no-renames",
-            "--no-color", "--no-ext-diff", parent, commit, "--", *paths]  # fmt: skip
+            "--no-color", "--no-ext-diff", parent, commit, "--", *paths]
     done = run_git(args, env={"GIT_LITERAL_PATHSPECS": "1"})
     if done.returncode != 0:
         raise GitCommandError("git diff", done.stderr.decode("utf-8", errors="replace"))

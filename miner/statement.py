@@ -6,7 +6,7 @@ rendered text that repeats a line the gold patch adds or removes is dropped.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import jinja2
 

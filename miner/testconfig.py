@@ -8,13 +8,12 @@ commit at once, and each distinct set of blobs is read and parsed once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
-
-from taskset.repos import run_git
-from taskset.testfiles import PYTEST_CONFIG_FILES, TestFileConventions, pytest_naming, with_naming
 
 from miner.errors import GitCommandError
+from taskset.repos import run_git
+from taskset.testfiles import PYTEST_CONFIG_FILES, TestFileConventions, pytest_naming, with_naming
 
 
 def conventions_by_commit(
@@ -33,7 +32,7 @@ def conventions_by_commit(
     for i, sha in enumerate(shas):
         key = tuple(oids[i * width : (i + 1) * width])
         if key not in found:
-            texts = {name: blobs.get(oid) if oid else None for name, oid in zip(PYTEST_CONFIG_FILES, key)}
+            texts = {name: blobs.get(oid) if oid else None for name, oid in zip(PYTEST_CONFIG_FILES, key, strict=True)}
             found[key] = with_naming(base, pytest_naming(texts), project)
         result[sha] = found[key]
     return result
@@ -42,7 +41,7 @@ def conventions_by_commit(
 def _batch_check(git_dir: Path, queries: list[str]) -> list[str]:
     """The blob id each ``rev:path`` names ("" when missing or not a blob), in order."""
     done = run_git(["--git-dir", str(git_dir), "cat-file", "--batch-check=%(objectname) %(objecttype)"],
-                   input=("\n".join(queries) + "\n").encode())  # fmt: skip
+                   input=("\n".join(queries) + "\n").encode())
     if done.returncode != 0:
         raise GitCommandError("git cat-file --batch-check", done.stderr.decode("utf-8", errors="replace"))
     lines = done.stdout.decode("utf-8", errors="replace").splitlines()

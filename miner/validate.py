@@ -19,10 +19,15 @@ import functools
 import re
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
+from miner import statement
+from miner.candidates import Candidate, Detail
+from miner.judge import FAILING, IMPORT_ERRORS, Judgement, buggy_result, confirm, judge, suspects
+from miner.rejections import Reason, Rejection, classify_failure, trim
+from miner.split import added_files, diff
 from taskset import deps, pythons
 from taskset.errors import (
     EditRefused,
@@ -39,12 +44,6 @@ from taskset.record import EnvironmentSpec, Task, TaskMeta
 from taskset.testfiles import DEFAULT, TestFileConventions
 from taskset.testfiles import is_test_module as _is_test_module
 from taskset.workspace import Workspace
-
-from miner import statement
-from miner.candidates import Candidate, Detail
-from miner.judge import FAILING, IMPORT_ERRORS, Judgement, buggy_result, confirm, judge, suspects
-from miner.rejections import Reason, Rejection, classify_failure, trim
-from miner.split import added_files, diff
 
 ALONE_LIMIT = 6
 """Tests rerun one by one per candidate when they fail with the fix (beyond it, the module run stands)."""
@@ -144,7 +143,7 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
             extra = (deps.distribution_for(fixed_tree.path, module),)
             try:
                 env_with = ensure_environment(fixed_tree.path, python=python, resolution_date=info.created_at,
-                                              extra_requirements=extra)  # fmt: skip
+                                              extra_requirements=extra)
             except EnvironmentBuildError:
                 extra = ()  # the distribution is not installable: the first verdict stands
             else:
@@ -196,7 +195,7 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
 
 
 def _attempt(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, config: ValidateConfig,
-             runs: list) -> "_Proof | TestRunError":  # fmt: skip
+             runs: list) -> _Proof | TestRunError:
     """``_prove``, with a pytest that could not run at all returned (its output may name a missing module)."""
     try:
         return _prove(repo, candidate, patch, test_patch, env, config, runs)
@@ -205,7 +204,7 @@ def _attempt(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env,
 
 
 def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, config: ValidateConfig,
-           runs: list) -> _Proof:  # fmt: skip
+           runs: list) -> _Proof:
     """Buggy and gold module runs, alone reruns, the verdict, and its check in the evaluator's shape."""
     from taskset.runner import run_tests
 
@@ -311,7 +310,7 @@ def _runnable(root: Path, path: str, conventions: TestFileConventions) -> bool:
     return _is_test_module(path, conventions, text)
 
 
-def missing_module(proof: "_Proof | TestRunError", patch: str, root: Path) -> str:
+def missing_module(proof: _Proof | TestRunError, patch: str, root: Path) -> str:
     """A third-party module the tests failed to import on both sides, or that stopped pytest from
     starting (a conftest import) ("" when none): a dependency still to find. Not the project's own
     modules, not the standard library, not what the fix adds."""

@@ -125,7 +125,7 @@ class Reader:
         if isinstance(poetry.get("extras"), dict):
             deps = poetry.get("dependencies", {}) if isinstance(poetry.get("dependencies"), dict) else {}
             table.update({k: [poetry_requirement(n, deps.get(n, "*")) for n in _as_list(v)]
-                          for k, v in poetry["extras"].items() if isinstance(k, str)})  # fmt: skip
+                          for k, v in poetry["extras"].items() if isinstance(k, str)})
         project = self.pyproject().get("project", {}).get("optional-dependencies", {})
         table.update({k: _as_list(v) for k, v in project.items()})
         return {normalize(k): v for k, v in table.items()}
@@ -141,7 +141,7 @@ class Reader:
         groups = poetry.get("group", {})
         if isinstance(groups, dict):
             tables += [groups[g].get("dependencies") for g in groups
-                       if normalize(g) in names and isinstance(groups[g], dict)]  # fmt: skip
+                       if normalize(g) in names and isinstance(groups[g], dict)]
         for table in tables:
             if isinstance(table, dict):
                 reqs += [poetry_requirement(n, v) for n, v in table.items() if normalize(n) != "python"]
@@ -206,7 +206,7 @@ class Reader:
         poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
         if isinstance(poetry, dict):
             reqs += [poetry_requirement(n, v) for n, v in poetry.items() if normalize(n) != "python"
-                     and not (isinstance(v, dict) and v.get("optional"))]  # fmt: skip
+                     and not (isinstance(v, dict) and v.get("optional"))]
         flit = data.get("tool", {}).get("flit", {}).get("metadata", {})
         reqs += _as_list(flit.get("requires", []))
         reqs += _cfg_list(self.ini("setup.cfg").get("options", "install_requires", fallback=""))
@@ -230,7 +230,8 @@ class Reader:
         if not requires and isinstance(setup.get("python_requires"), str):
             requires = setup["python_requires"]
         classifiers = _as_list(project.get("classifiers", [])) + _as_list(poetry.get("classifiers", []))
-        classifiers += _as_list(flit.get("classifiers", [])) + _cfg_list(cfg.get("metadata", "classifiers", fallback=""))
+        classifiers += _as_list(flit.get("classifiers", []))
+        classifiers += _cfg_list(cfg.get("metadata", "classifiers", fallback=""))
         classifiers += _as_list(setup.get("classifiers") or [])
         minors = {m.group(1) for c in classifiers if (m := re.search(r"Python :: (\d+\.\d+)\s*$", c))}
         return requires.strip(), tuple(sorted(minors, key=lambda v: tuple(map(int, v.split(".")))))
@@ -303,7 +304,7 @@ class Reader:
     def _tox_testenv(self, option: str) -> tuple[str, str] | None:
         """(file, value) of ``option`` in the first tox ``[testenv]`` section that has it."""
         legacy = self.pyproject().get("tool", {}).get("tox", {}).get("legacy_tox_ini")
-        sources = [("tox.ini", None), ("setup.cfg", None)]
+        sources: list[tuple[str, str | None]] = [("tox.ini", None), ("setup.cfg", None)]
         if isinstance(legacy, str):
             sources.append(("pyproject.toml", legacy))
         for name, text in sources:
@@ -365,20 +366,23 @@ def _setup_kwargs(tree: ast.Module) -> dict[str, Any]:
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             assigned[node.targets[0].id] = node.value
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and _item_of_dict(node.targets[0], assigned):
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and (
+            item := _item_of_dict(node.targets[0], assigned)
+        ):
             # EXTRAS['dev'] = EXTRAS['tests'] + [...]: the dict literal gains that key
             # (evaluated now, against the dict as it was: the value may read the dict itself)
-            target = node.targets[0]
-            table = assigned[target.value.id]
+            name, table, key = item
             try:
                 value = ast.Constant(_literal(node.value, assigned, 0))
             except (ValueError, TypeError, KeyError, RecursionError):
                 continue
-            assigned[target.value.id] = ast.Dict(keys=[*table.keys, target.slice], values=[*table.values, value])
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "setup":
+            assigned[name] = ast.Dict(keys=[*table.keys, key], values=[*table.values, value])
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", "")) == "setup":
             found = {}
-            for keyword in node.keywords:
+            for keyword in call.keywords:
+                if keyword.arg is None:  # setup(**options): not followed
+                    continue
                 try:
                     found[keyword.arg] = _literal(keyword.value, assigned, 0)
                 except (ValueError, TypeError, KeyError, RecursionError):
@@ -387,10 +391,13 @@ def _setup_kwargs(tree: ast.Module) -> dict[str, Any]:
     return {}
 
 
-def _item_of_dict(target: ast.expr, assigned: dict[str, ast.expr]) -> bool:
-    """``NAME['key']`` where NAME is a module-level dict literal."""
-    return (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
-            and isinstance(assigned.get(target.value.id), ast.Dict) and isinstance(target.slice, ast.Constant))  # fmt: skip
+def _item_of_dict(target: ast.expr, assigned: dict[str, ast.expr]) -> tuple[str, ast.Dict, ast.Constant] | None:
+    """``NAME['key']`` where NAME is a module-level dict literal: (NAME, the literal, 'key'), else None."""
+    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+        table = assigned.get(target.value.id)
+        if isinstance(table, ast.Dict) and isinstance(target.slice, ast.Constant):
+            return target.value.id, table, target.slice
+    return None
 
 
 def _literal(node: ast.expr, names: dict[str, ast.expr], depth: int) -> Any:
@@ -406,7 +413,11 @@ def _literal(node: ast.expr, names: dict[str, ast.expr], depth: int) -> Any:
     if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
         return [_literal(item, names, depth + 1) for item in node.elts]
     if isinstance(node, ast.Dict):
-        return {_literal(k, names, depth + 1): _literal(v, names, depth + 1) for k, v in zip(node.keys, node.values)}
+        keys = [k for k in node.keys if k is not None]
+        if len(keys) != len(node.keys):  # {**other}
+            raise ValueError("dict unpacking")
+        return {_literal(k, names, depth + 1): _literal(v, names, depth + 1)
+                for k, v in zip(keys, node.values, strict=True)}
     if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dict" and not node.args:
         return {kw.arg: _literal(kw.value, names, depth + 1) for kw in node.keywords if kw.arg}
     return ast.literal_eval(node)

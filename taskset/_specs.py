@@ -21,7 +21,9 @@ def _name(req: str) -> str:
 
 
 def specifier(req: str) -> list[str]:
-    """The version clauses of a requirement, in their order (markers dropped): ``pytest>=6,<8; ...`` -> ``[">=6", "<8"]``.
+    """The version clauses of a requirement, in their order (markers dropped).
+
+    ``pytest>=6,<8; ...`` -> ``[">=6", "<8"]``.
 
     Each clause is checked with ``packaging``; one it cannot read (a legacy version) is left out.
     """
@@ -88,7 +90,10 @@ def _witnesses(clauses: list[str]) -> set[Version]:
 
 
 def poetry_requirement(name: str, value: Any, pipfile: bool = False) -> str:
-    """A poetry/Pipfile dependency entry as a PEP 508 line: ``{"version": "^1.2", "extras": ["x"]}`` -> ``name[x]>=1.2,<2``."""
+    """A poetry/Pipfile dependency entry as a PEP 508 line.
+
+    ``{"version": "^1.2", "extras": ["x"]}`` -> ``name[x]>=1.2,<2``.
+    """
     extras: list[str] = []
     version: Any = value
     if isinstance(value, dict):

@@ -13,7 +13,6 @@ distribution a missing module most likely comes from (``distribution_for``).
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,7 +119,7 @@ class ProjectDeps:
     """Lines left out, each with the reason (``"-e . (editable self-reference)"``)."""
 
 
-def _root_requirements(reader: "files.Reader", root: Path, installable: bool) -> list[str]:
+def _root_requirements(reader: files.Reader, root: Path, installable: bool) -> list[str]:
     """A root requirements.txt: the dependencies of a tree that is not a package, or, when it names
     pytest, the project's development requirements (httpx keeps its test deps there)."""
     path = root / "requirements.txt"
@@ -199,8 +198,9 @@ def choose_pytest(deps: ProjectDeps, python_version: str) -> str:
     """The pytest requirement both the interpreter and the project accept.
 
     The floor ``pytest_floor`` gives (the runner's and the interpreter's) and the project's
-    ``minversion`` raise the lower bound; a project pin is kept only if, together with that floor and the pins kept before it,
-    some release still satisfies it (``pytest~=7.1.0`` cannot run on 3.11: dropped).
+    ``minversion`` raise the lower bound; a project pin is kept only if, together with that floor
+    and the pins kept before it, some release still satisfies it (``pytest~=7.1.0`` cannot run on
+    3.11: dropped).
     """
     floor = _max_version(pytest_floor(python_version) or "", deps.minversion)
     bound = [f">={floor}"] if floor else []
@@ -272,7 +272,7 @@ MODULE_DISTRIBUTIONS = {
     "MySQLdb": "mysqlclient", "psycopg2": "psycopg2-binary", "socks": "PySocks", "usb": "pyusb",
     "win32api": "pywin32", "dns": "dnspython", "ldap": "python-ldap", "snappy": "python-snappy",
     "lzo": "python-lzo", "Bio": "biopython", "skimage": "scikit-image", "docx": "python-docx",
-}  # fmt: skip
+}
 """Import names whose distribution is called something else (the usual suspects)."""
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from taskset import envprobe
 from taskset.errors import InfrastructureError
@@ -85,7 +85,8 @@ def forget(venv: Path) -> None:
 def _stamp(venv: Path) -> tuple:
     """Cheap facts that change when the environment's top levels change: checked again then."""
     parts: list = []
-    for path in [venv, venv / "pyvenv.cfg", venv / "bin", venv / "bin" / "python", *sorted(venv.glob("lib/python*/site-packages"))]:
+    tops = [venv, venv / "pyvenv.cfg", venv / "bin", venv / "bin" / "python"]
+    for path in [*tops, *sorted(venv.glob("lib/python*/site-packages"))]:
         try:
             info = os.lstat(path)
             parts.append((str(path), info.st_ino, info.st_mtime_ns, info.st_size))

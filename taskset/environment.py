@@ -18,12 +18,13 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
 from taskset import deps, envcheck, pythons
-from taskset.envcheck import BUILD_LOG, MARKER
 from taskset.atomic import write_atomic
+from taskset.envcheck import BUILD_LOG, MARKER
 from taskset.errors import EnvironmentBuildError
 from taskset.install import Installer, Plan, generated_modules
 from taskset.paths import cache_dir
@@ -124,7 +125,7 @@ def make_plan(
 ) -> tuple[Plan, str]:
     """What to install for ``source`` on ``interp``, and the ladder rung to start from."""
     found = deps.scan(source)
-    common = dict(
+    common: dict[str, Any] = dict(
         project=found.installable,
         project_name=found.name,
         extras=found.extras,
@@ -202,7 +203,8 @@ def _load(final: Path, key: str, source: Path) -> Environment | None:
     """The environment in ``final`` if it is complete and undamaged (taskset.envcheck), else None."""
     try:
         data = json.loads((final / MARKER).read_text(encoding="utf-8"))
-        spec = EnvironmentSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in data["spec"].items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data["spec"].items()}
+        spec = EnvironmentSpec(**fields)
     except (OSError, ValueError, KeyError, TypeError):
         return None
     python = final / "bin" / "python"

@@ -102,7 +102,7 @@ def _ask(python: Path) -> EnvFacts:
     environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
     try:
         done = subprocess.run([str(python), "-I", "-B", "-c", _SCRIPT], capture_output=True, cwd="/",
-                              env=environ, stdin=subprocess.DEVNULL, timeout=PROBE_TIMEOUT)  # fmt: skip
+                              env=environ, stdin=subprocess.DEVNULL, timeout=PROBE_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise InfrastructureError(f"{python}: the interpreter did not answer in {PROBE_TIMEOUT:.0f} s",
                                   cause=InfraCause.CACHE) from None

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from taskset import envprobe, sandbox
 from taskset.errors import EditRefused, EnvironmentBuildError, PatchError, TestRunError
@@ -36,7 +37,7 @@ TIMEOUT_FACTOR = 5.0
 """A calibrated task gets this many times its gold run's duration (never less than the default)."""
 
 RESERVED_MODULES = frozenset({"pytest", "_pytest", "py", "pluggy", "loopctl_pytest_plugin", "loopctl_boot",
-                              "sitecustomize", "usercustomize", "conftest"})  # fmt: skip
+                              "sitecustomize", "usercustomize", "conftest"})
 """Top-level names a candidate may never create: how pytest starts, and our own plugin."""
 
 
@@ -140,7 +141,9 @@ def _environment(task, ws: Workspace):
     return environment_for(task, ws.path)
 
 
-def _run(env, ws: Workspace, wanted: list[str], task, timeout: float | None, touched: list[str]) -> TestRun | TestRunError:
+def _run(
+    env, ws: Workspace, wanted: list[str], task, timeout: float | None, touched: list[str]
+) -> TestRun | TestRunError:
     try:
         return run_task_tests(task, env, ws, wanted, timeout=timeout, suspects=touched)
     except TestRunError as exc:
@@ -148,7 +151,7 @@ def _run(env, ws: Workspace, wanted: list[str], task, timeout: float | None, tou
 
 
 def run_task_tests(task, env, ws: Workspace, tests: Sequence[str], *, timeout: float | None = None,
-                   suspects: Sequence[str] = ()) -> TestRun:  # fmt: skip
+                   suspects: Sequence[str] = ()) -> TestRun:
     """Run ``tests`` in a prepared workspace exactly as the evaluator does before a verdict.
 
     Test files restored to the fix's version, bytecode cleared, the task's source roots first on

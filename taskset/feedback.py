@@ -6,7 +6,7 @@ its reason. The whole text stays under ``FEEDBACK_LIMIT`` characters however man
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from taskset.junit import Outcome, TestResult, result_for, trim
 

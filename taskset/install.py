@@ -155,7 +155,7 @@ class Installer:
         for rung in rungs:
             seed = ["--seed"] if rung == "pip" else []
             self.run(["venv", "--clear", "--no-project", "--relocatable", *seed, "--python", str(self.base_python),
-                      str(self.venv)], rung)  # fmt: skip
+                      str(self.venv)], rung)
             try:
                 self.install(plan, source, rung)
             except EnvironmentBuildError as exc:
@@ -186,7 +186,10 @@ class Installer:
             backend = [r for r in plan.build_requires if _name(r) not in ("setuptools", "wheel")]
             tools = list(era) + backend
             self.run(args + dated + tools, rung + ":tools")
-            args += ["--no-build-isolation-package", plan.project_name] if plan.project_name else ["--no-build-isolation"]
+            if plan.project_name:
+                args += ["--no-build-isolation-package", plan.project_name]
+            else:
+                args += ["--no-build-isolation"]
         if rung == "capped-backend":
             args += ["--build-constraints", _write(files / "build-constraints.txt", [plan.backend_cap()])]
         if plan.frozen:
@@ -205,15 +208,15 @@ class Installer:
         pins = plan.frozen
         if not pins:
             wanted = _write(files / "requirements.in", _project_ref(plan, source, plan.extras) + list(plan.requirements)
-                            + [plan.pytest])  # fmt: skip
+                            + [plan.pytest])
             overrides = _write(files / "overrides.txt", [plan.pytest])
             dated = _dated(plan.exclude_newer)
             out = self.run(["pip", "compile", "--python", str(self.python), "--no-header", "--no-annotate", *dated,
-                            "--overrides", overrides, wanted], "pip:resolve")  # fmt: skip
+                            "--overrides", overrides, wanted], "pip:resolve")
             own = normalize(plan.project_name) if plan.project_name else ""
             pins = tuple(line.strip() for line in out.splitlines()
                          if line.strip() and not line.startswith(("#", "-")) and " @ " not in line
-                         and (not own or _name(line) != own))  # fmt: skip
+                         and (not own or _name(line) != own))
         self.run(pip + ["-r", _write(files / "pins.txt", pins)], "pip", tool=False)
         if plan.project:
             self.run(pip + [str(source)], "pip:project", tool=False)
@@ -230,7 +233,7 @@ class Installer:
             if "No module named 'pkg_resources'" not in exc.output or plan is None:
                 raise
             self.run(["pip", "install", "--python", str(self.python), *_dated(plan.exclude_newer), "setuptools<70"],
-                     "check:setuptools")  # fmt: skip
+                     "check:setuptools")
             self.run([str(self.python), "-c", "import pytest"], "check", tool=False)
 
     def drop_broken_plugins(self) -> tuple[str, ...]:
@@ -288,7 +291,7 @@ class Installer:
             cause = infrastructure(text)
             if cause is not None:
                 raise InfrastructureError(f"environment build could not run ({cause.value}): {_headline(text)}",
-                                          cause=cause, output=text)  # fmt: skip
+                                          cause=cause, output=text)
             raise EnvironmentBuildError(f"environment build failed at step {step!r}: {_headline(text)}",
                                         output=text, step=step)
         return out.decode("utf-8", errors="replace")
@@ -315,7 +318,8 @@ def generated_modules(venv: Path, project_name: str, source: Path) -> dict[str, 
     tracked = _tracked(source)
     wanted = normalize(project_name)
     for info in sorted(venv.glob("lib/python*/site-packages/*.dist-info")):
-        if normalize(info.name.removesuffix(".dist-info").rsplit("-", 1)[0]) != wanted or not (info / "RECORD").is_file():
+        name = info.name.removesuffix(".dist-info").rsplit("-", 1)[0]
+        if normalize(name) != wanted or not (info / "RECORD").is_file():
             continue
         found: dict[str, str] = {}
         site = info.parent
@@ -331,7 +335,7 @@ def generated_modules(venv: Path, project_name: str, source: Path) -> dict[str, 
                     absent = target not in tracked if tracked is not None else not (base / rel).exists()
                     if absent and (site / rel).is_file() and (site / rel).stat().st_size <= GENERATED_LIMIT:
                         found[(base / rel).relative_to(source).as_posix()] = (site / rel).read_text(encoding="utf-8",
-                                                                                                  errors="replace")  # fmt: skip
+                                                                                                  errors="replace")
                     break
         return found
     return {}
@@ -389,7 +393,7 @@ def _dated(day: str) -> list[str]:
     if not day:
         return []
     late = [arg for name, cutoff in CUTOFF_FLOORS.items() if cutoff > day
-            for arg in ("--exclude-newer-package", f"{name}={cutoff}")]  # fmt: skip
+            for arg in ("--exclude-newer-package", f"{name}={cutoff}")]
     return ["--exclude-newer", day, *late]
 
 
@@ -403,5 +407,5 @@ def _name(req: str) -> str:
 
 
 def _at_least(version: str, floor: str) -> bool:
-    parsed = parse_version(version)
-    return parsed is not None and parsed >= parse_version(floor)
+    parsed, least = parse_version(version), parse_version(floor)
+    return parsed is not None and least is not None and parsed >= least

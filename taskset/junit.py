@@ -10,8 +10,8 @@ from __future__ import annotations
 import enum
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 from taskset.errors import TestRunError
 

@@ -14,9 +14,9 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from taskset.errors import InfraCause, InfrastructureError, TestRunError
 from taskset.safeio import read_fd_bounded
@@ -87,14 +87,14 @@ def run_with_channel(
 
 
 def _spawn(command: list[str], cwd: Path, environ: Mapping[str, str], log_fd: int,
-           inherited: tuple[int, ...]) -> subprocess.Popen:  # fmt: skip
+           inherited: tuple[int, ...]) -> subprocess.Popen:
     # pass_fds keeps these open at their own numbers in the child, and nothing else beyond
     # stdin/stdout/stderr: no other descriptor of the caller's reaches the tests.
     try:
         return subprocess.Popen(
             command, cwd=cwd, env=dict(environ), stdin=subprocess.DEVNULL, stdout=log_fd,
             stderr=subprocess.STDOUT, start_new_session=True, pass_fds=inherited,
-        )  # fmt: skip
+        )
     except OSError as exc:
         raise TestRunError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from taskset.pytestconfig import CONFIG_NAMES
 from taskset.testfiles import is_test_path
@@ -66,9 +66,9 @@ def read_only_files(root: Path, test_files: Iterable[str], config: Path | None, 
     for rel in test_files:
         parts = rel.split("/")[:-1]
         for depth in range(len(parts), -1, -1):
-            folder = "/".join(parts[:depth])
+            prefix = "/".join(parts[:depth])
             for name in ("conftest.py", "__init__.py"):
-                chosen[f"{folder}/{name}" if folder else name] = None
+                chosen[f"{prefix}/{name}" if prefix else name] = None
     if config is not None:
         try:
             chosen[Path(config).resolve().relative_to(root.resolve()).as_posix()] = None

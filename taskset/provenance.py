@@ -50,7 +50,7 @@ def public_url(location: str, clone_dir: str | Path | None = None) -> str:
     if not path.is_dir():
         return ""  # a bundle, or gone
     done = run_git(["config", "--get", "remote.origin.url"], cwd=path,
-                   env={"GIT_CEILING_DIRECTORIES": str(path.absolute().parent)})  # fmt: skip
+                   env={"GIT_CEILING_DIRECTORIES": str(path.absolute().parent)})
     remote = done.stdout.decode("utf-8", errors="replace").strip() if done.returncode == 0 else ""
     return _publishable(remote) if remote and is_url(remote) else ""
 
@@ -121,7 +121,7 @@ def _from_setup_py(tree: _Tree) -> str:
 def _from_package(tree: _Tree) -> str:
     """A literal ``__version__`` in a top-level or ``src/`` package (shallowest file first)."""
     candidates = [name for name in tree.files() if name.rsplit("/", 1)[-1] in _VERSION_FILES
-                  and not name.startswith(("tests/", "test/", "docs/"))]  # fmt: skip
+                  and not name.startswith(("tests/", "test/", "docs/"))]
     for name in sorted(candidates, key=lambda n: (n.count("/"), n)):
         found = _ASSIGNED.search(tree.read(name) or "")
         if found:

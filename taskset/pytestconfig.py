@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import configparser
 import tomllib
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 CONFIG_NAMES = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 """Every file name pytest reads settings from (pytest 9's order; the .toml pair is new in 9)."""

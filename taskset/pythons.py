@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from taskset.atomic import write_atomic
@@ -76,7 +76,7 @@ class Interpreter:
 def interpreter(python: str | Path | None = None) -> Interpreter:
     """The interpreter ``python`` names (a path or a name on PATH); ``None`` means this one."""
     if python is None or _same_file(python, sys.executable):
-        return Interpreter(Path(sys.executable), "%d.%d.%d" % sys.version_info[:3])
+        return Interpreter(Path(sys.executable), ".".join(map(str, sys.version_info[:3])))
     path = Path(python) if os.sep in str(python) else _by_name(str(python))
     if not path.is_file():
         raise InfrastructureError(f"no interpreter at {path}", cause=InfraCause.INTERPRETER)
@@ -88,7 +88,7 @@ def find_python(version: str) -> Path | None:
     minor = ".".join(version.split(".")[:2])
     if not re.fullmatch(r"\d+\.\d+", minor):
         return None
-    if "%d.%d" % sys.version_info[:2] == minor:
+    if ".".join(map(str, sys.version_info[:2])) == minor:
         return Path(sys.executable)
     # pyenv's real binaries first: its shims fail unless that version is selected
     roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv"), "/root/.pyenv"]
@@ -140,7 +140,7 @@ def normalize_date(value: str) -> str:
     except ValueError:
         raise EnvironmentBuildError(f"resolution date {value!r} is not an ISO 8601 date", step="python") from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc)
+        parsed = parsed.astimezone(UTC)
     return parsed.date().isoformat()
 
 
@@ -156,10 +156,10 @@ def _by_name(name: str) -> Path:
     found = find_python(versioned.group(1)) if versioned else None
     if found:
         return found
-    found = shutil.which(name)
-    if not found:
+    on_path = shutil.which(name)
+    if not on_path:
         raise InfrastructureError(f"no interpreter named {name!r} on PATH", cause=InfraCause.INTERPRETER)
-    return Path(found)
+    return Path(on_path)
 
 
 def _probe_cached(path: Path) -> Interpreter:
@@ -188,7 +188,7 @@ def _probe(path: Path) -> tuple[str, str]:
     if done.returncode != 0 or len(lines) != 2:
         output = (done.stdout + done.stderr).decode("utf-8", errors="replace")
         raise InfrastructureError(f"interpreter {path} did not report its version", cause=InfraCause.INTERPRETER,
-                                  output=output)  # fmt: skip
+                                  output=output)
     return lines[0], lines[1]
 
 
@@ -264,7 +264,8 @@ def _best(minors: list[str], needs: PythonNeeds, day: str) -> str | None:
         return None
     released = [m for m in minors if not day or RELEASE_DATES[m] <= day]
     listed = [m for m in minors if m in needs.classifiers]
-    for pool, newest in (([m for m in released if m in listed]), True), (released, True), (listed, True), (minors, False):
+    both = [m for m in released if m in listed]
+    for pool, newest in (both, True), (released, True), (listed, True), (minors, False):
         if pool:
             return pool[-1] if newest else pool[0]
     return None

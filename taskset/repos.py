@@ -13,8 +13,8 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from taskset.errors import RepositoryError
 from taskset.paths import cache_dir

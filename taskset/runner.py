@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from taskset import envprobe, protect, sandbox, tempdirs
 from taskset.errors import InfraCause, InfrastructureError, TestRunError
@@ -158,7 +158,7 @@ def run_tests(
     except OSError as exc:
         raise InfrastructureError(f"cannot create a scratch folder: {exc}", cause=InfraCause.DISK) from None
     request = _Request(root, list(tests), files, absent, tuple(pythonpath), timeout, frozenset(suspects), limits,
-                       tuple(getattr(workspace, "test_paths", ())))  # fmt: skip
+                       tuple(getattr(workspace, "test_paths", ())))
     try:
         return _run(env, facts, kind, request, _Scratch(base))
     except OSError as exc:
@@ -167,8 +167,9 @@ def run_tests(
         tempdirs.remove(base)
 
 
-def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: "_Request", scratch: _Scratch) -> TestRun:
-    root, tests, files, pythonpath, limits = request.root, request.tests, request.files, request.pythonpath, request.limits
+def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Request, scratch: _Scratch) -> TestRun:
+    root, tests, files = request.root, request.tests, request.files
+    pythonpath, limits = request.pythonpath, request.limits
     scratch.create()
     select = scratch.inputs / "select.txt"
     select.write_text("\n".join(t for t in tests if t not in request.absent) + "\n", encoding="utf-8")
@@ -192,7 +193,7 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: "_Re
         return sandbox.wrap(kind, _mounts(env, facts, root, scratch, frozen), command, scratch.base)
 
     finished = run_with_channel(command_for, root, scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp),
-                                request.timeout, scratch.base / "output.log", nonce.encode())  # fmt: skip
+                                request.timeout, scratch.base / "output.log", nonce.encode())
     output = trim(finished.output.decode("utf-8", errors="replace"), OUTPUT_LIMIT)
     xml = read_bounded(junit, REPORT_CAP)
     witness = parse_channel(finished.channel, nonce)
@@ -209,19 +210,19 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: "_Re
         witness=witness, junit=junit_results, exit_code=finished.exit_code, root=str(root), before=before,
         after=protect.hashes(root, guarded), suspects=request.suspects,
         trusted=_trusted_roots(env, facts),
-    ))  # fmt: skip
+    ))
     if finished.channel_overflow:
         tamper.insert(0, "the live channel carried more than any honest run says")
     if tamper:
         results = _without_canaries(junit_results or {}) or {t: TestResult(t, Outcome.MISSING) for t in tests}
         return TestRun(results, finished.exit_code, False, finished.duration, output, xml is not None, kind.value,
-                       tuple(tamper))  # fmt: skip
+                       tuple(tamper))
     results = _checked(junit_results, finished.exit_code, output)
     return TestRun(results, finished.exit_code, False, finished.duration, output, True, kind.value)
 
 
 def scrubbed_env(env, root: Path, pythonpath: Sequence[str] = (".",), home: Path | None = None,
-                 tmp: Path | None = None) -> dict[str, str]:  # fmt: skip
+                 tmp: Path | None = None) -> dict[str, str]:
     """The environment a test process gets: an allowlist of the caller's, pinned values, private HOME/TMPDIR.
 
     ``PYTHONPATH`` is not among them: the boot script sets it for the tests' own child processes
@@ -272,13 +273,13 @@ def _pytest_args(root: Path, files: list[str], select: Path, junit: Path, config
         "-c", str(config),
         "-rA",
         *files,
-    ]  # fmt: skip
+    ]
 
 
 def _boot_spec(root: Path, pythonpath: Sequence[str], args: list[str], limits: RunLimits, channel_fd: int) -> dict:
     roots = list(dict.fromkeys(str(root / entry) if entry not in ("", ".") else str(root) for entry in pythonpath))
     return {"sys_path": list(dict.fromkeys([str(root), *roots])), "pythonpath": roots, "args": args,
-            "limits": limits.rlimits(), "channel": channel_fd}  # fmt: skip
+            "limits": limits.rlimits(), "channel": channel_fd}
 
 
 def _mounts(env, facts: envprobe.EnvFacts, root: Path, scratch: _Scratch, frozen: list[str]) -> sandbox.Mounts:

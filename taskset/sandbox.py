@@ -31,9 +31,9 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from taskset.errors import InfraCause, InfrastructureError
 
@@ -128,7 +128,7 @@ def wrap(kind: SandboxKind, mounts: Mounts, command: Sequence[str], scratch: Pat
 
 def system_paths() -> list[tuple[str, str | None]]:
     """(path, symlink target or None) for each system path present on this host."""
-    found = []
+    found: list[tuple[str, str | None]] = []
     for path in SYSTEM_PATHS:
         if os.path.islink(path):
             found.append((path, os.readlink(path)))
@@ -142,10 +142,14 @@ def system_paths() -> list[tuple[str, str | None]]:
 
 def _bwrap(mounts: Mounts, command: Sequence[str]) -> list[str]:
     args = [_tool("bwrap"), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    for path, target in system_paths():
-        args += ["--symlink", target, path] if target is not None else ["--ro-bind", path, path]
+    for system_path, target in system_paths():
+        if target is not None:
+            args += ["--symlink", target, system_path]
+        else:
+            args += ["--ro-bind", system_path, system_path]
     size = str(TMPFS_BYTES)
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
     args += [arg for secret in _host_secrets() for arg in ("--ro-bind", "/dev/null", secret)]
     for path in mounts.read_only:
         args += ["--ro-bind", str(path), str(path)]
@@ -166,7 +170,7 @@ def _unshare(mounts: Mounts, command: Sequence[str], scratch: Path) -> list[str]
     script = scratch / "sandbox.sh"
     script.write_text(_unshare_script(mounts, command, root), encoding="utf-8")
     return [_tool("unshare"), "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc", "--uts",
-            "--fork", "--kill-child", "/bin/sh", str(script)]  # fmt: skip
+            "--fork", "--kill-child", "/bin/sh", str(script)]
 
 
 def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
@@ -185,10 +189,12 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
         lines.append(f'ln -s {q(target)} "$R"{q(path)}' if target is not None else f"robind {q(path)}")
     size = f"size={TMPFS_BYTES}"
     lines += ['mkdir -p "$R/proc" "$R/dev/shm" "$R/tmp"', 'mount -t proc proc "$R/proc"',
-              f'mount -t tmpfs -o mode=1777,{size} loopctl-tmp "$R/tmp"', f'mount -t tmpfs -o {size} loopctl-shm "$R/dev/shm"']
+              f'mount -t tmpfs -o mode=1777,{size} loopctl-tmp "$R/tmp"',
+              f'mount -t tmpfs -o {size} loopctl-shm "$R/dev/shm"']
     lines += [f'mount --bind /dev/null "$R"{q(secret)}' for secret in _host_secrets()]
     for device in DEVICES:
-        lines.append(f'if [ -e /dev/{device} ]; then : > "$R/dev/{device}"; mount --bind /dev/{device} "$R/dev/{device}"; fi')
+        lines.append(f'if [ -e /dev/{device} ]; then : > "$R/dev/{device}"; '
+                     f'mount --bind /dev/{device} "$R/dev/{device}"; fi')
     lines += ['ln -s /proc/self/fd "$R/dev/fd"', 'ln -s /proc/self/fd/0 "$R/dev/stdin"',
               'ln -s /proc/self/fd/1 "$R/dev/stdout"', 'ln -s /proc/self/fd/2 "$R/dev/stderr"']
     lines += [f"robind {q(str(p))}" for p in mounts.read_only]

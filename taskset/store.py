@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from taskset.atomic import write_atomic
 from taskset.errors import TaskNotFound, TasksetError
@@ -22,7 +22,7 @@ class TaskSet:
         self._tasks = {task.instance_id: task for task in tasks}
 
     @classmethod
-    def open(cls, root: str | Path, create: bool = False) -> "TaskSet":
+    def open(cls, root: str | Path, create: bool = False) -> TaskSet:
         """Load the task set in ``root``; with ``create`` an absent directory starts empty."""
         root = Path(root)
         tasks_dir = root / TASKS_DIR
@@ -57,7 +57,7 @@ class TaskSet:
         """Instance ids, sorted."""
         return sorted(self._tasks)
 
-    def where(self, predicate: Callable[[Task], bool]) -> "TaskSet":
+    def where(self, predicate: Callable[[Task], bool]) -> TaskSet:
         """A view holding the tasks for which ``predicate`` is true."""
         return TaskSet(self.root, (task for task in self if predicate(task)))
 
@@ -66,7 +66,7 @@ class TaskSet:
         repo: str | None = None,
         status: CalibrationStatus | str | None = None,
         ids: Iterable[str] | None = None,
-    ) -> "TaskSet":
+    ) -> TaskSet:
         """A view by repository (``owner/name``), calibration status and/or instance ids."""
         wanted_status = CalibrationStatus(status) if status is not None else None
         wanted_ids = set(ids) if ids is not None else None
@@ -80,7 +80,7 @@ class TaskSet:
             and (wanted_ids is None or task.instance_id in wanted_ids)
         )
 
-    def calibrated(self) -> "TaskSet":
+    def calibrated(self) -> TaskSet:
         """Only the tasks calibration marked ``ok``: what the harness uses by default."""
         return self.filter(status=CalibrationStatus.OK)
 

@@ -17,9 +17,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from taskset import dirlock
 from taskset.atomic import _umask, write_atomic
@@ -113,7 +113,7 @@ def _gradable(tasks: Iterable[Task], path: Path) -> tuple[list[Task], ExportResu
             result.skipped.append((task.instance_id, "no FAIL_TO_PASS test, so nothing grades it"))
         elif bad is not None:
             result.skipped.append((task.instance_id, f"test id {bad!r} holds whitespace, which SWE-bench's "
-                                                     "pytest log parser cannot read back"))  # fmt: skip
+                                                     "pytest log parser cannot read back"))
         else:
             kept.append(task)
     return kept, result
@@ -164,4 +164,4 @@ def _reason(exc: OSError) -> str:
 
 
 __all__ = ["ExportResult", "export_jsonl", "export_task_repo", "from_swebench", "import_swebench",
-           "read_swebench", "to_swebench"]  # fmt: skip
+           "read_swebench", "to_swebench"]

@@ -1,8 +1,9 @@
 """The eval script of a SWE-bench 5 row: what runs in the task's container to grade a patch.
 
 The harness applies the candidate patch in ``/testbed``, then runs this script. It recreates the
-task's environment from its frozen pins (the image installed the project), restores the test files to ``base_commit`` (a candidate
-cannot edit them), applies the test patch, and runs pytest with ``-rA`` between the markers
+task's environment from its frozen pins (the image installed the project), restores the test
+files to ``base_commit`` (a candidate cannot edit them), applies the test patch, and runs pytest
+with ``-rA`` between the markers
 SWE-bench's grading slices the log by. The test command is the line right before the end
 marker: swebench records its exit status there to cross-check the log.
 """
@@ -44,7 +45,7 @@ def eval_script(task: Task) -> str:
     """The whole ``eval.sh`` (``#!/bin/bash`` + ``set -uxo pipefail`` first, as swebench expects)."""
     base = task.base_commit
     lines = ["#!/bin/bash", "set -uxo pipefail", f"cd {WORKDIR}",
-             f"git config --global --add safe.directory {WORKDIR}"]  # fmt: skip
+             f"git config --global --add safe.directory {WORKDIR}"]
     lines += install_lines(task)
     paths = patch_paths(task.test_patch) if task.test_patch.strip() else []
     if paths:

@@ -7,8 +7,9 @@ Reading never writes: a caller turns every row into a Task before it stores any.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from taskset.errors import ExportError, TaskRecordError
 
@@ -21,7 +22,7 @@ def read_rows(path: str | Path) -> list[tuple[str, Any]]:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ExportError(f"{path}: unknown dataset format {suffix or '(no suffix)'!r} "
-                          f"(expected {', '.join(SUFFIXES)})")  # fmt: skip
+                          f"(expected {', '.join(SUFFIXES)})")
     if not path.exists():
         raise ExportError(f"{path}: no such file")
     if path.is_dir():

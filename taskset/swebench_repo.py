@@ -38,7 +38,7 @@ TASKS_DIR = "tasks"
 PINS = "requirements.txt"
 BUNDLE = "repo.bundle"
 AS_FILE = {"patch": "gold.patch", "test_patch": "test.patch", "eval_script": "eval.sh",
-           "problem_statement": "problem_statement.md"}  # fmt: skip
+           "problem_statement": "problem_statement.md"}
 """Row columns a task repo keeps as files of their own, not in task.yaml."""
 
 
@@ -131,13 +131,14 @@ def _bundle(task: Task, dest: Path) -> None:
         steps = [["init", "--quiet", "--bare", str(scratch)],
                  ["--git-dir", str(scratch), "update-ref", "refs/heads/main", task.base_commit],
                  ["--git-dir", str(scratch), "symbolic-ref", "HEAD", "refs/heads/main"],
-                 ["--git-dir", str(scratch), "bundle", "create", "--quiet", str(dest), "main"]]  # fmt: skip
+                 ["--git-dir", str(scratch), "bundle", "create", "--quiet", str(dest), "main"]]
         for number, args in enumerate(steps):
             if number == 1:
                 (scratch / "objects" / "info" / "alternates").write_text(str(git_dir / "objects") + "\n")
             done = run_git(args)
             if done.returncode != 0:
-                raise ExportError(f"{task.instance_id}: cannot bundle {task.base_commit[:12]}: {last_line(done.stderr)}")
+                raise ExportError(f"{task.instance_id}: cannot bundle {task.base_commit[:12]}: "
+                                  f"{last_line(done.stderr)}")
 
 
 def _yaml():

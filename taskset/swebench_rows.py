@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from taskset.errors import TaskRecordError
 from taskset.provenance import public_url
@@ -120,7 +121,7 @@ def _test_list(value: Any, source: str, name: str) -> list[str]:
     bad = next((test for test in value if not is_node_id(test)), None)
     if bad is not None:
         raise TaskRecordError(source, name, f"{bad!r} is not a pytest node id (path.py::test); "
-                                            "loopctl grades with pytest and cannot run it")  # fmt: skip
+                                            "loopctl grades with pytest and cannot run it")
     return value
 
 

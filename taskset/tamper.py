@@ -11,8 +11,8 @@ one sentence; an empty list means the witnesses agree.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from taskset.junit import Outcome, TestResult
 from taskset.witness import CANARY_FAIL, CANARY_PASS, Witness, is_canary
@@ -144,7 +144,8 @@ def _patching(ev: Evidence) -> list[str]:
             found.append(f"{nodeid}: its function's code comes from {_shown(file, ev.root)}")
     for file in ev.witness.entry_points:
         if _relative(file, ev.root) is not None:
-            found.append(f"a pytest plugin was loaded from package metadata inside the workspace ({_shown(file, ev.root)})")
+            found.append("a pytest plugin was loaded from package metadata inside the workspace "
+                         f"({_shown(file, ev.root)})")
     return found[:20]
 
 

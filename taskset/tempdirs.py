@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 KINDS = ("ws", "run")
-_NAME = re.compile(r"^loopctl-(?:%s)-(\d+)-" % "|".join(KINDS))
+_NAME = re.compile(rf"^loopctl-(?:{'|'.join(KINDS)})-(\d+)-")
 
 
 def make(kind: str, root: Path | None = None) -> Path:
@@ -25,7 +25,7 @@ def make(kind: str, root: Path | None = None) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"loopctl-{kind}-{os.getpid()}-", dir=root)).resolve()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reclaim(folder: str) -> int:
     """Remove the loopctl temp folders in ``folder`` whose owning process is gone (once per process)."""
     removed = 0

@@ -11,10 +11,10 @@ from __future__ import annotations
 import configparser
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from functools import lru_cache
-from typing import Mapping
 
 PYTEST_CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 """Where pytest looks for its settings, in its own order of precedence (the first with a section wins)."""
@@ -184,7 +184,9 @@ def with_naming(base: TestFileConventions, naming: PytestNaming, project: str = 
     scoped = tuple(g for g in globs if "test" not in g.lower() and g not in base.scoped_globs)
     package = re.sub(r"[-.]", "_", project).lower()
     paths = tuple(
-        p for p in (entry.strip("/").removeprefix("./") for entry in naming.testpaths if not any(c in entry for c in "*?["))
+        p
+        for p in (entry.strip("/").removeprefix("./") for entry in naming.testpaths
+                  if not any(c in entry for c in "*?["))
         if p and p not in SOURCE_ROOTS and p.lower() not in (package, f"src/{package}") and p not in base.paths
     )
     return replace(

@@ -8,7 +8,7 @@ keeps its own stack, never follows symlinks, and skips what it cannot read.
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def walk(top: str | os.PathLike) -> Iterator[tuple[str, list[str], list[str]]]:
@@ -24,7 +24,8 @@ def walk(top: str | os.PathLike) -> Iterator[tuple[str, list[str], list[str]]]:
             entries = list(os.scandir(folder))
         except OSError:
             continue
-        dirs, files = [], []
+        dirs: list[str] = []
+        files: list[str] = []
         for entry in entries:
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)

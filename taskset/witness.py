@@ -90,9 +90,10 @@ def parse_channel(raw: bytes, nonce: str | None = None) -> Witness:
         if not line.strip():
             continue
         record = _record(line)
-        if record is not None and nonce is not None and record.get("n") != nonce:
-            record = None
-        kind = record.get("k") if record else None
+        if record is None or (nonce is not None and record.get("n") != nonce):
+            malformed += 1  # not a record, or not one of ours
+            continue
+        kind = record.get("k")
         try:
             if kind == "boot":
                 booted = True
@@ -109,10 +110,11 @@ def parse_channel(raw: bytes, nonce: str | None = None) -> Witness:
                 collect_errors.append(str(record.get("nodeid", "")))
             elif kind == "finish" and not finished:
                 status = record.get("exitstatus")
-                replaced = [(name, file, flag) for name, file, flag in _triples(record.get("replaced", []), "name", "file", "forged")]
-                hooks = [(hook, file, flag) for hook, file, flag in _triples(record.get("hooks", []), "hook", "file", "entry_point")]
+                replaced = _triples(record.get("replaced", []), "name", "file", "forged")
+                hooks = _triples(record.get("hooks", []), "hook", "file", "entry_point")
                 tests = [(nodeid, why) for nodeid, why, _ in _triples(record.get("tests", []), "nodeid", "problem", "")]
-                origins = [(nodeid, file) for nodeid, file, _ in _triples(record.get("origins", []), "nodeid", "file", "")]
+                origins = [(nodeid, file)
+                           for nodeid, file, _ in _triples(record.get("origins", []), "nodeid", "file", "")]
                 finished, stopped = True, bool(record.get("stopped"))
                 exitstatus = status if isinstance(status, int) and not isinstance(status, bool) else None
             else:

@@ -12,9 +12,10 @@ import functools
 import os
 import shutil
 import stat
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
+from taskset import tempdirs
 from taskset.diffpaths import patch_paths, strip_level, symlink_targets
 from taskset.errors import EditRefused, InfraCause, InfrastructureError, PatchError, WorkspaceError
 from taskset.pathsafety import (
@@ -28,9 +29,8 @@ from taskset.pathsafety import (
 )
 from taskset.pytestconfig import CONFIG_NAMES
 from taskset.repos import last_line, mirror, resolve_revision, run_git
-from taskset import tempdirs
-from taskset.walk import walk
 from taskset.testfiles import is_test_path
+from taskset.walk import walk
 
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "loopctl",
@@ -74,7 +74,7 @@ class Workspace:
     # --- lifecycle -------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, git_dir: Path, base_commit: str, test_patch: str = "", root: Path | None = None) -> "Workspace":
+    def create(cls, git_dir: Path, base_commit: str, test_patch: str = "", root: Path | None = None) -> Workspace:
         """Materialise ``base_commit`` of ``git_dir`` in a new temp dir and apply ``test_patch``."""
         git_dir = Path(git_dir)
         sha = resolve_revision(git_dir, base_commit)
@@ -94,7 +94,7 @@ class Workspace:
         return ws
 
     @classmethod
-    def for_task(cls, task, root: Path | None = None) -> "Workspace":
+    def for_task(cls, task, root: Path | None = None) -> Workspace:
         """The workspace for a task: its base commit plus its test patch, from the cached mirror."""
         git_dir = mirror(task.clone_location, update=False)
         if not _has_commit(git_dir, task.base_commit):
@@ -105,7 +105,7 @@ class Workspace:
         """Delete the work tree; safe to call twice, and never raises (a leftover is only disk space)."""
         tempdirs.remove(self.path)
 
-    def __enter__(self) -> "Workspace":
+    def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -185,17 +185,18 @@ class Workspace:
     def apply_edits(self, files: Mapping[str, str | bytes | None], allow_tests: bool = False) -> list[str]:
         """Write whole files (None deletes); every path is checked before any is written."""
         paths = self._check_all(list(files), allow_tests)
-        for rel, original in zip(paths, files):
+        for rel, original in zip(paths, files, strict=True):
             problem = blocked_reason(self.path, rel)
             if problem:
                 raise EditRefused(original, problem, kind=EditRefused.UNSAFE)
         payloads = [_encode(original, content) for original, content in files.items()]
-        for rel, data in zip(paths, payloads):
+        for rel, data in zip(paths, payloads, strict=True):
             try:
                 _replace(self.path / rel, data)
             except OSError as exc:
                 if exc.errno in _MACHINE_ERRNOS:
-                    raise InfrastructureError(f"{self.path}: cannot write edits: {exc}", cause=InfraCause.DISK) from None
+                    raise InfrastructureError(f"{self.path}: cannot write edits: {exc}",
+                                              cause=InfraCause.DISK) from None
                 raise EditRefused(rel, f"cannot be written: {exc.strerror or exc}", kind=EditRefused.UNSAFE) from None
         return paths
 
@@ -279,7 +280,7 @@ class Workspace:
                 raise EditRefused(original, problem, kind=EditRefused.UNSAFE)
             normalised.append(normalise(original))
         if not allow_tests:
-            for original, rel in zip(paths, normalised):
+            for original, rel in zip(paths, normalised, strict=True):
                 resolved = resolved_relative(self.path, rel)
                 if self.is_protected(rel) or (resolved and self.is_protected(resolved)):
                     raise EditRefused(original, "the path belongs to the task's tests", kind=EditRefused.TOUCHES_TESTS)
@@ -405,7 +406,8 @@ def _encode(path: str, content: object) -> bytes | None:
         try:
             return content.encode("utf-8")
         except UnicodeEncodeError:
-            raise EditRefused(path, "the content is not valid text (a lone surrogate)", kind=EditRefused.UNSAFE) from None
+            raise EditRefused(path, "the content is not valid text (a lone surrogate)",
+                              kind=EditRefused.UNSAFE) from None
     raise TypeError(f"edit to {path!r}: content must be str, bytes or None, not {type(content).__name__}")
 
 

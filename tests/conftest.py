@@ -47,7 +47,8 @@ def hermetic(monkeypatch, tmp_path, session_cache):
     for name, value in identity.items():
         monkeypatch.setenv(name, value)
     (tmp_path / "home").mkdir(exist_ok=True)
-    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n[user]\n\tname = Loop Tester\n\temail = tester@example.invalid\n")
+    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n"
+                                        "[user]\n\tname = Loop Tester\n\temail = tester@example.invalid\n")
 
 
 class GitRepo:

@@ -55,13 +55,13 @@ def task(make_repo) -> Task:
 
     def diff(*paths: str) -> str:
         return subprocess.run(["git", "diff", base, fix, "--", *paths], cwd=repo.path, capture_output=True,
-                              text=True, check=True).stdout  # fmt: skip
+                              text=True, check=True).stdout
 
     return Task(
         instance_id="local__calc-" + fix[:12], repo="local/calc", repo_url=str(repo.path), base_commit=base,
         fix_commit=fix, created_at="2024-03-01T12:00:00+00:00", patch=diff("calc.py"),
         test_patch=diff("tests"), problem_statement="add() subtracts", FAIL_TO_PASS=(F2P,), PASS_TO_PASS=(P2P,),
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_crlf_and_p0_diffs_resolve(task, env):
     """A diff mangled to CRLF by its transport, and a ``-p0`` diff, are the fix all the same."""
     assert evaluate(task, patch=task.patch.replace("\n", "\r\n"), env=env).resolved
     p0 = "\n".join(line.replace("--- a/", "--- ").replace("+++ b/", "+++ ") for line in task.patch.splitlines()
-                   if not line.startswith(("diff --git", "index ")))  # fmt: skip
+                   if not line.startswith(("diff --git", "index ")))
     assert evaluate(task, patch=p0 + "\n", env=env).resolved
 
 
@@ -132,7 +132,7 @@ FAKE_PYTEST = "import sys\ndef main(*a, **k):\n    return 0\nsys.exit(0)\n"
      "loopctl_pytest_plugin.py", "loopctl_boot.py", "sitecustomize/__init__.py", "usercustomize.py",
      "json.py", "unittest/__init__.py", "cheat.dist-info/entry_points.txt", "cheat.egg-info/entry_points.txt",
      "cheat-1.0.dist-info/METADATA", "x.pth"],
-)  # fmt: skip
+)
 def test_files_that_shadow_how_the_tests_start_are_refused(task, env, path):
     """A new top-level module named like pytest, its plugins, ours, the stdlib or an installed package,
     start-up hooks and package metadata (pytest11 entry points) are refused before anything is written."""
@@ -147,7 +147,7 @@ def test_a_binary_patch_cannot_smuggle_pytest_in(task, env, make_repo):
     (repo.path / "pytest.py").write_bytes(FAKE_PYTEST.encode() + b"\x00\xff")
     repo.git("add", "-A")
     binary = subprocess.run(["git", "diff", "--cached", "--binary"], cwd=repo.path, capture_output=True,
-                            text=True, check=True).stdout  # fmt: skip
+                            text=True, check=True).stdout
     assert "GIT binary patch" in binary
     assert_not_resolved(evaluate(task, patch=binary, env=env), VerdictProblem.UNSAFE_EDIT)
 
@@ -156,7 +156,7 @@ def test_a_binary_patch_cannot_smuggle_pytest_in(task, env, make_repo):
 def test_candidate_pytest_configuration_never_applies(task, env, path):
     """pytest.toml / .pytest.toml (pytest 9) and config files anywhere in the tree are removed before the run."""
     body = ("[pytest]\naddopts = \"-p no:python\"\n" if path.endswith(".toml")
-            else "[pytest]\naddopts = -p no:python\n")  # fmt: skip
+            else "[pytest]\naddopts = -p no:python\n")
     verdict = evaluate(task, edits={path: body}, env=env)
     assert not verdict.resolved
 
@@ -288,7 +288,7 @@ def test_patching_pytest_in_process_is_detected(task, env, code):
 
 @pytest.mark.parametrize("code", ["import os\nos._exit(0)\n", "import pytest\npytest.exit('done', returncode=0)\n",
                                   "import atexit, os\natexit.register(lambda: os._exit(0))\n"],
-                         ids=["os-exit-0", "pytest-exit-0", "exit-0-at-exit"])  # fmt: skip
+                         ids=["os-exit-0", "pytest-exit-0", "exit-0-at-exit"])
 def test_exiting_early_with_success_is_not_a_pass(task, env, code):
     """Ending the process with status 0 before, during or after the tests never resolves."""
     assert_not_resolved(evaluate(task, edits={"calc.py": attack(code)}, env=env))
@@ -332,7 +332,8 @@ POISON_PARENT = """
 import os
 _parent = os.path.dirname(os.getcwd())
 for name, text in (("conftest.py", "import pytest\\n@pytest.hookimpl(hookwrapper=True)\\n"
-                   "def pytest_runtest_makereport(item, call):\\n    o = yield\\n    o.get_result().outcome = 'passed'\\n"),
+                   "def pytest_runtest_makereport(item, call):\\n"
+                   "    o = yield\\n    o.get_result().outcome = 'passed'\\n"),
                    ("pytest.ini", "[pytest]\\naddopts = -p no:python\\n")):
     try:
         open(os.path.join(_parent, name), "w").write(text)
@@ -434,7 +435,8 @@ def test_no_network_not_even_to_the_callers_loopback(task, env):
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    code = f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5).sendall(b'leak')\nexcept OSError:\n    pass\n"
+    code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5).sendall(b'leak')\n"
+            "except OSError:\n    pass\n")
     evaluate(task, edits={"calc.py": attack(code)}, env=env)
     server.close()
     thread.join(5)
@@ -687,7 +689,7 @@ _atexit.register(_fix_report)
     ids=["swap-the-test-function", "swap-its-code-on-import", "swap-its-code-under-its-own-name",
          "strip-asserts-in-the-rewriter", "hook-from-a-file-written-at-run-time", "borrowed-file-name",
          "silence-our-plugin", "forged-transcript-and-report"],
-)  # fmt: skip
+)
 def test_changing_the_tests_or_the_witnesses_in_process_is_tampering(task, env, code):
     """A test's function or code swapped in memory, assertions stripped as they are rewritten, a
     reporting hook from a file written at run time or code borrowing pytest's own file name, our
@@ -731,13 +733,15 @@ def test_junk_on_the_channel_and_a_deep_tree_are_verdicts_not_crashes(task, env)
     "candidate",
     [{"edits": {"calc\ud800.py": "x = 1\n"}}, {"edits": {"calc.py": "x = '\ud800'\n"}},
      {"patch": "--- a/calc.py\n+++ b/calc.py\n@@ -1 +1 @@\n-def add(a, b):\n+def add(a, b):  # \ud800\n"},
-     {"patch": 'diff --git "a/x\\08.py" "b/x\\08.py"\nnew file mode 100644\n--- /dev/null\n+++ "b/x\\08.py"\n@@ -0,0 +1 @@\n+x = 1\n'},
+     {"patch": 'diff --git "a/x\\08.py" "b/x\\08.py"\nnew file mode 100644\n'
+               '--- /dev/null\n+++ "b/x\\08.py"\n@@ -0,0 +1 @@\n+x = 1\n'},
      {"edits": {"/".join(["d" * 200] * 25) + "/x.py": "x = 1\n"}},
      {"edits": {"a/" * 1500 + "x.py": "x = 1\n"}},
-     {"patch": "diff --git a/link b/link\nnew file mode 0120000\n--- /dev/null\n+++ b/link\n@@ -0,0 +1 @@\n+/etc\n\\ No newline at end of file\n"}],
+     {"patch": "diff --git a/link b/link\nnew file mode 0120000\n--- /dev/null\n+++ b/link\n@@ -0,0 +1 @@\n"
+               "+/etc\n\\ No newline at end of file\n"}],
     ids=["surrogate-in-a-path", "surrogate-in-content", "surrogate-in-a-diff", "short-octal-escape",
          "5000-character-path", "1500-folders-deep", "symlink-mode-0120000"],
-)  # fmt: skip
+)
 def test_malformed_candidates_are_verdicts_not_crashes(task, env, candidate):
     """Text that is not text, a quoted name git itself would reject, absurd paths, a symlink mode spelled
     with a leading zero: each is refused with a reason (never a traceback, never applied)."""

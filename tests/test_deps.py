@@ -99,7 +99,8 @@ CASES = {
     ),
     "dependency groups with include-group": (
         {"pyproject.toml": '[dependency-groups]\nlint = ["ruff"]\ncore = ["pytest-randomly"]\n'
-                           'test = ["pytest-mock", {include-group = "core"}]\nDev = [{include-group = "test"}, "ipdb"]\n'},
+                           'test = ["pytest-mock", {include-group = "core"}]\n'
+                           'Dev = [{include-group = "test"}, "ipdb"]\n'},
         dict(requirements=("pytest-mock", "pytest-randomly", "ipdb")),
     ),
     "a group including itself does not loop": (
@@ -128,7 +129,8 @@ CASES = {
     ),
     "poetry dev-dependencies and test groups, in PEP 440": (
         {"pyproject.toml": '[tool.poetry]\nname = "po"\n[tool.poetry.dependencies]\npython = "^3.7"\nattrs = "^21.2"\n'
-                           '[tool.poetry.dev-dependencies]\npytest = "^6.2"\nPyYAML = {version = "~5.4", extras = ["c"]}\n'
+                           '[tool.poetry.dev-dependencies]\npytest = "^6.2"\n'
+                           'PyYAML = {version = "~5.4", extras = ["c"]}\n'
                            'local = {path = "../x"}\n'
                            '[tool.poetry.group.test.dependencies]\nfreezegun = "*"\n'
                            '[tool.poetry.group.docs.dependencies]\nsphinx = "*"\n'},
@@ -141,10 +143,12 @@ CASES = {
                            '[tool.hatch.envs.default]\ndependencies = ["coverage[toml]"]\nfeatures = ["socks"]\n'
                            '[tool.hatch.envs.docs]\ndependencies = ["mkdocs"]\n',
          "Pipfile": '[packages]\nrequests = "*"\n[dev-packages]\nmock = ">=3"\nnose = "*"\n'},
-        dict(extras=("socks",), requirements=("pytest-cov", "coverage[toml]", "mock>=3", "nose"), runtime=("click>=8",)),
+        dict(extras=("socks",), requirements=("pytest-cov", "coverage[toml]", "mock>=3", "nose"),
+             runtime=("click>=8",)),
     ),
     "setup.py tests_require and setup.cfg tests_require": (
-        {"setup.py": 'from setuptools import setup\nsetup(name="t", tests_require=["nose", "mock"], install_requires=["six"])\n',
+        {"setup.py": 'from setuptools import setup\n'
+                     'setup(name="t", tests_require=["nose", "mock"], install_requires=["six"])\n',
          "setup.cfg": "[options]\ntests_require =\n    pytest-mock\n"},
         dict(requirements=("nose", "mock", "pytest-mock"), runtime=("six",)),
     ),
@@ -173,13 +177,15 @@ def test_python_needs_reads_requires_python_and_classifiers(tmp_path):
              '                   "Programming Language :: Python :: 3", "Programming Language :: Python :: 3.10"])\n')
     needs = deps.python_needs(tree(tmp_path / "a", {"setup.py": setup}))
     assert needs.requires == ">=2.7, !=3.0.*" and needs.classifiers == ("2.7", "3.4", "3.10")
-    poetry = deps.python_needs(tree(tmp_path / "b", {"pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.8"\n'}))
+    poetry = deps.python_needs(
+        tree(tmp_path / "b", {"pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.8"\n'}))
     assert poetry.requires == ">=3.8,<4"
 
 
 def test_distribution_for_a_missing_module(tmp_path):
     """A missing module's distribution: the project's own line for it first, then the usual name."""
-    root = tree(tmp_path, {"docs/requirements.txt": "sphinx\n", "requirements/docs.txt": "PyYAML>=5 ; python_version>'3'\n"})
+    root = tree(tmp_path, {"docs/requirements.txt": "sphinx\n",
+                           "requirements/docs.txt": "PyYAML>=5 ; python_version>'3'\n"})
     assert deps.distribution_for(root, "yaml") == "PyYAML>=5"
     assert deps.distribution_for(root, "dateutil.tz") == "python-dateutil"
     assert deps.distribution_for(root, "pytest_asyncio") == "pytest-asyncio"
@@ -320,6 +326,6 @@ def test_find_python_by_minor():
     """A task's recorded version finds an interpreter of the same minor; an unknown minor finds none."""
     import sys
 
-    assert pythons.find_python("%d.%d.99" % sys.version_info[:2]) == Path(sys.executable)
+    assert pythons.find_python(f"{sys.version_info.major}.{sys.version_info.minor}.99") == Path(sys.executable)
     assert pythons.find_python("2.5.1") is None
     assert pythons.find_python("") is None

@@ -114,7 +114,7 @@ def test_a_damaged_environment_never_turns_the_gold_patch_into_a_failure(make_re
     task = Task(instance_id="local__calc-" + fix[:12], repo="local/calc", repo_url=str(repo.path),
                 base_commit=base, fix_commit=fix, created_at="2024-03-01T12:00:00+00:00", patch=diff("calc.py"),
                 test_patch=diff("tests"), problem_statement="", FAIL_TO_PASS=("tests/test_calc.py::test_add",),
-                PASS_TO_PASS=())  # fmt: skip
+                PASS_TO_PASS=())
     task = _with_env_date(task)
     first = evaluate(task, patch=task.patch)
     assert first.resolved, first.message

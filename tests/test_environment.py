@@ -52,7 +52,7 @@ def test_test_extra_and_pytest_are_installed_and_frozen(extra_project):
     assert env.spec.pytest.startswith("pytest") and ">=7.2" in env.spec.pytest
     assert {"iniconfig", "pytest"} <= set(pins(env))
     assert not any("extraproj" in line for line in env.spec.requirements), "the project itself is not a pin"
-    assert env.spec.python == "%d.%d.%d" % sys.version_info[:3]
+    assert env.spec.python == ".".join(map(str, sys.version_info[:3]))
     assert env.spec.pythonpath == (".",)
     assert env.spec.remedy == "normal"
     assert (env.path / MARKER).is_file() and env.build_log.is_file()
@@ -141,7 +141,7 @@ def test_two_processes_building_at_once_share_one_env(tmp_path):
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
              for _ in range(2)]
     results = [proc.communicate(timeout=300) for proc in procs]
-    for proc, (out, err) in zip(procs, results):
+    for proc, (_, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err.decode(errors="replace")
     paths = {out.decode().strip() for out, _ in results}
     assert len(paths) == 1

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from taskset.evaluate import Verdict, VerdictProblem, evaluate
+from taskset.evaluate import VerdictProblem, evaluate
 from taskset.feedback import FEEDBACK_LIMIT
 from taskset.junit import Outcome
 from taskset.record import Task
@@ -144,7 +144,8 @@ def test_shipped_bytecode_is_not_used(task, env, tmp_path):
     source.write_text(FIXED)
     compile_pyc = (
         "import py_compile, sys\n"
-        "py_compile.compile(sys.argv[1], cfile=sys.argv[2], invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n"
+        "py_compile.compile(sys.argv[1], cfile=sys.argv[2],\n"
+        "                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n"
         "print(sys.implementation.cache_tag)\n"
     )
     pyc = tmp_path / "calc.pyc"

@@ -24,14 +24,26 @@ from harness.report import write_report
 from harness.run import RunSpec, run
 from harness.summary import summarize
 from taskset.evaluate import evaluate
-from test_harness_server import (CALC2_FIXED, FIXED, GOOD_ANSWER, TWO_FILE_DIFF, UTIL_FIXED, Reply,
-                                 ScriptedServer, build_taskset, build_tiny_task, build_two_file_task, search_replace)
+from test_harness_server import (
+    CALC2_FIXED,
+    FIXED,
+    GOOD_ANSWER,
+    TWO_FILE_DIFF,
+    UTIL_FIXED,
+    Reply,
+    ScriptedServer,
+    build_taskset,
+    build_tiny_task,
+    build_two_file_task,
+    search_replace,
+)
 
 NO_IDEA = "I am not sure what to change here."
 GOOD_DIFF = ("```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n"
              "+    return a + b\n```\n")
 BAD_DIFF = GOOD_DIFF.replace("a + b\n```", "a * b\n```")
-THINK_CRLF = ("<think>\nMaybe this?\ncalc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return 0\n>>>>>>> REPLACE\n"
+THINK_CRLF = ("<think>\nMaybe this?\ncalc.py\n"
+              "<<<<<<< SEARCH\n    return a - b\n=======\n    return 0\n>>>>>>> REPLACE\n"
               "No: add must add.\n</think>\nThe fix:\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n"
               "    return a + b\n>>>>>>> REPLACE\n```\n").replace("\n", "\r\n")
 # Keeps the bug; on import, every test report pytest builds is made to say "passed".

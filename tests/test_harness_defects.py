@@ -17,8 +17,16 @@ from harness.prompts import build_prompt, read_sources
 from harness.records import read_answers, read_attempts
 from harness.run import RunSpec, run
 from harness.summary import summarize
-from test_harness_server import (BAD_ANSWER, GOOD_ANSWER, TWO_FILE_DIFF, Reply, ScriptedServer, build_taskset,
-                                 build_tiny_task, build_two_file_task)
+from test_harness_server import (
+    BAD_ANSWER,
+    GOOD_ANSWER,
+    TWO_FILE_DIFF,
+    Reply,
+    ScriptedServer,
+    build_taskset,
+    build_tiny_task,
+    build_two_file_task,
+)
 
 
 @pytest.fixture
@@ -135,7 +143,8 @@ def test_7_no_usage_on_a_paid_tier_is_unknown_and_cached_tokens_have_their_price
     """Defect 7: a paid tier whose server reports no usage was costed $0: it is unknown. Cached prompt tokens
     are priced at the tier's cached-input price."""
     script = {"silent": [Reply(content=GOOD_ANSWER, usage=False)],
-              "cached": [Reply(content=GOOD_ANSWER, prompt_tokens=1_000_000, cached_tokens=500_000, completion_tokens=0)]}
+              "cached": [Reply(content=GOOD_ANSWER, prompt_tokens=1_000_000, cached_tokens=500_000,
+                               completion_tokens=0)]}
     with ScriptedServer(script) as server:
         silent = tier(server, "silent", "silent", price_input=2.0, price_output=8.0)
         cached = tier(server, "cached", "cached", price_input=2.0, price_output=8.0, price_cached_input=0.5)
@@ -183,7 +192,8 @@ def test_11_an_unfinished_run_is_shown_unfinished(tiny, tmp_path):
     ("The fix:\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n",
      EditFormat.SEARCH_REPLACE),
     (GOOD_ANSWER.replace("\n", "\r\n"), EditFormat.SEARCH_REPLACE),
-    ('{"files": {"calc.py": "def add(a, b):\\r\\n    return a + b\\r\\n\\r\\n\\r\\ndef mul(a, b):\\r\\n    return a * b\\r\\n"}}'
+    ('{"files": {"calc.py": "def add(a, b):\\r\\n    return a + b\\r\\n\\r\\n\\r\\n'
+     'def mul(a, b):\\r\\n    return a * b\\r\\n"}}'
      .replace("\\r\\n", "\\n") .replace("\n", "\r\n"), EditFormat.FILES),
 ])
 def test_12_parser_shapes_models_send_resolve(tiny, tmp_path, answer, fmt):

@@ -38,7 +38,10 @@ def test_one_sided_context_is_widened_from_the_file_shown(tmp_path):
 
 
 def test_a_two_file_diff_without_git_headers_applies_to_both_files(tmp_path):
-    """Regression: --recount read util.py's ---/+++ header as lines of calc.py's hunk; each file now gets a git header."""
+    """Regression: --recount read util.py's ---/+++ header as lines of calc.py's hunk.
+
+    Each file now gets a git header.
+    """
     candidate = parse_answer(f"```diff\n{TWO_FILES}```", EditFormat.DIFF, SRC)
     assert candidate.patch.count("diff --git ") == 2
     after = git_apply(tmp_path, SRC, candidate.patch)
@@ -93,7 +96,8 @@ def test_a_files_json_without_files_writes_nothing():
 
 
 @pytest.mark.parametrize("fmt,text", [
-    (EditFormat.SEARCH_REPLACE, "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n"),
+    (EditFormat.SEARCH_REPLACE,
+     "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n"),
     (EditFormat.DIFF, "```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n"
                       "+    return a + b\n```\n"),
     (EditFormat.FILES, '{"files": {"calc.py": "def add(a, b):\\n    return a + b\\n"}}'),

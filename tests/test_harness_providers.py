@@ -13,8 +13,7 @@ from harness.errors import Cancelled, ConfigError, ProviderError, ServerCheckFai
 from harness.modes import FailureMode
 from harness.providers import OracleProvider, ReplayProvider, Request, make_provider
 from taskset.record import Task
-from test_harness_server import (Reply, ScriptedServer, llamacpp_context_error, ollama_error, openai_error,
-                                 vllm_error)
+from test_harness_server import Reply, ScriptedServer, llamacpp_context_error, ollama_error, openai_error, vllm_error
 
 TASK = Task(instance_id="o__r-000000000001", repo="o/r", repo_url="/nowhere", base_commit="a" * 40,
             fix_commit="b" * 40, created_at="2024-01-01T00:00:00+00:00", patch="diff --git a/x.py b/x.py\n",
@@ -37,7 +36,8 @@ def test_usage_and_answered_model_come_from_the_api():
                           reasoning_tokens=20, cost=0.0123)]}
     with ScriptedServer(script) as server:
         done = ask(tier(server))
-    assert (done.model, done.prompt_tokens, done.completion_tokens, done.reasoning_tokens) == ("m-fallback", 321, 54, 20)
+    assert (done.model, done.prompt_tokens, done.completion_tokens, done.reasoning_tokens) == (
+        "m-fallback", 321, 54, 20)
     assert done.billed_cost == pytest.approx(0.0123)
     assert done.finish_reason == "stop" and done.latency > 0
 
@@ -135,7 +135,8 @@ def test_replay_answers_by_task_tier_and_attempt(tmp_path):
                      "(5000 in the messages, 4000 in the completion). Please reduce the length of the messages or "
                      "completion."), 8192, 5000),
     (openai_error(400, "This model's maximum context length is 8192 tokens. However, your messages resulted in "
-                       "9000 tokens. Please reduce the length of the messages.", "context_length_exceeded"), 8192, 9000),
+                       "9000 tokens. Please reduce the length of the messages.", "context_length_exceeded"),
+     8192, 9000),
 ])
 def test_every_servers_context_error_is_context_overflow_with_its_figures(reply, limit, asked):
     """Regression: llama.cpp's wording was api-error. Each server's context error is context-overflow,
@@ -191,7 +192,8 @@ def test_reasoning_sent_beside_the_answer_is_kept_apart(field, stream):
 
 def test_llamacpp_timings_give_the_decode_rate():
     """llama.cpp's own timings.predicted_per_second is the tokens-per-second figure when it sends one."""
-    timings = {"prompt_n": 100, "prompt_ms": 50.0, "predicted_n": 50, "predicted_ms": 1000.0, "predicted_per_second": 50.0}
+    timings = {"prompt_n": 100, "prompt_ms": 50.0, "predicted_n": 50, "predicted_ms": 1000.0,
+               "predicted_per_second": 50.0}
     with ScriptedServer({"m": [Reply(content="ok", timings=timings)]}) as server:
         assert ask(tier(server)).tokens_per_second == 50.0
 

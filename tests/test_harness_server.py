@@ -76,8 +76,9 @@ def vllm_error(status: int, message: str, kind: str = "BadRequestError") -> Repl
 def llamacpp_context_error(n_prompt: int | None = None, n_ctx: int = 4096) -> Reply:
     """llama.cpp's context error: the old wording without figures, or the new one with them."""
     if n_prompt is None:
-        return Reply(status=400, body={"error": {"code": 400, "type": "exceed_context_size_error",
-                                                 "message": "the request exceeds the available context size, try increasing it"}})
+        return Reply(status=400, body={"error": {
+            "code": 400, "type": "exceed_context_size_error",
+            "message": "the request exceeds the available context size, try increasing it"}})
     return Reply(status=400, body={"error": {
         "code": 400, "type": "exceed_context_size_error", "n_prompt_tokens": n_prompt, "n_ctx": n_ctx,
         "message": f"request ({n_prompt} tokens) exceeds the available context size ({n_ctx} tokens)"}})
@@ -121,7 +122,7 @@ class ScriptedServer:
         """The base URL a tier points at."""
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
-    def __enter__(self) -> "ScriptedServer":
+    def __enter__(self) -> ScriptedServer:
         self.thread.start()
         return self
 
@@ -352,7 +353,8 @@ def build_two_file_task(repo, name: str = "two"):
     from taskset.record import EnvironmentSpec, Task
 
     write_minimal_project(repo.path)
-    base = repo.commit("mean and half", {"calc.py": CALC2_BUGGY, "util.py": UTIL_BUGGY, "tests/test_util.py": TEST2_BASE})
+    base = repo.commit("mean and half",
+                       {"calc.py": CALC2_BUGGY, "util.py": UTIL_BUGGY, "tests/test_util.py": TEST2_BASE})
     fix = repo.commit("fix mean", {"calc.py": CALC2_FIXED, "util.py": UTIL_FIXED, "tests/test_util.py": TEST2_FIX})
     return Task(
         instance_id=f"local__{name}-{fix[:12]}", repo=f"local/{name}", repo_url=str(repo.path), base_commit=base,
@@ -367,6 +369,7 @@ def build_two_file_task(repo, name: str = "two"):
 
 
 TWO_FILE_DIFF = (
-    "--- a/calc.py\n+++ b/calc.py\n@@ -4,2 +4,2 @@\n def mean(a, b):\n-    return half(a - b)\n+    return half(a + b)\n"
+    "--- a/calc.py\n+++ b/calc.py\n@@ -4,2 +4,2 @@\n"
+    " def mean(a, b):\n-    return half(a - b)\n+    return half(a + b)\n"
     "--- a/util.py\n+++ b/util.py\n@@ -5,2 +5,2 @@\n def half(x):\n-    return x * 2\n+    return x / 2\n")
 """The fix as models write it: two files, no ``diff --git`` lines, one-sided context."""

@@ -96,7 +96,8 @@ def test_json_answer_is_accepted_fenced_and_with_chatter():
 
 def test_bare_diff_is_accepted():
     """An unfenced unified diff after some prose is extracted from its first header."""
-    text = "Patch:\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b"
+    text = ("Patch:\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n"
+            " def add(a, b):\n-    return a - b\n+    return a + b")
     candidate = parse_answer(text, EditFormat.DIFF, SRC)
     assert candidate.patch.startswith("diff --git a/calc.py b/calc.py\n--- a/calc.py")
     assert candidate.patch.endswith("+    return a + b\n")
@@ -192,6 +193,8 @@ def test_local_repair_reuses_the_first_tiers_first_attempt():
 
 def test_failure_mode_extends_the_verdict_vocabulary():
     """Every VerdictProblem is a FailureMode with the same name and value; the harness adds its own after."""
+    first = list(FailureMode)[:len(VerdictProblem)]
+    assert [(m.name, m.value) for m in first] == [(p.name, p.value) for p in VerdictProblem]
     for problem in VerdictProblem:
         assert FailureMode[problem.name].value == problem.value
         assert from_verdict(problem) is FailureMode(problem.value)

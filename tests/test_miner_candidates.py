@@ -23,7 +23,9 @@ def history(make_repo):
     """base (root) -> docs -> fix (source+tests+data+changelog) -> feature (source only)."""
     repo = make_repo()
     shas = {
-        "base": repo.commit("Initial", {"pkg/__init__.py": "", "pkg/calc.py": SRC, "tests/test_old.py": "def test_x():\n    pass\n"},
+        "base": repo.commit("Initial",
+                            {"pkg/__init__.py": "", "pkg/calc.py": SRC,
+                             "tests/test_old.py": "def test_x():\n    pass\n"},
                             date="2024-01-01T10:00:00+00:00"),
         "docs": repo.commit("Document add", {"README.md": "add\n"}, date="2024-01-02T10:00:00+00:00"),
         "fix": repo.commit("Fix add returning the difference (closes #3)", {

@@ -37,7 +37,7 @@ def _one_line(result, needle: str, code: int = 2) -> str:
 def tiny(make_repo):
     repo = make_repo()
     repo.commit("Initial", {"pkg/calc.py": "X = 1\n", "tests/test_calc.py": "def test_x():\n    pass\n"},
-                date="2024-01-01T12:00:00+00:00")  # fmt: skip
+                date="2024-01-01T12:00:00+00:00")
     repo.commit("Second", {"pkg/calc.py": "X = 2\n"}, date="2024-02-01T12:00:00+00:00")
     return repo
 
@@ -72,7 +72,7 @@ def test_bad_input_is_one_line_exit_2_before_any_work(tiny, tmp_path, monkeypatc
 def test_unclonable_url_names_what_git_said(tmp_path):
     """file:///nope.git says what is wrong, not the tail of git's advice ("and the repository exists.")."""
     line = _one_line(_mine("--repo", "file://" + str(tmp_path / "nope.git"), "--out", str(tmp_path / "ts")),
-                     "cannot clone")  # fmt: skip
+                     "cannot clone")
     assert "does not appear to be a git repository" in line
 
 
@@ -84,7 +84,7 @@ def test_a_second_mine_into_a_busy_directory_is_refused(tiny, tmp_path):
          "with dirlock.exclusive(sys.argv[1], doing='mine'):\n    print('held', flush=True)\n    time.sleep(600)\n",
          str(out)],
         stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    )
     try:
         assert holder.stdout.readline().strip() == b"held"
         line = _one_line(_mine("--repo", str(tiny.path), "--out", str(out)), "in use by mine")
@@ -112,12 +112,15 @@ def test_stale_temporaries_are_reclaimed_under_the_lock(tiny, tmp_path):
 @pytest.mark.parametrize(
     ("output", "cause"),
     [
-        ("error: Failed to fetch: `https://pypi.org/simple/six/`\n  Caused by: dns error: failed to lookup address", InfraCause.NETWORK),
-        ("error: Request failed after 3 retries\n  Caused by: tcp connect error: Connection refused (os error 111)", InfraCause.NETWORK),
+        ("error: Failed to fetch: `https://pypi.org/simple/six/`\n  Caused by: dns error: failed to lookup address",
+         InfraCause.NETWORK),
+        ("error: Request failed after 3 retries\n  Caused by: tcp connect error: Connection refused (os error 111)",
+         InfraCause.NETWORK),
         ("error: failed to write to file `/cache/x`: No space left on device (os error 28)", InfraCause.DISK),
         ("error: No interpreter found at path `/usr/bin/python9.9`", InfraCause.INTERPRETER),
         ("error: Failed to build `x @ file:///t`\n  Caused by: The build backend returned an error", None),
-        ("  × No solution found when resolving dependencies:\n  ╰─▶ Because nosuchpkg was not found in the package registry", None),
+        ("  × No solution found when resolving dependencies:\n"
+         "  ╰─▶ Because nosuchpkg was not found in the package registry", None),
     ],
 )
 def test_installer_output_is_classified_machine_or_project(output, cause):
@@ -132,9 +135,10 @@ def test_an_unreachable_index_records_nothing_and_the_next_run_retries(make_repo
     candidate is validated by the next run once the index is back."""
     repo = make_repo()
     repo.commit("Initial", {"pyproject.toml": PYPROJECT, "calc.py": "def f():\n    return 1\n",
-                            "tests/test_calc.py": "import calc\n\ndef test_f():\n    assert calc.f() == 2\n"})  # fmt: skip
+                            "tests/test_calc.py": "import calc\n\ndef test_f():\n    assert calc.f() == 2\n"})
     repo.commit("Fix f", {"calc.py": "def f():\n    return 2\n", "tests/test_calc.py":
-                          "import calc\n\ndef test_f():\n    assert calc.f() == 2\n\ndef test_g():\n    assert calc.f()\n"})  # fmt: skip
+                          "import calc\n\ndef test_f():\n    assert calc.f() == 2\n\n"
+                          "def test_g():\n    assert calc.f()\n"})
     out = tmp_path / "ts"
     monkeypatch.setenv("LOOPCTL_CACHE", str(tmp_path / "cold-cache"))
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "cold-uv"))
@@ -151,4 +155,4 @@ def test_an_unreachable_index_records_nothing_and_the_next_run_retries(make_repo
 
 
 PYPROJECT = ('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
-             '[project]\nname = "calc"\nversion = "0.1"\n[tool.setuptools]\npy-modules = ["calc"]\n')  # fmt: skip
+             '[project]\nname = "calc"\nversion = "0.1"\n[tool.setuptools]\npy-modules = ["calc"]\n')

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from miner.judge import confirm, judge, suspects
+from miner.rejections import Reason
 from taskset.junit import Outcome, TestResult
 from taskset.record import FailKind
 
-from miner.judge import confirm, judge, suspects
-from miner.rejections import Reason
-
 P, F, E, S, M = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.SKIPPED, Outcome.MISSING
-GOLD_ADDS_SLUG = "diff --git a/pkg/text.py b/pkg/text.py\n--- a/pkg/text.py\n+++ b/pkg/text.py\n@@ -1 +1,3 @@\n x = 1\n+def slug(s):\n+    return s\n"
+GOLD_ADDS_SLUG = (
+    "diff --git a/pkg/text.py b/pkg/text.py\n--- a/pkg/text.py\n+++ b/pkg/text.py\n"
+    "@@ -1 +1,3 @@\n x = 1\n+def slug(s):\n+    return s\n"
+)
 GOLD_ADDS_MODULE = (
     "diff --git a/pkg/newmod.py b/pkg/newmod.py\nnew file mode 100644\n--- /dev/null\n+++ b/pkg/newmod.py\n"
     "@@ -0,0 +1 @@\n+VALUE = 1\n"
@@ -133,7 +135,8 @@ def test_a_test_failing_on_both_sides_sinks_nothing_and_is_recorded():
     """A test that fails before and after (a missing binary) is in neither list, recorded with its
     failure; the candidate stays a task when another test really goes from fail to pass."""
     env_bound = "E   FileNotFoundError: [Errno 2] No such file or directory: 'hg'"
-    buggy = results(r("t.py::a", F, "AssertionError"), r("t.py::hg", F, "FileNotFoundError", env_bound), r("t.py::b", P))
+    buggy = results(r("t.py::a", F, "AssertionError"), r("t.py::hg", F, "FileNotFoundError", env_bound),
+                    r("t.py::b", P))
     gold = results(r("t.py::a", P), r("t.py::hg", F, "FileNotFoundError", env_bound), r("t.py::b", P))
     verdict = judge(buggy, [gold], "")
     assert verdict.reason is None
@@ -165,7 +168,8 @@ def test_a_test_failing_only_in_its_module_run_is_order_dependent():
 def test_a_test_failing_the_same_way_on_both_sides_is_not_rerun_alone():
     """Only tests whose failure changed with the fix (or that passed before) are rerun alone."""
     same = "E   FileNotFoundError: 'hg'"
-    buggy = results(r("t.py::hg", F, "FileNotFoundError", same), r("t.py::x", F, "AssertionError", "E   assert None == 1"))
+    buggy = results(r("t.py::hg", F, "FileNotFoundError", same),
+                    r("t.py::x", F, "AssertionError", "E   assert None == 1"))
     gold = results(r("t.py::hg", F, "FileNotFoundError", same), r("t.py::x", F, "AssertionError", "E   assert 2 == 1"))
     assert suspects(buggy, [gold]) == ["t.py::x"]
 

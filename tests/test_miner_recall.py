@@ -13,7 +13,7 @@ from taskset import TaskSet, pythons
 from taskset.pythons import Interpreter, PythonNeeds
 
 PYPROJECT = ('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
-             '[project]\nname = "calc"\nversion = "0.1"\n[tool.setuptools]\npy-modules = ["calc"]\n')  # fmt: skip
+             '[project]\nname = "calc"\nversion = "0.1"\n[tool.setuptools]\npy-modules = ["calc"]\n')
 
 
 def _mine(repo, out, **validate):
@@ -44,16 +44,17 @@ def classes_repo(tmp_path_factory):
         "tests/test_scale.py": "import unittest\nfrom tests import ScaleMixin\n\n"
                                "class ScaleTest(ScaleMixin, unittest.TestCase):\n    pass\n",
         "tests/test_calc.py": "import calc\n\ndef test_double():\n    assert calc.double(2) == 4\n",
-    })  # fmt: skip
+    })
     shas = {}
     # 1. one test of the module needs a binary that is not installed: it fails on both sides
     shas["binary"] = repo.commit("Fix double for negative numbers", {
         "calc.py": "CACHE = {}\n\ndef double(x):\n    return 2 * x\n\ndef lookup(key):\n    return None\n\n"
                    "def scale(x):\n    return x\n",
-        "tests/test_calc.py": "import subprocess\n\nimport calc\n\ndef test_double():\n    assert calc.double(2) == 4\n\n"
+        "tests/test_calc.py": "import subprocess\n\nimport calc\n\n"
+                              "def test_double():\n    assert calc.double(2) == 4\n\n"
                               "def test_double_negative():\n    assert calc.double(-2) == -4\n\n"
                               "def test_tool():\n    subprocess.run(['loopctl-no-such-tool'], check=True)\n",
-    })  # fmt: skip
+    })
     # 2. a test that fails after the fix only because the test before it left state behind
     shas["order"] = repo.commit("Fix lookup of missing keys", {
         "calc.py": "CACHE = {}\n\ndef double(x):\n    return 2 * x\n\ndef lookup(key):\n"
@@ -61,14 +62,14 @@ def classes_repo(tmp_path_factory):
         "tests/test_lookup.py": "import calc\n\ndef test_pollutes():\n    calc.CACHE['x'] = 1\n"
                                 "    assert False, 'fails on both sides and leaves state behind'\n\n"
                                 "def test_lookup():\n    assert calc.lookup('x') == 'default'\n",
-    })  # fmt: skip
+    })
     # 3. only shared test code changes (a mixin in tests/__init__.py): its users live beside it
     shas["shared"] = repo.commit("Fix scale to triple", {
         "calc.py": "CACHE = {}\n\ndef double(x):\n    return 2 * x\n\ndef lookup(key):\n"
                    "    return CACHE.get(key, 'default')\n\ndef scale(x):\n    return 3 * x\n",
         "tests/__init__.py": "class ScaleMixin:\n    factor = 3\n\n    def test_scale(self):\n"
                              "        from calc import scale\n        assert scale(3) == 3 * self.factor\n",
-    })  # fmt: skip
+    })
     return repo, shas
 
 
@@ -113,13 +114,15 @@ def test_project_python_files_setting_names_the_tests(make_repo, tmp_path):
     test module: the fix is split and proven by it (the built-in conventions would see no test)."""
     repo = make_repo()
     cfg = "[tool:pytest]\npython_files = tests_*.py\n"
-    repo.commit("Initial", {"pyproject.toml": PYPROJECT, "setup.cfg": cfg, "calc.py": "def half(x):\n    return x // 2\n",
-                            "checks/tests_calc.py": "from calc import half\n\ndef test_half():\n    assert half(4) == 2\n"})  # fmt: skip
+    repo.commit("Initial", {"pyproject.toml": PYPROJECT, "setup.cfg": cfg,
+                            "calc.py": "def half(x):\n    return x // 2\n",
+                            "checks/tests_calc.py": "from calc import half\n\n"
+                                                    "def test_half():\n    assert half(4) == 2\n"})
     fix = repo.commit("Fix half of odd numbers", {
         "calc.py": "def half(x):\n    return x / 2\n",
         "checks/tests_calc.py": "from calc import half\n\ndef test_half():\n    assert half(4) == 2\n\n"
                                 "def test_half_odd():\n    assert half(3) == 1.5\n",
-    })  # fmt: skip
+    })
     tasks, rejections = _mine(repo, tmp_path / "ts")
     task = _task(tasks, rejections, fix)
     assert task.FAIL_TO_PASS == ("checks/tests_calc.py::test_half_odd",)
@@ -129,7 +132,7 @@ def test_project_python_files_setting_names_the_tests(make_repo, tmp_path):
 POETRY = ('[tool.poetry]\nname = "calc"\nversion = "0.1.0"\ndescription = ""\nauthors = ["A <a@example.invalid>"]\n'
           'packages = [{include = "calc.py"}]\n[tool.poetry.dependencies]\npython = ">=3.8"\n'
           '[tool.poetry.dev-dependencies]\nsix = ">=1.10"\n'
-          '[build-system]\nrequires = ["poetry-core>=1.0"]\nbuild-backend = "poetry.core.masonry.api"\n')  # fmt: skip
+          '[build-system]\nrequires = ["poetry-core>=1.0"]\nbuild-backend = "poetry.core.masonry.api"\n')
 
 
 @pytest.mark.slow
@@ -137,9 +140,10 @@ def test_a_test_dependency_only_in_poetry_dev_dependencies_is_installed(make_rep
     """A dependency declared only in ``[tool.poetry.dev-dependencies]`` is installed for the tests."""
     repo = make_repo()
     test = "import six\nfrom calc import shout\n\ndef test_shout():\n    assert shout(six.u('a')) == 'A'\n"
-    repo.commit("Initial", {"pyproject.toml": POETRY, "calc.py": "def shout(s):\n    return s\n", "tests/test_calc.py": test})
+    repo.commit("Initial",
+                {"pyproject.toml": POETRY, "calc.py": "def shout(s):\n    return s\n", "tests/test_calc.py": test})
     fix = repo.commit("Fix shout", {"calc.py": "def shout(s):\n    return s.upper()\n",
-                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})  # fmt: skip
+                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
     tasks, rejections = _mine(repo, tmp_path / "ts")
     task = _task(tasks, rejections, fix)
     assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
@@ -159,7 +163,7 @@ def test_an_undeclared_dependency_is_installed_once_by_name_and_recorded(make_re
         files["tests/conftest.py"] = "import six  # noqa: F401\n"
     repo.commit("Initial", files)
     fix = repo.commit("Fix shout", {"calc.py": "def shout(s):\n    return s.upper()\n",
-                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})  # fmt: skip
+                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
     tasks, rejections = _mine(repo, tmp_path / "ts")
     task = _task(tasks, rejections, fix)
     assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
@@ -174,12 +178,12 @@ def test_a_project_that_cannot_be_built_runs_from_its_source_tree(make_repo, tmp
     repo = make_repo()
     setup = ("import os\nfrom setuptools import setup\nif not os.path.exists('GENERATED'):\n"
              "    raise SystemExit('error: GENERATED is missing: run make first (setup.py)')\n"
-             "setup(name='calc', version='0.1', py_modules=['calc'], install_requires=['six'])\n")  # fmt: skip
+             "setup(name='calc', version='0.1', py_modules=['calc'], install_requires=['six'])\n")
     test = "from calc import shout\n\ndef test_shout():\n    assert shout('a') == 'A'\n"
     repo.commit("Initial", {"setup.py": setup, "calc.py": "import six\n\ndef shout(s):\n    return s\n",
-                            "tests/test_calc.py": test})  # fmt: skip
+                            "tests/test_calc.py": test})
     fix = repo.commit("Fix shout", {"calc.py": "import six\n\ndef shout(s):\n    return s.upper()\n",
-                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})  # fmt: skip
+                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
     tasks, rejections = _mine(repo, tmp_path / "ts")
     task = _task(tasks, rejections, fix)
     assert task.environment.remedy == "source-tree" and "source-tree" in task.meta.remedies
@@ -193,13 +197,13 @@ def test_a_generated_version_module_is_written_into_the_workspace(make_repo, tmp
     repo = make_repo()
     pyproject = ('[build-system]\nrequires = ["setuptools>=64", "setuptools-scm>=8"]\n'
                  'build-backend = "setuptools.build_meta"\n[project]\nname = "calc"\ndynamic = ["version"]\n'
-                 '[tool.setuptools]\npackages = ["calc"]\n[tool.setuptools_scm]\nversion_file = "calc/_version.py"\n')  # fmt: skip
+                 '[tool.setuptools]\npackages = ["calc"]\n[tool.setuptools_scm]\nversion_file = "calc/_version.py"\n')
     init = "from calc._version import version\n\ndef shout(s):\n    return s\n"
     test = "from calc import shout\n\ndef test_shout():\n    assert shout('a') == 'A'\n"
     repo.commit("Initial", {"pyproject.toml": pyproject, "calc/__init__.py": init, "tests/test_calc.py": test,
-                            ".gitignore": "calc/_version.py\n"})  # fmt: skip
+                            ".gitignore": "calc/_version.py\n"})
     fix = repo.commit("Fix shout", {"calc/__init__.py": init.replace("return s", "return s.upper()"),
-                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})  # fmt: skip
+                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
     tasks, rejections = _mine(repo, tmp_path / "ts")
     task = _task(tasks, rejections, fix)
     assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
@@ -234,7 +238,8 @@ def test_no_fitting_interpreter_is_a_rejection_naming_it_and_retried(make_repo, 
     ``no-interpreter`` naming what to install, and the next run tries it again."""
     repo = make_repo()
     pyproject = PYPROJECT.replace('version = "0.1"', 'version = "0.1"\nrequires-python = ">=3.99"')
-    repo.commit("Initial", {"pyproject.toml": pyproject, "calc.py": "X = 1\n", "tests/test_calc.py": "def test_x():\n    pass\n"})
+    repo.commit("Initial",
+                {"pyproject.toml": pyproject, "calc.py": "X = 1\n", "tests/test_calc.py": "def test_x():\n    pass\n"})
     fix = repo.commit("Fix X", {"calc.py": "X = 2\n", "tests/test_calc.py": "def test_x():\n    assert True\n"})
     tasks, rejections = _mine(repo, tmp_path / "ts", python="auto")
     assert rejections[fix].reason is Reason.NO_INTERPRETER and ">=3.99" in rejections[fix].detail
@@ -274,10 +279,12 @@ def test_the_pip_rung_installs_the_pins_uv_resolves(tmp_path):
 
     source = tmp_path / "src"
     source.mkdir()
-    (source / "pyproject.toml").write_text(PYPROJECT.replace('version = "0.1"', 'version = "0.1"\ndependencies = ["six"]'))
+    (source / "pyproject.toml").write_text(
+        PYPROJECT.replace('version = "0.1"', 'version = "0.1"\ndependencies = ["six"]'))
     (source / "calc.py").write_text("import six\n")
     interp = pythons.interpreter()
-    installer = Installer(interp.path, tmp_path / "venv", tmp_path / "build.log", time.monotonic() + 600, interp.version)
+    installer = Installer(interp.path, tmp_path / "venv", tmp_path / "build.log", time.monotonic() + 600,
+                          interp.version)
     plan = Plan(project=True, project_name="calc", pytest="pytest>=7.2", exclude_newer="2024-03-01")
     rung, frozen = installer.build(plan, source, first_rung="pip")
     assert rung == "pip"

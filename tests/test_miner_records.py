@@ -96,7 +96,8 @@ def test_instance_id_and_test_modules():
 
 def test_miner_errors_are_retried_on_the_next_run(tmp_path):
     """A miner-error rejection is no verdict on the commit: the next run validates it again."""
-    Ledger(tmp_path).add_rejections([Rejection("e" * 40, Reason.MINER_ERROR, "lock"), Rejection("f" * 40, Reason.FLAKY)])
+    Ledger(tmp_path).add_rejections(
+        [Rejection("e" * 40, Reason.MINER_ERROR, "lock"), Rejection("f" * 40, Reason.FLAKY)])
     assert Ledger(tmp_path).known == {"f" * 40: Reason.FLAKY}
 
 
@@ -109,7 +110,6 @@ def test_schema_1_task_files_still_load_and_new_facts_round_trip():
 
     sys.path.insert(0, str(Path(__file__).parent))
     from factories import make_task
-
     from taskset import SCHEMA_VERSION, Task
 
     old = make_task().to_dict()
@@ -120,6 +120,6 @@ def test_schema_1_task_files_still_load_and_new_facts_round_trip():
     assert loaded.schema_version == SCHEMA_VERSION >= 2
     assert loaded.meta.order_dependent == () and loaded.meta.failing_both == {}
     meta = dataclasses.replace(loaded.meta, order_dependent=("t.py::a",),
-                               failing_both={"t.py::b": "FileNotFoundError: 'hg'"})  # fmt: skip
+                               failing_both={"t.py::b": "FileNotFoundError: 'hg'"})
     task = dataclasses.replace(loaded, meta=meta)
     assert Task.from_json(task.to_json()) == task

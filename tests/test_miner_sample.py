@@ -1,7 +1,8 @@
 """Mining the shipped sample: exactly its genuine fixes become tasks; every other commit is
 rejected for the right reason; a rerun does no repeated work; bad input leaves nothing behind.
 
-The sample is mined once per session (conftest's ``mined_sample``) (real venvs, real pytest runs); the tests read that result.
+The sample is mined once per session (conftest's ``mined_sample``) (real venvs, real pytest
+runs); the tests read that result.
 """
 
 from __future__ import annotations

@@ -19,8 +19,10 @@ WRAPS_PYTEST = ("import _pytest.runner\n_original = _pytest.runner.call_and_repo
 
 def test_a_fix_whose_runs_the_evaluator_would_not_trust_is_no_task(make_repo, tmp_path):
     repo = make_repo()
-    repo.commit("Initial", {"pyproject.toml": PYPROJECT, "calc.py": "def half(x):\n    return x // 2\n",
-                            "tests/test_calc.py": "from calc import half\n\ndef test_half():\n    assert half(4) == 2\n"})
+    repo.commit("Initial", {
+        "pyproject.toml": PYPROJECT, "calc.py": "def half(x):\n    return x // 2\n",
+        "tests/test_calc.py": "from calc import half\n\ndef test_half():\n    assert half(4) == 2\n",
+    })
     trusted = repo.commit("Fix half of odd numbers", {
         "calc.py": "def half(x):\n    return x / 2\n",
         "tests/test_calc.py": "from calc import half\n\ndef test_half():\n    assert half(4) == 2\n\n"

@@ -104,7 +104,8 @@ def test_optional_fields_absent_from_an_older_record_take_the_dataclass_defaults
     assert (task.environment.pythonpath, task.environment.remedy, task.meta.remedies) == ((".",), "normal", ())
 
 
-@pytest.mark.parametrize("path", [("calibration", "tier_passes", "local"), ("meta", "fail_modes", "tests/test_x.py::test_a[1-2]", "kind"),
+@pytest.mark.parametrize("path", [("calibration", "tier_passes", "local"),
+                                  ("meta", "fail_modes", "tests/test_x.py::test_a[1-2]", "kind"),
                                   ("calibration", "flake_rates", "t")])
 def test_nested_values_are_checked_by_their_declared_type(path):
     """Values inside dicts are checked against the field's type too, and the error names the full path."""

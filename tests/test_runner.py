@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import py_compile
 import pwd
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -85,7 +85,7 @@ def test_parametrized_ids_are_kept_whole(tmp_path, pytest_env):
         "import pytest\n"
         f"@pytest.mark.parametrize('v', {params!r})\n"
         "def test_f(v):\n    assert v != 'sp ace'\n"
-    )})  # fmt: skip
+    )})
     ids = [f"tests/test_p.py::test_f[{p}]" for p in params]
     run = run_tests(pytest_env, ws, ids)
     assert outcomes(run) == {ids[0]: "passed", ids[1]: "failed", ids[2]: "passed"}
@@ -98,7 +98,7 @@ def test_collection_error_is_an_error_with_collection_error_set(tmp_path, pytest
     ws = workspace(tmp_path, {
         "tests/test_broken.py": "import no_such_module_here\ndef test_x(): pass\n",
         "tests/test_fine.py": "def test_y(): pass\n",
-    })  # fmt: skip
+    })
     run = run_tests(pytest_env, ws, ["tests/test_broken.py::test_x", "tests/test_fine.py::test_y"])
     broken = run.results["tests/test_broken.py::test_x"]
     assert broken.outcome is Outcome.ERROR and broken.collection_error
@@ -121,7 +121,7 @@ def test_skipped_and_xfail_are_skipped(tmp_path, pytest_env):
         "@pytest.mark.skip(reason='later')\ndef test_skip(): pass\n"
         "@pytest.mark.xfail\ndef test_xfail(): assert 0\n"
         "@pytest.mark.xfail(strict=True)\ndef test_xpass(): pass\n"
-    )})  # fmt: skip
+    )})
     run = run_tests(pytest_env, ws, ["tests/test_s.py"])
     assert outcomes(run) == {
         "tests/test_s.py::test_skip": "skipped",
@@ -138,7 +138,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path, pytest_env):
         "def test_forever():\n"
         f"    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{marker}'])\n"
         "    time.sleep(600)\n"
-    )})  # fmt: skip
+    )})
     started = time.monotonic()
     run = run_tests(pytest_env, ws, ["tests/test_t.py::test_forever"], timeout=4)
     assert run.timed_out and run.exit_code is None
@@ -173,7 +173,7 @@ def test_secrets_are_not_visible_and_clock_hash_locale_are_pinned(tmp_path, pyte
     """The caller's API keys and tokens never reach test code; TZ, PYTHONHASHSEED and locale are pinned."""
     for name, value in {"OPENAI_API_KEY": "sk-x", "GITHUB_TOKEN": "gh-x", "DB_PASSWORD": "pw",
                         "AWS_SECRET": "s", "TZ": "America/New_York", "PYTHONHASHSEED": "123",
-                        "SOME_RANDOM_VAR": "1"}.items():  # fmt: skip
+                        "SOME_RANDOM_VAR": "1"}.items():
         monkeypatch.setenv(name, value)
     ws = workspace(tmp_path, {"tests/test_env.py": (
         "import os, sys, time\n"
@@ -184,7 +184,7 @@ def test_secrets_are_not_visible_and_clock_hash_locale_are_pinned(tmp_path, pyte
         "    assert os.environ['TZ'] == 'UTC' and time.strftime('%Z') == 'UTC'\n"
         "    assert os.environ['PYTHONHASHSEED'] == '0' and sys.flags.hash_randomization == 0\n"
         "    assert os.environ['LC_ALL'] == 'C.UTF-8'\n"
-    )})  # fmt: skip
+    )})
     run = run_tests(pytest_env, ws, ["tests/test_env.py::test_env"])
     assert outcomes(run) == {"tests/test_env.py::test_env": "passed"}, run.output
 
@@ -210,7 +210,7 @@ def test_tests_see_the_workspace_but_not_our_packages(tmp_path, pytest_env):
             "    out = subprocess.run([sys.executable, '-c', 'import pkg; print(pkg.VALUE)'], capture_output=True)\n"
             "    assert out.stdout.strip() == b'7'\n"
         ),
-    })  # fmt: skip
+    })
     run = run_tests(pytest_env, ws, ["tests/test_path.py::test_path"], pythonpath=("src", "."))
     assert outcomes(run) == {"tests/test_path.py::test_path": "passed"}, run.output
     environ = scrubbed_env(pytest_env, tmp_path, ("src", "."))
@@ -223,7 +223,7 @@ def test_stale_bytecode_is_not_used(tmp_path, pytest_env):
     ws = workspace(tmp_path, {
         "mod.py": "def f():\n    return 1\n",
         "tests/test_mod.py": "import mod\ndef test_f():\n    assert mod.f() == 2\n",
-    })  # fmt: skip
+    })
     source = ws / "mod.py"
     stat = source.stat()
     py_compile.compile(str(source), cfile=str(ws / "__pycache__" / f"mod.{sys.implementation.cache_tag}.pyc"))
@@ -255,7 +255,7 @@ def test_invalid_utf8_output_does_not_crash(tmp_path, pytest_env):
         "    sys.stdout.buffer.write(b'bad \\xff\\xfe bytes\\n'); sys.stdout.flush()\n"
         "    sys.__stdout__.buffer.write(b'raw \\xff\\xfe\\n'); sys.__stdout__.flush()\n"
         "    assert 0, b'\\xff'\n"
-    )})  # fmt: skip
+    )})
     run = run_tests(pytest_env, ws, ["tests/test_u.py::test_bytes"])
     assert outcomes(run) == {"tests/test_u.py::test_bytes": "failed"}
     assert "\ufffd" in run.output
@@ -282,7 +282,7 @@ def test_empty_report_with_a_failing_exit_is_an_error(tmp_path, pytest_env):
     ws = workspace(tmp_path, {
         "tests/conftest.py": "raise RuntimeError('conftest is broken')\n",
         "tests/test_c.py": "def test_c(): pass\n",
-    })  # fmt: skip
+    })
     with pytest.raises(TestRunError) as caught:
         run_tests(pytest_env, ws, ["tests/test_c.py::test_c"])
     assert "conftest is broken" in caught.value.output
@@ -296,7 +296,7 @@ def test_a_report_without_the_requested_tests_leaves_them_missing(tmp_path, pyte
             "def pytest_sessionfinish(session):\n    session.exitstatus = 1\n"
         ),
         "tests/test_c.py": "def test_c(): pass\n",
-    })  # fmt: skip
+    })
     run = run_tests(pytest_env, ws, ["tests/test_c.py::test_c"])
     assert outcomes(run) == {"tests/test_c.py::test_c": "missing"} and not run.tampered
 
@@ -306,7 +306,7 @@ def test_internal_error_is_an_error(tmp_path, pytest_env):
     ws = workspace(tmp_path, {
         "tests/conftest.py": "def pytest_collection_modifyitems(items):\n    raise SystemExit(3)\n",
         "tests/test_c.py": "def test_c(): pass\n",
-    })  # fmt: skip
+    })
     with pytest.raises(TestRunError) as caught:
         run_tests(pytest_env, ws, ["tests/test_c.py::test_c"])
     assert "internal error" in str(caught.value)
@@ -333,7 +333,7 @@ def test_plugin_works_with_pytest_4_6(tmp_path, session_cache):
         "@pytest.mark.parametrize('v', ['a/b::c', 'x y'])\n"
         "def test_f(v): open('log', 'a').write(v + '\\n')\n"
         "def test_g(): import nope\n"
-    )})  # fmt: skip
+    )})
     ids = ["tests/test_old.py::test_g", "tests/test_old.py::test_f[x y]", "tests/test_old.py::test_f[a/b::c]"]
     run = run_tests(env, ws, ids)
     assert outcomes(run) == {ids[0]: "failed", ids[1]: "passed", ids[2]: "passed"}, run.output
@@ -407,6 +407,6 @@ def test_a_project_that_turns_warnings_into_errors_still_starts(tmp_path, pytest
     """``filterwarnings = error`` in the project's config: our plugin (imported before pytest parses
     ``-p``) must not make pytest warn that it cannot rewrite it."""
     ws = workspace(tmp_path, {"pytest.ini": "[pytest]\nfilterwarnings =\n    error\n",
-                              "tests/test_w.py": "def test_w():\n    assert True\n"})  # fmt: skip
+                              "tests/test_w.py": "def test_w():\n    assert True\n"})
     run = run_tests(pytest_env, ws, ["tests/test_w.py::test_w"])
     assert outcomes(run) == {"tests/test_w.py::test_w": "passed"}, run.output

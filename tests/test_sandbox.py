@@ -82,7 +82,7 @@ def test_what_code_under_test_can_touch(kind, tmp_path, python_project_env, monk
     (ws / "tests" / "test_inside.py").write_text(INSIDE.format(
         caller_home=os.environ["HOME"], outside=str(tmp_path / "outside.txt"), env_site=str(env_site),
         secret_file=str(secret_file), caller_pid=os.getpid(),
-    ))  # fmt: skip
+    ))
     run = run_tests(python_project_env, ws, ["tests/test_inside.py::test_confined"])
     assert run.sandbox == kind.value
     assert run.results["tests/test_inside.py::test_confined"].outcome.value == "passed", run.output
@@ -134,10 +134,10 @@ def test_cli_require_sandbox_is_one_line_and_exit_2(tmp_path, monkeypatch, make_
     base = repo.commit("base", {"calc.py": "X = 1\n", "tests/test_calc.py": "def test_x():\n    pass\n"})
     tasks = TaskSet.open(tmp_path / "set", create=True)
     task = make_task(repo_url=str(repo.path), base_commit=base, fix_commit=base, test_patch="",
-                     FAIL_TO_PASS=("tests/test_calc.py::test_x",))  # fmt: skip
+                     FAIL_TO_PASS=("tests/test_calc.py::test_x",))
     tasks.add(task)
     result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "set"), task.instance_id, "--empty",
-                                      "--require-sandbox"])  # fmt: skip
+                                      "--require-sandbox"])
     assert result.exit_code == 2, result.output
     assert "REQUIRE_SANDBOX" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -160,7 +160,7 @@ def test_no_descriptor_of_the_caller_reaches_the_tests(tmp_path, python_project_
         "            target = os.readlink('/proc/self/fd/' + name)\n"
         "        except OSError:\n"
         "            continue\n"
-        f"        assert 'key.txt' not in target, (name, target)\n"
+        "        assert 'key.txt' not in target, (name, target)\n"
     )
     try:
         run = run_tests(python_project_env, ws, ["tests/test_fds.py::test_fds"])

@@ -8,9 +8,9 @@ import os
 import pytest
 
 import taskset
+from factories import make_task
 from taskset import CalibrationStatus, TaskNotFound, TaskSet, TasksetError
 from taskset.atomic import write_atomic
-from factories import make_task
 
 
 def calibrated(task, status):

@@ -48,7 +48,8 @@ THEIR_ROW = {
     "PASS_TO_PASS": '["test_requests.py::RequestsTestCase::test_BASICAUTH_TUPLE_HTTP_200_OK_GET"]',
     "environment_setup_commit": "c" * 40,
     "image": "swebench/sweb.eval.x86_64.psf_1776_requests-2317:latest",
-    "eval_script": "#!/bin/bash\nset -uxo pipefail\n: '>>>>> Start Test Output'\npytest -rA\n: '>>>>> End Test Output'\n",
+    "eval_script": "#!/bin/bash\nset -uxo pipefail\n"
+                   ": '>>>>> Start Test Output'\npytest -rA\n: '>>>>> End Test Output'\n",
     "log_parser": "parse_log_pytest",
     "eval_type": "pass_and_fail",
 }
@@ -56,7 +57,7 @@ THEIR_ROW = {
 
 def sample_task(**overrides):
     values = dict(patch=GOLD, test_patch=TEST_PATCH, version="1.4.2", FAIL_TO_PASS=("tests/test_x.py::test_a",),
-                  PASS_TO_PASS=("tests/test_x.py::test_b[1-2]",))  # fmt: skip
+                  PASS_TO_PASS=("tests/test_x.py::test_b[1-2]",))
     values.update(overrides)
     return make_task(**values)
 
@@ -122,12 +123,13 @@ def test_a_record_from_before_public_urls_exports_no_local_path_as_repo_url(samp
     task_dir = tmp_path / "repo" / "tasks" / task.instance_id
     assert (task_dir / "repo.bundle").is_file()
     assert "COPY repo.bundle" in (task_dir / "Dockerfile").read_text()
-    assert str(sample_repo) not in "".join(p.read_text(errors="replace") for p in task_dir.iterdir() if p.suffix != ".bundle")
+    texts = "".join(p.read_text(errors="replace") for p in task_dir.iterdir() if p.suffix != ".bundle")
+    assert str(sample_repo) not in texts
 
 
 def _first_commit(repo) -> str:
     return subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=repo, capture_output=True, text=True,
-                          check=True).stdout.strip()  # fmt: skip
+                          check=True).stdout.strip()
 
 
 def test_export_loads_with_swebenchs_own_loader(tmp_path):
@@ -175,7 +177,7 @@ def test_round_trip_keeps_everything_but_the_local_path(tmp_path):
 def test_django_test_ids_are_refused_naming_the_first(tmp_path):
     """`test_name (module.Class)` is not a pytest node id: the row is refused, the id named."""
     row = dict(THEIR_ROW, instance_id="django__django-11099", repo="django/django",
-               FAIL_TO_PASS='["test_ascii_validator (auth_tests.test_validators.UsernameValidatorsTests)"]')  # fmt: skip
+               FAIL_TO_PASS='["test_ascii_validator (auth_tests.test_validators.UsernameValidatorsTests)"]')
     path = tmp_path / "django.jsonl"
     path.write_text(json.dumps(row) + "\n")
     with pytest.raises(TaskRecordError, match=r"django.jsonl:1.*'test_ascii_validator \(auth_tests"):
@@ -257,7 +259,7 @@ def test_a_second_export_replaces_the_first_whole(tmp_path):
     (tmp_path / "out").mkdir()
     export_task_repo([sample_task(repo_url="https://x.invalid/a"), sample_task(instance_id="octo__lib-000000000002",
                                                                               repo_url="https://x.invalid/a")],
-                     tmp_path / "out" / "repo")  # fmt: skip
+                     tmp_path / "out" / "repo")
     export_task_repo([sample_task(repo_url="https://x.invalid/a")], tmp_path / "out" / "repo")
     assert sorted(p.name for p in (tmp_path / "out" / "repo" / "tasks").iterdir()) == ["octo__lib-0123456789ab"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["repo"]
@@ -287,16 +289,18 @@ def _bad_inputs(tmp_path):
                                "not a directory"),
         "import of a missing file": (["export", str(tmp_path / "n"), "--import", "--out", str(tmp_path / "x.jsonl")],
                                      "no such file"),
-        "import of a binary file": (["export", str(tmp_path / "n"), "--import", "--out", str(tmp_path / "binary.jsonl")],
-                                    "not UTF-8"),
-        "import of an unknown suffix": (["export", str(tmp_path / "n"), "--import", "--out", ts], "unknown dataset format"),
-        "missing task set": (["export", str(tmp_path / "nope"), "--out", str(tmp_path / "o.jsonl")], "no such task set"),
+        "import of a binary file": (
+            ["export", str(tmp_path / "n"), "--import", "--out", str(tmp_path / "binary.jsonl")], "not UTF-8"),
+        "import of an unknown suffix": (
+            ["export", str(tmp_path / "n"), "--import", "--out", ts], "unknown dataset format"),
+        "missing task set": (
+            ["export", str(tmp_path / "nope"), "--out", str(tmp_path / "o.jsonl")], "no such task set"),
     }
 
 
 @pytest.mark.parametrize("case", ["out is a directory", "out has no parent", "repo out is a file",
                                   "import of a missing file", "import of a binary file", "import of an unknown suffix",
-                                  "missing task set"])  # fmt: skip
+                                  "missing task set"])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, case):
     """Every bad input to export is one `error:` line, exit 2, no traceback, nothing written."""
     args, message = _bad_inputs(tmp_path)[case]
@@ -320,7 +324,7 @@ def test_a_read_only_destination_is_one_line(tmp_path):
     write_set(tmp_path / "ts", sample_task())
     (tmp_path / "ro").mkdir()
     probe = subprocess.run(["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(tmp_path / "ro"), str(tmp_path / "ro"),
-                            "true"], capture_output=True)  # fmt: skip
+                            "true"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip(f"bubblewrap cannot mount here: {probe.stderr.decode(errors='replace').strip()}")
     code = "import sys; from cli import main; sys.argv[0] = 'loopctl'; main()"
@@ -328,7 +332,7 @@ def test_a_read_only_destination_is_one_line(tmp_path):
         done = subprocess.run(["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(tmp_path / "ro"), str(tmp_path / "ro"),
                                sys.executable, "-c", code, "export", str(tmp_path / "ts"), "--format", fmt,
                                "--out", str(tmp_path / "ro" / out)], capture_output=True, text=True,
-                              cwd=os.path.dirname(os.path.dirname(__file__)))  # fmt: skip
+                              cwd=os.path.dirname(os.path.dirname(__file__)))
         assert done.returncode == 2, done.stderr
         assert done.stderr.strip() == f"error: {tmp_path / 'ro'}: not writable"
     assert list((tmp_path / "ro").iterdir()) == []
@@ -350,13 +354,13 @@ def test_a_full_disk_keeps_the_previous_export(tmp_path, fmt, out):
     good = _loopctl("export", str(tmp_path / "ts"), "--format", fmt, "--out", str(tmp_path / out), cwd=root)
     assert good.returncode == 0, good.stderr
     before = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / out).rglob("*") if p.is_file()} \
-        if fmt == "swebench-repo" else {out: (tmp_path / out).read_bytes()}  # fmt: skip
+        if fmt == "swebench-repo" else {out: (tmp_path / out).read_bytes()}
     write_set(tmp_path / "ts", sample_task(problem_statement="x" * 50_000, repo_url="https://x.invalid/a"))
     done = _loopctl("export", str(tmp_path / "ts"), "--format", fmt, "--out", str(tmp_path / out), cwd=root,
-                    preexec_fn=_file_size_limit(20_000))  # fmt: skip
+                    preexec_fn=_file_size_limit(20_000))
     assert done.returncode == 2, done.stderr
     assert "previous export is unchanged" in done.stderr and "Traceback" not in done.stderr
     after = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / out).rglob("*") if p.is_file()} \
-        if fmt == "swebench-repo" else {out: (tmp_path / out).read_bytes()}  # fmt: skip
+        if fmt == "swebench-repo" else {out: (tmp_path / out).read_bytes()}
     assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["gitconfig", "home", "ts", out])  # no temporaries

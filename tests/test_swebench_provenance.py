@@ -20,7 +20,8 @@ def test_version_comes_from_the_commits_packaging_metadata(sample_repo, sample_c
         ({"setup.cfg": "[metadata]\nname = x\nversion = 3.1.4\n"}, "3.1.4"),
         ({"setup.py": "from setuptools import setup\nsetup(name='x', version='2.0.1')\n"}, "2.0.1"),
         ({"pyproject.toml": '[tool.poetry]\nname = "x"\nversion = "1.2"\n'}, "1.2"),
-        ({"pyproject.toml": '[project]\nname = "x"\ndynamic = ["version"]\n', "src/x/__init__.py": '__version__ = "4.5.6"\n'},
+        ({"pyproject.toml": '[project]\nname = "x"\ndynamic = ["version"]\n',
+          "src/x/__init__.py": '__version__ = "4.5.6"\n'},
          "4.5.6"),
     ],
 )

@@ -54,7 +54,7 @@ def test_every_row_builds_a_test_spec(exported):
     assert all(row["environment"]["python"].startswith("3.") for row in rows)  # Python stays in environment
     # no public home: repo_url stays empty; the clone it was mined from rides along as loopctl's repo_source
     assert all(row["repo_url"] == "" and row["repo_source"] == exported[2][row["instance_id"]].repo_source
-               for row in rows)  # fmt: skip
+               for row in rows)
 
 
 def test_the_task_repo_passes_check_task_repo(exported):
@@ -82,7 +82,7 @@ def _test_part(spec) -> str:
 def _run_script(script: str, cwd: Path, python_bin: Path, log: Path) -> None:
     """Run a bash script as the harness does (stdout and stderr in one log), ``python`` from ``python_bin``."""
     env = {"PATH": f"{python_bin}{os.pathsep}{os.environ['PATH']}", "HOME": os.environ["HOME"],
-           "GIT_CONFIG_GLOBAL": os.environ["GIT_CONFIG_GLOBAL"]}  # fmt: skip
+           "GIT_CONFIG_GLOBAL": os.environ["GIT_CONFIG_GLOBAL"]}
     done = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     log.write_bytes(done.stdout)
 
@@ -124,7 +124,7 @@ def test_a_whole_eval_script_runs_in_a_clone_of_the_bundle(exported, tmp_path):
     testbed = tmp_path / "testbed"
     subprocess.run(["git", "clone", "--quiet", str(task_dir / "repo.bundle"), str(testbed)], check=True)
     tips = subprocess.run(["git", "log", "--all", "--format=%H"], cwd=testbed, capture_output=True, text=True,
-                          check=True).stdout.split()  # fmt: skip
+                          check=True).stdout.split()
     assert tips[0] == task.base_commit and task.fix_commit not in tips  # no future in the image
     subprocess.run(["git", "apply", "-"], cwd=testbed, input=task.patch.encode(), check=True)  # the harness's step
     scratch = tmp_path / "venv"
@@ -164,7 +164,7 @@ def test_one_image_builds_and_its_eval_script_resolves_the_gold_patch(exported, 
         (tmp_path / "eval.sh").write_text(spec.eval_script)
         done = subprocess.run(["docker", "run", "--rm", "-v", f"{tmp_path}:/work:ro", spec.image, "bash", "-c",
                                "git apply /work/gold.patch && bash /work/eval.sh"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         log = tmp_path / "test_output.txt"
         log.write_bytes(done.stdout)
         assert _grade(spec, log, tasks[instance_id].patch)["resolved"], done.stdout.decode(errors="replace")[-3000:]

@@ -49,7 +49,7 @@ def junit(test_outcome: Outcome = Outcome.PASSED, canaries: bool = True) -> dict
 
 def evidence(raw: bytes, results=None, exit_code: int | None = 1, **kw) -> Evidence:
     return Evidence(witness=parse_channel(raw), junit=junit() if results is None else results, exit_code=exit_code,
-                    root=ROOT, before=kw.pop("before", {"tests/test_a.py": "h1"}), **kw)  # fmt: skip
+                    root=ROOT, before=kw.pop("before", {"tests/test_a.py": "h1"}), **kw)
 
 
 def test_an_honest_run_has_no_findings():
@@ -118,7 +118,7 @@ def test_an_exit_code_that_differs_from_pytests_own_status():
 
 def test_wrong_or_missing_canaries():
     flipped = honest().replace(json.dumps(report(FAIL, "call", "failed")).encode(),
-                               json.dumps(report(FAIL, "call", "passed")).encode())  # fmt: skip
+                               json.dumps(report(FAIL, "call", "passed")).encode())
     assert f"the canary test {CANARY_FAIL} came out passed, not failed" in findings(evidence(flipped))
     cut = b"".join(line + b"\n" for line in honest().splitlines() if b"canary" not in line)
     assert f"the canary test {CANARY_PASS} never ran" in findings(evidence(cut))
@@ -178,7 +178,7 @@ def test_config_search_follows_pytests_order_and_sections(tmp_path):
     ws = _tree(tmp_path / "ws", {
         "tests/test_a.py": "", "setup.cfg": "[tool:pytest]\naddopts = -q\n", "tox.ini": "[tox]\n",
         "pyproject.toml": "[project]\nname = 'x'\n",
-    })  # fmt: skip
+    })
     assert find_config(ws, ["tests/test_a.py::t"]) == ws / "setup.cfg"  # tox.ini has no [pytest]
     (ws / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-q'\n")
     assert find_config(ws, ["tests/test_a.py"]) == ws / "pyproject.toml"
@@ -205,10 +205,10 @@ def test_read_only_set_is_the_run_and_what_shapes_it(tmp_path):
     ws = _tree(tmp_path / "ws", {
         "tests/test_a.py": "", "tests/helpers.py": "", "tests/data.json": "", "tests/conftest.py": "",
         "tests/unit/test_b.py": "", "conftest.py": "", "src/pkg/__init__.py": "", "setup.cfg": "",
-    })  # fmt: skip
+    })
     chosen = read_only_files(ws, ["tests/test_a.py"], ws / "setup.cfg", ["tests/data.json"])
     assert set(chosen) == {"tests/test_a.py", "tests/helpers.py", "tests/conftest.py", "conftest.py",
-                           "setup.cfg", "tests/data.json"}  # fmt: skip
+                           "setup.cfg", "tests/data.json"}
 
 
 def test_the_plugin_and_the_parser_name_the_canaries_alike():
@@ -220,7 +220,7 @@ def test_the_plugin_and_the_parser_name_the_canaries_alike():
     source = (taskset.runner.PLUGIN_DIR / "loopctl_pytest_plugin.py").read_text()
     names = {node.targets[0].id: node.value.value for node in ast.parse(source).body
              if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
-             and isinstance(node.targets[0], ast.Name)}  # fmt: skip
+             and isinstance(node.targets[0], ast.Name)}
     assert (names["CANARY_PASS"], names["CANARY_FAIL"]) == (CANARY_PASS, CANARY_FAIL)
 
 
@@ -231,12 +231,12 @@ def test_code_from_outside_the_workspace_and_the_environment_is_foreign():
     raw = honest(hooks=[{"hook": "pytest_runtest_makereport", "file": "/tmp/run/tmp/helpers.py"},
                         {"hook": "pytest_runtest_makereport", "file": "/env/lib/site-packages/plug.py"},
                         {"hook": "pytest_configure", "file": f"{ROOT}/src/plugin.py", "entry_point": True}],
-                 origins=[{"nodeid": T, "file": "/usr/lib/python3.11/unittest/mock.py"}])  # fmt: skip
+                 origins=[{"nodeid": T, "file": "/usr/lib/python3.11/unittest/mock.py"}])
     found = findings(evidence(raw, trusted=("/env", "/usr/lib/python3.11"), suspects=frozenset({"src/plugin.py"})))
     assert found == ["a pytest_runtest_makereport hook was installed from /tmp/run/tmp/helpers.py"]
     swapped = honest(origins=[{"nodeid": T, "file": f"{ROOT}/calc.py"}])
     assert findings(evidence(swapped, suspects=frozenset({"calc.py"}))) == [
         f"{T}: its function's code comes from calc.py"]
     forged = honest(replaced=[{"name": "_pytest.runner:call_and_report", "file": "/env/_pytest/runner.py",
-                               "forged": True}])  # fmt: skip
+                               "forged": True}])
     assert any("lies about its origin" in f for f in findings(evidence(forged, trusted=("/env",))))

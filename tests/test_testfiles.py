@@ -36,7 +36,10 @@ from taskset.testfiles import DEFAULT, TestFileConventions, is_test_path
     ],
 )
 def test_is_test_path_table(path, expected):
-    """A path under tests/, test/ or testing/ is a test (data files too); so is test_*.py, *_test.py, conftest.py anywhere."""
+    """A path under tests/, test/ or testing/ is a test (data files too).
+
+    So is test_*.py, *_test.py or conftest.py anywhere.
+    """
     assert is_test_path(path) is expected
 
 

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import GitRepo
 
+from conftest import GitRepo
 from taskset.errors import EditRefused, PatchError, RepositoryError
 from taskset.record import Task
 from taskset.repos import mirror
@@ -242,7 +242,8 @@ def test_edits_to_tests_refused(ws):
 def test_diff_touching_tests_refused(project, ws):
     """A diff that touches a test file is refused whole, even when it also fixes the source."""
     cheat = project.gold + (
-        "--- a/tests/test_calc.py\n+++ b/tests/test_calc.py\n@@ -1 +1 @@\n-from src.calc import add\n+add = lambda a, b: a + b\n"
+        "--- a/tests/test_calc.py\n+++ b/tests/test_calc.py\n@@ -1 +1 @@\n"
+        "-from src.calc import add\n+add = lambda a, b: a + b\n"
     )
     with pytest.raises(EditRefused) as info:
         ws.apply_patch(cheat)
@@ -324,7 +325,8 @@ def test_new_file_deletion_and_rename(ws):
         "@@ -0,0 +1 @@\n+ADDED = True\n"
         "diff --git a/README.md b/README.md\ndeleted file mode 100644\n--- a/README.md\n+++ /dev/null\n"
         "@@ -1 +0,0 @@\n-calc\n"
-        "diff --git a/src/other.py b/src/renamed.py\nsimilarity index 100%\nrename from src/other.py\nrename to src/renamed.py\n"
+        "diff --git a/src/other.py b/src/renamed.py\nsimilarity index 100%\n"
+        "rename from src/other.py\nrename to src/renamed.py\n"
     )
     assert set(ws.apply_patch(diff)) == {"src/added.py", "README.md", "src/other.py", "src/renamed.py"}
     assert (ws.path / "src/added.py").read_text() == "ADDED = True\n"
@@ -393,7 +395,8 @@ def test_clear_bytecode(ws):
 def test_restore_test_files(ws):
     """restore_test_files undoes a candidate's changes to test-patch paths: edited, deleted, re-added."""
     ws.apply_edits(
-        {"tests/test_calc.py": "def test_add():\n    pass\n", "tests/data/new.txt": None, "tests/data/old.txt": "back\n"},
+        {"tests/test_calc.py": "def test_add():\n    pass\n", "tests/data/new.txt": None,
+         "tests/data/old.txt": "back\n"},
         allow_tests=True,
     )
     ws.restore_test_files()

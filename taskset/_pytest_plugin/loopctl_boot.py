@@ -80,8 +80,9 @@ def main():
     except (KeyError, ValueError, OSError):
         pass
     _apply_limits(spec.get("limits", {}))
-    import pytest  # noqa: F401  -- from the environment, before any workspace path is importable
     import _pytest.config  # noqa: F401
+    import pytest  # noqa: F401  -- from the environment, before any workspace path is importable
+
     import loopctl_pytest_plugin
 
     # Plugin autoloading reads package metadata along sys.path: it is switched off, and the

@@ -189,7 +189,7 @@ def hooks(config, entry_point_plugins):
     return found
 
 
-_reference_cache = {}
+_reference_cache: dict = {}
 
 
 def _reference_codes(path, rewritten, config):
@@ -214,8 +214,6 @@ def _reference_codes(path, rewritten, config):
 
 def _compile(path, rewritten, config):
     if rewritten:
-        from _pytest.assertion import rewrite
-
         result = _PRISTINE_REWRITE(path, config)
         return result[1] if isinstance(result, tuple) else result
     with open(path, "rb") as handle:
@@ -287,7 +285,7 @@ def _pristine_rewrite():
 _PRISTINE_REWRITE = _pristine_rewrite()
 
 
-class Seal(object):
+class Seal:
     """The checks above and the plugin's own functions, as they were at import.
 
     The plugin calls the checks through a Seal bound into its hooks' defaults, so replacing a

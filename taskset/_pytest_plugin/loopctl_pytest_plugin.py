@@ -37,21 +37,21 @@ from loopctl_integrity import replaced as _replaced
 from loopctl_integrity import test_origin as _test_origin
 from loopctl_integrity import test_problem as _test_problem
 
-ENVIRONMENT_PLUGINS = []
+ENVIRONMENT_PLUGINS: list = []
 """(name, "module[:attr]") of the environment's pytest11 entry points, filled in by loopctl_boot."""
-NONCE = []
+NONCE: list = []
 """The run's secret (one item, from loopctl_boot): records without it are not ours to the parent."""
 
 CANARY_PASS = "loopctl-canary-pass"
 CANARY_FAIL = "loopctl-canary-fail"
 
 _PRISTINE = integrity.snapshot()
-_altered = []
+_altered: list = []
 """(node id, why) for each test whose function was not its module's own when it ran."""
-_origins = []
+_origins: list = []
 """(node id, file) for each test whose function's code came from another file than its module."""
 _SEAL = integrity.Seal()
-_entry_point_plugins = []
+_entry_point_plugins: list = []
 
 
 # --- options --------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ def pytest_addoption(parser):
                     help="add a must-pass and a must-fail test and check pytest's reporting is intact")
 
 
-_environment_plugins_loaded = []
+_environment_plugins_loaded: list = []
 
 
 def pytest_plugin_registered(plugin, manager):
@@ -87,7 +87,7 @@ def pytest_plugin_registered(plugin, manager):
         _entry_point_plugins.append(loaded)
 
 
-class _Channel(object):
+class _Channel:
     """JSON lines to the parent; one os.write per line (atomic on a pipe up to PIPE_BUF)."""
 
     def __init__(self, fd, nonce):
@@ -114,7 +114,7 @@ def pytest_configure(config):
     if fd and not hasattr(config, "workerinput"):
         _channel = _Channel(int(fd), NONCE.pop() if NONCE else "")
         plugins = []
-        for plugin, dist in config.pluginmanager.list_plugin_distinfo():
+        for plugin, _dist in config.pluginmanager.list_plugin_distinfo():
             plugins.append(integrity.code_file(plugin) or getattr(plugin, "__file__", "") or "")
         _channel.send(k="start", pid=os.getpid(), pytest=pytest.__version__, entry_points=plugins)
 
