@@ -92,11 +92,16 @@ def ensure_environment(
     ready = _load(final, key, source)
     if ready:
         return ready
+    _raise_remembered_failure(final.parent, key)
     final.parent.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(str(final.parent / f"{key}.lock"), timeout=timeout):
-            # another process may have finished the same build while we waited
-            return _load(final, key, source) or _build(final, key, source, interp, plan, first_rung, timeout)
+            # another process may have finished (or failed) the same build while we waited
+            ready = _load(final, key, source)
+            if ready:
+                return ready
+            _raise_remembered_failure(final.parent, key)
+            return _build(final, key, source, interp, plan, first_rung, timeout)
     except Timeout:
         raise EnvironmentBuildError(f"timed out waiting for another build of {final}", step="lock") from None
 
@@ -161,6 +166,42 @@ def fingerprint(source: Path, interp: pythons.Interpreter, plan: Plan, first_run
     return _sha(json.dumps(payload, sort_keys=True).encode())[:32]
 
 
+FAILED_SUFFIX = ".failed.json"
+"""``envs/<fingerprint>.failed.json``: every rung of the ladder failed for this fingerprint."""
+
+
+def _remember_failure(parent: Path, key: str, exc: EnvironmentBuildError) -> None:
+    """Record a build that failed on its own merits, so the same fingerprint is not built again.
+
+    The fingerprint fixes the interpreter, the dependency files, the pins and the recipe, so a
+    compile error or an unsatisfiable pin fails the same way next time (an old commit's sdist
+    with no wheel for this interpreter costs minutes per try). The machine's failures (an index
+    out of reach, a full disk) are InfrastructureErrors and timeouts depend on the machine's
+    speed: neither is remembered.
+    """
+    record = {"message": str(exc), "step": exc.step, "output": exc.output,
+              "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    try:
+        write_atomic(parent / f"{key}{FAILED_SUFFIX}", json.dumps(record, indent=2) + "\n")
+    except OSError as err:  # a cache we cannot write to only costs the next run a rebuild
+        _log.warning("cannot remember the failed build %s: %s", key, err)
+
+
+def _raise_remembered_failure(parent: Path, key: str) -> None:
+    """Raise the remembered EnvironmentBuildError of this fingerprint, if a build of it failed before."""
+    path = parent / f"{key}{FAILED_SUFFIX}"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        message, step, output = str(record["message"]), str(record.get("step", "")), str(record.get("output", ""))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, KeyError, TypeError):  # a torn or damaged record: build again
+        path.unlink(missing_ok=True)
+        return
+    raise EnvironmentBuildError(f"{message} (remembered from {record.get('when', 'an earlier build')}; "
+                                f"delete {path} to try again)", output=output, step=step)
+
+
 def _build(
     final: Path, key: str, source: Path, interp: pythons.Interpreter, plan: Plan, first_rung: str, timeout: float
 ) -> Environment:
@@ -174,10 +215,12 @@ def _build(
     installer = Installer(interp.path, tmp, log, time.monotonic() + timeout, interp.version)
     try:
         remedy, frozen = installer.build(plan, source, first_rung)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if log.exists():
             os.replace(log, final.parent / f"{key}.failed.log")
+        if isinstance(exc, EnvironmentBuildError) and not exc.timed_out:
+            _remember_failure(final.parent, key, exc)
         raise
     spec = EnvironmentSpec(
         python=interp.version,

@@ -91,9 +91,11 @@ class EditRefused(TasksetError):
 class EnvironmentBuildError(TasksetError):
     """An environment could not be built; ``output`` holds the installer's trimmed output."""
 
-    def __init__(self, message: str, output: str = "", step: str = ""):
+    def __init__(self, message: str, output: str = "", step: str = "", timed_out: bool = False):
         self.output = output
         self.step = step
+        self.timed_out = timed_out
+        """The build ran out of time: the machine's speed had a say, so it is not remembered."""
         super().__init__(message)
 
 

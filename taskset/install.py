@@ -262,7 +262,7 @@ class Installer:
         """Run uv (or, with ``tool=False``, ``args`` as is); on failure raise EnvironmentBuildError."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            raise EnvironmentBuildError("environment build timed out", output="", step=step)
+            raise EnvironmentBuildError("environment build timed out", output="", step=step, timed_out=True)
         command = [self.uv, *args] if tool else list(args)
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH")}
         # setuptools < 60 defaults to the stdlib distutils, which Python 3.12 removed; its own copy works
@@ -277,7 +277,7 @@ class Installer:
             out, err = proc.communicate()
             self._log(command, err + out, "timed out")
             raise EnvironmentBuildError(f"environment build timed out ({step})", output=trim(err + out),
-                                        step=step) from None
+                                        step=step, timed_out=True) from None
         except BaseException:
             # Ctrl-C or SIGTERM reaches only our process group (uv has its own session): stop uv
             # with us, or it keeps building into the cache after we are gone

@@ -201,6 +201,34 @@ def test_build_timeout_kills_and_cleans_up(tmp_path):
     key = fingerprint(source, interp, plan, rung)
     assert not (cache_dir() / "envs" / key).exists()
     assert not [p for p in (cache_dir() / "envs").iterdir() if p.name.startswith(f".{key}")]
+    assert not (cache_dir() / "envs" / f"{key}.failed.json").exists(), "a timeout is the machine's: not remembered"
+
+
+def test_a_build_that_failed_on_its_merits_is_remembered_not_retried(tmp_path):
+    """Every rung failed for a fingerprint (here an unsatisfiable pin): the next request for the
+    same fingerprint fails at once with the same output instead of paying for the build again;
+    deleting the record it names builds again."""
+    source = write_minimal_project(tmp_path / "proj", name="neverbuilds")
+    spec = EnvironmentSpec(python=pythons.interpreter().version, requirements=("pytest==0.0.1",))
+    with pytest.raises(EnvironmentBuildError) as first:
+        ensure_environment(source, spec=spec)
+    assert "remembered" not in str(first.value)
+    interp = pythons.interpreter()
+    key = fingerprint(source, interp, *make_plan(source, interp, None, spec))
+    log = cache_dir() / "envs" / f"{key}.failed.log"
+    built = log.stat().st_mtime_ns
+
+    with pytest.raises(EnvironmentBuildError) as again:
+        ensure_environment(source, spec=spec)
+    assert "remembered" in str(again.value) and "delete" in str(again.value)
+    assert again.value.output == first.value.output and again.value.step == first.value.step
+    assert log.stat().st_mtime_ns == built, "the installer ran again"
+
+    (cache_dir() / "envs" / f"{key}.failed.json").unlink()
+    with pytest.raises(EnvironmentBuildError) as retried:
+        ensure_environment(source, spec=spec)
+    assert "remembered" not in str(retried.value)
+    assert log.stat().st_mtime_ns != built
 
 
 def test_missing_source_tree_is_an_error(tmp_path):
