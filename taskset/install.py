@@ -59,7 +59,10 @@ INFRA = (
 )
 
 FAILURE_KINDS = (
-    # (kind, pattern): first match wins; build failures climb the ladder, the rest fail at once
+    # (kind, pattern): first match wins; build failures climb the ladder, the rest fail at once.
+    # A C extension written against C-API this interpreter removed (longintrepr.h went in 3.11,
+    # tp_print in 3.9) fails the same way on every rung: only another interpreter helps.
+    ("interpreter", re.compile(r"longintrepr\.h: No such file|has no member named .tp_print.")),
     ("build", re.compile(r"Failed to build|build backend|Build backend|subprocess-exited-with-error|"
                          r"setup\.py|Failed to download and build|error: command '|wheel file ?name|"
                          r"invalid (?:wheel )?filename|Failed to (?:install|read) wheel")),

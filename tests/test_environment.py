@@ -260,3 +260,17 @@ def test_an_interrupted_build_leaves_no_installer_running(tmp_path, signum):
         assert child.wait(timeout=120) != 0
         assert "KeyboardInterrupt" in child.stderr.read()
     assert not Path(f"/proc/{installer}").exists(), "the installer outlived the interrupted build"
+
+
+def test_a_build_against_c_api_the_interpreter_removed_does_not_climb_the_ladder(tmp_path):
+    """A compile error only another interpreter can fix (``longintrepr.h`` is gone since 3.11) fails
+    at the first rung: the other rungs would rebuild the same extension the same way, minutes each."""
+    source = tmp_path / "proj"
+    source.mkdir()
+    (source / "setup.py").write_text(
+        "import sys\nsys.stderr.write('ext.c:212:12: fatal error: longintrepr.h: No such file or directory\\n')\n"
+        "sys.exit(1)\n")
+    with pytest.raises(EnvironmentBuildError) as caught:
+        ensure_environment(source, resolution_date=PROJECT_ENV_DATE)
+    assert "longintrepr.h" in caught.value.output
+    assert caught.value.step.split(":")[0] == "normal", caught.value.step
