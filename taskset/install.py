@@ -168,6 +168,7 @@ class Installer:
                 continue
             self.check(plan)
             self.drop_broken_plugins()
+            self.compile_bytecode()
             return rung, self.freeze(plan.project_name)
         raise AssertionError("unreachable: the last rung raises")
 
@@ -247,6 +248,19 @@ class Installer:
         if broken:
             self.run(["pip", "uninstall", "--python", str(self.python), *broken], "drop-broken-plugins")
         return broken
+
+    def compile_bytecode(self) -> None:
+        """Compile the environment's modules once, at build time.
+
+        Test runs are read-only on the environment (and ``-B``), so without bytecode every run
+        compiles pytest and every dependency it imports again: ~0.5 s of each httpx run's start.
+        Bytecode is derived data (the manifest skips ``__pycache__``): a file that does not
+        compile (Python 2 syntax in an old package) just stays source, as does a Python whose
+        compileall lacks ``-j``.
+        """
+        with contextlib.suppress(EnvironmentBuildError):
+            self.run([str(self.python), "-m", "compileall", "-q", "-j", "0", str(self.venv / "lib")], "bytecode",
+                     tool=False)
 
     def freeze(self, project_name: str) -> tuple[str, ...]:
         """``uv pip freeze`` less the project itself (a local path no rebuild would find)."""

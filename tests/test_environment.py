@@ -274,3 +274,16 @@ def test_a_build_against_c_api_the_interpreter_removed_does_not_climb_the_ladder
         ensure_environment(source, resolution_date=PROJECT_ENV_DATE)
     assert "longintrepr.h" in caught.value.output
     assert caught.value.step.split(":")[0] == "normal", caught.value.step
+
+
+def test_an_environment_is_built_with_bytecode(python_project_env):
+    """Runs cannot write to the environment, so its modules are compiled once when it is built:
+    pytest's own modules load from bytecode, and the environment still verifies as undamaged."""
+    from taskset import envcheck
+
+    env = python_project_env
+    found = run_python(env, "import pytest, _pytest.main, importlib.util; "
+                            "print(importlib.util.cache_from_source(_pytest.main.__file__))")
+    assert Path(found).is_file(), found
+    marker = json.loads((env.path / MARKER).read_text())
+    assert envcheck.damage(env.path, marker["manifest"], env.spec.requirements) == ""
