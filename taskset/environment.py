@@ -198,8 +198,13 @@ def _raise_remembered_failure(parent: Path, key: str) -> None:
     except (OSError, ValueError, KeyError, TypeError):  # a torn or damaged record: build again
         path.unlink(missing_ok=True)
         return
-    raise EnvironmentBuildError(f"{message} (remembered from {record.get('when', 'an earlier build')}; "
-                                f"delete {path} to try again)", output=output, step=step)
+    # the same message as the first time, so a rejection or verdict reads the same however often
+    # it is met; where it came from is on the exception (and in docs/environments.md)
+    error = EnvironmentBuildError(message, output=output, step=step)
+    error.remembered = path
+    _log.info("environment %s failed before (%s): not built again; delete %s to retry", key,
+              record.get("when", "?"), path)
+    raise error
 
 
 def _build(

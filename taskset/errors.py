@@ -20,6 +20,7 @@ One root, so a caller can catch everything taskset raises::
 from __future__ import annotations
 
 import enum
+from pathlib import Path
 
 
 class TasksetError(Exception):
@@ -96,6 +97,8 @@ class EnvironmentBuildError(TasksetError):
         self.step = step
         self.timed_out = timed_out
         """The build ran out of time: the machine's speed had a say, so it is not remembered."""
+        self.remembered: Path | None = None
+        """The record of an earlier identical build's failure this one was answered from (not built)."""
         super().__init__(message)
 
 
