@@ -25,6 +25,17 @@ def session_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("loopctl-cache")
 
 
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Loop Tester",
+    "GIT_AUTHOR_EMAIL": "tester@example.invalid",
+    "GIT_COMMITTER_NAME": "Loop Tester",
+    "GIT_COMMITTER_EMAIL": "tester@example.invalid",
+    "GIT_AUTHOR_DATE": "2024-03-01T12:00:00+00:00",
+    "GIT_COMMITTER_DATE": "2024-03-01T12:00:00+00:00",
+}
+"""The commit identity and dates every test repository is made with (reproducible shas)."""
+
+
 @pytest.fixture(autouse=True)
 def hermetic(monkeypatch, tmp_path, session_cache):
     """Pin what makes runs differ between machines; strip what must never leak into tests."""
@@ -32,12 +43,7 @@ def hermetic(monkeypatch, tmp_path, session_cache):
         if name.endswith(SECRET_SUFFIXES) or (name.startswith(("GIT_", "LOOPCTL_")) and name not in KEPT):
             monkeypatch.delenv(name, raising=False)
     identity = {
-        "GIT_AUTHOR_NAME": "Loop Tester",
-        "GIT_AUTHOR_EMAIL": "tester@example.invalid",
-        "GIT_COMMITTER_NAME": "Loop Tester",
-        "GIT_COMMITTER_EMAIL": "tester@example.invalid",
-        "GIT_AUTHOR_DATE": "2024-03-01T12:00:00+00:00",
-        "GIT_COMMITTER_DATE": "2024-03-01T12:00:00+00:00",
+        **GIT_IDENTITY,
         "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"),
         "GIT_CONFIG_NOSYSTEM": "1",
         "LOOPCTL_CACHE": str(session_cache / "loopctl"),
@@ -242,12 +248,7 @@ def ray_cluster(tmp_path_factory, session_cache):
         "HOME": str(home),
         "GIT_CONFIG_GLOBAL": str(home / "gitconfig"),
         "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Loop Tester",
-        "GIT_AUTHOR_EMAIL": "tester@example.invalid",
-        "GIT_COMMITTER_NAME": "Loop Tester",
-        "GIT_COMMITTER_EMAIL": "tester@example.invalid",
-        "GIT_AUTHOR_DATE": "2024-03-01T12:00:00+00:00",
-        "GIT_COMMITTER_DATE": "2024-03-01T12:00:00+00:00",
+        **GIT_IDENTITY,
     }
     (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     with pytest.MonkeyPatch.context() as patch:

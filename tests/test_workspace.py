@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GitRepo
+from conftest import GIT_IDENTITY, GitRepo
 from taskset.errors import EditRefused, PatchError, RepositoryError
 from taskset.record import Task
 from taskset.repos import mirror
@@ -46,12 +46,7 @@ class Project:
 def project(tmp_path_factory, session_cache):
     """A mirrored project with base and fix commits, built once per module (tests never change it)."""
     pinned = {
-        "GIT_AUTHOR_NAME": "Loop Tester",
-        "GIT_AUTHOR_EMAIL": "tester@example.invalid",
-        "GIT_COMMITTER_NAME": "Loop Tester",
-        "GIT_COMMITTER_EMAIL": "tester@example.invalid",
-        "GIT_AUTHOR_DATE": "2024-03-01T12:00:00+00:00",
-        "GIT_COMMITTER_DATE": "2024-03-01T12:00:00+00:00",
+        **GIT_IDENTITY,
         "GIT_CONFIG_GLOBAL": os.devnull,
         "GIT_CONFIG_NOSYSTEM": "1",
         "LOOPCTL_CACHE": str(session_cache / "loopctl"),
