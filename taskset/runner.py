@@ -258,6 +258,12 @@ def _split_files(root: Path, tests: Sequence[str]) -> tuple[list[str], set[str]]
     return files, absent
 
 
+NO_CACHE = ("-p", "no:cacheprovider", "-p", "no:stepwise")
+"""pytest without its cache (nothing of one run may reach the next). stepwise goes too: pytest
+3.10's writes to the cache at session end and died without it, so an honest run lost its closing
+record and read as tampered (cachetools on Python 3.7)."""
+
+
 def _pytest_args(root: Path, files: list[str], select: Path, junit: Path, config: Path, channel_fd: int) -> list[str]:
     return [
         "-p", "loopctl_pytest_plugin",
@@ -267,10 +273,7 @@ def _pytest_args(root: Path, files: list[str], select: Path, junit: Path, config
         f"--junitxml={junit}",
         "-o", "junit_family=xunit1",
         "--continue-on-collection-errors",
-        "-p", "no:cacheprovider",
-        # pytest 3.10's stepwise writes to the cache at session end, with no cache: an honest run
-        # would die before its closing record and read as tampered (cachetools on Python 3.7)
-        "-p", "no:stepwise",
+        *NO_CACHE,
         f"--rootdir={root}",
         f"--confcutdir={root}",
         "-c", str(config),

@@ -14,15 +14,14 @@ import shlex
 
 from taskset.diffpaths import patch_paths
 from taskset.record import Task
-from taskset.runner import PINNED_ENV
+from taskset.runner import NO_CACHE, PINNED_ENV
 
 WORKDIR = "/testbed"
 """Where SWE-bench images keep the repository."""
 START_MARKER = ">>>>> Start Test Output"
 END_MARKER = ">>>>> End Test Output"
 PINS_FILE = "/tmp/loopctl-requirements.txt"
-TEST_OPTIONS = ("-rA", "-p", "no:cacheprovider", "-p", "no:stepwise", "--continue-on-collection-errors")
-"""``no:stepwise`` with ``no:cacheprovider``: pytest 3.10's stepwise needs the cache at session end."""
+TEST_OPTIONS = ("-rA", *NO_CACHE, "--continue-on-collection-errors")
 """``-rA`` prints one ``STATUS node-id`` line per test, which is what the pytest log parser reads."""
 
 
