@@ -3,7 +3,7 @@
 Each command's section is marked; the library it calls raises its own errors (TasksetError,
 MinerError, CalibrateError, HarnessError) or an OSError, which become one line on stderr and exit
 code 2. Ctrl-C and SIGTERM keep what finished and exit 130. Long work reports to a
-``taskset.progress.Progress``; :class:`TerminalProgress` draws it here.
+``taskset.jobs.progress.Progress``; :class:`TerminalProgress` draws it here.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def echo_json(data) -> None:
 
 
 class TerminalProgress:
-    """The library's Progress (taskset.progress) drawn with rich on stderr.
+    """The library's Progress (taskset.jobs.progress) drawn with rich on stderr.
 
     The bar shows only on a terminal and never with ``--json``; notes are always printed.
     """
@@ -285,7 +285,7 @@ def mine_cmd(repo, repos_file, out, since, until, commits, branch, merges, max_c
     from miner import MineConfig, ValidateConfig, conventions, mine
     from miner.run import default_out
     from miner.source import read_repo_list
-    from taskset.pool import Backend
+    from taskset.jobs.pool import Backend
 
     validate = ValidateConfig(reruns=reruns, timeout=timeout, conventions=conventions(test_dirs, test_globs),
                               **({"python": python} if python else {}))
@@ -333,7 +333,7 @@ def calibrate_cmd(taskset_dir: Path, runs: int, jobs: int | None, backend: str, 
     stopped; the summary is printed and written to TASKSET_DIR/calibration.json.
     """
     from calibrate import CalibrateConfig, calibrate, format_summary
-    from taskset.pool import Backend
+    from taskset.jobs.pool import Backend
 
     ladder: tuple = ()
     if tiers:  # resolved before any work: an unknown tier is refused at once
@@ -393,10 +393,10 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, backend, 
     failed for infrastructure reasons (server errors, timeouts, broken environments) are retried.
     """
     import harness
+    from harness.report.tables import headline, tables
+    from harness.results.summary import write_summary
     from harness.run import RunSpec, run
-    from harness.summary import write_summary
-    from harness.tables import headline, tables
-    from taskset.pool import Backend
+    from taskset.jobs.pool import Backend
 
     conf = harness.load_config(config)
     ladder = conf.select(split_csv(tiers))
@@ -435,10 +435,10 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, backend, 
 def harness_report(run_dir, config, as_json):
     """Write RUN_DIR/summary.json, report.html, report.md and predictions/, and print the tables."""
     import harness
-    from harness.records import run_tiers
-    from harness.report import write_report
-    from harness.summary import load_summary
-    from harness.tables import headline, tables
+    from harness.records.attempts import run_tiers
+    from harness.report.render import write_report
+    from harness.report.tables import headline, tables
+    from harness.results.summary import load_summary
 
     prices = harness.load_config(config).select([t.name for t in run_tiers(run_dir)]) if config else None
     html, md = write_report(run_dir, prices)
@@ -490,8 +490,8 @@ def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, g
     and the verdict says "sandbox: none"; --require-sandbox refuses instead.
     """
     import taskset
-    from taskset.evaluate import evaluate
-    from taskset.sandbox import REQUIRE_ENV
+    from taskset.evaluation.sandbox import REQUIRE_ENV
+    from taskset.evaluation.verdict import evaluate
 
     if sum((patch_file is not None, gold, empty)) != 1:
         raise click.UsageError("give exactly one of --patch FILE, --gold, --empty")

@@ -31,7 +31,7 @@ from miner.ledger import Ledger  # noqa: E402
 from miner.rejections import Reason, Rejection  # noqa: E402
 from miner.source import open_source, read_repo_list  # noqa: E402
 from miner.testconfig import conventions_by_commit  # noqa: E402
-from taskset.testfiles import DEFAULT  # noqa: E402
+from taskset.workspace.testfiles import DEFAULT  # noqa: E402
 
 
 def walk(location: str) -> dict:

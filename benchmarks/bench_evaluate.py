@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import taskset  # noqa: E402
-from taskset import sandbox  # noqa: E402
-from taskset.evaluate import evaluate  # noqa: E402
-from taskset.sandbox import SandboxKind, SandboxWarning  # noqa: E402
+from taskset.evaluation import sandbox  # noqa: E402
+from taskset.evaluation.sandbox import SandboxKind, SandboxWarning  # noqa: E402
+from taskset.evaluation.verdict import evaluate  # noqa: E402
 
 TARGET = 1.10
 ROOT = Path(__file__).resolve().parents[1]

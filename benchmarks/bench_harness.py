@@ -22,10 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import load_tiers  # noqa: E402
-from harness.loop import Context, tier_attempts  # noqa: E402
-from harness.prompts import read_sources  # noqa: E402
-from harness.providers import OracleProvider  # noqa: E402
-from harness.records import RunLog  # noqa: E402
+from harness.loop.prompts import read_sources  # noqa: E402
+from harness.loop.tier import Context, tier_attempts  # noqa: E402
+from harness.providers.factory import OracleProvider  # noqa: E402
+from harness.records.attempts import RunLog  # noqa: E402
 from taskset.record import Task  # noqa: E402
 
 TARGET = 0.5

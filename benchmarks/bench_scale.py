@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 from bench_mine import build_sample  # noqa: E402  -- benchmarks/ is sys.path[0] when run as a script
 
 from miner.run import MineConfig, mine  # noqa: E402
-from taskset import pool, raypool  # noqa: E402
-from taskset.pool import Backend  # noqa: E402
+from taskset.jobs import pool, raypool  # noqa: E402
+from taskset.jobs.pool import Backend  # noqa: E402
 
 ENGINES = (("local --jobs 1", Backend.LOCAL, 1), ("local --jobs 2", Backend.LOCAL, 2),
            ("ray, 1 worker", Backend.RAY, 1), ("ray, 2 workers", Backend.RAY, 2))

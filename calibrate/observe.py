@@ -2,7 +2,7 @@
 
 Every run but one is a plain ``taskset.evaluate`` call (a fresh workspace each). The exception is
 the same-workspace rerun, which ``evaluate`` cannot do by design; it prepares and runs its tests
-with the evaluator's own helper (``taskset.evaluate.run_task_tests``), so the two never drift.
+with the evaluator's own helper (``taskset.evaluation.verdict.run_task_tests``), so the two never drift.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import replace
 from calibrate.errors import InvalidSetting
 from calibrate.rules import Observation, Side, Variant, judge, plan, stamp
 from taskset.errors import EnvironmentBuildError, PatchError, TestRunError, WorkspaceError
-from taskset.evaluate import Verdict, VerdictProblem
-from taskset.junit import Outcome, TestResult
+from taskset.evaluation.junit import Outcome, TestResult
+from taskset.evaluation.verdict import Verdict, VerdictProblem
 from taskset.record import CalibrationStatus, Task
 
 
@@ -38,7 +38,7 @@ def calibrate_task(task: Task, *, runs: int = 3, timeout: float | None = None) -
 
 def observe(task: Task, *, runs: int = 3, timeout: float | None = None, env=None) -> list[Observation]:
     """Run the calibration plan through ``taskset.evaluate``; each call gets a fresh workspace."""
-    from taskset.evaluate import evaluate
+    from taskset.evaluation.verdict import evaluate
 
     observations = []
     for side, variant, tests in plan(task, runs):
@@ -57,8 +57,8 @@ def _run_twice(task: Task, tests: tuple[str, ...], timeout: float | None, env) -
     evaluate() always starts from a fresh workspace, which is exactly what hides a test that
     leaves state behind.
     """
-    from taskset.evaluate import run_task_tests
-    from taskset.workspace import Workspace
+    from taskset.evaluation.verdict import run_task_tests
+    from taskset.workspace.workspace import Workspace
 
     gold, again = Side.GOLD, Variant.AGAIN
     with Workspace.for_task(task) as ws:
@@ -105,8 +105,8 @@ def _failed(task: Task, status: CalibrationStatus, reason: str) -> Task:
 
 def _environment(task: Task):
     """The task's environment, rebuilt from its recorded spec (or reused from the cache)."""
-    from taskset.environment import environment_for
-    from taskset.workspace import Workspace
+    from taskset.env.environment import environment_for
+    from taskset.workspace.workspace import Workspace
 
     # the environment installs the project from its source at base_commit
     with Workspace.for_task(task) as workspace:

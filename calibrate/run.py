@@ -17,9 +17,9 @@ from calibrate.difficulty import label, needing_labels
 from calibrate.errors import InvalidSetting
 from calibrate.observe import calibrate_task
 from calibrate.summary import CalibrationSummary, summarize, write_summary
-from taskset.dirlock import exclusive
-from taskset.pool import Backend, runner
-from taskset.progress import SILENT, Progress
+from taskset.files.dirlock import exclusive
+from taskset.jobs.pool import Backend, runner
+from taskset.jobs.progress import SILENT, Progress
 from taskset.record import CalibrationStatus, Task
 from taskset.store import TaskSet
 

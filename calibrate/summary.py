@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from taskset.atomic import write_atomic
+from taskset.files.atomic import write_atomic
 from taskset.record import CalibrationStatus, Difficulty, Task
 from taskset.store import TaskSet
 

@@ -12,7 +12,6 @@ The evaluator (taskset.evaluate) is the sole judge of "done". Outcomes share one
 FailureMode is taskset's VerdictProblem extended with what can go wrong before a verdict.
 """
 
-from harness.completion import Completion, Provider, Request
 from harness.config import (
     CarryOver,
     EditFormat,
@@ -23,16 +22,17 @@ from harness.config import (
     load_tiers,
     price_warnings,
 )
-from harness.edits import Candidate, parse_answer
 from harness.errors import Cancelled, ConfigError, HarnessError, ProviderError, RunDirError, ServerCheckFailed
-from harness.loop import TierOutcome, run_tier
+from harness.loop.edits import Candidate, parse_answer
+from harness.loop.tier import TierOutcome, run_tier
 from harness.modes import FailureMode
 from harness.names import Strategy, parse_strategies
-from harness.providers import make_provider
-from harness.records import AttemptRecord, RunLog, read_attempts
-from harness.report import write_report
+from harness.providers.completion import Completion, Provider, Request
+from harness.providers.factory import make_provider
+from harness.records.attempts import AttemptRecord, RunLog, read_attempts
+from harness.report.render import write_report
+from harness.results.summary import summarize, write_summary
 from harness.run import RunResult, RunSpec, run
-from harness.summary import summarize, write_summary
 
 __all__ = [
     "AttemptRecord",

@@ -14,10 +14,10 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness.completion import Provider
 from harness.config import ProviderKind, Tier
 from harness.errors import HarnessError
-from taskset.paths import cache_dir
+from harness.providers.completion import Provider
+from taskset.files.cache import cache_dir
 
 
 def check_options(jobs: int | None, max_cost: float | None, seeds: Sequence[int],

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import re
 
-from taskset.evaluate import VerdictProblem
+from taskset.evaluation.verdict import VerdictProblem
 
 
 class FailureMode(str, enum.Enum):
@@ -28,7 +28,7 @@ class FailureMode(str, enum.Enum):
     added here.)
     """
 
-    # taskset.evaluate.VerdictProblem
+    # taskset.evaluation.verdict.VerdictProblem
     RESOLVED = "resolved"
     UNSAFE_EDIT = "unsafe-edit"
     EDITS_TOUCH_TESTS = "edits-touch-tests"

@@ -8,7 +8,7 @@ skips every attempt already recorded and retries those that failed for infrastru
 Order of work: every input is checked (nothing written yet), each tier's server is asked for its
 models, the run directory is locked (one writer), then tasks run on ``jobs`` threads (with
 ``--backend ray`` the cells a thread decides on run as Ray tasks and are written back here:
-``harness.raycells``). Ctrl-C or SIGTERM stops new attempts at once, cuts model calls in
+``harness.loop.raycells``). Ctrl-C or SIGTERM stops new attempts at once, cuts model calls in
 flight, lets evaluations in flight finish and returns with ``interrupted`` set; a second signal
 quits at once.
 """
@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from harness.calls import Calls
 from harness.checks import check_cache, check_options, check_servers, check_writable_dir
-from harness.completion import Provider
 from harness.config import CarryOver, Tier
 from harness.errors import RunDirError
-from harness.gate import Gate, stop_on_signals
-from harness.loop import (
+from harness.loop.gate import Gate, stop_on_signals
+from harness.loop.prehoc import DEFAULT_THRESHOLDS, Features, features, heuristic_start
+from harness.loop.prompts import Earlier, read_sources
+from harness.loop.tier import (
     Alias,
     Context,
     Evaluate,
@@ -40,18 +40,18 @@ from harness.loop import (
     tier_attempts,
 )
 from harness.names import DEFAULT, Strategy, parse_strategies
-from harness.prehoc import DEFAULT_THRESHOLDS, Features, features, heuristic_start
-from harness.pricing import known_spend
-from harness.prompts import Earlier, read_sources
-from harness.providers import make_provider
-from harness.records import RUN_FILE, TASKS_FILE, RunLog, read_settings, tier_from_dict
-from harness.strategies import repair_tier
+from harness.providers.calls import Calls
+from harness.providers.completion import Provider
+from harness.providers.factory import make_provider
+from harness.records.attempts import RUN_FILE, TASKS_FILE, RunLog, read_settings, tier_from_dict
+from harness.records.pricing import known_spend
+from harness.results.strategies import repair_tier
 from harness.tasksource import load_tasks, select_tasks
-from taskset.atomic import append_line, remove_stale_temporaries, write_atomic
-from taskset.dirlock import LOCK_FILE, exclusive
 from taskset.errors import TasksetError
-from taskset.pool import Backend
-from taskset.progress import SILENT, Progress
+from taskset.files.atomic import append_line, remove_stale_temporaries, write_atomic
+from taskset.files.dirlock import LOCK_FILE, exclusive
+from taskset.jobs.pool import Backend
+from taskset.jobs.progress import SILENT, Progress
 from taskset.record import Task
 
 
@@ -117,7 +117,7 @@ class RunResult:
 
 
 Cell = Callable[..., TierOutcome]
-"""Runs one (task, seed, tier) cell: ``tier_attempts`` here, or ``harness.raycells.RayCells`` on Ray."""
+"""Runs one (task, seed, tier) cell: ``tier_attempts`` here, or ``harness.loop.raycells.RayCells`` on Ray."""
 
 
 @dataclass
@@ -153,7 +153,7 @@ def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str,
         progress: Progress | None = None, check: bool = True) -> RunResult:
     """Run (or resume) the matrix and live ladders that the requested strategies need.
 
-    ``progress`` (taskset.progress.Progress) hears of each task finished, labelled by how it went;
+    ``progress`` (taskset.jobs.progress.Progress) hears of each task finished, labelled by how it went;
     one with a ``status(text)`` method also gets the attempts made and the dollars spent so far.
     """
     calls = Calls()
@@ -165,7 +165,7 @@ def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str,
         check_servers(spec.tiers, plan.providers)
     jobs = spec.jobs or 1
     if spec.backend is Backend.RAY:
-        from taskset import raypool
+        from taskset.jobs import raypool
 
         jobs = spec.jobs or raypool.cluster_cpus()  # connects (RAY_ADDRESS, else local) before the lock
     evaluate = evaluate or default_evaluate()
@@ -176,7 +176,7 @@ def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str,
         prices = {t.name: t for t in spec.tiers}
         gate = Gate(spec.max_cost, prices, known_spend(log, prices))
         if spec.backend is Backend.RAY:
-            from harness import raycells
+            from harness.loop import raycells
 
             remote, plan.cell = raycells.start(gate)  # the gate moves into an actor every cell asks
             gate = cast(Gate, remote)  # the same interface, answered by the actor

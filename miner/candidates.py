@@ -16,8 +16,8 @@ from miner import signals
 from miner.errors import GitCommandError
 from miner.rejections import Reason, Rejection
 from miner.split import Sides, sides
-from taskset.repos import run_git
-from taskset.testfiles import DEFAULT, TestFileConventions
+from taskset.workspace.mirrors import run_git
+from taskset.workspace.testfiles import DEFAULT, TestFileConventions
 
 _FORMAT = "%x01%H %P%x00%cI%x00%s%x00"
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from miner.rejections import Reason
 from miner.split import added_files, added_lines
-from taskset.junit import Outcome, TestResult
+from taskset.evaluation.junit import Outcome, TestResult
 from taskset.record import FailKind, FailMode
 
 IMPORT_ERRORS = ("ImportError", "ModuleNotFoundError")

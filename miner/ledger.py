@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from miner.rejections import Reason, Rejection
-from taskset.atomic import append_line, drop_torn_tail
+from taskset.files.atomic import append_line, drop_torn_tail
 from taskset.record import Task
 from taskset.store import TaskSet
 

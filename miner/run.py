@@ -30,14 +30,15 @@ from miner.source import Source, open_source
 from miner.summary import Summary
 from miner.testconfig import conventions_by_commit
 from miner.validate import Repo, Timing, ValidateConfig, validate
-from taskset import dirlock, pythons
-from taskset.atomic import remove_stale_temporaries
+from taskset.env import pythons
 from taskset.errors import InfraCause, InfrastructureError, RepositoryError
-from taskset.paths import cache_dir
-from taskset.pool import Backend, runner
-from taskset.progress import SILENT, Progress
-from taskset.repos import mirror, run_git
-from taskset.testfiles import DEFAULT, TestFileConventions
+from taskset.files import dirlock
+from taskset.files.atomic import remove_stale_temporaries
+from taskset.files.cache import cache_dir
+from taskset.jobs.pool import Backend, runner
+from taskset.jobs.progress import SILENT, Progress
+from taskset.workspace.mirrors import mirror, run_git
+from taskset.workspace.testfiles import DEFAULT, TestFileConventions
 
 
 @dataclass(frozen=True)

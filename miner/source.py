@@ -17,8 +17,8 @@ from pathlib import Path
 from miner.errors import BadRevision, MinerError, NoTestsError
 from miner.testconfig import conventions_by_commit
 from taskset.errors import RepositoryError
-from taskset.repos import is_url, mirror, repo_name, resolve_revision, run_git
-from taskset.testfiles import DEFAULT, TestFileConventions, is_test_path
+from taskset.workspace.mirrors import is_url, mirror, repo_name, resolve_revision, run_git
+from taskset.workspace.testfiles import DEFAULT, TestFileConventions, is_test_path
 
 _NAME = re.compile(r"[A-Za-z0-9._-]+/[A-Za-z0-9._-]+")
 
@@ -31,7 +31,7 @@ class Source:
     """What the user passed to ``--repo``."""
     url: str
     """Where the repository is cloned from (URLs as given, local paths absolute): a task's ``repo_source``;
-    its ``repo_url`` is ``taskset.provenance.public_url`` of this (never a local path)."""
+    its ``repo_url`` is ``taskset.workspace.provenance.public_url`` of this (never a local path)."""
     name: str
     """``owner/name``."""
     git_dir: Path

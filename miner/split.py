@@ -1,6 +1,6 @@
 """The split of a fix into its gold ``patch`` (non-test source) and its ``test_patch`` (test side).
 
-A path is test-side when ``taskset.testfiles`` says so (tests/ folders, test_*.py, conftest.py,
+A path is test-side when ``taskset.workspace.testfiles`` says so (tests/ folders, test_*.py, conftest.py,
 data files under test folders). Of the rest, docs, changelogs, CI and packaging config belong to
 neither side: the gold patch is the fix a model must write, nothing else. Classified by a
 (kind, pattern) table, first match wins.
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from miner.errors import GitCommandError
-from taskset.repos import run_git
-from taskset.testfiles import DEFAULT, TestFileConventions, is_test_path
+from taskset.workspace.mirrors import run_git
+from taskset.workspace.testfiles import DEFAULT, TestFileConventions, is_test_path
 
 IGNORED: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("docs", re.compile(r"^(?:docs?|documentation)/|\.(?:rst|md|txt|adoc)$", re.I)),

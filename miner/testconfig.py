@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from miner.errors import GitCommandError
-from taskset.repos import run_git
-from taskset.testfiles import PYTEST_CONFIG_FILES, TestFileConventions, pytest_naming, with_naming
+from taskset.workspace.mirrors import run_git
+from taskset.workspace.testfiles import PYTEST_CONFIG_FILES, TestFileConventions, pytest_naming, with_naming
 
 
 def conventions_by_commit(

@@ -28,7 +28,7 @@ from miner.candidates import Candidate, Detail
 from miner.judge import FAILING, IMPORT_ERRORS, Judgement, buggy_result, confirm, judge, suspects
 from miner.rejections import Reason, Rejection, classify_failure, trim
 from miner.split import added_files, diff
-from taskset import deps, pythons
+from taskset.env import deps, pythons
 from taskset.errors import (
     EditRefused,
     EnvironmentBuildError,
@@ -38,12 +38,12 @@ from taskset.errors import (
     TestRunError,
     WorkspaceError,
 )
-from taskset.junit import Outcome
-from taskset.provenance import public_url, release_version
+from taskset.evaluation.junit import Outcome
 from taskset.record import EnvironmentSpec, Task, TaskMeta
-from taskset.testfiles import DEFAULT, TestFileConventions
-from taskset.testfiles import is_test_module as _is_test_module
-from taskset.workspace import Workspace
+from taskset.workspace.provenance import public_url, release_version
+from taskset.workspace.testfiles import DEFAULT, TestFileConventions
+from taskset.workspace.testfiles import is_test_module as _is_test_module
+from taskset.workspace.workspace import Workspace
 
 ALONE_LIMIT = 6
 """Tests rerun one by one per candidate when they fail with the fix (beyond it, the module run stands)."""
@@ -126,7 +126,7 @@ class _Proof:
 
 
 def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateConfig, runs: list) -> Task | Rejection:
-    from taskset.environment import ensure_environment
+    from taskset.env.environment import ensure_environment
 
     sides = candidate.sides
     patch = diff(repo.git_dir, candidate.parent, candidate.sha, sides.source)
@@ -206,7 +206,7 @@ def _attempt(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env,
 def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, config: ValidateConfig,
            runs: list) -> _Proof:
     """Buggy and gold module runs, alone reruns, the verdict, and its check in the evaluator's shape."""
-    from taskset.runner import run_tests
+    from taskset.evaluation.runner import run_tests
 
     def run(ws: Workspace, tests: Sequence[str], written: Sequence[str] = ()):
         # written: the gold patch's paths on the fixed side: suspects, as when the evaluator judges it

@@ -21,7 +21,7 @@ from taskset.errors import (
     TestRunError,
     WorkspaceError,
 )
-from taskset.evaluate import Verdict, VerdictProblem, evaluate, run_task_tests, time_limit
+from taskset.evaluation.verdict import Verdict, VerdictProblem, evaluate, run_task_tests, time_limit
 from taskset.record import (
     SCHEMA_VERSION,
     Calibration,
@@ -37,32 +37,30 @@ from taskset.record import (
 
 # Everything else loads on first use (PEP 562), so `import taskset` stays cheap: no uv, no
 # filelock, no environment builder, no mirrors until a name that needs them is read. The
-# evaluator is imported at once: its module shares the name of `taskset.evaluate()`, and loading
-# the module later would rebind that name to the module.
+# evaluator is imported at once: every evaluation needs it, and it is what a user imports taskset for.
 _LAZY = {
-    "taskset.environment": ("Environment", "ensure_environment", "environment_for"),
-    "taskset.junit": ("Outcome", "TestResult"),
-    "taskset.repos": ("mirror", "repo_name"),
-    "taskset.runner": ("TestRun", "run_tests"),
+    "taskset.env.environment": ("Environment", "ensure_environment", "environment_for"),
+    "taskset.evaluation.junit": ("Outcome", "TestResult"),
+    "taskset.workspace.mirrors": ("mirror", "repo_name"),
+    "taskset.evaluation.runner": ("TestRun", "run_tests"),
     "taskset.store": ("TaskSet", "load"),
-    "taskset.swebench": (
+    "taskset.interop.swebench": (
         "ExportResult", "export_jsonl", "export_task_repo", "from_swebench", "import_swebench", "read_swebench",
         "to_swebench",
     ),
-    "taskset.testfiles": (
+    "taskset.workspace.testfiles": (
         "PytestNaming", "TestFileConventions", "is_test_module", "is_test_path", "pytest_naming", "with_naming"
     ),
-    "taskset.workspace": ("Workspace", "clear_bytecode"),
+    "taskset.workspace.files": ("clear_bytecode",),
+    "taskset.workspace.workspace": ("Workspace",),
 }
 _HOME = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
-    from taskset.environment import Environment, ensure_environment, environment_for
-    from taskset.junit import Outcome, TestResult
-    from taskset.repos import mirror, repo_name
-    from taskset.runner import TestRun, run_tests
-    from taskset.store import TaskSet, load
-    from taskset.swebench import (
+    from taskset.env.environment import Environment, ensure_environment, environment_for
+    from taskset.evaluation.junit import Outcome, TestResult
+    from taskset.evaluation.runner import TestRun, run_tests
+    from taskset.interop.swebench import (
         ExportResult,
         export_jsonl,
         export_task_repo,
@@ -71,7 +69,10 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
         read_swebench,
         to_swebench,
     )
-    from taskset.testfiles import (
+    from taskset.store import TaskSet, load
+    from taskset.workspace.files import clear_bytecode
+    from taskset.workspace.mirrors import mirror, repo_name
+    from taskset.workspace.testfiles import (
         PytestNaming,
         TestFileConventions,
         is_test_module,
@@ -79,7 +80,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
         pytest_naming,
         with_naming,
     )
-    from taskset.workspace import Workspace, clear_bytecode
+    from taskset.workspace.workspace import Workspace
 
 
 def __getattr__(name: str):

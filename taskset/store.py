@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from taskset.atomic import write_atomic
 from taskset.errors import TaskNotFound, TasksetError
+from taskset.files.atomic import write_atomic
 from taskset.record import SCHEMA_VERSION, CalibrationStatus, Task, load_task
 
 TASKS_DIR = "tasks"

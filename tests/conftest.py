@@ -106,7 +106,7 @@ def make_repo(tmp_path):
     return factory
 
 
-# --- environment fixtures (taskset.environment) ---
+# --- environment fixtures (taskset.env.environment) ---
 # ``python_project_env``: one real environment (uv venv + pytest, resolved as of a fixed date) for
 # a minimal flat-layout project, built once per session in the session cache. Any flat project
 # whose tests need only pytest can run in it: the runner puts the workspace on PYTHONPATH, so
@@ -130,7 +130,7 @@ def write_minimal_project(root: Path, name: str = "loopctl_sample_env", extras: 
 @pytest.fixture(scope="session")
 def python_project_env(tmp_path_factory, session_cache):
     """A ready Environment (pytest installed) shared by the whole session; see the comment above."""
-    from taskset.environment import ensure_environment
+    from taskset.env.environment import ensure_environment
 
     source = write_minimal_project(tmp_path_factory.mktemp("env-project") / "project")
     with pytest.MonkeyPatch.context() as patch:

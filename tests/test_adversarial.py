@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from taskset import sandbox
-from taskset.evaluate import VerdictProblem, evaluate
+from taskset.evaluation import sandbox
+from taskset.evaluation.runner import run_tests
+from taskset.evaluation.verdict import VerdictProblem, evaluate
 from taskset.record import Task
-from taskset.runner import run_tests
 
 BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 FIXED = BUGGY.replace("a - b", "a + b")
@@ -372,7 +372,7 @@ def test_files_in_the_workspace_parent_never_reach_a_later_run(task, env, tmp_pa
 
 def test_a_replace_ref_in_the_mirror_cannot_bring_the_fix_in(task, env):
     """``git replace`` of the base commit by the fix (planted in the cached mirror) is ignored."""
-    from taskset.repos import mirror, run_git
+    from taskset.workspace.mirrors import mirror, run_git
 
     git_dir = mirror(task.repo_url, update=False)
     done = run_git(["--git-dir", str(git_dir), "replace", task.base_commit, task.fix_commit])
@@ -765,8 +765,8 @@ except OSError:
 def test_code_under_test_cannot_plant_commands_for_our_git(task, env, tmp_path):
     """A clean filter written into the workspace's .git never runs in a git command of ours afterwards
     (.git is read-only in the sandbox, and put back before every git command we run there)."""
-    from taskset.runner import run_tests
-    from taskset.workspace import Workspace
+    from taskset.evaluation.runner import run_tests
+    from taskset.workspace.workspace import Workspace
 
     marker = tmp_path / "ESCAPED"
     with Workspace.for_task(task) as ws:
@@ -792,7 +792,7 @@ for _ in range(3000):  # the tests go on only once the daemon is surely running
 """
 
 
-@pytest.mark.filterwarnings("ignore::taskset.sandbox.SandboxWarning")
+@pytest.mark.filterwarnings("ignore::taskset.evaluation.sandbox.SandboxWarning")
 def test_without_a_sandbox_no_daemon_outlives_the_run(task, env, tmp_path, monkeypatch):
     """Unconfined, a double-forked setsid daemon (which a process-group kill misses, and which could
     rewrite a later run's files) is killed by the run's reaper before the verdict comes back."""

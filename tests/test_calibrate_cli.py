@@ -77,7 +77,7 @@ def test_an_os_error_is_one_line(task_set):
 
 HOLDER = textwrap.dedent("""
     import sys
-    from taskset.dirlock import exclusive
+    from taskset.files.dirlock import exclusive
 
     with exclusive(sys.argv[1], doing="calibrate"):
         print("held", flush=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from taskset import deps, pythons
+from taskset.env import deps, pythons
 
 
 def tree(root: Path, files: dict[str, str]) -> Path:
@@ -299,14 +299,14 @@ CLASSIFY_CASES = [
 @pytest.mark.parametrize("output, kind", CLASSIFY_CASES)
 def test_install_failures_are_classified(output, kind):
     """Only build failures climb the install ladder; a missing package or a conflict fails at once."""
-    from taskset.install import classify
+    from taskset.env.buildfailure import classify
 
     assert classify(output) == kind
 
 
 def test_installer_output_is_trimmed_to_its_tail():
     """An installer's output is kept to its last 60 lines (errors come last), with a count of what was cut."""
-    from taskset.install import trim
+    from taskset.env.buildfailure import trim
 
     text = trim(("\n".join(f"line {n}" for n in range(200)) + "\n\xff\xfe").encode("latin-1"))
     lines = text.splitlines()

@@ -9,14 +9,14 @@ import textwrap
 
 import pytest
 
-from taskset.atomic import drop_torn_tail, remove_stale_temporaries, write_atomic
-from taskset.dirlock import exclusive
 from taskset.errors import DirectoryBusy
+from taskset.files.atomic import drop_torn_tail, remove_stale_temporaries, write_atomic
+from taskset.files.dirlock import exclusive
 
 HOLDER = textwrap.dedent(
     """
     import sys, time
-    from taskset.dirlock import exclusive
+    from taskset.files.dirlock import exclusive
     with exclusive(sys.argv[1], doing="mine"):
         print("held", flush=True)
         sys.stdin.read()   # hold until the test closes our stdin

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT_ENV_DATE, write_minimal_project
-from taskset import envcheck
-from taskset.environment import MARKER, ensure_environment
-from taskset.evaluate import evaluate
+from taskset.env import check as envcheck
+from taskset.env.environment import MARKER, ensure_environment
+from taskset.evaluation.verdict import evaluate
 from taskset.record import Task
 
 pytestmark = pytest.mark.slow

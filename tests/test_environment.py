@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT_ENV_DATE, write_minimal_project
-from taskset import pythons
-from taskset.environment import MARKER, ensure_environment, environment_for, fingerprint, make_plan
+from taskset.env import pythons
+from taskset.env.environment import MARKER, ensure_environment, environment_for, fingerprint, make_plan
 from taskset.errors import EnvironmentBuildError
-from taskset.paths import cache_dir
+from taskset.files.cache import cache_dir
 from taskset.record import EnvironmentSpec, Task
 
 pytestmark = pytest.mark.slow
@@ -128,7 +128,7 @@ def test_env_dir_without_marker_is_rebuilt(tmp_path):
 
 BUILD_SCRIPT = """
 import sys
-from taskset.environment import ensure_environment
+from taskset.env.environment import ensure_environment
 env = ensure_environment(sys.argv[1], resolution_date=sys.argv[2])
 print(env.path)
 """
@@ -245,7 +245,7 @@ def test_an_interrupted_build_leaves_no_installer_running(tmp_path, signum):
     installer is killed with it instead of building on into the cache after we are gone."""
     pidfile = tmp_path / "installer.pid"
     code = (
-        "import signal, sys, time\nfrom pathlib import Path\nfrom taskset.install import Installer\n"
+        "import signal, sys, time\nfrom pathlib import Path\nfrom taskset.env.install import Installer\n"
         "signal.signal(signal.SIGTERM, signal.default_int_handler)  # as the CLI does\n"
         f"build = Installer(Path(sys.executable), Path({str(tmp_path / 'venv')!r}), Path({str(tmp_path / 'log')!r}),"
         " time.monotonic() + 600)\n"
@@ -281,7 +281,7 @@ def test_a_build_against_c_api_the_interpreter_removed_does_not_climb_the_ladder
 def test_an_environment_is_built_with_bytecode(python_project_env):
     """Runs cannot write to the environment, so its modules are compiled once when it is built:
     pytest's own modules load from bytecode, and the environment still verifies as undamaged."""
-    from taskset import envcheck
+    from taskset.env import check as envcheck
 
     env = python_project_env
     found = run_python(env, "import pytest, _pytest.main, importlib.util; "

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from taskset.evaluate import VerdictProblem, evaluate
-from taskset.feedback import FEEDBACK_LIMIT
-from taskset.junit import Outcome
+from taskset.evaluation.feedback import FEEDBACK_LIMIT
+from taskset.evaluation.junit import Outcome
+from taskset.evaluation.verdict import VerdictProblem, evaluate
 from taskset.record import Task
 from taskset.store import TaskSet
 

@@ -19,11 +19,11 @@ import pytest
 
 from harness.config import EditFormat, ProviderKind, Tier
 from harness.names import Strategy
-from harness.records import read_attempts
-from harness.report import write_report
+from harness.records.attempts import read_attempts
+from harness.report.render import write_report
+from harness.results.summary import summarize
 from harness.run import RunSpec, run
-from harness.summary import summarize
-from taskset.evaluate import evaluate
+from taskset.evaluation.verdict import evaluate
 from test_harness_server import (
     CALC2_FIXED,
     FIXED,

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from harness.records import read_attempts
+from harness.records.attempts import read_attempts
 from test_harness_server import BAD_ANSWER, GOOD_ANSWER, Reply, ScriptedServer, build_taskset, build_tiny_task
 
 ROOT = Path(__file__).resolve().parents[1]

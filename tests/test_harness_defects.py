@@ -12,11 +12,11 @@ import json
 import pytest
 
 from harness.config import EditFormat, ProviderKind, Tier
+from harness.loop.prompts import build_prompt, read_sources
 from harness.modes import FailureMode
-from harness.prompts import build_prompt, read_sources
-from harness.records import read_answers, read_attempts
+from harness.records.attempts import read_answers, read_attempts
+from harness.results.summary import summarize
 from harness.run import RunSpec, run
-from harness.summary import summarize
 from test_harness_server import (
     BAD_ANSWER,
     GOOD_ANSWER,
@@ -161,7 +161,7 @@ def test_8_billed_cost_is_shown_beside_the_estimate_per_strategy_and_tier(tiny, 
         local = tier(server, price_input=None, price_output=None)  # a gateway model with no price pinned
         top = tier(server, "top", "top", price_input=None, price_output=None)
         _, out = run_alone(tmp_path, tiny, local, top, strategies=("modeE",))
-    from harness.report import write_report
+    from harness.report.render import write_report
 
     s = summarize(out)
     assert s["strategies"]["modeE"]["billed_per_task"] == pytest.approx(0.024)
@@ -183,7 +183,7 @@ def test_11_an_unfinished_run_is_shown_unfinished(tiny, tmp_path):
     assert not s["complete"]
     assert s["strategies"]["modeE"]["incomplete_runs"] == 1 and s["strategies"]["modeE"]["pass_rate"] is None
     assert s["strategies"]["always-frontier"]["incomplete_runs"] == 1
-    from harness.tables import headline
+    from harness.report.tables import headline
 
     assert "INCOMPLETE" in headline(s)
 
@@ -272,7 +272,7 @@ def test_the_carry_ladder_reuses_the_matrix_first_tier_and_runs_only_what_is_ask
 
 def test_a_small_window_drops_carried_history_before_the_source_files(tiny):
     """Trimming cuts earlier attempts (other tiers' first) before it drops a source file."""
-    from harness.prompts import Earlier
+    from harness.loop.prompts import Earlier
 
     sources = {"calc.py": "def add(a, b):\n    return a - b\n", "other.py": "X = 1\n" * 50}
     history = [Earlier(f"o3 attempt {i}", "tests-failed", "x" * 2000, "y" * 2000, same_tier=False) for i in range(3)]
@@ -288,7 +288,7 @@ def test_an_infrastructure_error_from_the_evaluator_is_retried_never_a_verdict(t
     """taskset.evaluate raising InfrastructureError (disk full, sandbox gone) is env-failed: not the model's
     failure, not final; the next run judges the stored answer again without asking the model."""
     from taskset.errors import InfraCause, InfrastructureError
-    from taskset.evaluate import evaluate
+    from taskset.evaluation.verdict import evaluate
 
     def broken(task, **candidate):
         raise InfrastructureError("no space left on device", cause=InfraCause.DISK)

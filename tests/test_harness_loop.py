@@ -8,7 +8,7 @@ import pytest
 
 from harness import load_tiers, run_tier
 from harness.config import EditFormat, ProviderKind, Tier
-from harness.records import read_attempts
+from harness.records.attempts import read_attempts
 from harness.run import RunSpec, run
 from test_harness_server import BAD_ANSWER, GOOD_ANSWER, Reply, ScriptedServer, build_taskset, build_tiny_task
 

@@ -8,9 +8,9 @@ import subprocess
 import pytest
 
 from harness.config import EditFormat
-from harness.diffs import edits_to_diff, normalize_diff
-from harness.edits import parse_answer, split_reasoning
-from harness.runaway import RepetitionDetector, repeating
+from harness.loop.diffs import edits_to_diff, normalize_diff
+from harness.loop.edits import parse_answer, split_reasoning
+from harness.providers.runaway import RepetitionDetector, repeating
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 UTIL = "def double(x):\n    return x + x\n\n\ndef half(x):\n    return x * 2\n"

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from harness.calls import Calls
 from harness.config import ProviderKind, Tier
 from harness.errors import Cancelled, ConfigError, ProviderError, ServerCheckFailed
 from harness.modes import FailureMode
-from harness.providers import OracleProvider, ReplayProvider, Request, make_provider
+from harness.providers.calls import Calls
+from harness.providers.factory import OracleProvider, ReplayProvider, Request, make_provider
 from taskset.record import Task
 from test_harness_server import Reply, ScriptedServer, llamacpp_context_error, ollama_error, openai_error, vllm_error
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.chart import HEIGHT, WIDTH, cascade_chart, cost_chart
+from harness.report.chart import HEIGHT, WIDTH, cascade_chart, cost_chart
 
 
 def strategy(rate, cost, ci=None):
@@ -50,7 +50,7 @@ def test_cascade_points_that_coincide_share_one_label():
 def test_answers_in_the_html_report_are_escaped(make_repo, python_project_env, tmp_path):
     """A model's answer is text: <think> shows as text and a <script> in an answer never runs in the report."""
     from harness.config import ProviderKind, Tier
-    from harness.report import write_report
+    from harness.report.render import write_report
     from harness.run import RunSpec, run
     from test_harness_server import Reply, ScriptedServer, build_taskset, build_tiny_task
 

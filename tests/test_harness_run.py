@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from harness.records import read_answers, read_attempts
+from harness.records.attempts import read_answers, read_attempts
 from test_harness_server import BAD_ANSWER, GOOD_ANSWER, Reply, ScriptedServer, build_taskset, build_tiny_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,7 +185,7 @@ def test_oracle_resolves_every_task_of_the_mined_sample(mined_sample, tmp_path):
 
 
 class Recorder:
-    """A Progress (taskset.progress) that remembers what it was told, with the optional status line."""
+    """A Progress (taskset.jobs.progress) that remembers what it was told, with the optional status line."""
 
     def __init__(self):
         self.events = []

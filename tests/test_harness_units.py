@@ -6,15 +6,15 @@ import pytest
 
 import harness
 from harness.config import EditFormat, Tier, load_config, load_tiers, price_warnings
-from harness.edits import parse_answer
 from harness.errors import ConfigError, HarnessError
+from harness.loop.edits import parse_answer
+from harness.loop.prehoc import heuristic_start
 from harness.modes import INFRASTRUCTURE, FailureMode, classify_error, from_verdict
 from harness.names import Strategy, parse_strategies
-from harness.prehoc import heuristic_start
-from harness.records import AttemptRecord
-from harness.stats import bootstrap_ci, paired_ci
-from harness.strategies import Matrix
-from taskset.evaluate import VerdictProblem
+from harness.records.attempts import AttemptRecord
+from harness.results.stats import bootstrap_ci, paired_ci
+from harness.results.strategies import Matrix
+from taskset.evaluation.verdict import VerdictProblem
 
 SRC = {"calc.py": "def add(a, b):\n    return a - b\n"}
 
@@ -39,7 +39,7 @@ def test_unpriced_tier_warns_and_is_unknown_never_zero(tmp_path):
     assert price_warnings([top]) and not top.priced and top.paid
     record = AttemptRecord(task="t", strategy=Strategy.MATRIX, seed=1, tier="gpt-5.5", attempt=1, prompt_tokens=10,
                            failure_mode=FailureMode.RESOLVED)
-    from harness.pricing import attempt_cost
+    from harness.records.pricing import attempt_cost
     assert attempt_cost(record, {"gpt-5.5": top}) is None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from taskset.errors import TestRunError
-from taskset.junit import Outcome, parse_junit, trim
+from taskset.evaluation.junit import Outcome, parse_junit, trim
 
 
 def suite(*cases: str, root: str = "testsuites") -> bytes:

@@ -11,7 +11,7 @@ from miner.signals import score, signals
 from miner.source import open_source
 from miner.split import diff, sides
 from taskset.errors import RepositoryError
-from taskset.testfiles import TestFileConventions
+from taskset.workspace.testfiles import TestFileConventions
 
 SRC = "def add(a, b):\n    return a - b\n"
 FIXED = "def add(a, b):\n    return a + b\n"

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from cli import cli
 from miner.ledger import Ledger
-from taskset import dirlock
+from taskset.env.buildfailure import infrastructure
 from taskset.errors import InfraCause
-from taskset.install import infrastructure
+from taskset.files import dirlock
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,7 +80,7 @@ def test_a_second_mine_into_a_busy_directory_is_refused(tiny, tmp_path):
     """One writer per output directory: while a real process holds ``--out``, mine refuses at once."""
     out = tmp_path / "ts"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom taskset import dirlock\n"
+        [sys.executable, "-c", "import sys, time\nfrom taskset.files import dirlock\n"
          "with dirlock.exclusive(sys.argv[1], doing='mine'):\n    print('held', flush=True)\n    time.sleep(600)\n",
          str(out)],
         stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},

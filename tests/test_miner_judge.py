@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from miner.judge import confirm, judge, suspects
 from miner.rejections import Reason
-from taskset.junit import Outcome, TestResult
+from taskset.evaluation.junit import Outcome, TestResult
 from taskset.record import FailKind
 
 P, F, E, S, M = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.SKIPPED, Outcome.MISSING

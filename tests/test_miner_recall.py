@@ -9,8 +9,9 @@ import pytest
 
 from miner import MineConfig, Reason, ValidateConfig, mine, read_rejections
 from miner.ledger import Ledger
-from taskset import TaskSet, pythons
-from taskset.pythons import Interpreter, PythonNeeds
+from taskset import TaskSet
+from taskset.env import pythons
+from taskset.env.pythons import Interpreter, PythonNeeds
 
 PYPROJECT = ('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
              '[project]\nname = "calc"\nversion = "0.1"\n[tool.setuptools]\npy-modules = ["calc"]\n')
@@ -249,8 +250,8 @@ def test_no_fitting_interpreter_is_a_rejection_naming_it_and_retried(make_repo, 
 def test_conventions_follow_each_commits_own_pytest_config(make_repo):
     """The pytest naming is read at each commit: before setup.cfg says python_files, checks/ is source."""
     from miner.testconfig import conventions_by_commit
-    from taskset.repos import mirror
-    from taskset.testfiles import DEFAULT, is_test_path
+    from taskset.workspace.mirrors import mirror
+    from taskset.workspace.testfiles import DEFAULT, is_test_path
 
     repo = make_repo()
     before = repo.commit("Initial", {"calc.py": "X = 1\n", "checks/tests_calc.py": "X = 1\n"})
@@ -275,7 +276,7 @@ def test_the_pip_rung_installs_the_pins_uv_resolves(tmp_path):
     imports both, and the frozen pins can be reproduced."""
     import time
 
-    from taskset.install import Installer, Plan
+    from taskset.env.install import Installer, Plan
 
     source = tmp_path / "src"
     source.mkdir()

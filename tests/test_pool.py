@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from taskset.pool import run_each
+from taskset.jobs.pool import run_each
 
 UNITS = textwrap.dedent('''
     import os
@@ -40,7 +40,7 @@ DRIVER = textwrap.dedent('''
     import signal
     import sys
 
-    from taskset.pool import run_each
+    from taskset.jobs.pool import run_each
 
 
     def save(item, result):

@@ -14,8 +14,9 @@ import taskset
 ROOT = Path(__file__).resolve().parents[1]
 # Modules whose public classes and functions users reach through `import taskset`.
 # Building blocks of ensure_environment that its own tests reach into; not part of the API.
-INTERNAL = {"taskset.environment.make_plan", "taskset.environment.fingerprint"}
-PUBLIC_MODULES = ("errors", "record", "store", "swebench", "evaluate", "workspace", "environment", "testfiles")
+INTERNAL = {"taskset.env.environment.make_plan", "taskset.env.environment.fingerprint"}
+PUBLIC_MODULES = ("errors", "record", "store", "interop.swebench", "evaluation.verdict", "workspace.workspace",
+                  "env.environment", "workspace.testfiles")
 
 
 def test_all_is_a_sorted_literal():
@@ -52,8 +53,8 @@ def test_import_is_side_effect_free(tmp_path):
     assert not (tmp_path / "cache").exists() and not (tmp_path / "xdg").exists()
 
 
-HEAVY = ("uv", "filelock", "taskset.environment", "taskset.install", "taskset.deps", "taskset._depfiles",
-         "taskset.pythons", "taskset.dirlock", "pydriller", "git", "rich", "jinja2", "openai", "click")
+HEAVY = ("uv", "filelock", "taskset.env.environment", "taskset.env.install", "taskset.env.deps", "taskset.env.depfiles",
+         "taskset.env.pythons", "taskset.files.dirlock", "pydriller", "git", "rich", "jinja2", "openai", "click")
 """What `import taskset` must not load: the environment builder and its tools, and other packages' stacks."""
 
 
@@ -63,7 +64,7 @@ def test_import_loads_no_builder_and_no_heavy_dependency():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(done.stdout.split())
     assert not {name for name in loaded if name.split(".")[0] in HEAVY or name in HEAVY}
-    assert "taskset.record" in loaded and "taskset.evaluate" in loaded
+    assert "taskset.record" in loaded and "taskset.evaluation.verdict" in loaded
 
 
 def test_lazy_names_resolve_to_their_modules():

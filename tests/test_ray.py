@@ -21,7 +21,7 @@ from click.testing import CliRunner
 pytest.importorskip("ray")
 
 from cli import cli  # noqa: E402
-from taskset.raypool import run_each  # noqa: E402
+from taskset.jobs.raypool import run_each  # noqa: E402
 
 pytestmark = pytest.mark.ray
 

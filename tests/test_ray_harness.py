@@ -23,7 +23,7 @@ from click.testing import CliRunner
 pytest.importorskip("ray")
 
 from cli import cli  # noqa: E402
-from harness.records import read_answers, read_attempts  # noqa: E402
+from harness.records.attempts import read_answers, read_attempts  # noqa: E402
 from test_harness_run import SCRIPT, write_config  # noqa: E402
 from test_harness_server import GOOD_ANSWER, Reply, ScriptedServer, build_taskset, build_tiny_task  # noqa: E402
 
@@ -44,7 +44,7 @@ def evaluate_dying_once(marker: str, task, **kwargs):
     if not Path(marker).exists():
         Path(marker).write_text(str(os.getpid()))
         os._exit(1)
-    from taskset.evaluate import evaluate
+    from taskset.evaluation.verdict import evaluate
 
     return evaluate(task, **kwargs)
 
@@ -140,7 +140,7 @@ def test_a_cell_whose_worker_dies_is_submitted_again_and_recorded_once(ray_clust
     from harness import load_tiers
     from harness.run import RunSpec
     from harness.run import run as run_harness
-    from taskset.pool import Backend
+    from taskset.jobs.pool import Backend
 
     ts, tasks = two_tasks
     out = tmp_path / "run"

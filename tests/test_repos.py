@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from taskset.errors import RepositoryError
-from taskset.paths import cache_dir
-from taskset.repos import mirror, repo_name, resolve_revision, run_git
+from taskset.files.cache import cache_dir
+from taskset.workspace.mirrors import mirror, repo_name, resolve_revision, run_git
 
 
 def git_in(git_dir, *args):
@@ -215,7 +215,7 @@ def test_a_damaged_mirror_is_cloned_again(make_repo, damage):
     """A mirror whose HEAD or refs are gone (or that is an empty folder) is re-cloned, not an error forever."""
     import shutil
 
-    from taskset.repos import mirror
+    from taskset.workspace.mirrors import mirror
 
     repo = make_repo("src")
     sha = repo.commit("one", {"a.txt": "1\n"})

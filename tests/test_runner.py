@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from taskset.environment import Environment
+from taskset.env.environment import Environment
 from taskset.errors import TestRunError
-from taskset.junit import Outcome
+from taskset.evaluation.junit import Outcome
+from taskset.evaluation.runner import run_tests, scrubbed_env
 from taskset.record import EnvironmentSpec
-from taskset.runner import run_tests, scrubbed_env
-from taskset.workspace import clear_bytecode
+from taskset.workspace.files import clear_bytecode
 
 UV = str(Path(sys.executable).parent / "uv")
 
@@ -424,8 +424,8 @@ def test_an_honest_run_on_pytest_3_10_is_not_tampered(tmp_path):
     there, before our closing record, and every honest run read as tampered (a cachetools fix
     mined on Python 3.7 could never resolve). Its results stand now."""
     from conftest import write_minimal_project
-    from taskset import pythons
-    from taskset.environment import ensure_environment
+    from taskset.env import pythons
+    from taskset.env.environment import ensure_environment
 
     source = write_minimal_project(tmp_path / "proj", name="old_pytest_proj")
     env = ensure_environment(source, spec=EnvironmentSpec(python=pythons.interpreter().version,

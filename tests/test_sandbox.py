@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from taskset import sandbox
 from taskset.errors import InfrastructureError
-from taskset.runner import run_tests
-from taskset.sandbox import SandboxKind, SandboxWarning
+from taskset.evaluation import sandbox
+from taskset.evaluation.runner import run_tests
+from taskset.evaluation.sandbox import SandboxKind, SandboxWarning
 
 KINDS = [k for k in (SandboxKind.BWRAP, SandboxKind.UNSHARE) if sandbox._works(k)]
 

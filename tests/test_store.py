@@ -10,7 +10,7 @@ import pytest
 import taskset
 from factories import make_task
 from taskset import CalibrationStatus, TaskNotFound, TaskSet, TasksetError
-from taskset.atomic import write_atomic
+from taskset.files.atomic import write_atomic
 
 
 def calibrated(task, status):

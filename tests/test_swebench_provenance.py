@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taskset.provenance import public_url, release_version
+from taskset.workspace.provenance import public_url, release_version
 
 
 def test_version_comes_from_the_commits_packaging_metadata(sample_repo, sample_commits):

@@ -20,9 +20,9 @@ from click.testing import CliRunner
 
 import taskset
 from cli import cli
-from taskset.environment import environment_for
-from taskset.swebench_eval import PINS_FILE
-from taskset.workspace import Workspace
+from taskset.env.environment import environment_for
+from taskset.interop.swebench_eval import PINS_FILE
+from taskset.workspace.workspace import Workspace
 
 swebench = pytest.importorskip("swebench", reason="needs the loopctl[swebench] extra")
 from swebench.harness.constants import TEST_EXIT_CODE  # noqa: E402

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from taskset.junit import Outcome, TestResult
-from taskset.protect import read_only_files
-from taskset.pytestconfig import find_config
-from taskset.tamper import Evidence, findings
-from taskset.witness import CANARY_FAIL, CANARY_PASS, fold, parse_channel
+from taskset.evaluation.junit import Outcome, TestResult
+from taskset.evaluation.protect import read_only_files
+from taskset.evaluation.tamper import Evidence, findings
+from taskset.evaluation.witness import CANARY_FAIL, CANARY_PASS, fold, parse_channel
+from taskset.workspace.pytestconfig import find_config
 
 ROOT = "/ws"
 T = "tests/test_a.py::test_x"
@@ -215,9 +215,9 @@ def test_the_plugin_and_the_parser_name_the_canaries_alike():
     """The plugin (stdlib + pytest only, it cannot import taskset) repeats the canary names: they must match."""
     import ast
 
-    import taskset.runner
+    import taskset.evaluation.runner
 
-    source = (taskset.runner.PLUGIN_DIR / "loopctl_pytest_plugin.py").read_text()
+    source = (taskset.evaluation.runner.PLUGIN_DIR / "loopctl_pytest_plugin.py").read_text()
     names = {node.targets[0].id: node.value.value for node in ast.parse(source).body
              if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
              and isinstance(node.targets[0], ast.Name)}

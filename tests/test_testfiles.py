@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from taskset.testfiles import DEFAULT, TestFileConventions, is_test_path
+from taskset.workspace.testfiles import DEFAULT, TestFileConventions, is_test_path
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ import pytest
 from conftest import GIT_IDENTITY, GitRepo
 from taskset.errors import EditRefused, PatchError, RepositoryError
 from taskset.record import Task
-from taskset.repos import mirror
-from taskset.workspace import Workspace
+from taskset.workspace.mirrors import mirror
+from taskset.workspace.workspace import Workspace
 
 GOLD_LINE = "return a + b  # gold-fix-7c1e"
 BASE_FILES = {
@@ -524,7 +524,7 @@ def test_edits_keep_the_executable_bit(make_repo, tmp_path):
 
 def test_a_killed_runs_temporaries_are_reclaimed_by_the_next(tmp_path):
     """Folders of a process that is gone are removed by the next run; a live process's are kept."""
-    from taskset import tempdirs
+    from taskset.files import tempdirs
 
     never_a_pid = int(Path("/proc/sys/kernel/pid_max").read_text())  # pids stay below pid_max
     stale = tmp_path / f"loopctl-ws-{never_a_pid}-abc"

@@ -1,0 +1,241 @@
+"""The evaluator: the sole authority on whether a candidate resolves a task.
+
+    workspace at base_commit + test patch  (no history past it)
+      -> the task's own environment
+      -> candidate patch, then candidate edits   (unsafe or test-touching changes are refused)
+      -> test files restored to the fix commit's version
+      -> bytecode cleared
+      -> FAIL_TO_PASS + PASS_TO_PASS run by taskset.evaluation.runner
+      -> Verdict: resolved only when every one of them passed
+
+A candidate's own failure (refused edit, patch that does not apply, failing or hanging tests,
+witnesses that disagree -- ``tampered``) is a Verdict, never an exception. A broken task (its
+repository or test patch cannot be materialised) raises, because no candidate is to blame; so
+does a failure of the machine (``InfrastructureError``: a damaged environment, a full disk, a
+sandbox that cannot start where one is required), which is reported and retried, never judged.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from taskset.env import probe as envprobe
+from taskset.errors import EditRefused, EnvironmentBuildError, PatchError, TestRunError
+from taskset.evaluation import sandbox
+from taskset.evaluation.feedback import feedback_for
+from taskset.evaluation.junit import Outcome, TestResult, result_for, trim
+from taskset.evaluation.runner import TestRun, run_tests
+from taskset.workspace.workspace import Workspace
+
+DEFAULT_TIMEOUT = 300.0
+"""Seconds a test run may take when neither the caller nor the task's calibration says otherwise."""
+
+TIMEOUT_FACTOR = 5.0
+"""A calibrated task gets this many times its gold run's duration (never less than the default)."""
+
+RESERVED_MODULES = frozenset({"pytest", "_pytest", "py", "pluggy", "loopctl_pytest_plugin", "loopctl_boot",
+                              "sitecustomize", "usercustomize", "conftest"})
+"""Top-level names a candidate may never create: how pytest starts, and our own plugin."""
+
+
+class VerdictProblem(str, enum.Enum):
+    """Why a candidate is (or is not) accepted; ``resolved`` is the only success."""
+
+    RESOLVED = "resolved"
+    UNSAFE_EDIT = "unsafe-edit"
+    EDITS_TOUCH_TESTS = "edits-touch-tests"
+    PATCH_DOES_NOT_APPLY = "patch-does-not-apply"
+    TESTS_FAILED = "tests-failed"
+    TESTS_TIMEOUT = "tests-timeout"
+    ENV_FAILED = "env-failed"
+    TAMPERED = "tampered"
+    """The run's evidence disagrees with itself (report vs. live channel vs. exit code, test files
+    changed during the run, canaries wrong): the candidate interfered with how it is judged."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The evaluator's judgement of one candidate on one task."""
+
+    instance_id: str
+    resolved: bool
+    problem: VerdictProblem
+    results: dict[str, TestResult] = field(default_factory=dict)
+    """Every test of the run, by node id (``missing`` for requested tests that never ran)."""
+    fail_to_pass: dict[str, Outcome] = field(default_factory=dict)
+    """The outcome of each FAIL_TO_PASS test that was part of the run."""
+    pass_to_pass: dict[str, Outcome] = field(default_factory=dict)
+    """The outcome of each PASS_TO_PASS test that was part of the run."""
+    duration: float = 0.0
+    """Seconds for the whole evaluation (workspace, environment, tests)."""
+    message: str = ""
+    """The refusal, patch, test-run or environment error text; empty when the tests decided."""
+    feedback: str = ""
+    """A compact account of what went wrong, fit to hand a model for a retry (empty if resolved)."""
+    sandbox: str = ""
+    """How the tests were confined: ``bwrap``, ``unshare`` or ``none`` ("" when no test ran)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (enums as their values)."""
+        return {
+            "instance_id": self.instance_id,
+            "resolved": self.resolved,
+            "problem": self.problem.value,
+            "fail_to_pass": {k: v.value for k, v in self.fail_to_pass.items()},
+            "pass_to_pass": {k: v.value for k, v in self.pass_to_pass.items()},
+            "results": {k: _result_dict(r) for k, r in self.results.items()},
+            "duration": round(self.duration, 3),
+            "message": self.message,
+            "feedback": self.feedback,
+            "sandbox": self.sandbox,
+        }
+
+
+def evaluate(
+    task,
+    *,
+    edits: Mapping[str, str | bytes | None] | None = None,
+    patch: str | None = None,
+    tests: Sequence[str] | None = None,
+    timeout: float | None = None,
+    env=None,
+) -> Verdict:
+    """Judge a candidate (a diff and/or whole-file edits) against ``task``'s tests.
+
+    ``tests`` replaces FAIL_TO_PASS + PASS_TO_PASS (calibration reruns subsets and orders);
+    then ``resolved`` means every requested test passed. ``env`` skips the environment lookup.
+    Raises WorkspaceError/RepositoryError only when the task itself cannot be materialised, and
+    InfrastructureError when the machine fails (never a verdict: retry later).
+    """
+    started = time.monotonic()
+    sandbox.selected()  # a required sandbox that cannot start refuses before any work
+    wanted = list(tests) if tests is not None else list(task.FAIL_TO_PASS) + list(task.PASS_TO_PASS)
+    roots = tuple(task.environment.pythonpath or (".",))
+    with Workspace.for_task(task) as ws:
+        try:
+            env = env if env is not None else _environment(task, ws)
+        except EnvironmentBuildError as exc:
+            return _refusal(task, VerdictProblem.ENV_FAILED, _build_error_text(exc), started)
+        facts = envprobe.probe(env.python)
+        ws.guard_imports(roots, facts.stdlib | facts.top_level | RESERVED_MODULES)
+        try:
+            touched = ws.apply_patch(patch, what="patch") if patch else []
+            touched += ws.apply_edits(dict(edits)) if edits else []
+        except EditRefused as exc:
+            return _refusal(task, VerdictProblem(exc.kind), str(exc), started)
+        except PatchError as exc:
+            return _refusal(task, VerdictProblem.PATCH_DOES_NOT_APPLY, str(exc), started)
+        except (ValueError, UnicodeError, RuntimeError, RecursionError, OSError) as exc:
+            # a candidate shaped so that no check above foresaw it: still a verdict, never a crash
+            return _refusal(task, VerdictProblem.UNSAFE_EDIT, f"the candidate could not be applied: {exc}", started)
+        run = _run(env, ws, wanted, task, timeout, touched)
+    return _judge(task, wanted, run, time.monotonic() - started)
+
+
+def _environment(task, ws: Workspace):
+    from taskset.env.environment import environment_for  # building envs pulls in uv and filelock
+
+    return environment_for(task, ws.path)
+
+
+def _run(
+    env, ws: Workspace, wanted: list[str], task, timeout: float | None, touched: list[str]
+) -> TestRun | TestRunError:
+    try:
+        return run_task_tests(task, env, ws, wanted, timeout=timeout, suspects=touched)
+    except TestRunError as exc:
+        return exc
+
+
+def run_task_tests(task, env, ws: Workspace, tests: Sequence[str], *, timeout: float | None = None,
+                   suspects: Sequence[str] = ()) -> TestRun:
+    """Run ``tests`` in a prepared workspace exactly as the evaluator does before a verdict.
+
+    Test files restored to the fix's version, bytecode cleared, the task's source roots first on
+    the path, :func:`time_limit`. Calibration's same-workspace rerun uses it too, so the two never
+    drift apart. ``suspects`` are the paths a candidate wrote (code from them may not reshape
+    pytest's reporting). Raises TestRunError when the run leaves no usable report.
+    """
+    # Refusals already stop test edits; restoring is the second lock on the same door.
+    ws.restore_test_files()
+    ws.clear_bytecode()
+    pythonpath = task.environment.pythonpath or (".",)
+    return run_tests(env, ws, list(tests), pythonpath=pythonpath, timeout=time_limit(task, timeout), suspects=suspects)
+
+
+def time_limit(task, timeout: float | None = None) -> float:
+    """Seconds a test run of ``task`` may take: ``timeout`` if given, else scaled from calibration."""
+    if timeout is not None:
+        return timeout
+    return max(DEFAULT_TIMEOUT, TIMEOUT_FACTOR * task.calibration.gold_seconds)
+
+
+def _judge(task, wanted: list[str], run: TestRun | TestRunError, duration: float) -> Verdict:
+    """Every requested test must have passed; anything else (skipped, missing, error) is not a pass."""
+    message = ""
+    if isinstance(run, TestRunError):
+        message = f"{run}\n{trim(run.output, 2000)}".strip()
+        results = {t: TestResult(t, Outcome.ERROR, message=trim(run.output, 1000)) for t in wanted}
+        timed_out = False
+    else:
+        results, timed_out = run.results, run.timed_out
+    tampered = () if isinstance(run, TestRunError) else run.tampered
+    outcome = {t: result_for(t, results).outcome for t in wanted}
+    # No tests is never a resolution: "nothing failed" is not evidence of a fix.
+    resolved = bool(wanted) and not timed_out and not tampered and all(o is Outcome.PASSED for o in outcome.values())
+    if not wanted:
+        message = "the task names no tests to run"
+    if tampered:
+        problem = VerdictProblem.TAMPERED
+        message = "the run's evidence disagrees with itself: " + "; ".join(tampered)
+    elif resolved:
+        problem = VerdictProblem.RESOLVED
+    elif timed_out:
+        problem = VerdictProblem.TESTS_TIMEOUT
+        message = "the test run exceeded its timeout and was killed"
+    else:
+        problem = VerdictProblem.TESTS_FAILED
+    verdict = Verdict(
+        instance_id=task.instance_id,
+        resolved=resolved,
+        problem=problem,
+        results=dict(results),
+        fail_to_pass={t: outcome[t] for t in task.FAIL_TO_PASS if t in outcome},
+        pass_to_pass={t: outcome[t] for t in task.PASS_TO_PASS if t in outcome},
+        duration=duration,
+        message=message,
+        sandbox="" if isinstance(run, TestRunError) else run.sandbox,
+    )
+    output = "" if isinstance(run, TestRunError) else run.output
+    return _with_feedback(verdict, wanted, output)
+
+
+def _refusal(task, problem: VerdictProblem, message: str, started: float) -> Verdict:
+    verdict = Verdict(task.instance_id, False, problem, duration=time.monotonic() - started, message=message)
+    return _with_feedback(verdict, [], "")
+
+
+def _with_feedback(verdict: Verdict, wanted: list[str], output: str) -> Verdict:
+    if verdict.resolved:
+        return verdict
+    text = feedback_for(verdict.problem.value, verdict.message, wanted, verdict.results, output)
+    return replace(verdict, feedback=text)
+
+
+def _build_error_text(exc: EnvironmentBuildError) -> str:
+    step = f" (step: {exc.step})" if exc.step else ""
+    return f"{exc}{step}\n{trim(exc.output, 3000)}".strip()
+
+
+def _result_dict(result: TestResult) -> dict[str, Any]:
+    return {
+        "outcome": result.outcome.value,
+        "duration": round(result.duration, 3),
+        "exception": result.exception,
+        "collection_error": result.collection_error,
+        "message": result.message,
+    }
