@@ -36,25 +36,45 @@ GIT_IDENTITY = {
 """The commit identity and dates every test repository is made with (reproducible shas)."""
 
 
-@pytest.fixture(autouse=True)
-def hermetic(monkeypatch, tmp_path, session_cache):
-    """Pin what makes runs differ between machines; strip what must never leak into tests."""
+def pin_environment(patch: pytest.MonkeyPatch, root: Path, session_cache: Path) -> None:
+    """Pin what makes runs differ between machines and strip what must never leak into tests.
+
+    ``root`` holds the private HOME and git config; the caches are the session's.
+    """
     for name in list(os.environ):
         if name.endswith(SECRET_SUFFIXES) or (name.startswith(("GIT_", "LOOPCTL_")) and name not in KEPT):
-            monkeypatch.delenv(name, raising=False)
+            patch.delenv(name, raising=False)
     identity = {
         **GIT_IDENTITY,
-        "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"),
+        "GIT_CONFIG_GLOBAL": str(root / "gitconfig"),
         "GIT_CONFIG_NOSYSTEM": "1",
         "LOOPCTL_CACHE": str(session_cache / "loopctl"),
         "UV_CACHE_DIR": str(session_cache / "uv"),
-        "HOME": str(tmp_path / "home"),
+        "HOME": str(root / "home"),
     }
     for name, value in identity.items():
-        monkeypatch.setenv(name, value)
-    (tmp_path / "home").mkdir(exist_ok=True)
-    (tmp_path / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n"
-                                        "[user]\n\tname = Loop Tester\n\temail = tester@example.invalid\n")
+        patch.setenv(name, value)
+    (root / "home").mkdir(exist_ok=True)
+    (root / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n"
+                                    "[user]\n\tname = Loop Tester\n\temail = tester@example.invalid\n")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_session(tmp_path_factory, session_cache):
+    """The same pins for fixtures of every scope: session and module fixtures run before ``hermetic``.
+
+    Without it, a module-scoped fixture that commits with git depends on the machine's global
+    identity (``git commit`` exits 128 under an empty HOME).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        pin_environment(patch, tmp_path_factory.mktemp("hermetic"), session_cache)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def hermetic(monkeypatch, tmp_path, session_cache):
+    """Per test: its own HOME and git config under its tmp_path, on top of the session's pins."""
+    pin_environment(monkeypatch, tmp_path, session_cache)
 
 
 class GitRepo:
@@ -133,11 +153,7 @@ def python_project_env(tmp_path_factory, session_cache):
     from taskset.env.environment import ensure_environment
 
     source = write_minimal_project(tmp_path_factory.mktemp("env-project") / "project")
-    with pytest.MonkeyPatch.context() as patch:
-        # session fixtures run before the function-scoped ``hermetic``: point the caches ourselves
-        patch.setenv("LOOPCTL_CACHE", str(session_cache / "loopctl"))
-        patch.setenv("UV_CACHE_DIR", str(session_cache / "uv"))
-        return ensure_environment(source, resolution_date=PROJECT_ENV_DATE)
+    return ensure_environment(source, resolution_date=PROJECT_ENV_DATE)  # caches: ``hermetic_session``
 # --- end environment fixtures ---
 
 # --- sample repository fixtures ---
@@ -206,12 +222,8 @@ def mined_sample(tmp_path_factory, session_cache, sample_repo) -> tuple[Path, di
     from cli import cli
 
     out = tmp_path_factory.mktemp("mined") / "ts"
-    with pytest.MonkeyPatch.context() as patch:
-        # session fixtures run before the function-scoped ``hermetic``: point the caches ourselves
-        patch.setenv("LOOPCTL_CACHE", str(session_cache / "loopctl"))
-        patch.setenv("UV_CACHE_DIR", str(session_cache / "uv"))
-        result = CliRunner().invoke(cli, ["mine", "--repo", str(sample_repo), "--out", str(out), "--jobs", "2",
-                                          "--json"], catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["mine", "--repo", str(sample_repo), "--out", str(out), "--jobs", "2",
+                                      "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return out, json.loads(result.output)
 # --- end sample repository fixtures ---
