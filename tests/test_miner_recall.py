@@ -76,10 +76,7 @@ def classes_repo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def classes_mined(classes_repo, tmp_path_factory, session_cache):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LOOPCTL_CACHE", str(session_cache / "loopctl"))
-        patch.setenv("UV_CACHE_DIR", str(session_cache / "uv"))
-        return _mine(classes_repo[0], tmp_path_factory.mktemp("classes-out") / "ts")
+    return _mine(classes_repo[0], tmp_path_factory.mktemp("classes-out") / "ts")  # caches: hermetic_session
 
 
 @pytest.mark.slow
