@@ -212,7 +212,7 @@ def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, c
         # written: the gold patch's paths on the fixed side: suspects, as when the evaluator judges it
         env.prepare(ws.path)
         ws.clear_bytecode()
-        result = run_tests(env, ws.path, list(tests), pythonpath=env.spec.pythonpath, timeout=config.timeout,
+        result = run_tests(env, ws.path, list(tests), pythonpath=deps.pythonpath(ws.path), timeout=config.timeout,
                            suspects=written)
         runs.append(result)
         if result.timed_out:

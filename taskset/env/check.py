@@ -11,6 +11,7 @@ build time still matches, the interpreter runs, and the pinned pytest imports.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,6 +76,25 @@ def damage(venv: Path, recorded: str, requirements: Sequence[str] = ()) -> str:
         return f"pytest {'.'.join(map(str, facts.pytest_version))} imports, not the pinned {pinned}"
     _verified[str(venv)] = stamp
     return ""
+
+
+def recheck(venv: Path) -> str:
+    """Why the environment at ``venv`` is damaged, checked afresh (nothing this process remembered
+    about it trusted: its manifest walked again, its interpreter asked again), or "".
+
+    The evaluator asks this when a run failed: a failure that is the environment's must never
+    become a verdict on a candidate.
+    """
+    venv = Path(venv)
+    forget(venv)
+    envprobe.forget(venv / "bin" / "python")
+    try:
+        data = json.loads((venv / MARKER).read_text(encoding="utf-8"))
+        requirements = tuple(data.get("spec", {}).get("requirements", ()))
+        recorded = str(data.get("manifest", ""))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return f"its marker {MARKER} is missing or unreadable"
+    return damage(venv, recorded, requirements)
 
 
 def forget(venv: Path) -> None:
