@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from taskset.env import check as envcheck
-from taskset.env import deps
 from taskset.env import probe as envprobe
 from taskset.errors import EditRefused, EnvironmentBuildError, InfraCause, InfrastructureError, PatchError, TestRunError
 from taskset.evaluation import sandbox
@@ -158,7 +157,7 @@ def _evaluate(task, candidate: _Candidate, env, started: float) -> Verdict:
     edits, patch, tests = candidate.edits, candidate.patch, candidate.tests
     wanted = list(tests) if tests is not None else list(task.FAIL_TO_PASS) + list(task.PASS_TO_PASS)
     with Workspace.for_task(task) as ws:
-        roots = import_roots(task, ws.path)
+        roots = _import_roots(task, ws.path)
         try:
             env = env if env is not None else _environment(task, ws)
         except EnvironmentBuildError as exc:
@@ -186,10 +185,12 @@ def _evaluate(task, candidate: _Candidate, env, started: float) -> Verdict:
     return verdict
 
 
-def import_roots(task, tree: Path) -> tuple[str, ...]:
+def _import_roots(task, tree: Path) -> tuple[str, ...]:
     """Where the project under test is imported from: the tree's own layout (``src/`` or flat),
     then any root the task recorded. Environments never hold the project, so a task without a
     recorded layout (an imported SWE-bench row) must still find its ``src/`` in the workspace."""
+    from taskset.env import deps  # reading dependency files pulls in the packaging libraries
+
     return tuple(dict.fromkeys(deps.pythonpath(Path(tree)) + tuple(task.environment.pythonpath or ())))
 
 
@@ -220,7 +221,7 @@ def run_task_tests(task, env, ws: Workspace, tests: Sequence[str], *, timeout: f
     # Refusals already stop test edits; restoring is the second lock on the same door.
     ws.restore_test_files()
     ws.clear_bytecode()
-    return run_tests(env, ws, list(tests), pythonpath=import_roots(task, ws.path), timeout=time_limit(task, timeout),
+    return run_tests(env, ws, list(tests), pythonpath=_import_roots(task, ws.path), timeout=time_limit(task, timeout),
                      suspects=suspects)
 
 
