@@ -23,7 +23,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from taskset.env import check as envcheck
-from taskset.env import deps, pythons, treebuild
+from taskset.env import deps, layout, pythons, treebuild
 from taskset.env.check import BUILD_LOG, MARKER
 from taskset.env.install import Installer, Plan
 from taskset.errors import EnvironmentBuildError
@@ -241,7 +241,7 @@ def _build(
         install=plan.install_lines(),
         exclude_newer=plan.exclude_newer,
         requirements=frozen,
-        pythonpath=deps.pythonpath(source),
+        pythonpath=layout.pythonpath(source),
         remedy=remedy,
         pytest=plan.pytest,
     )
@@ -276,7 +276,7 @@ def _load(final: Path, key: str, source: Path) -> Environment | None:
     if not data.get("manifest"):  # built before manifests were recorded: record this (verified) state
         write_atomic(final / MARKER, json.dumps({**data, "manifest": envcheck.manifest(final)}, indent=2) + "\n")
     # the layout is a fact of this tree, not of the cached env (trees sharing deps may differ)
-    spec = dataclasses.replace(spec, pythonpath=deps.pythonpath(source))
+    spec = dataclasses.replace(spec, pythonpath=layout.pythonpath(source))
     recipe = data.get("tree_build") if isinstance(data.get("tree_build"), dict) else {}
     return Environment(path=final, python=python, spec=spec, fingerprint=key, tree_build=recipe)
 

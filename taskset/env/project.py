@@ -14,7 +14,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from taskset.env import deps
+from taskset.env import layout
 from taskset.env.requirements import normalize
 
 GENERATED_LIMIT = 64 * 1024
@@ -69,7 +69,7 @@ def built_files(site: Path, info: Path, source: Path) -> dict[str, Path]:
     tree's first import root. Tests import the workspace's code; without these it fails to import.
     """
     tracked = _tracked(source)
-    roots = (source / "src", source)
+    roots = tuple(source / entry for entry in layout.pythonpath(source))
     found: dict[str, Path] = {}
     for rel in recorded(info):
         extension = rel.endswith(EXTENSION_SUFFIXES)
@@ -79,7 +79,7 @@ def built_files(site: Path, info: Path, source: Path) -> dict[str, Path]:
         if package:
             base = next((b for b in roots if (b / package).is_dir()), None)
         else:  # a top-level module: only an extension is worth placing (a .py would be tracked)
-            base = (source / deps.pythonpath(source)[0]) if extension else None
+            base = roots[0] if extension else None
         if base is None:
             continue
         target = (base / rel).relative_to(source).as_posix()

@@ -189,9 +189,9 @@ def _import_roots(task, tree: Path) -> tuple[str, ...]:
     """Where the project under test is imported from: the tree's own layout (``src/`` or flat),
     then any root the task recorded. Environments never hold the project, so a task without a
     recorded layout (an imported SWE-bench row) must still find its ``src/`` in the workspace."""
-    from taskset.env import deps  # reading dependency files pulls in the packaging libraries
+    from taskset.env import layout  # reading packaging files pulls in the toml and packaging libraries
 
-    return tuple(dict.fromkeys(deps.pythonpath(Path(tree)) + tuple(task.environment.pythonpath or ())))
+    return tuple(dict.fromkeys(layout.pythonpath(Path(tree)) + tuple(task.environment.pythonpath or ())))
 
 
 def _environment(task, ws: Workspace):
