@@ -33,6 +33,12 @@ def test_a_module_deleted_from_the_environment_is_rebuilt_not_judged(make_repo, 
     assert pastebin.is_file(), "the environment was rebuilt"
     empty = evaluate(task, patch="")
     assert empty.problem is VerdictProblem.TESTS_FAILED, "an intact environment still judges a non-fix"
+    # a run that wrote its report: the files alone are checked, and a stray one (below the top
+    # level, where the check before use looks only when the folders' stamps changed) is still seen
+    stray = pastebin.parent / "zz_stray.py"
+    stray.write_text("\n")
+    again_empty = evaluate(task, patch="")
+    assert again_empty.problem is VerdictProblem.TESTS_FAILED and not stray.exists(), "judged in the rebuilt env"
     pastebin.unlink()
     with pytest.raises(InfrastructureError, match="damaged"):
         evaluate(task, patch=task.patch, env=env)

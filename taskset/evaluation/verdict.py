@@ -179,7 +179,8 @@ def _evaluate(task, candidate: _Candidate, env, started: float) -> Verdict:
     if not verdict.resolved:
         # Is it the environment's failure? Checked afresh: a module deleted under a run, an
         # interpreter gone. Never the candidate's verdict then (docs/evaluator.md).
-        problem = envcheck.recheck(Path(env.python).parent.parent)
+        # A run that left no usable report may have lost its interpreter or pytest: ask them too.
+        problem = envcheck.recheck(Path(env.python).parent.parent, deep=isinstance(run, TestRunError))
         if problem:
             raise _Damaged(Path(env.python).parent.parent, problem, verdict.message)
     return verdict
