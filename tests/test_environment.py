@@ -198,6 +198,7 @@ def test_ladder_climbs_to_no_build_isolation_and_reproduces(tmp_path):
     assert installed_copies(env, "legacyproj") == []
     again = ensure_environment(source, spec=env.spec)
     assert again.spec.remedy == "no-build-isolation" and again.spec.requirements == env.spec.requirements
+    assert installed_copies(again, "legacyproj") == [], "reproduced from frozen pins: the project is taken out too"
 
 
 def test_build_timeout_kills_and_cleans_up(tmp_path):
