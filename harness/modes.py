@@ -76,6 +76,21 @@ def is_infrastructure(mode: FailureMode) -> bool:
     return mode in INFRASTRUCTURE
 
 
+BROKEN_ENVIRONMENT = re.compile(
+    r"wrote no JUnit report|No module named '(?:_?pytest|pluggy|iniconfig|encodings)\b"
+    r"|interpreter did not start|interpreter (?:cannot start|does not run)")
+"""What a failure of the environment itself looked like in a verdict's message, before the evaluator
+re-verified the environment under every failed run: pytest's own modules missing, no report written,
+the interpreter gone."""
+
+
+def stale_environment_failure(mode: FailureMode, message: str, env_checked: bool) -> bool:
+    """True for an attempt an earlier version stored as ``tests-failed`` whose message shows a broken
+    environment, not a failing candidate: it was never a verdict, so it is retried like an
+    infrastructure failure. Verdicts of this version (``env_checked``) were re-verified already."""
+    return not env_checked and mode is FailureMode.TESTS_FAILED and bool(BROKEN_ENVIRONMENT.search(message))
+
+
 def from_verdict(problem: VerdictProblem) -> FailureMode:
     """The failure mode of an evaluator verdict (total: FailureMode lists every VerdictProblem)."""
     return FailureMode(VerdictProblem(problem).value)

@@ -28,7 +28,7 @@ from miner.candidates import Candidate, Detail
 from miner.judge import FAILING, IMPORT_ERRORS, Judgement, buggy_result, confirm, judge, suspects
 from miner.rejections import Reason, Rejection, classify_failure, trim
 from miner.split import added_files, diff
-from taskset.env import deps, pythons
+from taskset.env import deps, layout, pythons
 from taskset.errors import (
     EditRefused,
     EnvironmentBuildError,
@@ -212,7 +212,7 @@ def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, c
         # written: the gold patch's paths on the fixed side: suspects, as when the evaluator judges it
         env.prepare(ws.path)
         ws.clear_bytecode()
-        result = run_tests(env, ws.path, list(tests), pythonpath=env.spec.pythonpath, timeout=config.timeout,
+        result = run_tests(env, ws.path, list(tests), pythonpath=layout.pythonpath(ws.path), timeout=config.timeout,
                            suspects=written)
         runs.append(result)
         if result.timed_out:

@@ -129,8 +129,8 @@ def make_repo(tmp_path):
 # --- environment fixtures (taskset.env.environment) ---
 # ``python_project_env``: one real environment (uv venv + pytest, resolved as of a fixed date) for
 # a minimal flat-layout project, built once per session in the session cache. Any flat project
-# whose tests need only pytest can run in it: the runner puts the workspace on PYTHONPATH, so
-# the installed sample is shadowed. Never install into it; build your own with
+# whose tests need only pytest can run in it: environments never hold the project, the runner
+# imports it from the workspace. Never install into it; build your own with
 # ``ensure_environment`` (same session cache: the second build of anything is a cache hit).
 PROJECT_ENV_DATE = "2025-06-01"
 

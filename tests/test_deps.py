@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from taskset.env import deps, pythons
+from taskset.env import deps, layout, pythons
 
 
 def tree(root: Path, files: dict[str, str]) -> Path:
@@ -263,9 +263,33 @@ def test_implied_plugins_short_xdist_forms():
 
 def test_pythonpath_layouts(tmp_path):
     """src/ holding a package gives ("src", "."); an src/ of data files does not."""
-    assert deps.pythonpath(tree(tmp_path / "a", {"src/pkg/__init__.py": ""})) == ("src", ".")
-    assert deps.pythonpath(tree(tmp_path / "b", {"src/data.txt": "", "pkg/__init__.py": ""})) == (".",)
-    assert deps.pythonpath(tree(tmp_path / "c", {"src/mod.py": ""})) == ("src", ".")
+    assert layout.pythonpath(tree(tmp_path / "a", {"src/pkg/__init__.py": ""})) == ("src", ".")
+    assert layout.pythonpath(tree(tmp_path / "b", {"src/data.txt": "", "pkg/__init__.py": ""})) == (".",)
+    assert layout.pythonpath(tree(tmp_path / "c", {"src/mod.py": ""})) == ("src", ".")
+
+
+@pytest.mark.parametrize("files", [
+    {"pyproject.toml": '[tool.setuptools.package-dir]\n"" = "lib"\n'},
+    {"pyproject.toml": '[tool.setuptools.packages.find]\nwhere = ["lib"]\n'},
+    {"setup.cfg": "[options]\npackage_dir =\n    =lib\n"},
+    {"setup.cfg": "[options.packages.find]\nwhere = lib\n"},
+    {"setup.py": "from setuptools import setup\nsetup(name='x', package_dir={'': 'lib'})\n"},
+    {"pyproject.toml": '[tool.poetry]\npackages = [{include = "pkg", from = "lib"}]\n'},
+    {"pyproject.toml": '[tool.hatch.build.targets.wheel]\npackages = ["lib/pkg"]\n'},
+])
+def test_pythonpath_reads_a_declared_source_folder(tmp_path, files):
+    """Environments never hold the project: a source folder the packaging names (here lib/) must be
+    an import root, or the tests cannot import the project at all."""
+    assert layout.pythonpath(tree(tmp_path / "t", {**files, "lib/pkg/__init__.py": ""})) == ("lib", ".")
+
+
+def test_pythonpath_ignores_declared_folders_outside_the_tree_or_without_code(tmp_path):
+    """A declared folder that escapes the tree, or holds no code, falls back to the src/flat rule."""
+    escape = tree(tmp_path / "a", {"setup.cfg": "[options]\npackage_dir =\n    =../elsewhere\n", "pkg/__init__.py": ""})
+    assert layout.pythonpath(escape) == (".",)
+    empty = tree(tmp_path / "b", {"pyproject.toml": '[tool.setuptools.packages.find]\nwhere = ["lib"]\n',
+                                  "lib/README": "", "src/pkg/__init__.py": ""})
+    assert layout.pythonpath(empty) == ("src", ".")
 
 
 def test_effective_date_rules():

@@ -118,7 +118,7 @@ def test_a_damaged_environment_never_turns_the_gold_patch_into_a_failure(make_re
     task = _with_env_date(task)
     first = evaluate(task, patch=task.patch)
     assert first.resolved, first.message
-    used = next(Path(os.environ["LOOPCTL_CACHE"], "envs").iterdir())
+    used = next(p for p in Path(os.environ["LOOPCTL_CACHE"], "envs").iterdir() if p.is_dir())
     _to_false(used / "bin" / "python")
     envcheck.forget(used)
     second = evaluate(task, patch=task.patch)

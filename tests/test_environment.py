@@ -27,10 +27,16 @@ pytestmark = pytest.mark.slow
 TEST_EXTRA = 'test = ["iniconfig"]'
 
 
-def run_python(env, code: str) -> str:
-    """Run ``code`` with the environment's interpreter; return its stdout."""
-    done = subprocess.run([str(env.python), "-c", code], capture_output=True, check=True)
+def run_python(env, code: str, cwd: Path | None = None) -> str:
+    """Run ``code`` with the environment's interpreter (in ``cwd``: its folder is importable); return its stdout."""
+    done = subprocess.run([str(env.python), "-c", code], capture_output=True, check=True, cwd=cwd)
     return done.stdout.decode("utf-8", errors="replace").strip()
+
+
+def installed_copies(env, name: str) -> list[str]:
+    """Entries of the environment's site-packages named after ``name`` (the project must have none)."""
+    return [p.name for site in env.path.glob("lib/python*/site-packages") for p in site.iterdir()
+            if name in p.name.lower()]
 
 
 def pins(env) -> dict[str, str]:
@@ -47,7 +53,9 @@ def extra_project(tmp_path_factory) -> Path:
 def test_test_extra_and_pytest_are_installed_and_frozen(extra_project):
     """The project's test extra and pytest are installed; what resolved is frozen into the spec."""
     env = ensure_environment(extra_project, resolution_date=PROJECT_ENV_DATE)
-    assert run_python(env, "import iniconfig, pytest, extraproj; print(extraproj.VALUE)") == "1"
+    assert run_python(env, "import iniconfig, pytest, extraproj; print(extraproj.VALUE)", cwd=extra_project) == "1"
+    assert installed_copies(env, "extraproj") == [], "the environment holds dependencies, never the project"
+    assert run_python(env, "import importlib.util; print(importlib.util.find_spec('extraproj'))") == "None"
     assert env.spec.install[0] == ".[test]"
     assert env.spec.pytest.startswith("pytest") and ">=7.2" in env.spec.pytest
     assert {"iniconfig", "pytest"} <= set(pins(env))
@@ -186,9 +194,11 @@ def test_ladder_climbs_to_no_build_isolation_and_reproduces(tmp_path):
     assert env.spec.remedy == "no-build-isolation"
     assert pins(env)["setuptools"].split(".")[0] == "57"
     assert "use_2to3 is invalid" in env.build_log.read_text(), "the normal rung's failure is kept in the log"
-    assert run_python(env, "import legacyproj, pytest; print(legacyproj.VALUE)") == "3"
+    assert run_python(env, "import legacyproj, pytest; print(legacyproj.VALUE)", cwd=source) == "3"
+    assert installed_copies(env, "legacyproj") == []
     again = ensure_environment(source, spec=env.spec)
     assert again.spec.remedy == "no-build-isolation" and again.spec.requirements == env.spec.requirements
+    assert installed_copies(again, "legacyproj") == [], "reproduced from frozen pins: the project is taken out too"
 
 
 def test_build_timeout_kills_and_cleans_up(tmp_path):

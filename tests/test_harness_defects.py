@@ -304,3 +304,30 @@ def test_an_infrastructure_error_from_the_evaluator_is_retried_never_a_verdict(t
         assert len(server.requests) == 1  # the stored answer was judged again, not bought again
     assert [r.failure_mode for r in read_attempts(spec.out / "attempts.jsonl")] == [FailureMode.ENV_FAILED,
                                                                                    FailureMode.RESOLVED]
+
+
+def test_an_old_tests_failed_record_of_a_broken_environment_is_retried(tiny, tmp_path):
+    """An earlier version stored a run in a broken environment as ``tests-failed`` ("No module named
+    '_pytest.pastebin' ... wrote no JUnit report"): the next run judges the stored answer again
+    instead of keeping it as final; a verdict of this version (environment re-verified) stays final."""
+    with ScriptedServer({"m": [Reply(content=GOOD_ANSWER)]}) as server:
+        spec = RunSpec(taskset=build_taskset(tmp_path / "ts", [tiny]), out=tmp_path / "run", tiers=(tier(server),),
+                       strategies=("always-local",))
+        run(spec)
+        path = spec.out / "attempts.jsonl"
+        [line] = path.read_text().splitlines()
+        old = json.loads(line)
+        del old["env_checked"]  # as the earlier version wrote it
+        old.update(failure_mode="tests-failed", verdict="tests-failed", f2p_passed=0, message=(
+            "pytest exited with 1 and wrote no JUnit report\nImportError: No module named '_pytest.pastebin'"))
+        path.write_text(json.dumps(old) + "\n")
+        run(spec)
+        assert len(server.requests) == 1  # the stored answer was judged again, not bought again
+        records = read_attempts(path)
+        assert [r.failure_mode for r in records] == [FailureMode.TESTS_FAILED, FailureMode.RESOLVED]
+        assert records[1].env_checked
+        failed_now = json.loads(path.read_text().splitlines()[1])
+        failed_now.update(failure_mode="tests-failed", verdict="tests-failed", message=old["message"])
+        path.write_text(json.dumps(failed_now) + "\n")
+        run(spec)
+        assert len(read_attempts(path)) == 1, "a verdict that re-verified its environment is final"

@@ -335,7 +335,7 @@ def _evaluate(ctx: Context, candidate: Candidate) -> dict[str, Any]:
     return dict(failure_mode=mode, verdict=problem, f2p_passed=f2p[0], f2p_total=f2p[1], p2p_passed=p2p[0],
                 p2p_total=p2p[1], message=(getattr(verdict, "message", "") or "")[:500],
                 feedback="" if verdict.resolved else trim_output(getattr(verdict, "feedback", "") or ""),
-                eval_seconds=took())
+                eval_seconds=took(), env_checked=True)
 
 
 def _usage(completion: Completion | None, waited: float) -> dict[str, Any]:

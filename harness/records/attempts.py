@@ -4,7 +4,8 @@
 Records keep tokens, never dollars (the report prices them from a pinned table). An attempt is
 keyed by (strategy, task, seed, tier, attempt); a rerun skips every key with a final record.
 An attempt that ended in an infrastructure failure is recorded too, but is not final: the next
-run retries it, and its later record supersedes it.
+run retries it, and its later record supersedes it. So is a ``tests-failed`` record an earlier
+version wrote for a run in a broken environment (``harness.modes.stale_environment_failure``).
 
 ``answers.jsonl``: the model's answer for a key, written as soon as it arrives (before it is
 judged), so an answer paid for is never paid for twice: a run stopped between answer and verdict
@@ -23,7 +24,7 @@ from typing import Any
 
 from harness.config import EditFormat, ProviderKind, Tier
 from harness.errors import RunDirError
-from harness.modes import FailureMode, is_infrastructure
+from harness.modes import FailureMode, is_infrastructure, stale_environment_failure
 from harness.names import Strategy
 from harness.providers.completion import Completion
 from taskset.evaluation.verdict import VerdictProblem
@@ -96,6 +97,9 @@ class AttemptRecord:
     """Harness time: everything but the model call and the evaluation."""
     paid: bool = False
     ended_at: float = 0.0
+    env_checked: bool = False
+    """True when the evaluator re-verified the environment before its verdict (every verdict of this
+    version): a record without it that reads like a broken environment is retried."""
 
     @property
     def key(self) -> Key:
@@ -110,7 +114,8 @@ class AttemptRecord:
     @property
     def infrastructure(self) -> bool:
         """True when the attempt failed for reasons outside the model's answer (retried on a rerun)."""
-        return is_infrastructure(self.failure_mode)
+        return (is_infrastructure(self.failure_mode)
+                or stale_environment_failure(self.failure_mode, self.message, self.env_checked))
 
     def to_json(self) -> str:
         """One JSONL line (enums as their values)."""

@@ -2,7 +2,8 @@
 
 Owns reading what a project needs (``depfiles``, ``setuppy``, ``requirements``, ``specs``,
 ``deps``), which interpreter fits (``pythons``), building a venv rung by rung (``install``,
-``buildfailure``, ``generated``), the cached environment itself (``environment``) and the checks
+``buildfailure``, ``project``, ``treebuild``), where the project is imported from
+(``layout``), the cached environment itself (``environment``) and the checks
 that it is still whole (``check``, ``probe``). May import ``taskset.files``, ``taskset.record``
 and ``taskset.errors``; nothing of workspaces, evaluation or interop.
 """

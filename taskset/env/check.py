@@ -11,6 +11,7 @@ build time still matches, the interpreter runs, and the pinned pytest imports.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,15 +60,11 @@ def damage(venv: Path, recorded: str, requirements: Sequence[str] = ()) -> str:
     stamp = _stamp(venv)
     if _verified.get(str(venv)) == stamp:
         return ""
-    if not (venv / "pyvenv.cfg").is_file():
-        return "pyvenv.cfg is missing (the interpreter would run outside the environment)"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        return "bin/python is missing or its base interpreter is gone"
-    if recorded and manifest(venv) != recorded:
-        return "its files differ from what was installed (a file added, removed or emptied)"
+    problem = _files_damage(venv, recorded)
+    if problem:
+        return problem
     try:
-        facts = envprobe.probe(python)
+        facts = envprobe.probe(venv / "bin" / "python")
     except InfrastructureError as exc:
         return str(exc)
     pinned = _pinned_pytest(requirements)
@@ -75,6 +72,38 @@ def damage(venv: Path, recorded: str, requirements: Sequence[str] = ()) -> str:
         return f"pytest {'.'.join(map(str, facts.pytest_version))} imports, not the pinned {pinned}"
     _verified[str(venv)] = stamp
     return ""
+
+
+def _files_damage(venv: Path, recorded: str) -> str:
+    """The checks that start no process: the venv's config, its interpreter link, its manifest."""
+    if not (venv / "pyvenv.cfg").is_file():
+        return "pyvenv.cfg is missing (the interpreter would run outside the environment)"
+    if not (venv / "bin" / "python").exists():
+        return "bin/python is missing or its base interpreter is gone"
+    if recorded and manifest(venv) != recorded:
+        return "its files differ from what was installed (a file added, removed or emptied)"
+    return ""
+
+
+def recheck(venv: Path, deep: bool = True) -> str:
+    """Why the environment at ``venv`` is damaged, checked afresh (nothing this process remembered
+    about it trusted: its manifest walked again and, when ``deep``, its interpreter asked again), or "".
+
+    The evaluator asks this when a run failed: a failure that is the environment's must never
+    become a verdict on a candidate. A run that wrote its report shows a working interpreter and
+    pytest: then the files alone are checked (milliseconds; the interpreter's answer costs a start).
+    """
+    venv = Path(venv)
+    forget(venv)
+    if deep:
+        envprobe.forget(venv / "bin" / "python")
+    try:
+        data = json.loads((venv / MARKER).read_text(encoding="utf-8"))
+        requirements = tuple(data.get("spec", {}).get("requirements", ()))
+        recorded = str(data.get("manifest", ""))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return f"its marker {MARKER} is missing or unreadable"
+    return damage(venv, recorded, requirements) if deep else _files_damage(venv, recorded)
 
 
 def forget(venv: Path) -> None:

@@ -67,7 +67,7 @@ class Reader:
         name = name or flit.get("dist-name") or flit.get("module", "")
         cfg = self.ini("setup.cfg")
         name = name or cfg.get("metadata", "name", fallback="")
-        setup = self._setup_call()
+        setup = self.setup_call()
         name = name or (setup.get("name") if isinstance(setup.get("name"), str) else "")
         installable = (self.root / "setup.py").is_file() or bool(build) or "project" in data
         return {
@@ -81,7 +81,7 @@ class Reader:
     def extras(self) -> dict[str, list[str]]:
         """Optional-dependency extras from pyproject, setup.cfg and setup.py (first source wins)."""
         table: dict[str, list[str]] = {}
-        setup_extras = self._setup_call().get("extras_require")
+        setup_extras = self.setup_call().get("extras_require")
         if isinstance(setup_extras, dict):
             table.update({k: _as_list(v) for k, v in setup_extras.items() if isinstance(k, str)})
         cfg = self.ini("setup.cfg")
@@ -125,7 +125,7 @@ class Reader:
             dev = self._toml_file("Pipfile").get("dev-packages", {})
             if isinstance(dev, dict):
                 reqs += [poetry_requirement(n, v, pipfile=True) for n, v in dev.items()]
-        reqs += _as_list(self._setup_call().get("tests_require") or [])
+        reqs += _as_list(self.setup_call().get("tests_require") or [])
         cfg = self.ini("setup.cfg")
         reqs += cfg_list(cfg.get("options", "tests_require", fallback=""))
         return [r for r in reqs if r and not self._unusable_noted(r, "tool table")]
@@ -180,7 +180,7 @@ class Reader:
         flit = data.get("tool", {}).get("flit", {}).get("metadata", {})
         reqs += _as_list(flit.get("requires", []))
         reqs += cfg_list(self.ini("setup.cfg").get("options", "install_requires", fallback=""))
-        reqs += _as_list(self._setup_call().get("install_requires") or [])
+        reqs += _as_list(self.setup_call().get("install_requires") or [])
         return [r for r in dict.fromkeys(reqs) if r and not unusable_reason(r)]
 
     def python_needs(self) -> tuple[str, tuple[str, ...]]:
@@ -196,7 +196,7 @@ class Reader:
             requires = poetry_specifier(python)
         cfg = self.ini("setup.cfg")
         requires = requires or cfg.get("options", "python_requires", fallback="").strip()
-        setup = self._setup_call()
+        setup = self.setup_call()
         if not requires and isinstance(setup.get("python_requires"), str):
             requires = setup["python_requires"]
         classifiers = _as_list(project.get("classifiers", [])) + _as_list(poetry.get("classifiers", []))
@@ -318,7 +318,7 @@ class Reader:
             return _pytest_section(ini_options)
         return {}
 
-    def _setup_call(self) -> dict[str, Any]:
+    def setup_call(self) -> dict[str, Any]:
         """Literal keyword arguments of the ``setup(...)`` call in setup.py (module-level names resolved)."""
         text = self._text(self.root / "setup.py") if (self.root / "setup.py").is_file() else None
         if not text:

@@ -221,16 +221,6 @@ def without_pytest(requirements: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(r for r in requirements if normalize(requirement_name(r)) != "pytest")
 
 
-def pythonpath(root: Path) -> tuple[str, ...]:
-    """``("src", ".")`` for a src layout (a ``src/`` dir holding a package or module), else ``(".",)``."""
-    src = root / "src"
-    if src.is_dir():
-        for child in src.iterdir():
-            if child.suffix == ".py" or (child / "__init__.py").is_file():
-                return ("src", ".")
-    return (".",)
-
-
 def _split_self(reqs: list[str], name: str, skipped: list[str]) -> tuple[list[str], list[str]]:
     """Self-references become extras of the project install; everything else stays a requirement."""
     extras: list[str] = []

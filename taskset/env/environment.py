@@ -23,9 +23,8 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from taskset.env import check as envcheck
-from taskset.env import deps, pythons
+from taskset.env import deps, layout, pythons, treebuild
 from taskset.env.check import BUILD_LOG, MARKER
-from taskset.env.generated import generated_modules
 from taskset.env.install import Installer, Plan
 from taskset.errors import EnvironmentBuildError
 from taskset.files.atomic import write_atomic
@@ -34,8 +33,9 @@ from taskset.record import EnvironmentSpec
 
 _log = logging.getLogger(__name__)
 
-RECIPE_VERSION = 2
-"""Part of every fingerprint: bump it when the way environments are built changes (2: generated modules)."""
+RECIPE_VERSION = 3
+"""Part of every fingerprint: bump it when the way environments are built changes (2: generated modules;
+3: the project is taken out of every environment, its build products cached per tree)."""
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,19 @@ class Environment:
     """What was installed: python version, install steps, resolution date, frozen requirements."""
     fingerprint: str = ""
     """The cache key (the env dir's name)."""
-    generated: dict = dataclasses.field(default_factory=dict)
-    """Modules the project's build generated that its source tree lacks (path -> content)."""
+    tree_build: dict = dataclasses.field(default_factory=dict)
+    """How to build the project for one tree (``name``, ``rung``, ``exclude_newer``) when its build
+    produces modules the tree lacks (a ``_version.py``, a C extension); empty when it produces none."""
 
-    def prepare(self, tree: Path) -> None:
-        """Write the generated modules (a ``_version.py``) into a source tree that lacks them."""
-        for rel, content in self.generated.items():
-            target = Path(tree) / rel
-            if target.parent.is_dir() and not target.exists():
-                target.write_text(content, encoding="utf-8")
+    def prepare(self, tree: Path) -> list[str]:
+        """Write what the project's build produces for ``tree`` (built for that tree, cached per
+        tree: ``taskset.env.treebuild``) into it where absent; returns the paths written.
+
+        Raises EnvironmentBuildError when this tree's build fails.
+        """
+        if not self.tree_build:
+            return []
+        return treebuild.place(treebuild.built_for(self, Path(tree)), Path(tree))
 
     @property
     def build_log(self) -> Path:
@@ -219,11 +223,14 @@ def _build(
         shutil.rmtree(stale, ignore_errors=True)
     for stale in final.parent.glob(f".{key}.*.log"):
         stale.unlink(missing_ok=True)
-    installer = Installer(interp.path, tmp, log, time.monotonic() + timeout, interp.version)
+    keep = final.parent / f".{key}.{os.getpid()}.built"
+    shutil.rmtree(keep, ignore_errors=True)
+    installer = Installer(interp.path, tmp, log, time.monotonic() + timeout, interp.version, keep=keep)
     try:
         remedy, frozen = installer.build(plan, source, first_rung)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(keep, ignore_errors=True)
         if log.exists():
             os.replace(log, final.parent / f"{key}.failed.log")
         if isinstance(exc, EnvironmentBuildError) and not exc.timed_out:
@@ -234,19 +241,23 @@ def _build(
         install=plan.install_lines(),
         exclude_newer=plan.exclude_newer,
         requirements=frozen,
-        pythonpath=deps.pythonpath(source),
+        pythonpath=layout.pythonpath(source),
         remedy=remedy,
         pytest=plan.pytest,
     )
-    generated = generated_modules(tmp, plan.project_name, source) if plan.project and remedy != "source-tree" else {}
+    # the building tree's products are its own build: keep them for that tree, outside the env
+    recipe = {"name": plan.project_name, "rung": remedy, "exclude_newer": plan.exclude_newer} if installer.built else {}
+    if installer.built:
+        treebuild.store(treebuild.key_for(key, treebuild.tree_identity(source)), installer.built)
+    shutil.rmtree(keep, ignore_errors=True)
     os.replace(log, tmp / BUILD_LOG)
-    record = {"fingerprint": key, "spec": _spec_dict(spec), "generated": generated, "manifest": envcheck.manifest(tmp)}
+    record = {"fingerprint": key, "spec": _spec_dict(spec), "tree_build": recipe, "manifest": envcheck.manifest(tmp)}
     write_atomic(tmp / MARKER, json.dumps(record, indent=2) + "\n")
     if final.exists():  # a half-built or damaged env: replace it
         shutil.rmtree(final)
     os.rename(tmp, final)
     envcheck.forget(final)
-    return Environment(path=final, python=final / "bin" / "python", spec=spec, fingerprint=key, generated=generated)
+    return Environment(path=final, python=final / "bin" / "python", spec=spec, fingerprint=key, tree_build=recipe)
 
 
 def _load(final: Path, key: str, source: Path) -> Environment | None:
@@ -265,9 +276,9 @@ def _load(final: Path, key: str, source: Path) -> Environment | None:
     if not data.get("manifest"):  # built before manifests were recorded: record this (verified) state
         write_atomic(final / MARKER, json.dumps({**data, "manifest": envcheck.manifest(final)}, indent=2) + "\n")
     # the layout is a fact of this tree, not of the cached env (trees sharing deps may differ)
-    spec = dataclasses.replace(spec, pythonpath=deps.pythonpath(source))
-    generated = data.get("generated") if isinstance(data.get("generated"), dict) else {}
-    return Environment(path=final, python=python, spec=spec, fingerprint=key, generated=generated)
+    spec = dataclasses.replace(spec, pythonpath=layout.pythonpath(source))
+    recipe = data.get("tree_build") if isinstance(data.get("tree_build"), dict) else {}
+    return Environment(path=final, python=python, spec=spec, fingerprint=key, tree_build=recipe)
 
 
 def _spec_dict(spec: EnvironmentSpec) -> dict:

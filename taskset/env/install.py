@@ -13,6 +13,11 @@ Rungs, tried in order; the next is tried only when the failure looks like a *bui
 5. ``source-tree``         only the dependencies (the project's own, read statically, and the
                            test requirements); the tests import the project from the source tree.
 
+Whatever the rung, the environment ends without the project: once installed (its build ran, its
+dependencies resolved), what the build produced that the tree lacks is copied out (cached per
+tree, ``taskset.env.treebuild``) and the project is uninstalled and checked gone
+(``taskset.env.project``). Tests import the project from their workspace only.
+
 A failure of the machine rather than of the project -- the index unreachable, the disk full, the
 interpreter missing -- is an ``InfrastructureError``, never an install failure: see ``buildfailure.INFRA``.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -31,6 +37,7 @@ from pathlib import Path
 import uv
 
 from taskset.env import deps
+from taskset.env import project as ownfiles
 from taskset.env.buildfailure import classify, headline, infrastructure, trim
 from taskset.env.requirements import normalize, requirement_name
 from taskset.env.specs import parse_version
@@ -116,8 +123,13 @@ class Plan:
 class Installer:
     """Runs uv for one build, appending every command and its output to the build log."""
 
-    def __init__(self, base_python: Path, venv: Path, log: Path, deadline: float, version: str = ""):
+    def __init__(self, base_python: Path, venv: Path, log: Path, deadline: float, version: str = "",
+                 keep: Path | None = None):
         self.uv = uv.find_uv_bin()
+        self.keep = keep
+        """Where ``take_out_project`` copies what the project's build produced (None: nowhere)."""
+        self.built: dict[str, Path] = {}
+        """Repository-relative path -> its copy under ``keep``: what the build produced that the tree lacks."""
         self.version = version
         self.base_python = base_python
         self.venv = venv
@@ -139,6 +151,8 @@ class Installer:
                 if not climbable or not plan.project or rung == rungs[-1]:
                     raise
                 continue
+            # before anything imports or compiles in the env: no bytecode of the project either
+            self.take_out_project(plan, source)
             self.check(plan)
             self.drop_broken_plugins()
             self.compile_bytecode()
@@ -197,6 +211,44 @@ class Installer:
         self.run(pip + ["-r", _write(files / "pins.txt", pins)], "pip", tool=False)
         if plan.project:
             self.run(pip + [str(source)], "pip:project", tool=False)
+
+    def take_out_project(self, plan: Plan, source: Path) -> None:
+        """Copy out what the project's build produced that the tree lacks, then uninstall the project
+        and check that no file of it is left (an env is shared by trees: it may hold none of them)."""
+        for site in ownfiles.site_packages(self.venv):
+            info = ownfiles.find_dist(site, source, plan.project_name)
+            if info is None:
+                continue
+            if self.keep is not None:
+                for rel, path in ownfiles.built_files(site, info, source).items():
+                    copy = self.keep / rel
+                    copy.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, copy)
+                    self.built[rel] = copy
+            files = ownfiles.recorded(info)
+            self.run(["pip", "uninstall", "--python", str(self.python), ownfiles.dist_name(info)], "remove-project")
+            left = ownfiles.leftovers(site, source, info.name, files)
+            if left:
+                raise EnvironmentBuildError(
+                    f"the project could not be taken out of its environment: {', '.join(left[:5])} left",
+                    output="\n".join(left[:60]), step="remove-project")
+
+    def build_tree(self, plan: Plan, source: Path, rung: str, target: Path) -> None:
+        """The project alone, built from ``source`` into the folder ``target`` (never into the
+        environment), with the build settings of ``rung`` and this environment's build tools."""
+        if rung == "pip":
+            self.run([str(self.python), "-m", "pip", "install", "--no-deps", "--no-input",
+                      "--disable-pip-version-check", "--target", str(target), str(source)], "tree-build", tool=False)
+            return
+        args = ["pip", "install", "--python", str(self.python), "--target", str(target), "--no-deps",
+                *_dated(plan.exclude_newer)]
+        if rung == "no-build-isolation":
+            named = ["--no-build-isolation-package", plan.project_name]
+            args += named if plan.project_name else ["--no-build-isolation"]
+        constraints = self.venv / ".loopctl" / "build-constraints.txt"
+        if rung == "capped-backend" and constraints.is_file():
+            args += ["--build-constraints", str(constraints)]
+        self.run(args + _project_ref(plan, source, ()), "tree-build")
 
     def check(self, plan: Plan | None = None) -> None:
         """The env must be able to import pytest: an install that resolved but cannot run is a failure.

@@ -86,6 +86,12 @@ def probe(python: str | Path) -> EnvFacts:
     return facts
 
 
+def forget(python: str | Path) -> None:
+    """Drop the remembered facts of ``python``: the next probe asks the interpreter again."""
+    for key in [k for k in _cache if k[0] == str(Path(python))]:
+        del _cache[key]
+
+
 def _stamp(python: Path) -> tuple:
     """Changes when the interpreter or its venv is replaced (then the facts are asked again)."""
     parts: list = [str(python)]

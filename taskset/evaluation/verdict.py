@@ -18,18 +18,23 @@ sandbox that cannot start where one is required), which is reported and retried,
 from __future__ import annotations
 
 import enum
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from taskset.env import check as envcheck
 from taskset.env import probe as envprobe
-from taskset.errors import EditRefused, EnvironmentBuildError, PatchError, TestRunError
+from taskset.errors import EditRefused, EnvironmentBuildError, InfraCause, InfrastructureError, PatchError, TestRunError
 from taskset.evaluation import sandbox
 from taskset.evaluation.feedback import feedback_for
 from taskset.evaluation.junit import Outcome, TestResult, result_for, trim
 from taskset.evaluation.runner import TestRun, run_tests
 from taskset.workspace.workspace import Workspace
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 300.0
 """Seconds a test run may take when neither the caller nor the task's calibration says otherwise."""
@@ -108,14 +113,51 @@ def evaluate(
 
     ``tests`` replaces FAIL_TO_PASS + PASS_TO_PASS (calibration reruns subsets and orders);
     then ``resolved`` means every requested test passed. ``env`` skips the environment lookup.
+    A run that did not resolve is checked for a damaged environment (``taskset.env.check.recheck``):
+    then the environment is rebuilt and the candidate judged once more from a fresh workspace.
     Raises WorkspaceError/RepositoryError only when the task itself cannot be materialised, and
-    InfrastructureError when the machine fails (never a verdict: retry later).
+    InfrastructureError when the machine fails (never a verdict: retry later), including an
+    environment damaged again after its rebuild, or a damaged one the caller passed as ``env``.
     """
     started = time.monotonic()
     sandbox.selected()  # a required sandbox that cannot start refuses before any work
+    candidate = _Candidate(edits, patch, tests, timeout)
+    try:
+        return _evaluate(task, candidate, env, started)
+    except _Damaged as first:
+        if env is not None:
+            raise InfrastructureError(f"the environment {first.venv} is damaged ({first.problem}); rebuild it",
+                                      cause=InfraCause.CACHE, output=first.output) from None
+        _log.warning("environment %s was damaged under a run (%s): rebuilding it and judging again",
+                     first.venv, first.problem)
+    try:
+        return _evaluate(task, candidate, None, started)
+    except _Damaged as again:
+        raise InfrastructureError(f"the environment {again.venv} is damaged again after a rebuild ({again.problem})",
+                                  cause=InfraCause.CACHE, output=again.output) from None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    edits: Mapping[str, str | bytes | None] | None
+    patch: str | None
+    tests: Sequence[str] | None
+    timeout: float | None
+
+
+class _Damaged(Exception):
+    """A run failed in an environment that is no longer the one built: the machine's fault."""
+
+    def __init__(self, venv: Path, problem: str, output: str):
+        super().__init__(problem)
+        self.venv, self.problem, self.output = venv, problem, output
+
+
+def _evaluate(task, candidate: _Candidate, env, started: float) -> Verdict:
+    edits, patch, tests = candidate.edits, candidate.patch, candidate.tests
     wanted = list(tests) if tests is not None else list(task.FAIL_TO_PASS) + list(task.PASS_TO_PASS)
-    roots = tuple(task.environment.pythonpath or (".",))
     with Workspace.for_task(task) as ws:
+        roots = _import_roots(task, ws.path)
         try:
             env = env if env is not None else _environment(task, ws)
         except EnvironmentBuildError as exc:
@@ -132,8 +174,25 @@ def evaluate(
         except (ValueError, UnicodeError, RuntimeError, RecursionError, OSError) as exc:
             # a candidate shaped so that no check above foresaw it: still a verdict, never a crash
             return _refusal(task, VerdictProblem.UNSAFE_EDIT, f"the candidate could not be applied: {exc}", started)
-        run = _run(env, ws, wanted, task, timeout, touched)
-    return _judge(task, wanted, run, time.monotonic() - started)
+        run = _run(env, ws, wanted, task, candidate.timeout, touched)
+    verdict = _judge(task, wanted, run, time.monotonic() - started)
+    if not verdict.resolved:
+        # Is it the environment's failure? Checked afresh: a module deleted under a run, an
+        # interpreter gone. Never the candidate's verdict then (docs/evaluator.md).
+        # A run that left no usable report may have lost its interpreter or pytest: ask them too.
+        problem = envcheck.recheck(Path(env.python).parent.parent, deep=isinstance(run, TestRunError))
+        if problem:
+            raise _Damaged(Path(env.python).parent.parent, problem, verdict.message)
+    return verdict
+
+
+def _import_roots(task, tree: Path) -> tuple[str, ...]:
+    """Where the project under test is imported from: the tree's own layout (``src/`` or flat),
+    then any root the task recorded. Environments never hold the project, so a task without a
+    recorded layout (an imported SWE-bench row) must still find its ``src/`` in the workspace."""
+    from taskset.env import layout  # reading packaging files pulls in the toml and packaging libraries
+
+    return tuple(dict.fromkeys(layout.pythonpath(Path(tree)) + tuple(task.environment.pythonpath or ())))
 
 
 def _environment(task, ws: Workspace):
@@ -163,8 +222,8 @@ def run_task_tests(task, env, ws: Workspace, tests: Sequence[str], *, timeout: f
     # Refusals already stop test edits; restoring is the second lock on the same door.
     ws.restore_test_files()
     ws.clear_bytecode()
-    pythonpath = task.environment.pythonpath or (".",)
-    return run_tests(env, ws, list(tests), pythonpath=pythonpath, timeout=time_limit(task, timeout), suspects=suspects)
+    return run_tests(env, ws, list(tests), pythonpath=_import_roots(task, ws.path), timeout=time_limit(task, timeout),
+                     suspects=suspects)
 
 
 def time_limit(task, timeout: float | None = None) -> float:
