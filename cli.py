@@ -379,13 +379,16 @@ def _strategy_default() -> str:
 @click.option("--cascade-thresholds", default="5,10,15,20,25", show_default=True,
               help="Pre-hoc score thresholds the cascade strategy is swept over.")
 @click.option("--config", type=click.Path(path_type=Path), default=None, help="Tiers TOML (default: ./loopctl.toml).")
+@click.option("--context", "context", type=click.Choice(["bm25", "traceback", "oracle"]), default=None,
+              help="Which files edit tiers' prompts show, for every tier (default: each tier's config, else bm25; "
+                   "oracle = the gold patch's files, an upper bound).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default: runs/<tiers>).")
 @click.option("--uncalibrated", is_flag=True,
               help="Also run tasks calibration has not seen (default: only tasks calibrated ok).")
 @json_option
 @reports_errors
 def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, backend, max_cost, cascade_thresholds, config,
-                out, uncalibrated, as_json):
+                context, out, uncalibrated, as_json):
     """Run (or resume) the tiers on a task set; records go to OUT/attempts.jsonl.
 
     Each tier's server is checked before the first task. Ctrl-C (or SIGTERM) stops new attempts at
@@ -399,7 +402,7 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, backend, 
     from taskset.jobs.pool import Backend
 
     conf = harness.load_config(config)
-    ladder = conf.select(split_csv(tiers))
+    ladder = harness.with_context(conf.select(split_csv(tiers)), context)
     wanted = harness.parse_strategies(split_csv(strategies))
     seed_list = _numbers(seeds, int, "--seeds")
     thresholds = _numbers(cascade_thresholds, float, "--cascade-thresholds")

@@ -28,7 +28,8 @@ def _table(title: str, headers: list[str], wrap_last: bool = False) -> Table:
 def headline(summary: dict[str, Any]) -> str:
     """One line: what the run covered, and whether it is complete."""
     seeds = len(summary["run"].get("seeds") or [])
-    line = f"{summary['tasks']} tasks x {seeds} seed(s), {summary['attempts']} attempts"
+    context = summary["run"].get("context") or "oracle"  # a summary from before context settings
+    line = f"context {context}: {summary['tasks']} tasks x {seeds} seed(s), {summary['attempts']} attempts"
     infra = summary.get("infrastructure", {}).get("outstanding", 0)
     if not summary.get("complete", True):
         left = max((s["incomplete_runs"] for s in summary["strategies"].values()), default=0)
@@ -69,6 +70,13 @@ def tables(summary: dict[str, Any]) -> list[Table]:
         for d in summary["differences"]:
             diffs.add_row(f"{d['a']} - {d['b']}", f"{100 * d['pass_rate_diff']:+.1f} pts", ci(d["ci95"]))
         out.append(diffs)
+    if summary.get("retrieval"):
+        found = _table("retrieval: gold-patch files in the prompt", ["context", "attempts", "recall", "1-file",
+                                                                     "recall", "all gold"])
+        for setting, r in summary["retrieval"].items():
+            found.add_row(setting, str(r["attempts"]), pct(r["recall"]), str(r["single_file_attempts"]),
+                          pct(r["single_file_recall"]), pct(r["all_gold_shown"]))
+        out.append(found)
     modes = _table("failure modes (infrastructure apart)", ["mode", "count", "by tier"], wrap_last=True)
     for mode, m in summary["failure_modes"].items():
         if m["count"]:

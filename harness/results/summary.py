@@ -30,6 +30,7 @@ from harness.records.attempts import (
     read_settings,
     run_tiers,
 )
+from harness.results.retrieval import context_of, recall_table
 from harness.results.stats import bootstrap_ci, median, paired_ci
 from harness.results.strategies import Matrix, Result
 from taskset.files.atomic import write_atomic
@@ -91,8 +92,9 @@ def summarize(out: str | Path, prices: Sequence[Tier] | None = None) -> dict[str
     infra = [r for r in run.records if r.infrastructure]
     outstanding = {r.key: r for r in infra if r.key not in matrix.final}
     return {
-        "run": {k: settings.get(k) for k in ("taskset", "seeds", "max_attempts", "carry_over", "started_at",
-                                            "max_cost")},
+        "run": {**{k: settings.get(k) for k in ("taskset", "seeds", "max_attempts", "carry_over", "started_at",
+                                               "max_cost")},
+                "context": context_of(run.tiers), "context_by_tier": {t.name: t.context.value for t in run.tiers}},
         "tasks": len({k[0] for k in keys}),
         "runs": len(keys),
         "attempts": len(final),
@@ -105,6 +107,7 @@ def summarize(out: str | Path, prices: Sequence[Tier] | None = None) -> dict[str
         "cascade": {"rule": CASCADE_RULE, "score": SCORE_RULE, "points": cascade} if cascade else {},
         "heuristic_rule": HEURISTIC_RULE,
         "failure_modes": _catalog(final),
+        "retrieval": recall_table(final),
         "infrastructure": {"rule": INFRA_RULE, "outstanding": len(outstanding), "events": len(infra),
                            "by_tier": _count(outstanding.values(), "tier"),
                            "by_mode": _count(outstanding.values(), "mode")},
