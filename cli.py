@@ -433,23 +433,30 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, backend, 
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--config", type=click.Path(path_type=Path), default=None,
               help="Re-price with this TOML's tier prices instead of the run's pinned table.")
+@click.option("--by", type=click.Choice(["repo", "difficulty", "size", "files"]), default=None,
+              help="Split every table and chart by task class (repository, calibrated difficulty, patch size in "
+                   "changed lines, files touched), with a decision matrix per class.")
 @json_option
 @reports_errors
-def harness_report(run_dir, config, as_json):
+def harness_report(run_dir, config, by, as_json):
     """Write RUN_DIR/summary.json, report.html, report.md and predictions/, and print the tables."""
     import harness
     from harness.records.attempts import run_tiers
     from harness.report.render import write_report
-    from harness.report.tables import headline, tables
+    from harness.report.tables import class_tables, decision_table, headline, tables
+    from harness.results.classes import ClassKind
     from harness.results.summary import load_summary
 
     prices = harness.load_config(config).select([t.name for t in run_tiers(run_dir)]) if config else None
-    html, md = write_report(run_dir, prices)
+    html, md = write_report(run_dir, prices, ClassKind(by) if by else None)
     summary = load_summary(run_dir)
     if as_json:
         echo_json(summary)
         return
     _print_tables(headline(summary), tables(summary))
+    for heading, items in class_tables(summary):
+        _print_tables(heading, items)
+    _print_tables("", [decision_table(summary)])
     click.echo(f"wrote {html}, {md} and SWE-bench predictions in {Path(run_dir) / 'predictions'}")
 
 

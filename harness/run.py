@@ -45,6 +45,7 @@ from harness.providers.completion import Provider
 from harness.providers.factory import make_provider
 from harness.records.attempts import RUN_FILE, TASKS_FILE, RunLog, read_settings, tier_from_dict
 from harness.records.pricing import known_spend
+from harness.results.classes import classes_of
 from harness.results.strategies import repair_tier
 from harness.tasksource import load_tasks, select_tasks
 from taskset.errors import TasksetError
@@ -208,8 +209,8 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
         result.notes.append(f"{task.instance_id}: its files could not be read ({exc}); rerun to retry")
         return
     feats = features(task, sources)
-    append_line(spec.out / TASKS_FILE, json.dumps({"task": task.instance_id, "features": feats.to_dict()},
-                                                   sort_keys=True))
+    append_line(spec.out / TASKS_FILE, json.dumps({"task": task.instance_id, "features": feats.to_dict(),
+                                                    "classes": classes_of(task)}, sort_keys=True))
     ctx = Context(task, sources, evaluate, log, Strategy.MATRIX, gate)
     tiers, wanted = spec.tiers, spec.wanted
     outcomes: list[bool | None] = []

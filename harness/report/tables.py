@@ -85,3 +85,22 @@ def tables(summary: dict[str, Any]) -> list[Table]:
         modes.add_row(f"{mode} (infra)", str(n), "awaiting a rerun")
     out.append(modes)
     return out
+
+
+def class_tables(summary: dict[str, Any]) -> list[tuple[str, list[Table]]]:
+    """(heading, tables) per task class when the summary was split (``--by``), else nothing."""
+    classes = summary.get("classes") or {}
+    by = classes.get("by")
+    return [(f"{by}: {label} ({cell['tasks']} tasks, {cell['runs']} runs)", tables(cell))
+            for label, cell in (classes.get("cells") or {}).items()]
+
+
+def decision_table(summary: dict[str, Any]) -> Table:
+    """Per class, the cheapest strategy whose interval reaches the class's best pass rate."""
+    by = (summary.get("classes") or {}).get("by")
+    table = _table(f"decision matrix{f' by {by}' if by else ''}: the cheapest strategy whose CI reaches the best",
+                   [by or "tasks", "n", "best", "pass", "choose", "pass", "95% CI", "est/task"])
+    for row in summary.get("decision") or []:
+        table.add_row(row["class"], str(row["tasks"]), row["best"] or "-", pct(row["best_pass_rate"]),
+                      row["choice"] or "-", pct(row["pass_rate"]), ci(row["ci95"]), money(row["cost_per_task"]))
+    return table
