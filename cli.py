@@ -8,6 +8,7 @@ code 2. Ctrl-C and SIGTERM keep what finished and exit 130. Long work reports to
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import signal
@@ -97,11 +98,16 @@ def one_line(exc: BaseException) -> str:
     """An error as one line: OSError as ``path: reason``, the packages' errors as their message."""
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename is not None else ""
-        return f"{where}{exc.strerror}"
-    text = " ".join(str(exc).split()) or type(exc).__name__
+        text = f"{where}{exc.strerror}"
+    else:
+        text = " ".join(str(exc).split()) or type(exc).__name__
     if _passing(exc):
         text = f"the machine failed, not the work: {text} (nothing was recorded for it; rerun to retry)"
     return text
+
+
+MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
+"""OSErrors that are the machine's (a full or failing disk), not the input's: exit 3."""
 
 
 def _passing(exc: BaseException) -> bool:
@@ -112,6 +118,8 @@ def _passing(exc: BaseException) -> bool:
     """
     from taskset.errors import InfraCause, InfrastructureError
 
+    if isinstance(exc, OSError):
+        return exc.errno in MACHINE_ERRNOS
     return isinstance(exc, InfrastructureError) and exc.cause not in (InfraCause.INTERPRETER, InfraCause.SANDBOX)
 
 
@@ -507,7 +515,10 @@ def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, g
         raise click.UsageError("give exactly one of --patch FILE, --gold, --empty")
     if require_sandbox:
         os.environ[REQUIRE_ENV] = "1"
-    task = taskset.load(taskset_dir)[instance_id]
+    tasks = taskset.load(taskset_dir, skip_unreadable=True)
+    task = tasks[instance_id]  # this task's own file unreadable: exit 2, naming it
+    for other, exc in sorted(tasks.unreadable.items()):
+        click.echo(f"warning: skipped {other}: {exc}", err=True)
     if patch_file is not None:
         patch = patch_file.read_text(encoding="utf-8", errors="surrogateescape")
     else:
