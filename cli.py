@@ -543,7 +543,8 @@ def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, g
 @click.argument("taskset_dir", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["swebench", "swebench-repo"]), default="swebench",
               show_default=True,
-              help="swebench: SWE-bench 5 rows, one per line (--out FILE.jsonl); swebench-repo: a SWE-bench "
+              help="swebench: SWE-bench 5 rows, one per line (--out FILE.jsonl), or a parquet file (--out "
+                   "FILE.parquet); swebench-repo: a SWE-bench "
                    "task repository with a Dockerfile per task (--out DIR).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="The file or directory to write; with --import, the dataset file to read "
@@ -570,6 +571,8 @@ def export_cmd(taskset_dir: Path, fmt: str, out: Path, import_: bool, clone_from
     tasks = list(taskset.load(taskset_dir))
     if fmt == "swebench-repo":
         result = taskset.export_task_repo(tasks, out, dataset=dataset)
+    elif out.suffix.lower() == ".parquet":
+        result = taskset.export_parquet(tasks, out)
     else:
         result = taskset.export_jsonl(tasks, out)
     for instance_id, reason in result.skipped:

@@ -2,6 +2,8 @@
 
 * ``export_jsonl(tasks, FILE)``: one SWE-bench 5 row per line (``swebench_rows``), which
   ``swebench.harness.utils.make_test_spec`` builds a TestSpec from.
+* ``export_parquet(tasks, FILE)``: the same rows as one parquet file, loopctl's nested fields as
+  JSON text (``swebench_files.NESTED``) so that any task's fields fit one schema.
 * ``export_task_repo(tasks, DIR)``: a task repository (``swebench_repo``) that
   ``swebench.task.checks.check_task_repo`` passes.
 * ``read_swebench(FILE)``: Tasks from a ``.jsonl``, ``.json`` or ``.parquet`` dataset file, every
@@ -47,6 +49,22 @@ def export_jsonl(tasks: Iterable[Task], path: str | Path) -> ExportResult:
     text = "".join(json.dumps(to_swebench(task), sort_keys=True) + "\n" for task in kept)
     try:
         write_atomic(path, text)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot be written ({_reason(exc)}); any previous export is unchanged") from None
+    result.written = len(kept)
+    return result
+
+
+def export_parquet(tasks: Iterable[Task], path: str | Path) -> ExportResult:
+    """Write SWE-bench 5 rows as one parquet file, atomically (loopctl's nested fields as JSON text)."""
+    from taskset.interop.swebench_files import parquet_bytes
+
+    path = Path(path)
+    _check_destination(path, directory=False)
+    kept, result = _gradable(tasks, path)
+    data = parquet_bytes([to_swebench(task) for task in kept])
+    try:
+        write_atomic(path, data)
     except OSError as exc:
         raise ExportError(f"{path}: cannot be written ({_reason(exc)}); any previous export is unchanged") from None
     result.written = len(kept)
@@ -163,5 +181,5 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-__all__ = ["ExportResult", "export_jsonl", "export_task_repo", "from_swebench", "import_swebench",
+__all__ = ["ExportResult", "export_jsonl", "export_parquet", "export_task_repo", "from_swebench", "import_swebench",
            "read_swebench", "to_swebench"]
