@@ -25,25 +25,32 @@ from taskset import load  # noqa: E402
 
 
 def measure(taskset: Path, tier_name: str, budgets: list[int]) -> list[tuple]:
-    """(setting, budget, tasks, mean recall, single-file tasks, their recall, all-gold share) rows."""
+    """(setting, budget, tasks, mean recall, single-file tasks, their recall, all-gold share, mean rank) rows.
+
+    The rank is where a gold file stands in the setting's order (1 = the first file shown), over the
+    gold files that were shown: two settings with the same recall differ in what they show first.
+    """
     tasks = list(load(taskset))
     base = load_config().select([tier_name])[0]
     rows = []
     for setting in ContextSetting:
         for budget in budgets if setting is not ContextSetting.ORACLE else budgets[:1]:
             tier = dataclasses.replace(base, context=setting, context_tokens=budget)
-            scores, single, complete = [], [], 0
+            scores, single, complete, ranks = [], [], 0, []
             for task in tasks:
                 gold = gold_files(task)
-                value = recall(sources_for(task, tier), gold)
+                shown = list(sources_for(task, tier))
+                value = recall(shown, gold)
                 if value is None:
                     continue
+                ranks += [shown.index(p) + 1 for p in gold if p in shown]
                 scores.append(value)
                 complete += value == 1.0
                 if len(gold) == 1:
                     single.append(value)
             rows.append((setting.value, budget if setting is not ContextSetting.ORACLE else "-", len(scores),
-                         _mean(scores), len(single), _mean(single), complete / len(scores) if scores else None))
+                         _mean(scores), len(single), _mean(single), complete / len(scores) if scores else None,
+                         _mean([float(r) for r in ranks])))
     return rows
 
 
@@ -65,9 +72,12 @@ def main() -> None:
     budgets = [int(b) for b in args.budgets.split(",")]
     for taskset in args.tasksets:
         print(f"\n{taskset} (tier {args.tier})")
-        print(f"{'setting':<10} {'tokens':>6} {'tasks':>5} {'recall':>6} {'1-file':>6} {'recall':>6} {'all gold':>8}")
-        for setting, budget, n, mean, n1, mean1, full in measure(taskset, args.tier, budgets):
-            print(f"{setting:<10} {budget!s:>6} {n:>5} {_pct(mean):>6} {n1:>6} {_pct(mean1):>6} {_pct(full):>8}")
+        print(f"{'setting':<10} {'tokens':>6} {'tasks':>5} {'recall':>6} {'1-file':>6} {'recall':>6} {'all gold':>8} "
+              f"{'rank':>5}")
+        for setting, budget, n, mean, n1, mean1, full, rank in measure(taskset, args.tier, budgets):
+            shown = "-" if rank is None else f"{rank:.1f}"
+            print(f"{setting:<10} {budget!s:>6} {n:>5} {_pct(mean):>6} {n1:>6} {_pct(mean1):>6} {_pct(full):>8} "
+                  f"{shown:>5}")
 
 
 if __name__ == "__main__":
