@@ -205,14 +205,15 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
               counter: _Counter) -> None:
     spec = plan.spec
     try:
-        sources = read_sources(task)
+        ctx = Context(task, read_sources(task), evaluate, log, Strategy.MATRIX, gate)
+        shown = [ctx.for_tier(tier).sources for tier in spec.tiers]  # each context setting retrieves once
     except TasksetError as exc:  # the task's repository or workspace failed: retried on the next run
         result.notes.append(f"{task.instance_id}: its files could not be read ({exc}); rerun to retry")
         return
-    feats = features(task, sources)
+    sources = ctx.sources
+    feats = features(task, shown[0])  # what the first tier's prompt shows, never the gold patch's files by right
     append_line(spec.out / TASKS_FILE, json.dumps({"task": task.instance_id, "features": feats.to_dict(),
                                                     "classes": classes_of(task)}, sort_keys=True))
-    ctx = Context(task, sources, evaluate, log, Strategy.MATRIX, gate)
     tiers, wanted = spec.tiers, spec.wanted
     outcomes: list[bool | None] = []
     unfinished = False
@@ -232,7 +233,8 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
                                alias=Alias(tiers[0], plan.repair_shared))
             unfinished = unfinished or not repair.complete
         if Strategy.CARRY in wanted and not gate.stopping:
-            done = carry_ladder(Context(task, sources, evaluate, log, Strategy.CARRY, gate), plan, seed)
+            done = carry_ladder(Context(task, sources, evaluate, log, Strategy.CARRY, gate, retrieved=ctx.retrieved),
+                                plan, seed)
             unfinished = unfinished or not done
     # the same test as the summary's: a strategy with a run left to finish leaves the task unfinished
     label = "unfinished" if unfinished or None in outcomes else "solved" if all(outcomes) else "unsolved"

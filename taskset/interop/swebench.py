@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,26 +43,22 @@ class ExportResult:
 
 def export_jsonl(tasks: Iterable[Task], path: str | Path) -> ExportResult:
     """Write SWE-bench 5 rows as JSONL, atomically; tasks SWE-bench cannot grade are skipped and listed."""
-    path = Path(path)
-    _check_destination(path, directory=False)
-    kept, result = _gradable(tasks, path)
-    text = "".join(json.dumps(to_swebench(task), sort_keys=True) + "\n" for task in kept)
-    try:
-        write_atomic(path, text)
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot be written ({_reason(exc)}); any previous export is unchanged") from None
-    result.written = len(kept)
-    return result
+    return _export_rows(tasks, Path(path), lambda rows: "".join(json.dumps(row, sort_keys=True) + "\n"
+                                                                  for row in rows))
 
 
 def export_parquet(tasks: Iterable[Task], path: str | Path) -> ExportResult:
     """Write SWE-bench 5 rows as one parquet file, atomically (loopctl's nested fields as JSON text)."""
     from taskset.interop.swebench_files import parquet_bytes
 
-    path = Path(path)
+    return _export_rows(tasks, Path(path), parquet_bytes)
+
+
+def _export_rows(tasks: Iterable[Task], path: Path, encode: Callable[[list[dict]], str | bytes]) -> ExportResult:
+    """The gradable tasks' rows, encoded, written atomically at ``path``."""
     _check_destination(path, directory=False)
     kept, result = _gradable(tasks, path)
-    data = parquet_bytes([to_swebench(task) for task in kept])
+    data = encode([to_swebench(task) for task in kept])
     try:
         write_atomic(path, data)
     except OSError as exc:
