@@ -110,3 +110,21 @@ def test_a_run_directory_from_before_context_settings_reads_as_oracle(tmp_path):
     assert tier_from_dict(old).context is ContextSetting.ORACLE
     assert dataclasses.replace(tier_from_dict(old), context=DEFAULT_CONTEXT).fingerprint() != tier_from_dict(
         old).fingerprint()
+
+
+def test_a_tier_sets_its_context_in_the_config_and_a_bad_value_is_named(tmp_path):
+    """``context = "traceback"`` under a tier sets it for that tier alone; an unknown setting is a
+    ConfigError naming the key and the settings there are."""
+    import pytest
+
+    from harness.errors import ConfigError
+
+    good = tmp_path / "good.toml"
+    good.write_text('[tiers.o3]\ncontext = "traceback"\ncontext_tokens = 4000\n')
+    conf = load_config(good)
+    assert conf.tiers["o3"].context is ContextSetting.TRACEBACK and conf.tiers["o3"].context_tokens == 4000
+    assert conf.tiers["local"].context is DEFAULT_CONTEXT
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[tiers.o3]\ncontext = "grep"\n')
+    with pytest.raises(ConfigError, match=r"tiers\.o3\.context.*bm25"):
+        load_config(bad)
