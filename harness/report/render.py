@@ -33,7 +33,7 @@ _ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness", "templates"),
                           autoescape=jinja2.select_autoescape(["html", "html.j2"]),
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 STRATEGY_HEADERS = ["strategy", "pass rate", "95% CI", "resolved", "unfinished", "infra", "cost/task (est.)",
-                    "billed/task", "cloud", "attempts/task", "tokens in/cached/out/reasoning", "latency p50",
+                    "billed/task", "cloud", "attempts/task", "tokens in / cached / out / reasoning", "latency p50",
                     "TTFT p50", "tok/s", "tampered"]
 
 
