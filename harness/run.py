@@ -206,12 +206,14 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
     spec = plan.spec
     try:
         ctx = Context(task, read_sources(task), evaluate, log, Strategy.MATRIX, gate)
-        shown = [ctx.for_tier(tier).sources for tier in spec.tiers]  # each context setting retrieves once
+        for tier in spec.tiers:  # each context setting retrieves once per task, before any attempt
+            ctx.for_tier(tier)
     except TasksetError as exc:  # the task's repository or workspace failed: retried on the next run
         result.notes.append(f"{task.instance_id}: its files could not be read ({exc}); rerun to retry")
         return
     sources = ctx.sources
-    feats = features(task, shown[0])  # what the first tier's prompt shows, never the gold patch's files by right
+    # the score still counts the gold patch's files, as the heuristic was built on (docs/harness.md says so)
+    feats = features(task, sources)
     append_line(spec.out / TASKS_FILE, json.dumps({"task": task.instance_id, "features": feats.to_dict(),
                                                     "classes": classes_of(task)}, sort_keys=True))
     tiers, wanted = spec.tiers, spec.wanted
