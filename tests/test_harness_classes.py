@@ -35,7 +35,8 @@ def test_class_labels_come_from_the_gold_patch_and_the_calibration():
 
 def test_the_decision_is_the_cheapest_strategy_whose_interval_reaches_the_best():
     """B's interval reaches A's pass rate and B is cheaper: B. C's does not. oracle-routing is a bound, never
-    chosen; an unknown cost is never taken for the cheapest."""
+    chosen; an unknown cost is never taken for the cheapest; a strategy with unfinished runs does not
+    compete while others finished theirs."""
     strategies = {
         "oracle-routing": {"pass_rate": 1.0, "ci95": [1.0, 1.0], "cost_per_task": 0.0},
         "A": {"pass_rate": 0.8, "ci95": [0.6, 0.95], "cost_per_task": 1.0},
@@ -43,8 +44,11 @@ def test_the_decision_is_the_cheapest_strategy_whose_interval_reaches_the_best()
         "C": {"pass_rate": 0.3, "ci95": [0.1, 0.5], "cost_per_task": 0.0},
         "D": {"pass_rate": 0.75, "ci95": [0.5, 0.9], "cost_per_task": None},
     }
-    row = decide("all", strategies)
-    assert (row["best"], row["choice"], row["cost_per_task"]) == ("A", "B", 0.1)
+    row = decide("all", strategies, 9)
+    assert (row["best"], row["choice"], row["cost_per_task"], row["tasks"]) == ("A", "B", 0.1, 9)
+    unfinished = {**strategies, "E": {"pass_rate": 0.9, "ci95": [0.9, 0.9], "cost_per_task": 0.0,
+                                      "incomplete_runs": 2}}
+    assert decide("all", unfinished, 9)["choice"] == "B"  # E's rate is over part of the class only
 
 
 def test_report_by_files_splits_every_table_with_intervals_from_the_class_alone(make_repo, python_project_env,

@@ -56,11 +56,18 @@ def label_order(kind: ClassKind, labels: set[str]) -> list[str]:
     return sorted(labels, key=lambda label: (order.index(label) if label in order else len(order), label))
 
 
-def decide(label: str, strategies: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The cheapest strategy whose interval reaches the class's best pass rate (unknown cost counts last)."""
+def decide(label: str, strategies: Mapping[str, Mapping[str, Any]], tasks: int) -> dict[str, Any]:
+    """The cheapest strategy whose interval reaches the class's best pass rate (unknown cost counts last).
+
+    Only strategies that finished every run of the class compete, while any did: a pass rate over
+    part of the class is not the class's.
+    """
     rated = {n: s for n, s in strategies.items() if n not in NOT_A_CHOICE and s.get("pass_rate") is not None}
-    row: dict[str, Any] = {"class": label, "best": None, "best_pass_rate": None, "choice": None, "pass_rate": None,
-                           "ci95": None, "cost_per_task": None, "cloud_fraction": None, "tasks": 0}
+    finished = {n: s for n, s in rated.items() if not s.get("incomplete_runs")}
+    rated = finished or rated
+    row: dict[str, Any] = {"class": label, "tasks": tasks, "best": None, "best_pass_rate": None, "choice": None,
+                           "pass_rate": None, "ci95": None, "cost_per_task": None, "cloud_fraction": None,
+                           "complete": bool(finished)}
     if not rated:
         return row
     best = max(rated, key=lambda n: rated[n]["pass_rate"])
@@ -70,5 +77,5 @@ def decide(label: str, strategies: Mapping[str, Mapping[str, Any]]) -> dict[str,
                                         -rated[n]["pass_rate"]))
     s = rated[choice]
     row.update(best=best, best_pass_rate=top, choice=choice, pass_rate=s["pass_rate"], ci95=s.get("ci95"),
-               cost_per_task=s.get("cost_per_task"), cloud_fraction=s.get("cloud_fraction"), tasks=s.get("tasks", 0))
+               cost_per_task=s.get("cost_per_task"), cloud_fraction=s.get("cloud_fraction"))
     return row

@@ -119,8 +119,8 @@ def summarize(out: str | Path, prices: Sequence[Tier] | None = None, by: ClassKi
             subset = [k for k in keys if labels[k[0]][by.value] == label]
             cells[label] = section(run, subset, {n: {k: r[k] for k in subset} for n, r in results.items()})
     summary["classes"] = {"by": by.value if by else None, "cells": cells}
-    summary["decision"] = [decide(label, c["strategies"]) for label, c in cells.items()] or [
-        decide("all tasks", whole["strategies"])]
+    summary["decision"] = [decide(label, c["strategies"], c["tasks"]) for label, c in cells.items()] or [
+        decide("all tasks", whole["strategies"], whole["tasks"])]
     return summary
 
 
