@@ -8,6 +8,7 @@ code 2. Ctrl-C and SIGTERM keep what finished and exit 130. Long work reports to
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import signal
@@ -97,11 +98,16 @@ def one_line(exc: BaseException) -> str:
     """An error as one line: OSError as ``path: reason``, the packages' errors as their message."""
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename is not None else ""
-        return f"{where}{exc.strerror}"
-    text = " ".join(str(exc).split()) or type(exc).__name__
+        text = f"{where}{exc.strerror}"
+    else:
+        text = " ".join(str(exc).split()) or type(exc).__name__
     if _passing(exc):
         text = f"the machine failed, not the work: {text} (nothing was recorded for it; rerun to retry)"
     return text
+
+
+MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
+"""OSErrors that are the machine's (a full or failing disk), not the input's: exit 3."""
 
 
 def _passing(exc: BaseException) -> bool:
@@ -112,6 +118,8 @@ def _passing(exc: BaseException) -> bool:
     """
     from taskset.errors import InfraCause, InfrastructureError
 
+    if isinstance(exc, OSError):
+        return exc.errno in MACHINE_ERRNOS
     return isinstance(exc, InfrastructureError) and exc.cause not in (InfraCause.INTERPRETER, InfraCause.SANDBOX)
 
 
@@ -379,13 +387,16 @@ def _strategy_default() -> str:
 @click.option("--cascade-thresholds", default="5,10,15,20,25", show_default=True,
               help="Pre-hoc score thresholds the cascade strategy is swept over.")
 @click.option("--config", type=click.Path(path_type=Path), default=None, help="Tiers TOML (default: ./loopctl.toml).")
+@click.option("--context", "context", type=click.Choice(["bm25", "traceback", "oracle"]), default=None,
+              help="Which files edit tiers' prompts show, for every tier (default: each tier's config, else bm25; "
+                   "oracle = the gold patch's files, an upper bound).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory (default: runs/<tiers>).")
 @click.option("--uncalibrated", is_flag=True,
               help="Also run tasks calibration has not seen (default: only tasks calibrated ok).")
 @json_option
 @reports_errors
 def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, backend, max_cost, cascade_thresholds, config,
-                out, uncalibrated, as_json):
+                context, out, uncalibrated, as_json):
     """Run (or resume) the tiers on a task set; records go to OUT/attempts.jsonl.
 
     Each tier's server is checked before the first task. Ctrl-C (or SIGTERM) stops new attempts at
@@ -399,7 +410,7 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, backend, 
     from taskset.jobs.pool import Backend
 
     conf = harness.load_config(config)
-    ladder = conf.select(split_csv(tiers))
+    ladder = harness.with_context(conf.select(split_csv(tiers)), context)
     wanted = harness.parse_strategies(split_csv(strategies))
     seed_list = _numbers(seeds, int, "--seeds")
     thresholds = _numbers(cascade_thresholds, float, "--cascade-thresholds")
@@ -430,23 +441,30 @@ def harness_run(taskset_dir, tiers, strategies, seeds, task_ids, jobs, backend, 
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--config", type=click.Path(path_type=Path), default=None,
               help="Re-price with this TOML's tier prices instead of the run's pinned table.")
+@click.option("--by", type=click.Choice(["repo", "difficulty", "size", "files"]), default=None,
+              help="Split every table and chart by task class (repository, calibrated difficulty, patch size in "
+                   "changed lines, files touched), with a decision matrix per class.")
 @json_option
 @reports_errors
-def harness_report(run_dir, config, as_json):
+def harness_report(run_dir, config, by, as_json):
     """Write RUN_DIR/summary.json, report.html, report.md and predictions/, and print the tables."""
     import harness
     from harness.records.attempts import run_tiers
     from harness.report.render import write_report
-    from harness.report.tables import headline, tables
+    from harness.report.tables import class_tables, decision_table, headline, tables
+    from harness.results.classes import ClassKind
     from harness.results.summary import load_summary
 
     prices = harness.load_config(config).select([t.name for t in run_tiers(run_dir)]) if config else None
-    html, md = write_report(run_dir, prices)
+    html, md = write_report(run_dir, prices, ClassKind(by) if by else None)
     summary = load_summary(run_dir)
     if as_json:
         echo_json(summary)
         return
     _print_tables(headline(summary), tables(summary))
+    for heading, items in class_tables(summary):
+        _print_tables(heading, items)
+    _print_tables("", [decision_table(summary)])
     click.echo(f"wrote {html}, {md} and SWE-bench predictions in {Path(run_dir) / 'predictions'}")
 
 
@@ -497,7 +515,10 @@ def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, g
         raise click.UsageError("give exactly one of --patch FILE, --gold, --empty")
     if require_sandbox:
         os.environ[REQUIRE_ENV] = "1"
-    task = taskset.load(taskset_dir)[instance_id]
+    tasks = taskset.load(taskset_dir, skip_unreadable=True)
+    task = tasks[instance_id]  # this task's own file unreadable: exit 2, naming it
+    for other, exc in sorted(tasks.unreadable.items()):
+        click.echo(f"warning: skipped {other}: {exc}", err=True)
     if patch_file is not None:
         patch = patch_file.read_text(encoding="utf-8", errors="surrogateescape")
     else:
@@ -522,7 +543,8 @@ def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, g
 @click.argument("taskset_dir", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["swebench", "swebench-repo"]), default="swebench",
               show_default=True,
-              help="swebench: SWE-bench 5 rows, one per line (--out FILE.jsonl); swebench-repo: a SWE-bench "
+              help="swebench: SWE-bench 5 rows, one per line (--out FILE.jsonl), or a parquet file (--out "
+                   "FILE.parquet); swebench-repo: a SWE-bench "
                    "task repository with a Dockerfile per task (--out DIR).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="The file or directory to write; with --import, the dataset file to read "
@@ -549,6 +571,8 @@ def export_cmd(taskset_dir: Path, fmt: str, out: Path, import_: bool, clone_from
     tasks = list(taskset.load(taskset_dir))
     if fmt == "swebench-repo":
         result = taskset.export_task_repo(tasks, out, dataset=dataset)
+    elif out.suffix.lower() == ".parquet":
+        result = taskset.export_parquet(tasks, out)
     else:
         result = taskset.export_jsonl(tasks, out)
     for instance_id, reason in result.skipped:

@@ -63,11 +63,15 @@ def calibrate(
     task id or a directory another writer holds, all before any work starts.
     """
     config.check()
-    TaskSet.open(root)  # a task set at all, before the lock file is created in it
+    TaskSet.open(root, skip_unreadable=True)  # a task set at all, before the lock file is created in it
     run_each = runner(config.backend)  # Ray connects here, before any work
     with exclusive(root, doing="calibrate"):
-        tasks = TaskSet.open(root)
+        tasks = TaskSet.open(root, skip_unreadable=True)
         ids = list(config.task_ids) or None
+        if ids is None:
+            tasks.require_readable()  # calibrating the whole set needs every task file
+        for instance_id, exc in sorted(tasks.unreadable.items()):
+            progress.note(f"skipped {instance_id}: {exc}")
         todo = pending(tasks, ids=ids, force=config.force)
         work = functools.partial(calibrate_task, runs=config.runs, timeout=config.timeout)
         calibrated = _each(run_each, tasks, todo, work, config.jobs, progress, "calibrating", _status)

@@ -14,6 +14,7 @@ FailureMode is taskset's VerdictProblem extended with what can go wrong before a
 
 from harness.config import (
     CarryOver,
+    ContextSetting,
     EditFormat,
     HarnessConfig,
     ProviderKind,
@@ -21,6 +22,7 @@ from harness.config import (
     load_config,
     load_tiers,
     price_warnings,
+    with_context,
 )
 from harness.errors import Cancelled, ConfigError, HarnessError, ProviderError, RunDirError, ServerCheckFailed
 from harness.loop.edits import Candidate, parse_answer
@@ -41,6 +43,7 @@ __all__ = [
     "CarryOver",
     "Completion",
     "ConfigError",
+    "ContextSetting",
     "EditFormat",
     "FailureMode",
     "HarnessConfig",
@@ -67,6 +70,7 @@ __all__ = [
     "run",
     "run_tier",
     "summarize",
+    "with_context",
     "write_report",
     "write_summary",
 ]

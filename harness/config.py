@@ -35,6 +35,21 @@ class EditFormat(str, enum.Enum):
     SEARCH_REPLACE = "search-replace"
 
 
+class ContextSetting(str, enum.Enum):
+    """Which repository files an edit tier's prompt shows (harness.loop.context)."""
+
+    ORACLE = "oracle"
+    """The files the gold patch touches: an upper bound no user has, never the default."""
+    TRACEBACK = "traceback"
+    """Files named in the failing tests' output, then the project modules the failing tests import."""
+    BM25 = "bm25"
+    """The repository's source files ranked by BM25 against the problem statement and the failing output."""
+
+
+DEFAULT_CONTEXT = ContextSetting.BM25
+"""The setting a tier gets when neither the config nor --context names one (measured: docs/performance.md)."""
+
+
 class CarryOver(str, enum.Enum):
     """Which earlier failures a new attempt's prompt is told about."""
 
@@ -87,6 +102,10 @@ class Tier:
     """Stream the answer, which measures time to first token."""
     replay_file: str = ""
     """For ``replay``: the JSONL file of answers."""
+    context: ContextSetting = DEFAULT_CONTEXT
+    """Which files the prompt shows: ``bm25`` (default), ``traceback`` or ``oracle`` (the gold patch's files)."""
+    context_tokens: int = 12000
+    """Tokens of retrieved files ``bm25`` and ``traceback`` may fill (never more than the window leaves)."""
 
     @property
     def priced(self) -> bool:
@@ -106,7 +125,8 @@ class Tier:
     def fingerprint(self) -> tuple:
         """What makes two tiers the same experiment: everything but prices and client plumbing."""
         return (self.name, self.provider.value, self.model, self.base_url, self.attempts, self.feedback,
-                self.edit_format.value, self.temperature, self.max_output_tokens)
+                self.edit_format.value, self.temperature, self.max_output_tokens, self.context.value,
+                self.context_tokens)
 
 
 @dataclass(frozen=True)
@@ -153,6 +173,13 @@ def load_tiers(names: Sequence[str], config_path: str | Path | None = None) -> l
     return load_config(config_path).select(list(names))
 
 
+def with_context(tiers: Sequence[Tier], setting: str | ContextSetting | None) -> list[Tier]:
+    """The tiers with their context setting replaced by ``setting`` (None keeps each tier's own)."""
+    if setting is None:
+        return list(tiers)
+    return [dataclasses.replace(t, context=ContextSetting(setting)) for t in tiers]
+
+
 def price_warnings(tiers: Sequence[Tier]) -> list[str]:
     """One line per tier whose cost will be reported as unknown."""
     return [f"tier {t.name!r} has no price: its cost is reported as unknown" for t in tiers if not t.priced]
@@ -178,7 +205,8 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Tier) if f.name != "name"}
-_ENUMS: dict[str, type[enum.Enum]] = {"provider": ProviderKind, "edit_format": EditFormat}
+_ENUMS: dict[str, type[enum.Enum]] = {"provider": ProviderKind, "edit_format": EditFormat,
+                                       "context": ContextSetting}
 
 
 def _build(data: Mapping[str, Any], source: str) -> HarnessConfig:
@@ -221,7 +249,7 @@ def _value(key: str, value: Any, where: str, source: str) -> Any:
         except ValueError:
             allowed = ", ".join(m.value for m in _ENUMS[key])
             raise ConfigError(source, where, f"unknown value {value!r} (expected {allowed})") from None
-    kind = {"attempts": int, "context_window": int, "max_output_tokens": int, "max_retries": int,
+    kind = {"attempts": int, "context_window": int, "max_output_tokens": int, "max_retries": int, "context_tokens": int,
             "feedback": bool, "stream": bool}.get(key)
     if key in ("temperature", "price_input", "price_output", "price_cached_input", "cost_per_hour", "timeout"):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:

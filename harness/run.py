@@ -45,6 +45,7 @@ from harness.providers.completion import Provider
 from harness.providers.factory import make_provider
 from harness.records.attempts import RUN_FILE, TASKS_FILE, RunLog, read_settings, tier_from_dict
 from harness.records.pricing import known_spend
+from harness.results.classes import classes_of
 from harness.results.strategies import repair_tier
 from harness.tasksource import load_tasks, select_tasks
 from taskset.errors import TasksetError
@@ -195,6 +196,7 @@ def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str,
         with stop_on_signals(stop):
             _pool(plan.tasks, lambda task: _one_task(plan, task, log, gate, evaluate, result, counter), jobs,
                   gate.stop)
+        result.new_attempts = counter.attempts  # what the progress said, by construction
         _finish(result, log, gate, spec)
         return result
 
@@ -203,16 +205,20 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
               counter: _Counter) -> None:
     spec = plan.spec
     try:
-        sources = read_sources(task)
+        ctx = Context(task, read_sources(task), evaluate, log, Strategy.MATRIX, gate)
+        for tier in spec.tiers:  # each context setting retrieves once per task, before any attempt
+            ctx.for_tier(tier)
     except TasksetError as exc:  # the task's repository or workspace failed: retried on the next run
         result.notes.append(f"{task.instance_id}: its files could not be read ({exc}); rerun to retry")
         return
+    sources = ctx.sources
+    # the score still counts the gold patch's files, as the heuristic was built on (docs/harness.md says so)
     feats = features(task, sources)
-    append_line(spec.out / TASKS_FILE, json.dumps({"task": task.instance_id, "features": feats.to_dict()},
-                                                   sort_keys=True))
-    ctx = Context(task, sources, evaluate, log, Strategy.MATRIX, gate)
+    append_line(spec.out / TASKS_FILE, json.dumps({"task": task.instance_id, "features": feats.to_dict(),
+                                                    "classes": classes_of(task)}, sort_keys=True))
     tiers, wanted = spec.tiers, spec.wanted
     outcomes: list[bool | None] = []
+    unfinished = False
     for seed in spec.seeds:
         solved: list[bool | None] = []
         for index, tier in enumerate(tiers):
@@ -225,11 +231,15 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
                 solved.append(False)
         outcomes.append(True if any(solved) else None if None in solved else False)
         if Strategy.LOCAL_REPAIR in wanted and not gate.stopping:
-            plan.cell(ctx, plan.repair, seed, plan.providers[tiers[0].name], carry_over=spec.carry_over,
-                          alias=Alias(tiers[0], plan.repair_shared))
+            repair = plan.cell(ctx, plan.repair, seed, plan.providers[tiers[0].name], carry_over=spec.carry_over,
+                               alias=Alias(tiers[0], plan.repair_shared))
+            unfinished = unfinished or not repair.complete
         if Strategy.CARRY in wanted and not gate.stopping:
-            carry_ladder(Context(task, sources, evaluate, log, Strategy.CARRY, gate), plan, seed)
-    label = "solved" if all(outcomes) else "unfinished" if None in outcomes else "unsolved"
+            done = carry_ladder(Context(task, sources, evaluate, log, Strategy.CARRY, gate, retrieved=ctx.retrieved),
+                                plan, seed)
+            unfinished = unfinished or not done
+    # the same test as the summary's: a strategy with a run left to finish leaves the task unfinished
+    label = "unfinished" if unfinished or None in outcomes else "solved" if all(outcomes) else "unsolved"
     counter.task_done(label)
 
 
@@ -257,34 +267,41 @@ def needed(spec: RunSpec, index: int, solved: Sequence[bool | None], feats: Feat
             and used < spec.max_attempts)
 
 
-def carry_ladder(ctx: Context, plan: _Plan, seed: int) -> None:
+def carry_ladder(ctx: Context, plan: _Plan, seed: int) -> bool:
     """modeE with every earlier failure carried up the ladder: later tiers' prompts differ, so it runs live.
 
     Its first tier sends the matrix's requests word for word, so those attempts are the matrix's.
+    Returns False when a rung was left unfinished (a stop, an infrastructure failure).
     """
     spec = plan.spec
     left = spec.max_attempts
     earlier: list[Earlier] = []
     for index, tier in enumerate(spec.tiers):
         if left <= 0:
-            return
+            return True
         alias = Alias(tier, plan.carry_shared) if index == 0 else None
         outcome = plan.cell(ctx, tier, seed, plan.providers[tier.name], max_attempts=left, earlier=earlier,
-                                carry_over=CarryOver.ALL, alias=alias)
+                            carry_over=CarryOver.ALL, alias=alias)
         if outcome.resolved or not outcome.complete:
-            return
+            return outcome.complete
         left -= len(outcome.records)
         answers = ctx.log.answer_text if ctx.log is not None else (lambda key: "")
         earlier += [earlier_from(r, answers(r.key)) for r in outcome.records]
+    return True
 
 
 class _Counter:
-    """Tells the progress about attempts and tasks (thread-safe)."""
+    """The run's one set of counts, told to the progress as they change and read by the summary (thread-safe).
+
+    ``attempts`` counts final records, as RunResult.new_attempts does; an infrastructure failure is
+    not an attempt (a rerun retries it) and is counted apart.
+    """
 
     def __init__(self, gate: Gate, progress: Progress, counts_spend: bool = True):
         self.gate, self.progress = gate, progress
         self.counts_spend = counts_spend
         self.attempts = 0
+        self.infra = 0
         self._lock = threading.Lock()
         self._status = getattr(progress, "status", None)
 
@@ -292,9 +309,17 @@ class _Counter:
         if self.counts_spend:
             self.gate.add(record)
         with self._lock:
-            self.attempts += 1
+            if record.infrastructure:
+                self.infra += 1
+            else:
+                self.attempts += 1
             if self._status is not None:
-                self._status(f"{self.attempts} attempts, ${self.gate.spent:.4f} spent")
+                self._status(self.line())
+
+    def line(self) -> str:
+        """The status line: attempts, infrastructure failures to retry, spend."""
+        infra = f", {self.infra} infrastructure failure(s) to retry" if self.infra else ""
+        return f"{self.attempts} new attempts{infra}, ${self.gate.spent:.4f} spent"
 
     def task_done(self, label: str) -> None:
         with self._lock:
@@ -336,7 +361,6 @@ def _pool(tasks: Sequence[Task], work: Callable[[Task], None], jobs: int, stop: 
 
 
 def _finish(result: RunResult, log: RunLog, gate: Gate, spec: RunSpec) -> None:
-    result.new_attempts = len(log.records) - result.resumed_attempts
     result.spent, result.stopped_by_cost = gate.spent, gate.budget_reached
     result.interrupted = gate.stopping
     result.infra_failures = len(log.outstanding_infra())

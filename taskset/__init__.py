@@ -45,8 +45,8 @@ _LAZY = {
     "taskset.evaluation.runner": ("TestRun", "run_tests"),
     "taskset.store": ("TaskSet", "load"),
     "taskset.interop.swebench": (
-        "ExportResult", "export_jsonl", "export_task_repo", "from_swebench", "import_swebench", "read_swebench",
-        "to_swebench",
+        "ExportResult", "export_jsonl", "export_parquet", "export_task_repo", "from_swebench", "import_swebench",
+        "read_swebench", "to_swebench",
     ),
     "taskset.workspace.testfiles": (
         "PytestNaming", "TestFileConventions", "is_test_module", "is_test_path", "pytest_naming", "with_naming"
@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from taskset.interop.swebench import (
         ExportResult,
         export_jsonl,
+        export_parquet,
         export_task_repo,
         from_swebench,
         import_swebench,
@@ -138,6 +139,7 @@ __all__ = [
     "environment_for",
     "evaluate",
     "export_jsonl",
+    "export_parquet",
     "export_task_repo",
     "from_swebench",
     "import_swebench",

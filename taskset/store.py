@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from taskset.errors import TaskNotFound, TasksetError
+from taskset.errors import TaskNotFound, TaskRecordError, TasksetError
 from taskset.files.atomic import write_atomic
 from taskset.record import SCHEMA_VERSION, CalibrationStatus, Task, load_task
 
@@ -20,10 +20,17 @@ class TaskSet:
     def __init__(self, root: str | Path, tasks: Iterable[Task] = ()):
         self.root = Path(root)
         self._tasks = {task.instance_id: task for task in tasks}
+        self.unreadable: dict[str, TaskRecordError] = {}
+        """Task files skipped because they cannot be read, by instance id (``skip_unreadable``)."""
 
     @classmethod
-    def open(cls, root: str | Path, create: bool = False) -> TaskSet:
-        """Load the task set in ``root``; with ``create`` an absent directory starts empty."""
+    def open(cls, root: str | Path, create: bool = False, skip_unreadable: bool = False) -> TaskSet:
+        """Load the task set in ``root``; with ``create`` an absent directory starts empty.
+
+        An unreadable task file raises its TaskRecordError; with ``skip_unreadable`` it is left out
+        and kept in ``unreadable`` instead, so that work on other tasks goes on, while asking for that
+        task (by id, or with ``require_readable``) still raises.
+        """
         root = Path(root)
         tasks_dir = root / TASKS_DIR
         if not tasks_dir.is_dir():
@@ -32,7 +39,22 @@ class TaskSet:
             if not root.exists():
                 raise TasksetError(f"{root}: no such task set directory")
             raise TasksetError(f"{root}: not a task set (no {TASKS_DIR}/ directory)")
-        return cls(root, (load_task(path) for path in sorted(tasks_dir.glob("*.json"))))
+        tasks, unreadable = [], {}
+        for path in sorted(tasks_dir.glob("*.json")):
+            try:
+                tasks.append(load_task(path))
+            except TaskRecordError as exc:
+                if not skip_unreadable:
+                    raise
+                unreadable[path.stem] = exc
+        found = cls(root, tasks)
+        found.unreadable = unreadable
+        return found
+
+    def require_readable(self) -> None:
+        """Raise the first unreadable task file's error (for work that needs every task)."""
+        for instance_id in sorted(self.unreadable):
+            raise self.unreadable[instance_id]
 
     def __iter__(self) -> Iterator[Task]:
         return iter(sorted(self._tasks.values(), key=lambda task: task.instance_id))
@@ -44,6 +66,8 @@ class TaskSet:
         return instance_id in self._tasks
 
     def __getitem__(self, instance_id: str) -> Task:
+        if instance_id in self.unreadable:
+            raise self.unreadable[instance_id]
         try:
             return self._tasks[instance_id]
         except KeyError:
@@ -71,6 +95,8 @@ class TaskSet:
         wanted_status = CalibrationStatus(status) if status is not None else None
         wanted_ids = set(ids) if ids is not None else None
         if wanted_ids is not None:
+            for instance_id in sorted(wanted_ids & set(self.unreadable)):
+                raise self.unreadable[instance_id]
             missing = sorted(wanted_ids - set(self._tasks))
             if missing:
                 raise TaskNotFound(missing[0], str(self.root))
@@ -109,6 +135,6 @@ class TaskSet:
         write_atomic(self.root / INDEX_FILE, json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
-def load(path: str | Path) -> TaskSet:
-    """Open the task set in ``path`` (a directory written by ``mine``)."""
-    return TaskSet.open(path)
+def load(path: str | Path, skip_unreadable: bool = False) -> TaskSet:
+    """Open the task set in ``path`` (a directory written by ``mine``); see ``TaskSet.open``."""
+    return TaskSet.open(path, skip_unreadable=skip_unreadable)

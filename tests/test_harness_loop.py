@@ -7,7 +7,7 @@ import json
 import pytest
 
 from harness import load_tiers, run_tier
-from harness.config import EditFormat, ProviderKind, Tier
+from harness.config import ContextSetting, EditFormat, ProviderKind, Tier
 from harness.records.attempts import read_attempts
 from harness.run import RunSpec, run
 from test_harness_server import BAD_ANSWER, GOOD_ANSWER, Reply, ScriptedServer, build_taskset, build_tiny_task
@@ -99,7 +99,8 @@ def test_edits_to_tests_are_refused_by_the_evaluator(tiny):
 def test_prompt_too_big_for_the_window_is_trimmed_then_refused(tiny):
     """Files are dropped to fit the window; a prompt that cannot fit at all is context-overflow, never sent."""
     with ScriptedServer({"m": [Reply(content=GOOD_ANSWER)]}) as server:
-        tier = Tier(name="t", model="m", base_url=server.url, context_window=300, max_output_tokens=100, max_retries=0)
+        tier = Tier(name="t", model="m", base_url=server.url, context_window=300, max_output_tokens=100, max_retries=0,
+                    context=ContextSetting.ORACLE)  # the gold file is shown, then trimmed
         outcome = run_tier(tiny, tier, 1)
         assert server.requests == []
     record = outcome.records[0]

@@ -214,7 +214,7 @@ def test_progress_reports_tasks_attempts_and_spend_and_the_report_has_a_per_task
     run(RunSpec(taskset=ts, out=out, tiers=tuple(load_tiers(["oracle"])), strategies=("modeE",)), progress=recorder)
     assert recorder.events[0] == ("phase", "harness run: 2 tasks", 2)
     assert [e for e in recorder.events if e[0] == "advance"] == [("advance", "solved")] * 2
-    assert ("status", "2 attempts, $0.0000 spent") in recorder.events
+    assert ("status", "2 new attempts, $0.0000 spent") in recorder.events
     html, _ = write_report(out)
     page = html.read_text()
     assert page.count("<details>") == 2 and "1: resolved</summary>" in page

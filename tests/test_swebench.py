@@ -364,3 +364,26 @@ def test_a_full_disk_keeps_the_previous_export(tmp_path, fmt, out):
         if fmt == "swebench-repo" else {out: (tmp_path / out).read_bytes()}
     assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["gitconfig", "home", "ts", out])  # no temporaries
+
+
+def test_parquet_export_carries_loopctls_own_fields_and_reads_back(tmp_path):
+    """Regression: pyarrow could not write the rows of a task with loopctl's fields (an empty
+    ``calibration.tier_passes`` is a struct with no child). `export --out FILE.parquet` writes them as
+    JSON text; the file loads with pyarrow and imports back to the same tasks."""
+    import dataclasses
+
+    pq = pytest.importorskip("pyarrow.parquet")
+    plain = sample_task()  # never labelled: its tier_passes (and flake rates) are empty
+    plain = dataclasses.replace(plain, calibration=dataclasses.replace(plain.calibration, tier_passes={},
+                                                                       flake_rates={}))
+    labelled = sample_task(instance_id="owner__proj-bbbbbbbbbbbb")
+    labelled = dataclasses.replace(labelled, calibration=dataclasses.replace(
+        labelled.calibration, tier_passes={"local": (1, 2)}, durations={"tests/test_a.py::test_a": 0.5}))
+    write_set(tmp_path / "ts", plain, labelled)
+    out = tmp_path / "rows.parquet"
+    result = CliRunner().invoke(cli, ["export", str(tmp_path / "ts"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(out).num_rows == 2
+    back = {t.instance_id: t for t in read_swebench(out)}
+    for task in (plain, labelled):
+        assert back[task.instance_id] == dataclasses.replace(task, repo_source="")

@@ -1,7 +1,8 @@
 """Prompts from the package's jinja2 templates, trimmed to fit a tier's context window.
 
 The prompt shows the problem statement, the failing tests and their output, the source files the
-gold patch touches (in full, read from a workspace at base_commit), the edit format, and —
+tier's context setting chose (in full, read from a workspace at base_commit; harness.loop.context),
+the edit format, and —
 with feedback or carry-over — earlier rejected attempts with their test output.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import jinja2
 
-from harness.config import Tier
+from harness.config import ContextSetting, Tier
 from taskset.record import Task
 from taskset.workspace.diffpaths import patch_paths, strip_level
 
@@ -85,7 +86,8 @@ def build_prompt(task: Task, tier: Tier, sources: Mapping[str, str], history: Se
     output = max_tokens if max_tokens is not None else tier.max_output_tokens
     budget = budget_chars if budget_chars is not None else (tier.context_window - output) * CHARS_PER_TOKEN
     history = [_trim_earlier(e) for e in history]
-    files = sorted(sources, key=lambda p: _relevance(task, p, history), reverse=True)
+    rank = {path: i for i, path in enumerate(sources)}
+    files = sorted(sources, key=lambda p: _relevance(task, tier, p, history, rank[p]), reverse=True)
     order = _drop_order(files, history)
     kept_files, kept_history = list(files), list(history)
     dropped: list[str] = []
@@ -125,8 +127,12 @@ def _trim_earlier(earlier: Earlier) -> Earlier:
                    earlier.same_tier)
 
 
-def _relevance(task: Task, path: str, history: Sequence[Earlier]) -> tuple[int, int]:
-    """Files named in the failure output rank first, then files the fix changes most."""
+def _relevance(task: Task, tier: Tier, path: str, history: Sequence[Earlier], rank: int) -> tuple[int, int]:
+    """Files named in the failure output rank first; then, for ``oracle``, files the fix changes most, else
+    the retrieval's own order (the gold patch must not leak into a retrieval's ranking)."""
+    if tier.context is not ContextSetting.ORACLE:
+        output = "".join(e.feedback for e in history)  # the retrieval already ranked by the task's own output
+        return int(bool(output) and (path in output or path.rsplit("/", 1)[-1] in output)), -rank
     output = task.failure_output + "".join(e.feedback for e in history)
     named = int(path in output or path.rsplit("/", 1)[-1] in output)
     return named, _changed_lines(task.patch, path)

@@ -80,7 +80,7 @@ class RayCells:
         for _ in range(RETRIES + 1):
             known = _known(ctx.log, ctx.task.instance_id)
             stream = self._remote.remote(ctx.task, ctx.sources, ctx.evaluate, ctx.strategy, tier, seed, provider,
-                                         options, known, self._actor)
+                                         options, known, self._actor, dict(ctx.retrieved))
             try:
                 for ref in stream:
                     kind, payload = self._ray.get(ref)
@@ -226,7 +226,7 @@ class CellLog:
 
 
 def _cell(task, sources, evaluate, strategy: Strategy, tier: Tier, seed: int, provider: Provider,
-          options: dict, known, actor) -> Iterator[tuple[str, Any]]:
+          options: dict, known, actor, retrieved: dict | None = None) -> Iterator[tuple[str, Any]]:
     """One cell on a Ray worker: ``tier_attempts`` in a thread, its answers and records yielded as they come.
 
     The generator polls the gate while it waits, and cuts the provider's calls once the run stops.
@@ -234,7 +234,7 @@ def _cell(task, sources, evaluate, strategy: Strategy, tier: Tier, seed: int, pr
     gate = RemoteGate(actor)
     events: queue.Queue = queue.Queue()
     log = cast(RunLog, CellLog(known, events.put, gate))  # the part of a RunLog tier_attempts uses
-    ctx = Context(task, sources, evaluate, log, strategy, cast(Gate, gate))
+    ctx = Context(task, sources, evaluate, log, strategy, cast(Gate, gate), retrieved=dict(retrieved or {}))
 
     def body() -> None:
         try:

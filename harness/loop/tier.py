@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from harness.config import CarryOver, Tier
+from harness.config import CarryOver, ContextSetting, Tier
 from harness.errors import Cancelled, ProviderError
+from harness.loop.context import context_budget, gold_files, retrieve
 from harness.loop.diffs import edits_to_diff
 from harness.loop.edits import Candidate, parse_answer, split_reasoning
 from harness.loop.prompts import CHARS_PER_TOKEN, Earlier, Prompt, build_prompt, read_files, read_sources, trim_output
@@ -102,6 +103,17 @@ class Context:
     gate: Gate | None = None
     originals: dict[str, str | None] = field(default_factory=dict)
     """Files an answer edits that the prompt did not show, read once for the answer's diff."""
+    retrieved: dict[tuple, Mapping[str, str]] = field(default_factory=dict)
+    """Files each context setting and budget chose for this task (``sources`` is the oracle's)."""
+
+    def for_tier(self, tier: Tier) -> Context:
+        """This context with ``sources`` as ``tier``'s context setting chooses them (retrieved once per task)."""
+        if tier.context is ContextSetting.ORACLE:
+            return self
+        key = (tier.context, context_budget(self.task, tier))
+        if key not in self.retrieved:
+            self.retrieved[key] = retrieve(self.task, tier.context, key[1])
+        return dataclasses.replace(self, sources=self.retrieved[key])
 
 
 def run_tier(task: Task, tier: Tier, seed: int = 0, *, evaluate: Evaluate | None = None,
@@ -131,6 +143,7 @@ def tier_attempts(ctx: Context, tier: Tier, seed: int, provider: Provider, *, ma
                   alias: Alias | None = None) -> TierOutcome:
     """The tier's attempts in order until one resolves; recorded ones (resume) are not redone."""
     limit = min(tier.attempts, max_attempts if max_attempts is not None else tier.attempts)
+    ctx = ctx.for_tier(alias.tier if alias else tier)
     records: list[AttemptRecord] = []
     mine: list[Earlier] = []
     for number in range(1, limit + 1):
@@ -240,6 +253,8 @@ def attempt(ctx: Context, tier: Tier, seed: int, number: int, provider: Provider
         prompt_chars=asked.prompt.chars, files_in_prompt=len(asked.prompt.files),
         files_trimmed=len(asked.prompt.dropped),
         history_trimmed=asked.prompt.history_dropped, trims=tuple(asked.trims), paid=tier.paid,
+        context=tier.context, gold_files=tuple(gold_files(ctx.task)),
+        gold_in_prompt=tuple(p for p in gold_files(ctx.task) if p in asked.prompt.files),
         **_usage(completion, asked.waited), **fields, ended_at=time.time())
     overhead = time.perf_counter() - started - record.latency - record.eval_seconds
     record = dataclasses.replace(record, overhead_seconds=max(overhead, 0.0))

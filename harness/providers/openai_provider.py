@@ -163,9 +163,11 @@ class OpenAIProvider:
                     break
                 if watch.over:
                     break
-        except openai.APIError as exc:  # an error event inside the stream
+        except openai.APIError as exc:  # an error event inside the stream, or the client's wrapped read error
             if watch.cancelled:
                 raise Cancelled(f"tier {self.tier.name}: call cut by the stop") from None
+            if watch.over:  # the deadline cut a chunked body: "APIConnectionError: Connection error."
+                raise self._timeout(watch, pieces) from None
             raise self._error(exc, None, watch, pieces) from None
         except Exception as exc:  # the socket was cut (deadline, stop) or the server dropped it
             if watch.cancelled:

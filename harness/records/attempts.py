@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.config import EditFormat, ProviderKind, Tier
+from harness.config import ContextSetting, EditFormat, ProviderKind, Tier
 from harness.errors import RunDirError
 from harness.modes import FailureMode, is_infrastructure, stale_environment_failure
 from harness.names import Strategy
@@ -100,6 +100,12 @@ class AttemptRecord:
     env_checked: bool = False
     """True when the evaluator re-verified the environment before its verdict (every verdict of this
     version): a record without it that reads like a broken environment is retried."""
+    context: ContextSetting = ContextSetting.ORACLE
+    """The tier's context setting (records written before settings existed were all ``oracle``)."""
+    gold_files: tuple[str, ...] = ()
+    """The files the gold patch touches."""
+    gold_in_prompt: tuple[str, ...] = ()
+    """Those of them the prompt showed (after trimming): the attempt's retrieval recall."""
 
     @property
     def key(self) -> Key:
@@ -132,6 +138,9 @@ class AttemptRecord:
         values["edit_format"] = EditFormat(values.get("edit_format") or EditFormat.SEARCH_REPLACE.value)
         values["verdict"] = VerdictProblem(values["verdict"]) if values.get("verdict") else None
         values["trims"] = tuple(values.get("trims") or ())
+        values["context"] = ContextSetting(values.get("context") or ContextSetting.ORACLE.value)
+        values["gold_files"] = tuple(values.get("gold_files") or ())
+        values["gold_in_prompt"] = tuple(values.get("gold_in_prompt") or ())
         return cls(**values)
 
 
@@ -302,4 +311,6 @@ def tier_from_dict(data: dict[str, Any]) -> Tier:
     args = {k: v for k, v in data.items() if k in known}
     args["provider"] = ProviderKind(args.get("provider", ProviderKind.OPENAI.value))
     args["edit_format"] = EditFormat(args.get("edit_format", EditFormat.SEARCH_REPLACE.value))
+    # a run.json from before context settings ran every tier with the gold patch's files
+    args["context"] = ContextSetting(args.get("context", ContextSetting.ORACLE.value))
     return Tier(**args)

@@ -20,8 +20,9 @@ from harness.names import Strategy
 from harness.records.attempts import ANSWERS_FILE, read_answers
 from harness.report.chart import cascade_chart, cost_chart
 from harness.report.display import ci, count, money, pct, rate, secs
+from harness.results.classes import ClassKind
 from harness.results.predictions import write_predictions
-from harness.results.summary import SUMMARY_FILE, RunView, summarize, view
+from harness.results.summary import SUMMARY_FILE, RunView, read_classes, summarize, view
 from taskset.files.atomic import write_atomic
 
 HTML_FILE = "report.html"
@@ -32,7 +33,7 @@ _ENV = jinja2.Environment(loader=jinja2.PackageLoader("harness", "templates"),
                           autoescape=jinja2.select_autoescape(["html", "html.j2"]),
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 STRATEGY_HEADERS = ["strategy", "pass rate", "95% CI", "resolved", "unfinished", "infra", "cost/task (est.)",
-                    "billed/task", "cloud", "attempts/task", "tokens in/cached/out/reasoning", "latency p50",
+                    "billed/task", "cloud", "attempts/task", "tokens in / cached / out / reasoning", "latency p50",
                     "TTFT p50", "tok/s", "tampered"]
 
 
@@ -50,16 +51,26 @@ def strategy_rows(summary: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def write_report(out: str | Path, prices: Sequence[Tier] | None = None) -> tuple[Path, Path]:
-    """Write summary.json, report.html, report.md and predictions/ in the run directory; returns the reports."""
+def write_report(out: str | Path, prices: Sequence[Tier] | None = None,
+                 by: ClassKind | None = None) -> tuple[Path, Path]:
+    """Write summary.json, report.html, report.md and predictions/ in the run directory; returns the reports.
+
+    ``by`` splits every table and chart by task class, and the decision matrix with them.
+    """
     out = Path(out)
-    summary = summarize(out, prices)
+    summary = summarize(out, prices, by)
     write_atomic(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     run = view(out, prices)
     write_predictions(out, run.matrix, run.keys, run.strategies, run.thresholds)
-    context = {"s": summary, "name": out.name, "rows": strategy_rows(summary), "headers": STRATEGY_HEADERS,
-               "chart": cost_chart(summary), "cascade": cascade_chart(summary), "tasks": task_rows(run),
-               "money": money, "pct": pct, "ci": ci, "secs": secs, "rate": rate}
+    tasks = task_rows(run)
+    labels = read_classes(out, run.settings, [row["task"] for row in tasks["rows"]], [])
+    for row in tasks["rows"]:
+        row["classes"] = labels[row["task"]]
+    class_charts = {label: {"chart": cost_chart(c), "cascade": cascade_chart(c)}
+                    for label, c in summary["classes"]["cells"].items()}
+    context = {"s": summary, "name": out.name, "strategy_rows": strategy_rows, "headers": STRATEGY_HEADERS,
+               "chart": cost_chart(summary), "cascade": cascade_chart(summary), "tasks": tasks,
+               "class_charts": class_charts, "money": money, "pct": pct, "ci": ci, "secs": secs, "rate": rate}
     html, md = out / HTML_FILE, out / MD_FILE
     write_atomic(html, _ENV.get_template("report.html.j2").render(context))
     write_atomic(md, _ENV.get_template("report.md.j2").render(context))

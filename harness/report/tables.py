@@ -28,7 +28,8 @@ def _table(title: str, headers: list[str], wrap_last: bool = False) -> Table:
 def headline(summary: dict[str, Any]) -> str:
     """One line: what the run covered, and whether it is complete."""
     seeds = len(summary["run"].get("seeds") or [])
-    line = f"{summary['tasks']} tasks x {seeds} seed(s), {summary['attempts']} attempts"
+    context = summary["run"].get("context") or "oracle"  # a summary from before context settings
+    line = f"context {context}: {summary['tasks']} tasks x {seeds} seed(s), {summary['attempts']} attempts"
     infra = summary.get("infrastructure", {}).get("outstanding", 0)
     if not summary.get("complete", True):
         left = max((s["incomplete_runs"] for s in summary["strategies"].values()), default=0)
@@ -69,6 +70,13 @@ def tables(summary: dict[str, Any]) -> list[Table]:
         for d in summary["differences"]:
             diffs.add_row(f"{d['a']} - {d['b']}", f"{100 * d['pass_rate_diff']:+.1f} pts", ci(d["ci95"]))
         out.append(diffs)
+    if summary.get("retrieval"):
+        found = _table("retrieval: gold-patch files in the prompt", ["context", "attempts", "recall", "1-file",
+                                                                     "recall", "all gold"])
+        for setting, r in summary["retrieval"].items():
+            found.add_row(setting, str(r["attempts"]), pct(r["recall"]), str(r["single_file_attempts"]),
+                          pct(r["single_file_recall"]), pct(r["all_gold_shown"]))
+        out.append(found)
     modes = _table("failure modes (infrastructure apart)", ["mode", "count", "by tier"], wrap_last=True)
     for mode, m in summary["failure_modes"].items():
         if m["count"]:
@@ -77,3 +85,22 @@ def tables(summary: dict[str, Any]) -> list[Table]:
         modes.add_row(f"{mode} (infra)", str(n), "awaiting a rerun")
     out.append(modes)
     return out
+
+
+def class_tables(summary: dict[str, Any]) -> list[tuple[str, list[Table]]]:
+    """(heading, tables) per task class when the summary was split (``--by``), else nothing."""
+    classes = summary.get("classes") or {}
+    by = classes.get("by")
+    return [(f"{by}: {label} ({cell['tasks']} tasks, {cell['runs']} runs)", tables(cell))
+            for label, cell in (classes.get("cells") or {}).items()]
+
+
+def decision_table(summary: dict[str, Any]) -> Table:
+    """Per class, the cheapest strategy whose interval reaches the class's best pass rate."""
+    by = (summary.get("classes") or {}).get("by")
+    table = _table(f"decision matrix{f' by {by}' if by else ''}: the cheapest strategy whose CI reaches the best",
+                   [by or "tasks", "n", "best", "pass", "choose", "pass", "95% CI", "est/task"])
+    for row in summary.get("decision") or []:
+        table.add_row(row["class"], str(row["tasks"]), row["best"] or "-", pct(row["best_pass_rate"]),
+                      row["choice"] or "-", pct(row["pass_rate"]), ci(row["ci95"]), money(row["cost_per_task"]))
+    return table

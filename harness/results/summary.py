@@ -30,6 +30,8 @@ from harness.records.attempts import (
     read_settings,
     run_tiers,
 )
+from harness.results.classes import ClassKind, classes_of, decide, label_order
+from harness.results.retrieval import context_of, recall_table
 from harness.results.stats import bootstrap_ci, median, paired_ci
 from harness.results.strategies import Matrix, Result
 from taskset.files.atomic import write_atomic
@@ -80,36 +82,63 @@ def view(out: str | Path, prices: Sequence[Tier] | None = None) -> RunView:
                    notes)
 
 
-def summarize(out: str | Path, prices: Sequence[Tier] | None = None) -> dict[str, Any]:
-    """The run's statistics; ``prices`` re-prices the run (default: the table pinned in run.json)."""
+def summarize(out: str | Path, prices: Sequence[Tier] | None = None, by: ClassKind | None = None) -> dict[str, Any]:
+    """The run's statistics; ``prices`` re-prices the run (default: the table pinned in run.json).
+
+    ``by`` splits every table by task class (each cell with intervals resampled within it); the
+    decision matrix is per class then, else one row for the whole run.
+    """
     run = view(out, prices)
     matrix, keys, settings = run.matrix, run.keys, run.settings
-    final = final_records(run.records)
     results = {s.value: {k: matrix.result(s, *k) for k in keys} for s in run.strategies if s is not Strategy.CASCADE}
-    strategies = {name: _stats(res) for name, res in results.items()}
-    cascade = _cascade(matrix, keys, run.thresholds) if Strategy.CASCADE in run.strategies else []
+    whole = section(run, keys, results)
     infra = [r for r in run.records if r.infrastructure]
     outstanding = {r.key: r for r in infra if r.key not in matrix.final}
-    return {
-        "run": {k: settings.get(k) for k in ("taskset", "seeds", "max_attempts", "carry_over", "started_at",
-                                            "max_cost")},
+    summary = {
+        "run": {**{k: settings.get(k) for k in ("taskset", "seeds", "max_attempts", "carry_over", "started_at",
+                                               "max_cost")},
+                "context": context_of(run.tiers), "context_by_tier": {t.name: t.context.value for t in run.tiers}},
         "tasks": len({k[0] for k in keys}),
         "runs": len(keys),
-        "attempts": len(final),
-        "complete": all(s["incomplete_runs"] == 0 for s in strategies.values()) and not outstanding,
+        "attempts": len(final_records(run.records)),
+        "complete": all(s["incomplete_runs"] == 0 for s in whole["strategies"].values()) and not outstanding,
         "prices": {t.name: {"input": t.price_input, "cached_input": t.price_cached_input, "output": t.price_output,
                             "per_hour": t.cost_per_hour} for t in run.prices.values()},
+        **{k: v for k, v in whole.items() if k not in ("tasks", "runs")},
+        "heuristic_rule": HEURISTIC_RULE,
+        "retrieval": recall_table(final_records(run.records)),
+        "infrastructure": {"rule": INFRA_RULE, "outstanding": len(outstanding), "events": len(infra),
+                           "by_tier": _count(outstanding.values(), "tier"),
+                           "by_mode": _count(outstanding.values(), "mode")},
+        "notes": run.notes,
+    }
+    labels = read_classes(run.out, settings, [k[0] for k in keys], run.notes)
+    cells = {}
+    if by is not None:
+        for label in label_order(by, {labels[t][by.value] for t, _ in keys}):
+            subset = [k for k in keys if labels[k[0]][by.value] == label]
+            cells[label] = section(run, subset, {n: {k: r[k] for k in subset} for n, r in results.items()})
+    summary["classes"] = {"by": by.value if by else None, "cells": cells}
+    summary["decision"] = [decide(label, c["strategies"], c["tasks"]) for label, c in cells.items()] or [
+        decide("all tasks", whole["strategies"], whole["tasks"])]
+    return summary
+
+
+def section(run: RunView, keys: Sequence[Cell], results: Mapping[str, Mapping[Cell, Result]]) -> dict[str, Any]:
+    """Every table over the (task, seed) pairs ``keys``: the whole run, or one task class."""
+    matrix = run.matrix
+    tasks = {k[0] for k in keys}
+    strategies = {name: _stats(res) for name, res in results.items()}
+    cascade = _cascade(matrix, keys, run.thresholds) if Strategy.CASCADE in run.strategies else []
+    return {
+        "tasks": len(tasks),
+        "runs": len(keys),
         "strategies": strategies,
         "differences": _differences(results),
         "tiers": _tiers(matrix, run.tiers, keys, results.get(Strategy.MODE_E.value, {})),
         "cascade": {"rule": CASCADE_RULE, "score": SCORE_RULE, "points": cascade} if cascade else {},
-        "heuristic_rule": HEURISTIC_RULE,
-        "failure_modes": _catalog(final),
-        "infrastructure": {"rule": INFRA_RULE, "outstanding": len(outstanding), "events": len(infra),
-                           "by_tier": _count(outstanding.values(), "tier"),
-                           "by_mode": _count(outstanding.values(), "mode")},
+        "failure_modes": _catalog([r for r in final_records(run.records) if r.task in tasks]),
         "cost_model": _cost_model(matrix, run.tiers, keys, strategies),
-        "notes": run.notes,
     }
 
 
@@ -130,15 +159,45 @@ def load_summary(out: str | Path) -> dict[str, Any]:
         raise RunDirError(str(out), f"no readable {SUMMARY_FILE} ({exc})") from None
 
 
+def read_classes(out: Path, settings: Mapping[str, Any], tasks: Sequence[str], notes: list[str]) -> dict[str, dict]:
+    """Task -> its class labels, from tasks.jsonl; a task it lacks (older runs) from the task set, else unknown."""
+    found: dict[str, dict] = {}
+    for row in _task_lines(out):
+        if isinstance(row.get("classes"), dict):
+            found[row["task"]] = row["classes"]
+    missing = [t for t in tasks if t not in found]
+    if missing:
+        from taskset.errors import TasksetError
+        from taskset.store import load
+
+        try:
+            store = load(settings.get("taskset") or "")
+            found.update({t.instance_id: classes_of(t) for t in store if t.instance_id in set(missing)})
+        except (TasksetError, OSError) as exc:
+            notes.append(f"task classes of {len(missing)} task(s) unknown: the task set cannot be read ({exc})")
+    unknown = dict.fromkeys((k.value for k in ClassKind), "unknown")
+    return {t: {**unknown, **found.get(t, {})} for t in tasks}
+
+
+def _task_lines(out: Path) -> list[dict]:
+    path = Path(out) / TASKS_FILE
+    rows = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and "task" in row:
+                rows.append(row)
+    return rows
+
+
 def read_scores(out: Path) -> dict[str, float]:
     """Task -> pre-hoc score, from tasks.jsonl (the last line of a task wins)."""
-    path = Path(out) / TASKS_FILE
     scores: dict[str, float] = {}
-    if not path.exists():
-        return scores
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for row in _task_lines(out):
         try:
-            row = json.loads(line)
             scores[row["task"]] = float(row["features"]["score"])
         except (ValueError, KeyError, TypeError):
             continue

@@ -2,6 +2,8 @@
 
 * ``export_jsonl(tasks, FILE)``: one SWE-bench 5 row per line (``swebench_rows``), which
   ``swebench.harness.utils.make_test_spec`` builds a TestSpec from.
+* ``export_parquet(tasks, FILE)``: the same rows as one parquet file, loopctl's nested fields as
+  JSON text (``swebench_files.NESTED``) so that any task's fields fit one schema.
 * ``export_task_repo(tasks, DIR)``: a task repository (``swebench_repo``) that
   ``swebench.task.checks.check_task_repo`` passes.
 * ``read_swebench(FILE)``: Tasks from a ``.jsonl``, ``.json`` or ``.parquet`` dataset file, every
@@ -17,7 +19,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,12 +43,24 @@ class ExportResult:
 
 def export_jsonl(tasks: Iterable[Task], path: str | Path) -> ExportResult:
     """Write SWE-bench 5 rows as JSONL, atomically; tasks SWE-bench cannot grade are skipped and listed."""
-    path = Path(path)
+    return _export_rows(tasks, Path(path), lambda rows: "".join(json.dumps(row, sort_keys=True) + "\n"
+                                                                  for row in rows))
+
+
+def export_parquet(tasks: Iterable[Task], path: str | Path) -> ExportResult:
+    """Write SWE-bench 5 rows as one parquet file, atomically (loopctl's nested fields as JSON text)."""
+    from taskset.interop.swebench_files import parquet_bytes
+
+    return _export_rows(tasks, Path(path), parquet_bytes)
+
+
+def _export_rows(tasks: Iterable[Task], path: Path, encode: Callable[[list[dict]], str | bytes]) -> ExportResult:
+    """The gradable tasks' rows, encoded, written atomically at ``path``."""
     _check_destination(path, directory=False)
     kept, result = _gradable(tasks, path)
-    text = "".join(json.dumps(to_swebench(task), sort_keys=True) + "\n" for task in kept)
+    data = encode([to_swebench(task) for task in kept])
     try:
-        write_atomic(path, text)
+        write_atomic(path, data)
     except OSError as exc:
         raise ExportError(f"{path}: cannot be written ({_reason(exc)}); any previous export is unchanged") from None
     result.written = len(kept)
@@ -163,5 +177,5 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-__all__ = ["ExportResult", "export_jsonl", "export_task_repo", "from_swebench", "import_swebench",
+__all__ = ["ExportResult", "export_jsonl", "export_parquet", "export_task_repo", "from_swebench", "import_swebench",
            "read_swebench", "to_swebench"]

@@ -1,7 +1,10 @@
-"""Reading SWE-bench dataset files as Hugging Face publishes them: ``.jsonl``, a ``.json`` array, ``.parquet``.
+"""SWE-bench dataset files as Hugging Face publishes them: ``.jsonl``, a ``.json`` array, ``.parquet``.
 
-Each row comes with a source label (``file:line`` or ``file:row N``) so a bad one is named.
-Reading never writes: a caller turns every row into a Task before it stores any.
+Each row read comes with a source label (``file:line`` or ``file:row N``) so a bad one is named.
+Reading never writes: a caller turns every row into a Task before it stores any. Parquet is
+written with loopctl's nested fields as JSON text (``NESTED``), as the test lists already are:
+a column of objects whose keys differ per task, or an empty one (``calibration.tier_passes`` of
+a task no tier labelled), is no schema parquet can hold.
 """
 
 from __future__ import annotations
@@ -14,6 +17,21 @@ from typing import Any
 from taskset.errors import ExportError, TaskRecordError
 
 SUFFIXES = (".jsonl", ".json", ".parquet")
+NESTED = ("environment", "calibration", "meta")
+"""loopctl's own object fields: JSON-encoded in a parquet export, decoded again on import."""
+
+
+def parquet_bytes(rows: list[dict[str, Any]]) -> bytes:
+    """The rows as one parquet file, ``NESTED`` fields as JSON text (ExportError without pyarrow)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ExportError("writing parquet needs pyarrow: pip install 'loopctl[swebench]'") from None
+    flat = [{k: json.dumps(v, sort_keys=True) if k in NESTED else v for k, v in row.items()} for row in rows]
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pylist(flat), sink)
+    return sink.getvalue().to_pybytes()
 
 
 def read_rows(path: str | Path) -> list[tuple[str, Any]]:

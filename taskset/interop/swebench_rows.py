@@ -93,6 +93,11 @@ def from_swebench(row: Mapping[str, Any], source: str = "<swebench>", clone_from
         data[name] = row.get(name) or ""
     for name in ("environment", "calibration", "meta"):
         value = row.get(name)
+        if isinstance(value, str) and value:  # a parquet export keeps them as JSON text
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise TaskRecordError(source, name, "not a JSON-encoded object") from None
         data[name] = value if isinstance(value, Mapping) else {}
     data["environment"] = {"python": "", **data["environment"]}
     data["schema_version"] = row.get("schema_version", SCHEMA_VERSION)
