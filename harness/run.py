@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from harness.checks import check_cache, check_options, check_servers, check_writable_dir
-from harness.config import CarryOver, Tier
-from harness.errors import RunDirError
+from harness.config import CarryOver, Tier, TierKind
+from harness.errors import AgentUnavailable, RunDirError
 from harness.loop.gate import Gate, stop_on_signals
 from harness.loop.prehoc import DEFAULT_THRESHOLDS, Features, features, heuristic_start
 from harness.loop.prompts import Earlier, read_sources
 from harness.loop.tier import (
     Alias,
+    Attempt,
     Context,
     Evaluate,
     TierOutcome,
@@ -129,6 +130,8 @@ class _Plan:
     repair_shared: int
     carry_shared: int
     cell: Cell = tier_attempts
+    agent: Attempt | None = None
+    """How agent tiers' attempts run (None when the ladder has none)."""
 
 
 def prepare(spec: RunSpec, providers: dict[str, Provider] | None = None, calls: Calls | None = None) -> _Plan:
@@ -146,7 +149,27 @@ def prepare(spec: RunSpec, providers: dict[str, Provider] | None = None, calls: 
     first = spec.tiers[0]
     repair = repair_tier(first, spec.tiers, spec.max_attempts)
     return _Plan(spec, tasks, providers, repair, shared_prefix(first, spec.carry_over, repair, spec.carry_over),
-                 shared_prefix(first, spec.carry_over, first, CarryOver.ALL))
+                 shared_prefix(first, spec.carry_over, first, CarryOver.ALL), agent=agent_runner(spec))
+
+
+def agent_runner(spec: RunSpec) -> Attempt | None:
+    """``harness.agent``'s attempt when the ladder has an agent tier (mini-swe-agent checked before any work)."""
+    agents = [t.name for t in spec.tiers if t.kind is TierKind.AGENT]
+    if not agents:
+        return None
+    if spec.backend is Backend.RAY:
+        raise AgentUnavailable(f"agent tiers ({', '.join(agents)}) run on this machine only: use --backend local")
+    try:
+        import minisweagent
+
+        from harness.agent import MINI_VERSION
+        from harness.agent.attempt import agent_attempt
+    except ImportError as exc:
+        raise AgentUnavailable(f"agent tiers need mini-swe-agent: pip install 'loopctl[agent]' ({exc})") from None
+    if minisweagent.__version__ != MINI_VERSION:
+        raise AgentUnavailable(f"agent tiers need mini-swe-agent {MINI_VERSION}, found {minisweagent.__version__}: "
+                               "pip install 'loopctl[agent]'")
+    return agent_attempt
 
 
 def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str, Provider] | None = None,
@@ -210,7 +233,7 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
     feats = features(task, sources)
     append_line(spec.out / TASKS_FILE, json.dumps({"task": task.instance_id, "features": feats.to_dict()},
                                                    sort_keys=True))
-    ctx = Context(task, sources, evaluate, log, Strategy.MATRIX, gate)
+    ctx = Context(task, sources, evaluate, log, Strategy.MATRIX, gate, agent=plan.agent)
     tiers, wanted = spec.tiers, spec.wanted
     outcomes: list[bool | None] = []
     for seed in spec.seeds:
@@ -228,7 +251,7 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
             plan.cell(ctx, plan.repair, seed, plan.providers[tiers[0].name], carry_over=spec.carry_over,
                           alias=Alias(tiers[0], plan.repair_shared))
         if Strategy.CARRY in wanted and not gate.stopping:
-            carry_ladder(Context(task, sources, evaluate, log, Strategy.CARRY, gate), plan, seed)
+            carry_ladder(Context(task, sources, evaluate, log, Strategy.CARRY, gate, agent=plan.agent), plan, seed)
     label = "solved" if all(outcomes) else "unfinished" if None in outcomes else "unsolved"
     counter.task_done(label)
 

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from harness.config import CarryOver, Tier
-from harness.errors import Cancelled, ProviderError
+from harness.config import CarryOver, Tier, TierKind
+from harness.errors import AgentUnavailable, Cancelled, ProviderError
 from harness.loop.diffs import edits_to_diff
 from harness.loop.edits import Candidate, parse_answer, split_reasoning
 from harness.loop.prompts import CHARS_PER_TOKEN, Earlier, Prompt, build_prompt, read_files, read_sources, trim_output
@@ -33,6 +33,15 @@ from taskset.record import Task
 
 Evaluate = Callable[..., Any]
 """``evaluate(task, *, edits=None, patch=None) -> Verdict`` (taskset.evaluate's signature)."""
+
+
+class Attempt(Protocol):
+    """One attempt of a tier, recorded: ``attempt`` below for edit tiers, the agent's for agent tiers."""
+
+    def __call__(self, ctx: Context, tier: Tier, seed: int, number: int, provider: Provider,
+                 history: Sequence[Earlier], strategy: Strategy | None = None) -> tuple[AttemptRecord | None, str]:
+        """(the record, the answer text); (None, "") when the run stopped before the verdict."""
+        ...
 
 
 class Gate(Protocol):
@@ -102,6 +111,9 @@ class Context:
     gate: Gate | None = None
     originals: dict[str, str | None] = field(default_factory=dict)
     """Files an answer edits that the prompt did not show, read once for the answer's diff."""
+    agent: Attempt | None = None
+    """How an agent tier's attempt runs (``harness.agent.attempt.agent_attempt``, wired by the run:
+    the agent room sits above this one); None refuses agent tiers."""
 
 
 def run_tier(task: Task, tier: Tier, seed: int = 0, *, evaluate: Evaluate | None = None,
@@ -146,7 +158,7 @@ def tier_attempts(ctx: Context, tier: Tier, seed: int, provider: Provider, *, ma
                 return TierOutcome(ctx.task.instance_id, tier.name, seed, tuple(records), stopped=True)
             history = _history(tier, mine, earlier, carry_over)
             try:
-                record, answer = attempt(ctx, asked, seed, number, provider, history, strategy)
+                record, answer = attempter(ctx, asked)(ctx, asked, seed, number, provider, history, strategy)
             except Cancelled:
                 return TierOutcome(ctx.task.instance_id, tier.name, seed, tuple(records), stopped=True)
             if record is None:  # stopping: the answer is stored, judged by the next run
@@ -158,6 +170,15 @@ def tier_attempts(ctx: Context, tier: Tier, seed: int, provider: Provider, *, ma
             break
         mine.append(earlier_from(record, answer))
     return TierOutcome(ctx.task.instance_id, tier.name, seed, tuple(records))
+
+
+def attempter(ctx: Context, tier: Tier) -> Attempt:
+    """How ``tier``'s attempts run in this context: edits here, an agent loop through ``ctx.agent``."""
+    if tier.kind is not TierKind.AGENT:
+        return attempt
+    if ctx.agent is None:
+        raise AgentUnavailable(f"tier {tier.name!r} is an agent tier, and this caller runs edit tiers only")
+    return ctx.agent
 
 
 def earlier_from(record: AttemptRecord, answer: str) -> Earlier:
@@ -233,14 +254,14 @@ def attempt(ctx: Context, tier: Tier, seed: int, number: int, provider: Provider
         if ctx.gate is not None and ctx.gate.stopping:
             return None, ""
         if "candidate" in fields:
-            fields = _evaluate(ctx, fields.pop("candidate"))
+            fields = judge(ctx, fields.pop("candidate"))
     record = AttemptRecord(
         task=ctx.task.instance_id, strategy=strategy, seed=seed, tier=tier.name, attempt=number,
         provider=tier.provider, model_requested=tier.model, edit_format=tier.edit_format, max_tokens=asked.max_tokens,
         prompt_chars=asked.prompt.chars, files_in_prompt=len(asked.prompt.files),
         files_trimmed=len(asked.prompt.dropped),
         history_trimmed=asked.prompt.history_dropped, trims=tuple(asked.trims), paid=tier.paid,
-        **_usage(completion, asked.waited), **fields, ended_at=time.time())
+        **usage_fields(completion, asked.waited), **fields, ended_at=time.time())
     overhead = time.perf_counter() - started - record.latency - record.eval_seconds
     record = dataclasses.replace(record, overhead_seconds=max(overhead, 0.0))
     if ctx.log is not None:
@@ -311,7 +332,8 @@ def _patch_of(ctx: Context, candidate: Candidate) -> str:
     return edits_to_diff(originals, candidate.edits)
 
 
-def _evaluate(ctx: Context, candidate: Candidate) -> dict[str, Any]:
+def judge(ctx: Context, candidate: Candidate) -> dict[str, Any]:
+    """The evaluator's verdict on a candidate as record fields (a refusal or an infrastructure failure too)."""
     started = time.perf_counter()
     kwargs = {"patch": candidate.patch} if candidate.patch else {"edits": candidate.edits}
 
@@ -338,7 +360,8 @@ def _evaluate(ctx: Context, candidate: Candidate) -> dict[str, Any]:
                 eval_seconds=took())
 
 
-def _usage(completion: Completion | None, waited: float) -> dict[str, Any]:
+def usage_fields(completion: Completion | None, waited: float) -> dict[str, Any]:
+    """A completion's usage, latency and stop reason as record fields."""
     if completion is None:
         return dict(latency=waited)
     return dict(model_answered=completion.model, usage_reported=completion.usage_reported,

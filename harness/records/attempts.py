@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.config import EditFormat, ProviderKind, Tier
+from harness.config import EditFormat, ProviderKind, Tier, TierKind
 from harness.errors import RunDirError
 from harness.modes import FailureMode, is_infrastructure
 from harness.names import Strategy
 from harness.providers.completion import Completion
+from harness.records.agentstats import AgentStats
 from taskset.evaluation.verdict import VerdictProblem
 from taskset.files.atomic import append_line, drop_torn_tail
 
@@ -96,6 +97,8 @@ class AttemptRecord:
     """Harness time: everything but the model call and the evaluation."""
     paid: bool = False
     ended_at: float = 0.0
+    agent: AgentStats | None = None
+    """An agent tier's turn-by-turn figures (None for edit tiers)."""
 
     @property
     def key(self) -> Key:
@@ -127,6 +130,7 @@ class AttemptRecord:
         values["edit_format"] = EditFormat(values.get("edit_format") or EditFormat.SEARCH_REPLACE.value)
         values["verdict"] = VerdictProblem(values["verdict"]) if values.get("verdict") else None
         values["trims"] = tuple(values.get("trims") or ())
+        values["agent"] = AgentStats.from_dict(values["agent"]) if values.get("agent") else None
         return cls(**values)
 
 
@@ -134,6 +138,8 @@ _FIELDS = {f.name for f in dataclasses.fields(AttemptRecord)}
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, AgentStats):
+        return value.to_dict()
     if isinstance(value, tuple):
         return list(value)
     return getattr(value, "value", value)
@@ -297,4 +303,5 @@ def tier_from_dict(data: dict[str, Any]) -> Tier:
     args = {k: v for k, v in data.items() if k in known}
     args["provider"] = ProviderKind(args.get("provider", ProviderKind.OPENAI.value))
     args["edit_format"] = EditFormat(args.get("edit_format", EditFormat.SEARCH_REPLACE.value))
+    args["kind"] = TierKind(args.get("kind", TierKind.EDIT.value))
     return Tier(**args)

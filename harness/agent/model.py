@@ -1,0 +1,125 @@
+"""mini-swe-agent's Model over our Provider: one turn is one ``Provider.complete`` call.
+
+Going through harness.providers (not litellm, not a second client) keeps every rule edit tiers
+already follow: the tier's deadline and retries, usage and reasoning tokens, a streamed reply cut
+when it repeats itself, and server errors classified by the one table (``harness.modes``), so a
+context-overflow error in any wording the provider layer knows reaches the agent as
+``ProviderError(CONTEXT_OVERFLOW)``.
+
+Actions are text: exactly one fenced ```` ```bash ```` (or mini's ```` ```mswea_bash_command ````)
+block per reply. The Provider seam carries text, and local servers' tool-call support varies
+(vLLM needs parser flags, llama.cpp ``--jinja``, Ollama a tools template); one fenced block works
+on all of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from minisweagent.exceptions import FormatError
+from minisweagent.models.utils.actions_text import format_observation_messages, parse_regex_actions
+
+from harness.config import Tier
+from harness.providers.completion import Completion, Provider, Request
+from harness.providers.runaway import repeating
+from taskset.record import Task
+
+ACTION_REGEX = r"```(?:mswea_bash_command|bash|sh)\s*\n(.*?)\n```"
+"""One fenced command block (mini's own fence name, or the ``bash`` fence models write unasked)."""
+
+FORMAT_ERROR = (
+    "Format error: {{error}}\n\nReply with a short THOUGHT and then EXACTLY ONE command block:\n\n"
+    "```bash\n<command>\n```\n\nWhen you are done, run `echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT` on its own."
+)
+
+OBSERVATION = (
+    "{% if output.exception_info %}<exception>{{output.exception_info}}</exception>\n{% endif %}"
+    "<returncode>{{output.returncode}}</returncode>\n<output>\n{{output.output}}</output>"
+)
+
+HIDDEN = "hidden"
+"""``extra`` flag on a message kept in the trajectory but never sent again (a runaway reply)."""
+
+
+class RunawayReply(Exception):
+    """The reply stopped at the length limit without a complete action, or repeats itself."""
+
+    def __init__(self, message: dict[str, Any], why: str):
+        self.message = message
+        self.why = why
+        super().__init__(why)
+
+
+@dataclass
+class ProviderModel:
+    """mini's Model protocol for one attempt of an agent tier."""
+
+    provider: Provider
+    task: Task
+    tier: Tier
+    seed: int
+    attempt: int
+    turns: list[Completion]
+    """Every completion of the attempt, in order (the instrumentation reads them)."""
+    config: dict[str, Any] = field(init=False, default_factory=dict)
+    """What mini serialises as the model's config (no keys: only the variable's name)."""
+
+    def __post_init__(self) -> None:
+        self.config = {"model_name": self.tier.model, "base_url": self.tier.base_url,
+                       "api_key_env": self.tier.api_key_env, "max_output_tokens": self.tier.max_output_tokens,
+                       "action_regex": ACTION_REGEX}
+
+    def query(self, messages: Sequence[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        """One turn: the visible history to the provider; the reply with its one action.
+
+        Raises ProviderError (the provider's), RunawayReply, or mini's FormatError.
+        """
+        sent = tuple({"role": m["role"], "content": m.get("content") or ""} for m in messages
+                     if m.get("role") in ("system", "user", "assistant") and not m.get("extra", {}).get(HIDDEN))
+        completion = self.provider.complete(Request(self.task, self.tier, self.seed * 100 + self.attempt,
+                                                    self.attempt, sent, self.tier.max_output_tokens))
+        self.turns.append(completion)
+        extra = {"finish_reason": completion.finish_reason, "usage": _usage(completion),
+                 "latency": completion.latency, "model": completion.model, "cost": 0.0, "timestamp": time.time()}
+        message = {"role": "assistant", "content": completion.content, "extra": extra}
+        if completion.reasoning:
+            message["reasoning"] = completion.reasoning
+        if completion.finish_reason == "runaway" or repeating(completion.content or completion.reasoning):
+            raise RunawayReply(message, "the reply kept repeating itself")
+        try:
+            actions = parse_regex_actions(completion.content, action_regex=ACTION_REGEX,
+                                          format_error_template=FORMAT_ERROR,
+                                          template_kwargs={"finish_reason": completion.finish_reason})
+        except FormatError as exc:
+            if completion.finish_reason == "length":
+                raise RunawayReply(message, "the reply reached the output limit without an action") from None
+            exc.messages[0]["extra"] |= extra
+            raise
+        extra["actions"] = actions
+        return message
+
+    def format_message(self, **kwargs: Any) -> dict[str, Any]:
+        """A message dict as mini builds them."""
+        return dict(kwargs)
+
+    def format_observation_messages(self, message: dict, outputs: list[dict],
+                                    template_vars: dict | None = None) -> list[dict]:
+        """Each command's output as a user message (mini's text-mode observation)."""
+        return format_observation_messages(outputs, observation_template=OBSERVATION, template_vars=template_vars)
+
+    def get_template_vars(self, **kwargs: Any) -> dict[str, Any]:
+        """Variables the prompts may use."""
+        return {"model_name": self.tier.model}
+
+    def serialize(self) -> dict[str, Any]:
+        """The model's part of the trajectory's ``info``."""
+        return {"info": {"config": {"model": self.config, "model_type": f"{__name__}.{type(self).__name__}"}}}
+
+
+def _usage(completion: Completion) -> dict[str, Any]:
+    return {"reported": completion.usage_reported, "prompt_tokens": completion.prompt_tokens,
+            "completion_tokens": completion.completion_tokens, "reasoning_tokens": completion.reasoning_tokens,
+            "cached_tokens": completion.cached_tokens}
