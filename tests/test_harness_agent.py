@@ -80,3 +80,85 @@ def test_agent_that_fixes_the_bug_through_the_shell_is_resolved(tiny_set, tmp_pa
     assert any("1 passed" in o or "passed" in o for o in outputs)
     # the model saw the command's output from the sandbox, in the task's environment
     assert "return a - b" in requests[1]["messages"][-1]["content"]
+
+
+def test_declared_success_without_a_fix_is_tests_failed_and_a_confident_false_success(tiny_set, tmp_path):
+    """'Done! all tests pass' with nothing changed: the evaluator says tests-failed; declared, never checked."""
+    ts, _ = tiny_set
+    out, _ = run_agent(ts, tmp_path, {"local-m": [turn("ls", "Look around."), turn(SUBMIT, "Done! 2/2 PASS")]})
+    [record] = read_attempts(out / "attempts.jsonl")
+    assert record.failure_mode.value == "tests-failed"
+    assert record.agent.declared_done and not record.agent.failing_tests_run and record.agent.test_runs == 0
+
+
+def test_test_edits_network_and_writes_outside_are_contained_and_judged_on_the_tree(tiny_set, tmp_path):
+    """The agent rewrites the test, reaches for the network and writes outside the workspace: none of it
+    counts or lands; the verdict is on its source tree alone (unchanged: tests-failed)."""
+    ts, _ = tiny_set
+    outside = tmp_path / "outside.txt"
+    with ScriptedServer({"probe": [Reply(content="x")]}) as other:
+        port = other.url.split(":")[2].split("/")[0]
+        script = {"local-m": [
+            turn("sed -i 's/== 3/== -1/' tests/test_calc.py && python -m pytest -q tests/test_calc.py"),
+            turn(f"python -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)\""),
+            turn(f"echo pwned > {outside}"),
+            turn("echo ok > $HOME/note && cat $HOME/note"),
+            turn(SUBMIT)]}
+        out, requests = run_agent(ts, tmp_path, script)
+        assert other.requests == []  # nothing reached a server on the host's loopback
+    [record] = read_attempts(out / "attempts.jsonl")
+    assert record.failure_mode.value == "tests-failed"
+    assert not outside.exists()
+    observations = [r["messages"][-1]["content"] for r in requests[1:]]
+    assert "2 passed" in observations[0]  # the edited test passed inside the workspace...
+    assert "<returncode>0</returncode>" not in observations[1]  # ...the network was unreachable...
+    assert "<returncode>0</returncode>" not in observations[2]  # ...the host's folders read-only
+    assert "ok" in observations[3]  # while its private HOME is writable
+    answers = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    assert answers[0]["patch"] == ""  # the test file's change is not part of the candidate
+
+
+def test_history_past_the_threshold_is_compacted_into_a_task_anchored_summary(tiny_set, tmp_path):
+    """A prompt near the declared window: the next request is the system message and a summary holding the
+    task, the failing tests, the files changed so far and the last test output."""
+    ts, task = tiny_set
+    big = dict(prompt_tokens=3000)
+    script = {"local-m": [turn("sed -i 's/a - b/a + b/' calc.py", **big),
+                          turn("python -m pytest -q tests/test_calc.py", **big), turn(SUBMIT)]}
+    extra = "context_window = 4000\nmax_output_tokens = 500\ncompact_at = 0.8\nserver_context_window = 8192\n"
+    out, requests = run_agent(ts, tmp_path, script, extra=extra)
+    [record] = read_attempts(out / "attempts.jsonl")
+    assert record.resolved
+    assert record.agent.compactions_threshold == 2 and record.agent.compactions_overflow == 0
+    last = requests[-1]["messages"]
+    assert [m["role"] for m in last] == ["system", "user"]
+    text = last[1]["content"]
+    assert task.problem_statement in text and "tests/test_calc.py::test_add" in text
+    assert "- calc.py" in text and "passed" in text  # the files changed and the last test output
+
+
+def test_a_context_overflow_error_is_compacted_and_retried(tiny_set, tmp_path):
+    """llama.cpp's 400 'exceeds the available context size' mid-run: compacted, asked again, not lost."""
+    from test_harness_server import llamacpp_context_error
+
+    ts, _ = tiny_set
+    script = {"local-m": [FIX[1], llamacpp_context_error(9000, 8192), FIX[2], FIX[3]]}
+    out, requests = run_agent(ts, tmp_path, script)
+    [record] = read_attempts(out / "attempts.jsonl")
+    assert record.resolved
+    assert record.agent.compactions_overflow == 1 and record.agent.compactions_threshold == 0
+    assert "[Context compacted (1)" in requests[2]["messages"][1]["content"]
+
+
+def test_a_runaway_gets_one_nudge_then_ends_the_attempt_as_runaway(tiny_set, tmp_path):
+    """A reply cut at the length limit with no command is nudged once; the next in a row ends the attempt."""
+    ts, _ = tiny_set
+    loop = Reply(content="Wait, I've tried this... let me try a completely different approach. " * 20,
+                 finish_reason="length", completion_tokens=4096)
+    out, requests = run_agent(ts, tmp_path, {"local-m": [loop, loop]})
+    [record] = read_attempts(out / "attempts.jsonl")
+    assert record.failure_mode.value == "runaway"
+    assert (record.agent.runaways, record.agent.exit_status, record.agent.turns) == (2, "runaway", 2)
+    nudge = requests[1]["messages"][-1]["content"]
+    assert "cut off while repeating itself" in nudge
+    assert all("completely different approach" not in m["content"] for m in requests[1]["messages"])
