@@ -162,3 +162,42 @@ def test_a_runaway_gets_one_nudge_then_ends_the_attempt_as_runaway(tiny_set, tmp
     nudge = requests[1]["messages"][-1]["content"]
     assert "cut off while repeating itself" in nudge
     assert all("completely different approach" not in m["content"] for m in requests[1]["messages"])
+
+
+def test_ladder_with_an_agent_local_tier_and_edit_frontier_tiers_and_the_report(tiny_set, tmp_path):
+    """`--tiers local:agent,o3,gpt-5.5`: the agent's false 'done' escalates to o3 (two edit attempts, both
+    wrong), then gpt-5.5 resolves; the report has the A–F table and links the agent's trajectory."""
+    from test_harness_server import BAD_ANSWER, GOOD_ANSWER
+
+    ts, task = tiny_set
+    script = {"local-m": [turn("ls"), turn(SUBMIT, "Done! 2/2 PASS")], "o3": [Reply(content=BAD_ANSWER)],
+              "gpt-5.5": [Reply(content=GOOD_ANSWER, prompt_tokens=1000, completion_tokens=100)]}
+    out = tmp_path / "run"
+    with ScriptedServer(script) as server:
+        config = tmp_path / "tiers.toml"
+        config.write_text(f'[tiers.local]\nbase_url = "{server.url}"\nmodel = "local-m"\nmax_retries = 0\n\n'
+                          f'[tiers.o3]\nbase_url = "{server.url}"\nmax_retries = 0\napi_key_env = ""\n\n'
+                          f'[tiers."gpt-5.5"]\nbase_url = "{server.url}"\nmax_retries = 0\nprice_input = 5.0\n'
+                          'price_output = 20.0\napi_key_env = ""\n')
+        done = CliRunner().invoke(cli, ["harness", "run", "--taskset", str(ts), "--config", str(config), "--tiers",
+                                        "local:agent,o3,gpt-5.5", "--strategies", "modeE", "--out", str(out)])
+        assert done.exit_code == 0, done.output
+    records = read_attempts(out / "attempts.jsonl")
+    assert [(r.tier, r.failure_mode.value) for r in records] == [
+        ("local:agent", "tests-failed"), ("o3", "tests-failed"), ("o3", "tests-failed"), ("gpt-5.5", "resolved")]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["strategies"]["modeE"]["pass_rate"] == 1.0
+    # the agent tier is free; o3's two attempts at its default prices; gpt-5.5 at the configured ones
+    cost = 2 * (100 * 2.0 + 50 * 8.0) / 1e6 + (1000 * 5 + 100 * 20) / 1e6
+    assert summary["strategies"]["modeE"]["cost_per_task"] == pytest.approx(cost)
+    agent = summary["agent_modes"]["local:agent"]
+    assert (agent["kind"], agent["D"], agent["declared"], agent["unchecked"]) == ("agent", 1, 1, 1)
+    assert agent["confident_false_success_rate"] == 1.0
+    assert summary["agent_modes"]["o3"]["F"] == 2 and summary["agent_modes"]["gpt-5.5"]["resolved"] == 1
+    shown = CliRunner().invoke(cli, ["harness", "report", str(out)])
+    assert shown.exit_code == 0, shown.output
+    link = records[0].agent.trajectory
+    assert (out / link).is_file() and ":" not in link
+    html, md = (out / "report.html").read_text(), (out / "report.md").read_text()
+    assert f'href="{link}"' in html and "Failure modes of agent loops" in html
+    assert "| local:agent | agent | local-m | 1 | 0 |" in md and "100.0%" in md

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -94,7 +95,8 @@ def agent_attempt(ctx: Context, tier: Tier, seed: int, number: int, provider: Pr
 def trajectory_path(key: Key) -> str:
     """Where an attempt's trajectory is saved, relative to the run directory."""
     strategy, task, seed, tier, number = key
-    return f"trajectories/{strategy}/{task}/{tier.replace('/', '_')}-s{seed}-a{number}.traj.json"
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", tier)  # ``local:agent`` would read as a URL scheme in a link
+    return f"trajectories/{strategy}/{task}/{name}-s{seed}-a{number}.traj.json"
 
 
 def _record(ctx: Context, tier: Tier, key: Key, started: float, completion: Completion | None, stats: AgentStats,

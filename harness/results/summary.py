@@ -30,6 +30,7 @@ from harness.records.attempts import (
     read_settings,
     run_tiers,
 )
+from harness.results.agentmodes import agent_modes
 from harness.results.stats import bootstrap_ci, median, paired_ci
 from harness.results.strategies import Matrix, Result
 from taskset.files.atomic import write_atomic
@@ -105,6 +106,7 @@ def summarize(out: str | Path, prices: Sequence[Tier] | None = None) -> dict[str
         "cascade": {"rule": CASCADE_RULE, "score": SCORE_RULE, "points": cascade} if cascade else {},
         "heuristic_rule": HEURISTIC_RULE,
         "failure_modes": _catalog(final),
+        "agent_modes": agent_modes(final + list(outstanding.values()), {t.name: t.kind for t in run.tiers}),
         "infrastructure": {"rule": INFRA_RULE, "outstanding": len(outstanding), "events": len(infra),
                            "by_tier": _count(outstanding.values(), "tier"),
                            "by_mode": _count(outstanding.values(), "mode")},
