@@ -201,3 +201,105 @@ def test_ladder_with_an_agent_local_tier_and_edit_frontier_tiers_and_the_report(
     html, md = (out / "report.html").read_text(), (out / "report.md").read_text()
     assert f'href="{link}"' in html and "Failure modes of agent loops" in html
     assert "| local:agent | agent | local-m | 1 | 0 |" in md and "100.0%" in md
+
+
+class TurnServer(ScriptedServer):
+    """Answers each request from the conversation itself: ``pick(body)`` chooses the reply, so every
+    conversation (a rerun's, another task's) gets its own script whatever came before."""
+
+    def __init__(self, models: list[str], pick):
+        super().__init__({m: [Reply()] for m in models})
+        self.pick = pick
+
+    def next_reply(self, body: dict, headers: dict) -> Reply:
+        super().next_reply(body, headers)  # recorded like every request
+        return self.pick(body)
+
+
+def by_turn(replies: list[Reply]):
+    """A pick: the reply for the conversation's turn (its assistant messages so far)."""
+    def pick(body: dict) -> Reply:
+        said = sum(1 for m in body["messages"] if m["role"] == "assistant")
+        return replies[min(said, len(replies) - 1)]
+    return pick
+
+
+def test_kill_9_mid_trajectory_and_rerun_repeats_nothing_finished(make_repo, python_project_env, tmp_path):
+    """SIGKILL while the second task's agent is mid-trajectory: the rerun keeps the first task's record and
+    asks nothing for it; only the unfinished attempt runs again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from harness.records.attempts import read_answers
+
+    tasks = [build_tiny_task(make_repo(f"r{i}"), name=f"tiny{i}") for i in range(2)]
+    ts = build_taskset(tmp_path / "ts", tasks)
+    slow = [Reply(content=r.content, delay=0.4) for r in FIX]
+    out = tmp_path / "run"
+    with TurnServer(["local-m"], by_turn(slow)) as server:
+        config = agent_config(tmp_path / "tiers.toml", server.url)
+        args = ["harness", "run", "--taskset", str(ts), "--config", str(config), "--tiers", "local",
+                "--strategies", "modeE", "--out", str(out)]
+        root = Path(__file__).resolve().parents[1]
+        child = subprocess.Popen([sys.executable, "-c", "import cli; cli.main()", *args], cwd=root,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        attempts = out / "attempts.jsonl"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and child.poll() is None:
+            started = len(list((out / "trajectories").glob("*/*/*.traj.json"))) if out.exists() else 0
+            if attempts.exists() and len(attempts.read_text().splitlines()) == 1 and started == 2:
+                break
+            time.sleep(0.05)
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        before = attempts.read_text().splitlines()
+        assert len(before) == 1, "the run must be killed between the two tasks' verdicts"
+        [first] = read_attempts(attempts)
+        stored = {k[1] for k in read_answers(out / "answers.jsonl")}
+        asked_before = len(server.requests)
+        done = CliRunner().invoke(cli, args)
+        assert done.exit_code == 0, done.output
+        asked = server.requests[asked_before:]
+    records = read_attempts(attempts)
+    assert attempts.read_text().splitlines()[:1] == before
+    assert sorted(r.task for r in records) == sorted(t.instance_id for t in tasks)
+    assert all(r.resolved for r in records)
+    second = next(t.instance_id for t in tasks if t.instance_id != first.task)
+    # the unfinished trajectory starts again from its first turn (4 turns); a loop that had already ended
+    # (its answer stored before the kill) is judged without a single new request
+    assert len(asked) == (0 if second in stored else 4)
+    assert all(len(body["messages"]) >= 2 for body in asked)
+
+
+def test_a_scripted_oracle_agent_applies_the_gold_patch_through_the_shell_and_resolves_the_sample(
+        mined_sample, tmp_path):
+    """An agent that writes each task's gold patch to a file and `git apply`s it resolves every sample task."""
+    from taskset.store import TaskSet
+
+    ts_dir, mined = mined_sample
+    tasks = list(TaskSet.open(ts_dir))
+    patches = {" ".join(t.FAIL_TO_PASS): t.patch for t in tasks}
+
+    def pick(body: dict) -> Reply:
+        said = sum(1 for m in body["messages"] if m["role"] == "assistant")
+        if said:
+            return turn(SUBMIT, "Applied the fix.")
+        instance = body["messages"][1]["content"]
+        patch = next(p for ids, p in patches.items() if all(i in instance for i in ids.split()))
+        command = f"cat > $TMPDIR/fix.diff <<'LOOPCTL_EOF'\n{patch.rstrip()}\nLOOPCTL_EOF\ngit apply $TMPDIR/fix.diff"
+        return turn(command, "Apply the fix.")
+
+    out = tmp_path / "run"
+    with TurnServer(["local-m"], pick) as server:
+        config = agent_config(tmp_path / "tiers.toml", server.url)
+        done = CliRunner().invoke(cli, ["harness", "run", "--taskset", str(ts_dir), "--config", str(config),
+                                        "--tiers", "local", "--strategies", "modeE", "--uncalibrated",
+                                        "--out", str(out), "--jobs", "2"])
+        assert done.exit_code == 0, done.output
+    records = read_attempts(out / "attempts.jsonl")
+    assert len(records) == mined["tasks"] == 6
+    assert all(r.resolved for r in records), [(r.task, r.failure_mode.value, r.message) for r in records]
+    assert all(r.agent.commands == 2 and r.agent.declared_done for r in records)
