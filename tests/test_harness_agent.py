@@ -73,6 +73,7 @@ def test_agent_that_fixes_the_bug_through_the_shell_is_resolved(tiny_set, tmp_pa
     stats = record.agent
     assert (stats.exit_status, stats.turns, stats.commands, stats.declared_done) == ("submitted", 4, 4, True)
     assert stats.test_runs == 1 and stats.failing_tests_run
+    assert "claim success only" not in requests[0]["messages"][1]["content"]  # verify_before_done is off
     traj = trajectory(out, record)
     assert traj["trajectory_format"] == "mini-swe-agent-1.1" and traj["info"]["mini_version"] == "2.4.6"
     assert traj["info"]["loopctl"]["commands"] == 4
@@ -85,10 +86,15 @@ def test_agent_that_fixes_the_bug_through_the_shell_is_resolved(tiny_set, tmp_pa
 def test_declared_success_without_a_fix_is_tests_failed_and_a_confident_false_success(tiny_set, tmp_path):
     """'Done! all tests pass' with nothing changed: the evaluator says tests-failed; declared, never checked."""
     ts, _ = tiny_set
-    out, _ = run_agent(ts, tmp_path, {"local-m": [turn("ls", "Look around."), turn(SUBMIT, "Done! 2/2 PASS")]})
+    script = {"local-m": [turn("ls", "Look around."), turn(SUBMIT, "Done! 2/2 PASS")]}
+    out, requests = run_agent(ts, tmp_path, script, extra="verify_before_done = true\n")
     [record] = read_attempts(out / "attempts.jsonl")
     assert record.failure_mode.value == "tests-failed"
     assert record.agent.declared_done and not record.agent.failing_tests_run and record.agent.test_runs == 0
+    # verify_before_done asked for the failing tests to be seen passing (the A/B option); it was ignored
+    assert "claim success only if you saw those tests pass" in requests[0]["messages"][1]["content"]
+    summary = json.loads((out / "summary.json").read_text())["agent_modes"]["local"]
+    assert (summary["D"], summary["confident_false_success_rate"]) == (1, 1.0)
 
 
 def test_test_edits_network_and_writes_outside_are_contained_and_judged_on_the_tree(tiny_set, tmp_path):
