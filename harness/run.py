@@ -159,16 +159,17 @@ def agent_runner(spec: RunSpec) -> Attempt | None:
         return None
     if spec.backend is Backend.RAY:
         raise AgentUnavailable(f"agent tiers ({', '.join(agents)}) run on this machine only: use --backend local")
-    try:
-        import minisweagent
+    from harness.agent import MINI_VERSION, installed_version  # sets mini's switches before it is imported
 
-        from harness.agent import MINI_VERSION
-        from harness.agent.attempt import agent_attempt
+    try:
+        found = installed_version()
     except ImportError as exc:
         raise AgentUnavailable(f"agent tiers need mini-swe-agent: pip install 'loopctl[agent]' ({exc})") from None
-    if minisweagent.__version__ != MINI_VERSION:
-        raise AgentUnavailable(f"agent tiers need mini-swe-agent {MINI_VERSION}, found {minisweagent.__version__}: "
+    if found != MINI_VERSION:
+        raise AgentUnavailable(f"agent tiers need mini-swe-agent {MINI_VERSION}, found {found}: "
                                "pip install 'loopctl[agent]'")
+    from harness.agent.attempt import agent_attempt
+
     return agent_attempt
 
 

@@ -7,17 +7,20 @@ same sandbox as the tests; the evaluator alone decides.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-pytest.importorskip("minisweagent")
+from cli import cli
+from harness.records.attempts import read_attempts
+from test_harness_server import Reply, ScriptedServer, build_taskset, build_tiny_task
 
-from cli import cli  # noqa: E402
-from harness.records.attempts import read_attempts  # noqa: E402
-from test_harness_server import Reply, ScriptedServer, build_taskset, build_tiny_task  # noqa: E402
+# found, never imported here: mini-swe-agent's first import is the harness's to make (banner off)
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("minisweagent") is None,
+                                reason="needs the agent extra (mini-swe-agent)")
 
 SUBMIT = "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
 
@@ -309,3 +312,21 @@ def test_a_scripted_oracle_agent_applies_the_gold_patch_through_the_shell_and_re
     assert len(records) == mined["tasks"] == 6
     assert all(r.resolved for r in records), [(r.task, r.failure_mode.value, r.message) for r in records]
     assert all(r.agent.commands == 2 and r.agent.declared_done for r in records)
+
+
+def test_mini_swe_agent_is_imported_quietly_and_keeps_out_of_home(tmp_path):
+    """Through harness.agent, mini-swe-agent prints no banner, creates nothing in HOME, loads no .env of
+    the user's, and the version is the pinned one."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    (home / ".config" / "mini-swe-agent").mkdir(parents=True, exist_ok=True)
+    (home / ".config" / "mini-swe-agent" / ".env").write_text("LOOPCTL_LEAK=1\n")
+    code = ("import os; from harness.agent import installed_version; v = installed_version(); "
+            "import harness.agent.attempt; print(v, os.environ.get('LOOPCTL_LEAK'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1], env={**os.environ, "HOME": str(home)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "2.4.6 None\n"

@@ -27,3 +27,10 @@ MINI_VERSION = "2.4.6"
 os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
 os.environ.setdefault("MSWEA_GLOBAL_CONFIG_DIR", str(cache_dir() / "mini-swe-agent"))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def installed_version() -> str:
+    """The installed mini-swe-agent's version (imported after the switches above); ImportError if absent."""
+    import minisweagent
+
+    return minisweagent.__version__
