@@ -205,6 +205,7 @@ def test_ladder_with_an_agent_local_tier_and_edit_frontier_tiers_and_the_report(
     assert summary["agent_modes"]["o3"]["F"] == 2 and summary["agent_modes"]["gpt-5.5"]["resolved"] == 1
     shown = CliRunner().invoke(cli, ["harness", "report", str(out)])
     assert shown.exit_code == 0, shown.output
+    assert "agent loops" in shown.output and "100.0%" in shown.output.split("agent loops")[1]
     link = records[0].agent.trajectory
     assert (out / link).is_file() and ":" not in link
     html, md = (out / "report.html").read_text(), (out / "report.md").read_text()
