@@ -102,6 +102,8 @@ class Tier:
     """Agent tiers: seconds an attempt may take; 0 = 20 times the task's test time limit."""
     agent_command_timeout: float = 0.0
     """Agent tiers: seconds one command may take; 0 = the task's test time limit (from calibration)."""
+    agent_max_cost: float = 0.0
+    """Agent tiers: dollars one attempt may spend at the tier's prices before it ends as ``cost``; 0 = no limit."""
     agent_output_cap: int = 10_000
     """Agent tiers: characters of a command's output the model sees (head and tail)."""
     server_context_window: int = 0
@@ -267,7 +269,7 @@ def _value(key: str, value: Any, where: str, source: str) -> Any:
             "feedback": bool, "stream": bool, "agent_turns": int, "agent_output_cap": int,
             "server_context_window": int, "max_runaways": int, "verify_before_done": bool}.get(key)
     if key in ("temperature", "price_input", "price_output", "price_cached_input", "cost_per_hour", "timeout",
-               "agent_wall_time", "agent_command_timeout", "compact_at"):
+               "agent_wall_time", "agent_command_timeout", "compact_at", "agent_max_cost"):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(source, where, "expected a non-negative number")
         return float(value)

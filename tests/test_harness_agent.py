@@ -331,3 +331,15 @@ def test_mini_swe_agent_is_imported_quietly_and_keeps_out_of_home(tmp_path):
                           cwd=Path(__file__).resolve().parents[1], env={**os.environ, "HOME": str(home)})
     assert done.returncode == 0, done.stderr
     assert done.stdout == "2.4.6 None\n"
+
+
+def test_an_attempt_that_runs_out_of_money_is_still_judged_on_its_tree(tiny_set, tmp_path):
+    """$1 a turn at the tier's prices and agent_max_cost = 1.5: the loop ends after two turns (read, fix) as
+    `cost`, and the evaluator, not the budget, decides: the fix was made, so it is resolved."""
+    ts, _ = tiny_set
+    priced = [Reply(content=r.content, prompt_tokens=1000, completion_tokens=0) for r in FIX]
+    extra = "price_input = 1000.0\nprice_output = 0.0\nagent_max_cost = 1.5\n"
+    out, requests = run_agent(ts, tmp_path, {"local-m": priced}, extra=extra)
+    [record] = read_attempts(out / "attempts.jsonl")
+    assert (record.agent.exit_status, record.agent.turns, len(requests)) == ("cost", 2, 2)
+    assert record.resolved and not record.agent.declared_done

@@ -5,7 +5,8 @@ view: the system message, then everything from the last compaction summary on, l
 runaway replies. Before each turn:
 
 - the budget: ``agent_turns`` model calls (exit ``turns``), the wall clock (exit ``wall-time``),
-  a stopping run (``Cancelled``: the attempt is left for the next run);
+  ``agent_max_cost`` dollars at the tier's prices (exit ``cost``), a stopping run (``Cancelled``:
+  the attempt is left for the next run);
 - the declared window (A): when the view plus the reply's budget passes ``compact_at`` of
   ``context_window``, the history becomes a task-anchored summary (``summary.summary``);
 - the server's overflow error (A′), in any wording ``harness.modes`` knows: compact and ask again,
@@ -71,6 +72,8 @@ class LoopctlAgent(DefaultAgent):
             raise LimitsExceeded(exit_message("turns"))
         if 0 < self.config.wall_time_limit_seconds <= int(time.time() - self._start_time):
             raise LimitsExceeded(exit_message("wall-time"))
+        if 0 < self.tier.agent_max_cost <= self.cost:
+            raise LimitsExceeded(exit_message("cost"))
         if self._near_window() and self._compactable():
             self._compact("threshold")
         while True:
@@ -89,6 +92,7 @@ class LoopctlAgent(DefaultAgent):
             except RunawayReply as runaway:
                 self._runaway(runaway)
         self.runaways_in_a_row = 0
+        self.cost += message["extra"]["cost"]
         self.add_messages(message)
         return message
 
@@ -137,6 +141,7 @@ class LoopctlAgent(DefaultAgent):
     def _runaway(self, runaway: RunawayReply) -> None:
         self.runaways += 1
         self.runaways_in_a_row += 1
+        self.cost += runaway.message["extra"]["cost"]
         kept = dict(runaway.message)
         kept["content"] = (kept.get("content") or "")[:KEEP_RUNAWAY_CHARS]
         kept["extra"] = {**kept["extra"], HIDDEN: True, "runaway": runaway.why}

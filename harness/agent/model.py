@@ -23,8 +23,12 @@ from minisweagent.exceptions import FormatError
 from minisweagent.models.utils.actions_text import format_observation_messages, parse_regex_actions
 
 from harness.config import Tier
+from harness.loop.tier import usage_fields
+from harness.names import Strategy
 from harness.providers.completion import Completion, Provider, Request
 from harness.providers.runaway import repeating
+from harness.records.attempts import AttemptRecord
+from harness.records.pricing import attempt_cost
 from taskset.record import Task
 
 ACTION_REGEX = r"```(?:mswea_bash_command|bash|sh)\s*\n(.*?)\n```"
@@ -83,7 +87,8 @@ class ProviderModel:
                                                     self.attempt, sent, self.tier.max_output_tokens))
         self.turns.append(completion)
         extra = {"finish_reason": completion.finish_reason, "usage": _usage(completion),
-                 "latency": completion.latency, "model": completion.model, "cost": 0.0, "timestamp": time.time()}
+                 "latency": completion.latency, "model": completion.model, "cost": self._cost(completion),
+                 "timestamp": time.time()}
         message = {"role": "assistant", "content": completion.content, "extra": extra}
         if completion.reasoning:
             message["reasoning"] = completion.reasoning
@@ -100,6 +105,12 @@ class ProviderModel:
             raise
         extra["actions"] = actions
         return message
+
+    def _cost(self, completion: Completion) -> float:
+        """The turn's dollars at the tier's prices, as the report will count them (unknown counts as 0)."""
+        turn = AttemptRecord(task=self.task.instance_id, strategy=Strategy.MATRIX, seed=self.seed, tier=self.tier.name,
+                             attempt=self.attempt, **usage_fields(completion, completion.latency))
+        return attempt_cost(turn, {self.tier.name: self.tier}) or 0.0
 
     def format_message(self, **kwargs: Any) -> dict[str, Any]:
         """A message dict as mini builds them."""

@@ -18,7 +18,8 @@ class AgentStats:
     """One agent attempt's instrumentation (every count is over the whole attempt)."""
 
     exit_status: str = ""
-    """How the loop ended: ``submitted``, ``turns``, ``wall-time``, ``runaway``, ``format-errors``, ``cost``."""
+    """How the loop ended: ``submitted``, ``turns``, ``wall-time``, ``cost``, ``runaway``, ``context-overflow``,
+    ``format-errors``."""
     turns: int = 0
     """Model calls made."""
     commands: int = 0
