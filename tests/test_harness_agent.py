@@ -67,6 +67,27 @@ def trajectory(out: Path, record) -> dict:
     return json.loads((out / record.agent.trajectory).read_text())
 
 
+class TurnServer(ScriptedServer):
+    """Answers each request from the conversation itself: ``pick(body)`` chooses the reply, so every
+    conversation (a rerun's, another task's) gets its own script whatever came before."""
+
+    def __init__(self, models: list[str], pick):
+        super().__init__({m: [Reply()] for m in models})
+        self.pick = pick
+
+    def next_reply(self, body: dict, headers: dict) -> Reply:
+        super().next_reply(body, headers)  # recorded like every request
+        return self.pick(body)
+
+
+def by_turn(replies: list[Reply]):
+    """A pick: the reply for the conversation's turn (its assistant messages so far)."""
+    def pick(body: dict) -> Reply:
+        said = sum(1 for m in body["messages"] if m["role"] == "assistant")
+        return replies[min(said, len(replies) - 1)]
+    return pick
+
+
 def test_agent_that_fixes_the_bug_through_the_shell_is_resolved(tiny_set, tmp_path):
     """Four turns (read, sed, pytest, submit): resolved, and the figures say it ran the failing tests first."""
     ts, task = tiny_set
@@ -213,27 +234,6 @@ def test_ladder_with_an_agent_local_tier_and_edit_frontier_tiers_and_the_report(
     assert "| local:agent | agent | local-m | 1 | 0 |" in md and "100.0%" in md
 
 
-class TurnServer(ScriptedServer):
-    """Answers each request from the conversation itself: ``pick(body)`` chooses the reply, so every
-    conversation (a rerun's, another task's) gets its own script whatever came before."""
-
-    def __init__(self, models: list[str], pick):
-        super().__init__({m: [Reply()] for m in models})
-        self.pick = pick
-
-    def next_reply(self, body: dict, headers: dict) -> Reply:
-        super().next_reply(body, headers)  # recorded like every request
-        return self.pick(body)
-
-
-def by_turn(replies: list[Reply]):
-    """A pick: the reply for the conversation's turn (its assistant messages so far)."""
-    def pick(body: dict) -> Reply:
-        said = sum(1 for m in body["messages"] if m["role"] == "assistant")
-        return replies[min(said, len(replies) - 1)]
-    return pick
-
-
 def test_kill_9_mid_trajectory_and_rerun_repeats_nothing_finished(make_repo, python_project_env, tmp_path):
     """SIGKILL while the second task's agent is mid-trajectory: the rerun keeps the first task's record and
     asks nothing for it; only the unfinished attempt runs again."""
@@ -343,3 +343,41 @@ def test_an_attempt_that_runs_out_of_money_is_still_judged_on_its_tree(tiny_set,
     [record] = read_attempts(out / "attempts.jsonl")
     assert (record.agent.exit_status, record.agent.turns, len(requests)) == ("cost", 2, 2)
     assert record.resolved and not record.agent.declared_done
+
+
+def test_a_server_failing_mid_trajectory_is_infrastructure_and_retried_by_the_rerun(tiny_set, tmp_path):
+    """A 500 on the second turn: an `api-error` record (E: not the model's, not final) with the trajectory
+    kept; the rerun runs the attempt again and it resolves."""
+    ts, _ = tiny_set
+    failures = [Reply(status=500)]
+    turns = by_turn(FIX)
+
+    def pick(body: dict) -> Reply:
+        said = sum(1 for m in body["messages"] if m["role"] == "assistant")
+        return failures.pop() if said == 1 and failures else turns(body)
+
+    out = tmp_path / "run"
+    with TurnServer(["local-m"], pick) as server:
+        config = agent_config(tmp_path / "tiers.toml", server.url)
+        args = ["harness", "run", "--taskset", str(ts), "--config", str(config), "--tiers", "local", "--out", str(out),
+                "--strategies", "modeE"]
+        assert CliRunner().invoke(cli, args).exit_code == 0
+        [failed] = read_attempts(out / "attempts.jsonl")
+        assert failed.failure_mode.value == "api-error" and failed.infrastructure
+        saved = trajectory(out, failed)
+        assert saved["info"]["exit_status"] == "ProviderError" and saved["info"]["loopctl"]["commands"] == 1
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["agent_modes"]["local"]["E"] == 1 and summary["strategies"]["modeE"]["infra_runs"] == 1
+        assert CliRunner().invoke(cli, args).exit_code == 0
+    assert [r.failure_mode.value for r in read_attempts(out / "attempts.jsonl")] == ["api-error", "resolved"]
+
+
+def test_the_wall_clock_ends_the_attempt_as_wall_time(tiny_set, tmp_path):
+    """agent_wall_time = 1 and a first reply that takes longer: the loop ends before its second turn (C)."""
+    ts, _ = tiny_set
+    slow = [Reply(content=FIX[0].content, delay=1.5), *FIX[1:]]
+    out, requests = run_agent(ts, tmp_path, {"local-m": slow}, extra="agent_wall_time = 1.0\n")
+    [record] = read_attempts(out / "attempts.jsonl")
+    assert (record.agent.exit_status, record.agent.turns, len(requests)) == ("wall-time", 1, 1)
+    assert record.failure_mode.value == "tests-failed"
+    assert json.loads((out / "summary.json").read_text())["agent_modes"]["local"]["C"] == 1

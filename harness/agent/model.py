@@ -15,7 +15,7 @@ on all of them.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,8 +81,8 @@ class ProviderModel:
 
         Raises ProviderError (the provider's), RunawayReply, or mini's FormatError.
         """
-        sent = tuple({"role": m["role"], "content": m.get("content") or ""} for m in messages
-                     if m.get("role") in ("system", "user", "assistant") and not m.get("extra", {}).get(HIDDEN))
+        sent = _alternating({"role": m["role"], "content": m.get("content") or ""} for m in messages
+                            if m.get("role") in ("system", "user", "assistant") and not m.get("extra", {}).get(HIDDEN))
         completion = self.provider.complete(Request(self.task, self.tier, self.seed * 100 + self.attempt,
                                                     self.attempt, sent, self.tier.max_output_tokens))
         self.turns.append(completion)
@@ -128,6 +128,18 @@ class ProviderModel:
     def serialize(self) -> dict[str, Any]:
         """The model's part of the trajectory's ``info``."""
         return {"info": {"config": {"model": self.config, "model_type": f"{__name__}.{type(self).__name__}"}}}
+
+
+def _alternating(messages: Iterable[dict[str, str]]) -> tuple[dict[str, str], ...]:
+    """Consecutive messages of one role joined into one: a format error or a nudge follows an observation
+    as a second user message, and some chat templates (Gemma's, Mistral's) refuse two in a row."""
+    out: list[dict[str, str]] = []
+    for message in messages:
+        if out and out[-1]["role"] == message["role"] != "system":
+            out[-1] = {"role": message["role"], "content": out[-1]["content"] + "\n\n" + message["content"]}
+        else:
+            out.append(message)
+    return tuple(out)
 
 
 def _usage(completion: Completion) -> dict[str, Any]:
