@@ -18,11 +18,20 @@ from harness.config import (
     HarnessConfig,
     ProviderKind,
     Tier,
+    TierKind,
     load_config,
     load_tiers,
     price_warnings,
 )
-from harness.errors import Cancelled, ConfigError, HarnessError, ProviderError, RunDirError, ServerCheckFailed
+from harness.errors import (
+    AgentUnavailable,
+    Cancelled,
+    ConfigError,
+    HarnessError,
+    ProviderError,
+    RunDirError,
+    ServerCheckFailed,
+)
 from harness.loop.edits import Candidate, parse_answer
 from harness.loop.tier import TierOutcome, run_tier
 from harness.modes import FailureMode
@@ -35,6 +44,7 @@ from harness.results.summary import summarize, write_summary
 from harness.run import RunResult, RunSpec, run
 
 __all__ = [
+    "AgentUnavailable",
     "AttemptRecord",
     "Cancelled",
     "Candidate",
@@ -56,6 +66,7 @@ __all__ = [
     "ServerCheckFailed",
     "Strategy",
     "Tier",
+    "TierKind",
     "TierOutcome",
     "load_config",
     "load_tiers",

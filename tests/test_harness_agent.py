@@ -96,6 +96,7 @@ def test_agent_that_fixes_the_bug_through_the_shell_is_resolved(tiny_set, tmp_pa
     assert record.failure_mode.value == "resolved", record.message
     stats = record.agent
     assert (stats.exit_status, stats.turns, stats.commands, stats.declared_done) == ("submitted", 4, 4, True)
+    assert stats.stop_reasons == {"stop": 4} and stats.peak_prompt_tokens == 100
     assert stats.test_runs == 1 and stats.failing_tests_run
     assert "claim success only" not in requests[0]["messages"][1]["content"]  # verify_before_done is off
     traj = trajectory(out, record)
@@ -189,6 +190,7 @@ def test_a_runaway_gets_one_nudge_then_ends_the_attempt_as_runaway(tiny_set, tmp
     [record] = read_attempts(out / "attempts.jsonl")
     assert record.failure_mode.value == "runaway"
     assert (record.agent.runaways, record.agent.exit_status, record.agent.turns) == (2, "runaway", 2)
+    assert record.agent.stop_reasons == {"length": 2} and record.agent.max_text_tokens == 4096
     nudge = requests[1]["messages"][-1]["content"]
     assert "cut off while repeating itself" in nudge
     assert all("completely different approach" not in m["content"] for m in requests[1]["messages"])

@@ -188,6 +188,7 @@ def _stats(agent: LoopctlAgent, model: ProviderModel, shell: SandboxShell, secon
         peak_prompt_tokens=max((t.prompt_tokens for t in turns), default=0),
         max_completion_tokens=max((t.completion_tokens for t in turns), default=0),
         max_reasoning_tokens=max((t.reasoning_tokens for t in turns), default=0),
+        max_text_tokens=max((t.completion_tokens - t.reasoning_tokens for t in turns), default=0),
         stop_reasons=dict(Counter(t.finish_reason or "none" for t in turns)),
         command_timeouts=shell.counts.timeouts, wall_seconds=round(seconds, 3),
         command_seconds=round(shell.counts.seconds, 3), trajectory=relative)

@@ -41,6 +41,8 @@ class AgentStats:
     """The largest completion of one turn (text and reasoning)."""
     max_reasoning_tokens: int = 0
     """The largest reasoning count of one turn."""
+    max_text_tokens: int = 0
+    """The largest text (completion less reasoning) count of one turn."""
     stop_reasons: dict[str, int] = field(default_factory=dict)
     """finish_reason -> turns that ended with it."""
     command_timeouts: int = 0
