@@ -383,3 +383,34 @@ def test_the_wall_clock_ends_the_attempt_as_wall_time(tiny_set, tmp_path):
     assert (record.agent.exit_status, record.agent.turns, len(requests)) == ("wall-time", 1, 1)
     assert record.failure_mode.value == "tests-failed"
     assert json.loads((out / "summary.json").read_text())["agent_modes"]["local"]["C"] == 1
+
+
+@pytest.mark.parametrize("command,runs,failing", [
+    ("python -m pytest -q tests/test_calc.py", True, True),
+    ("pytest tests/test_calc.py::test_add -x", True, True),
+    ("pytest -q", True, True),  # the whole suite includes the failing tests
+    ("cd src && pytest -q && echo done", True, True),
+    ("pytest tests/test_other.py", True, False),
+    ("python tests/test_calc.py", True, True),
+    ("cat tests/test_calc.py", False, False),  # reading the test is not running it
+    ("grep -n test_add tests/test_calc.py", False, False),
+    ("ls", False, False),
+])
+def test_which_commands_count_as_test_runs_and_runs_of_the_failing_tests(command, runs, failing):
+    """Confident false success is a 'done' without running the check: the counting must not be fooled."""
+    from harness.agent.shell import names_failing_tests, runs_tests
+
+    f2p = ("tests/test_calc.py::test_add",)
+    assert runs_tests(command, f2p) is runs
+    assert (runs and names_failing_tests(command, f2p)) is failing
+
+
+def test_a_reply_that_repeats_itself_is_nudged_and_the_agent_recovers(tiny_set, tmp_path):
+    """A reply repeating one sentence (no command) is a runaway: nudged once, counted, never resent; the
+    agent then fixes the bug and the attempt is resolved."""
+    ts, _ = tiny_set
+    loop = Reply(content="I will try the same thing again. " * 100)
+    out, requests = run_agent(ts, tmp_path, {"local-m": [loop, *FIX]})
+    [record] = read_attempts(out / "attempts.jsonl")
+    assert record.resolved and record.agent.runaways == 1 and record.agent.turns == 5
+    assert all("try the same thing again" not in m["content"] for body in requests[1:] for m in body["messages"])

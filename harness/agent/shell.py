@@ -25,6 +25,7 @@ from taskset.evaluation.shell import run_shell
 SUBMIT = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
 
 _TEST_RUNNER = re.compile(r"(^|[\s;&|(/])(pytest|py\.test|unittest|tox|nox)\b")
+_PYTHON = re.compile(r"(^|[\s;&|(/])python[0-9.]*\s")
 
 
 @dataclass
@@ -95,8 +96,11 @@ class SandboxShell:
 
 
 def runs_tests(command: str, failing: tuple[str, ...]) -> bool:
-    """True when ``command`` starts a test runner or names a test file of the task."""
-    return bool(_TEST_RUNNER.search(command)) or names_failing_tests(command, failing)
+    """True when ``command`` starts a test runner, or runs python on a failing test's file (reading one with
+    ``cat`` is not a test run)."""
+    if _TEST_RUNNER.search(command):
+        return True
+    return bool(_PYTHON.search(command)) and any(t.partition("::")[0] in command for t in failing)
 
 
 def names_failing_tests(command: str, failing: tuple[str, ...]) -> bool:
