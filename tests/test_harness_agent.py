@@ -414,3 +414,31 @@ def test_a_reply_that_repeats_itself_is_nudged_and_the_agent_recovers(tiny_set, 
     [record] = read_attempts(out / "attempts.jsonl")
     assert record.resolved and record.agent.runaways == 1 and record.agent.turns == 5
     assert all("try the same thing again" not in m["content"] for body in requests[1:] for m in body["messages"])
+
+
+def test_agent_frontier_tier_gets_the_evaluators_feedback_on_its_second_attempt(tiny_set, tmp_path):
+    """`--tiers local:agent,o3:agent`: o3 (2 attempts, feedback) as an agent; its first 'done' is rejected and
+    the second attempt starts from a clean workspace with the rejection and the failing output in its task."""
+    ts, _ = tiny_set
+    false_done = [turn("ls"), turn(SUBMIT, "Done!")]
+
+    def pick(body: dict) -> Reply:
+        said = sum(1 for m in body["messages"] if m["role"] == "assistant")
+        if body["model"] == "o3" and "was rejected" in body["messages"][1]["content"]:
+            return FIX[min(said, len(FIX) - 1)]  # the second attempt fixes it
+        return false_done[min(said, 1)]
+
+    out = tmp_path / "run"
+    with TurnServer(["local-m", "o3"], pick) as server:
+        config = agent_config(tmp_path / "tiers.toml", server.url)
+        config.write_text(config.read_text().replace("[tiers.o3]\n", '[tiers.o3]\napi_key_env = ""\n'))
+        done = CliRunner().invoke(cli, ["harness", "run", "--taskset", str(ts), "--config", str(config), "--tiers",
+                                        "local:agent,o3:agent", "--strategies", "modeE", "--out", str(out)])
+        assert done.exit_code == 0, done.output
+        second = [b for b in server.requests if b["model"] == "o3" and "was rejected" in b["messages"][1]["content"]]
+    records = read_attempts(out / "attempts.jsonl")
+    assert [(r.tier, r.attempt, r.failure_mode.value) for r in records] == [
+        ("local:agent", 1, "tests-failed"), ("o3:agent", 1, "tests-failed"), ("o3:agent", 2, "resolved")]
+    task_text = second[0]["messages"][1]["content"]
+    assert "o3:agent attempt 1" in task_text and "test_add" in task_text
+    assert "return a - b" in second[1]["messages"][-1]["content"]  # a clean workspace: the bug is back
