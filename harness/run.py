@@ -149,15 +149,16 @@ def prepare(spec: RunSpec, providers: dict[str, Provider] | None = None, calls: 
     first = spec.tiers[0]
     repair = repair_tier(first, spec.tiers, spec.max_attempts)
     return _Plan(spec, tasks, providers, repair, shared_prefix(first, spec.carry_over, repair, spec.carry_over),
-                 shared_prefix(first, spec.carry_over, first, CarryOver.ALL), agent=agent_runner(spec))
+                 shared_prefix(first, spec.carry_over, first, CarryOver.ALL),
+                 agent=agent_runner(spec.tiers, spec.backend))
 
 
-def agent_runner(spec: RunSpec) -> Attempt | None:
-    """``harness.agent``'s attempt when the ladder has an agent tier (mini-swe-agent checked before any work)."""
-    agents = [t.name for t in spec.tiers if t.kind is TierKind.AGENT]
+def agent_runner(tiers: Sequence[Tier], backend: Backend = Backend.LOCAL) -> Attempt | None:
+    """``harness.agent``'s attempt when ``tiers`` has an agent tier (mini-swe-agent checked before any work)."""
+    agents = [t.name for t in tiers if t.kind is TierKind.AGENT]
     if not agents:
         return None
-    if spec.backend is Backend.RAY:
+    if backend is Backend.RAY:
         raise AgentUnavailable(f"agent tiers ({', '.join(agents)}) run on this machine only: use --backend local")
     from harness.agent import MINI_VERSION, installed_version  # sets mini's switches before it is imported
 

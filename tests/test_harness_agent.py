@@ -442,3 +442,16 @@ def test_agent_frontier_tier_gets_the_evaluators_feedback_on_its_second_attempt(
     task_text = second[0]["messages"][1]["content"]
     assert "o3:agent attempt 1" in task_text and "test_add" in task_text
     assert "return a - b" in second[1]["messages"][-1]["content"]  # a clean workspace: the bug is back
+
+
+def test_run_tier_runs_an_agent_tier_for_calibration(make_repo, python_project_env, tmp_path):
+    """`harness.run_tier` (calibration's difficulty labels) runs an agent tier like an edit tier."""
+    from harness import load_config, run_tier
+
+    task = build_tiny_task(make_repo("r0"), name="tiny0")
+    with TurnServer(["local-m"], by_turn(FIX)) as server:
+        config = agent_config(tmp_path / "tiers.toml", server.url)
+        [tier] = load_config(config).select(["local"])
+        outcome = run_tier(task, tier, 1, workdir=str(tmp_path / "run"))
+    assert outcome.resolved and outcome.records[0].agent.commands == 4
+    assert (tmp_path / "run" / outcome.records[0].agent.trajectory).is_file()

@@ -118,18 +118,20 @@ class Context:
 
 def run_tier(task: Task, tier: Tier, seed: int = 0, *, evaluate: Evaluate | None = None,
              provider: Provider | None = None, sources: Mapping[str, str] | None = None,
-             workdir: str | None = None, max_attempts: int | None = None) -> TierOutcome:
+             workdir: str | None = None, max_attempts: int | None = None, agent: Attempt | None = None
+             ) -> TierOutcome:
     """Run ``tier``'s attempts on ``task`` from a clean start (the calibration entry point).
 
     ``evaluate`` defaults to taskset.evaluate; ``sources`` to the gold patch's files read from a
-    workspace; with ``workdir`` attempts are recorded there and a rerun resumes. An attempt that
+    workspace; with ``workdir`` attempts are recorded there and a rerun resumes; ``agent`` runs an
+    agent tier's attempts (``harness.run_tier`` passes harness.agent's). An attempt that
     fails for infrastructure reasons raises taskset's InfrastructureError: it says nothing about
     the tier, so it must not become a label.
     """
     from harness.providers.factory import make_provider
 
     ctx = Context(task, sources if sources is not None else read_sources(task), evaluate or default_evaluate(),
-                  RunLog(workdir) if workdir else None)
+                  RunLog(workdir) if workdir else None, agent=agent)
     outcome = tier_attempts(ctx, tier, seed, provider or make_provider(tier), max_attempts=max_attempts)
     if outcome.infra is not None:
         record = outcome.infra
