@@ -42,6 +42,15 @@ class TierKind(str, enum.Enum):
     AGENT = "agent"
 
 
+class AgentActions(str, enum.Enum):
+    """How an agent tier's model gives its commands."""
+
+    TEXT = "text"
+    """One fenced ``bash`` block per reply: works on every chat server."""
+    TOOLS = "tools"
+    """Chat-completions tool calls to a ``bash`` function (the server must support tools)."""
+
+
 class CarryOver(str, enum.Enum):
     """Which earlier failures a new attempt's prompt is told about."""
 
@@ -112,6 +121,8 @@ class Tier:
     """Agent tiers: the share of ``context_window`` at which the history is compacted into a summary."""
     max_runaways: int = 2
     """Agent tiers: runaway replies in a row (length stop or repetition) that end the attempt as ``runaway``."""
+    agent_actions: AgentActions = AgentActions.TEXT
+    """Agent tiers: ``text`` (a fenced bash block per reply) or ``tools`` (tool calls; not with ``stream``)."""
     verify_before_done: bool = False
     """Agent tiers: the prompt asks to run the failing tests and see them pass before declaring done."""
 
@@ -133,8 +144,8 @@ class Tier:
     def fingerprint(self) -> tuple:
         """What makes two tiers the same experiment: everything but prices and client plumbing."""
         # an edit tier's fingerprint is what it was before agent tiers existed: old run dirs still resume
-        agent = (self.kind.value, self.agent_turns, self.compact_at, self.max_runaways, self.verify_before_done) \
-            if self.kind is TierKind.AGENT else ()
+        agent = (self.kind.value, self.agent_turns, self.compact_at, self.max_runaways, self.verify_before_done,
+                 self.agent_actions.value) if self.kind is TierKind.AGENT else ()
         return (self.name, self.provider.value, self.model, self.base_url, self.attempts, self.feedback,
                 self.edit_format.value, self.temperature, self.max_output_tokens, *agent)
 
@@ -215,7 +226,8 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Tier) if f.name != "name"}
-_ENUMS: dict[str, type[enum.Enum]] = {"provider": ProviderKind, "edit_format": EditFormat, "kind": TierKind}
+_ENUMS: dict[str, type[enum.Enum]] = {"provider": ProviderKind, "edit_format": EditFormat, "kind": TierKind,
+                                      "agent_actions": AgentActions}
 
 
 def _build(data: Mapping[str, Any], source: str) -> HarnessConfig:
@@ -253,6 +265,9 @@ def _tier(name: str, table: Any, source: str) -> Tier:
         # refuses first and the attempt would be lost to the hard context error
         raise ConfigError(source, f"tiers.{name}.context_window", f"{tier.context_window} must be below "
                           f"server_context_window ({tier.server_context_window}): leave headroom")
+    if tier.agent_actions is AgentActions.TOOLS and tier.stream:
+        raise ConfigError(source, f"tiers.{name}.agent_actions", "tool calls are read from whole replies: "
+                          "set stream = false, or agent_actions = \"text\"")
     if not 0 < tier.compact_at <= 1:
         raise ConfigError(source, f"tiers.{name}.compact_at", "expected a share above 0 and at most 1")
     return tier

@@ -455,3 +455,26 @@ def test_run_tier_runs_an_agent_tier_for_calibration(make_repo, python_project_e
         outcome = run_tier(task, tier, 1, workdir=str(tmp_path / "run"))
     assert outcome.resolved and outcome.records[0].agent.commands == 4
     assert (tmp_path / "run" / outcome.records[0].agent.trajectory).is_file()
+
+
+def call(command: str, ident: str) -> Reply:
+    """One agent turn in tool-call mode: a call of the bash function."""
+    return Reply(content="", tool_calls=((ident, "bash", json.dumps({"command": command})),),
+                 finish_reason="tool_calls")
+
+
+def test_tool_call_actions_fix_the_bug_and_outputs_go_back_as_tool_messages(tiny_set, tmp_path):
+    """agent_actions = "tools": the bash function is offered, each call runs in the sandbox, its output
+    answers the call by id; a reply with no call gets mini's format error; resolved."""
+    ts, _ = tiny_set
+    script = {"local-m": [call("sed -i 's/a - b/a + b/' calc.py", "c1"), Reply(content="I think it is fixed."),
+                          call("python -m pytest -q tests/test_calc.py", "c2"), call(SUBMIT, "c3")]}
+    out, requests = run_agent(ts, tmp_path, script, extra='agent_actions = "tools"\n')
+    [record] = read_attempts(out / "attempts.jsonl")
+    assert record.resolved and record.agent.commands == 3 and record.agent.failing_tests_run
+    assert [t["function"]["name"] for t in requests[0]["tools"]] == ["bash"]
+    second = requests[1]["messages"]
+    assert second[-2]["tool_calls"][0]["id"] == "c1"
+    assert (second[-1]["role"], second[-1]["tool_call_id"]) == ("tool", "c1")
+    assert "Call the bash tool" in requests[2]["messages"][-1]["content"]  # the reply without a call
+    assert "passed" in requests[3]["messages"][-1]["content"]

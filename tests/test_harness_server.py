@@ -60,6 +60,8 @@ class Reply:
     with the real figures, and the reply stays first in line for the next request."""
     old_wording: bool = False
     """With ``n_ctx``: the older llama.cpp error, which states no figures."""
+    tool_calls: tuple = ()
+    """(id, name, arguments JSON) triples sent as the message's ``tool_calls`` (non-streamed replies)."""
 
 
 def openai_error(status: int, message: str, code: str | None = None, kind: str = "invalid_request_error") -> Reply:
@@ -259,7 +261,10 @@ def _usage(reply: Reply) -> dict:
 
 
 def _completion(body: dict, reply: Reply) -> dict:
-    message = {"role": "assistant", "content": reply.content}
+    message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+    if reply.tool_calls:
+        message["tool_calls"] = [{"id": i, "type": "function", "function": {"name": n, "arguments": a}}
+                                 for i, n, a in reply.tool_calls]
     if reply.reasoning:
         message[reply.reasoning_field] = reply.reasoning
     answer = {

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.config import EditFormat, ProviderKind, Tier, TierKind
+from harness.config import AgentActions, EditFormat, ProviderKind, Tier, TierKind
 from harness.errors import RunDirError
 from harness.modes import FailureMode, is_infrastructure
 from harness.names import Strategy
@@ -304,4 +304,5 @@ def tier_from_dict(data: dict[str, Any]) -> Tier:
     args["provider"] = ProviderKind(args.get("provider", ProviderKind.OPENAI.value))
     args["edit_format"] = EditFormat(args.get("edit_format", EditFormat.SEARCH_REPLACE.value))
     args["kind"] = TierKind(args.get("kind", TierKind.EDIT.value))
+    args["agent_actions"] = AgentActions(args.get("agent_actions", AgentActions.TEXT.value))
     return Tier(**args)
