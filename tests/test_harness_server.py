@@ -3,12 +3,12 @@
 Other harness tests import ``ScriptedServer``, ``Reply`` and the error builders from here. It
 speaks the OpenAI API as the ``openai`` client and the four servers the harness meets send it:
 JSON answers with ``model`` and ``usage`` (reasoning and cached-token details, a billed ``cost``),
-or no usage at all; server-sent events when asked to stream (usage in a last chunk); reasoning
-beside the answer (``reasoning_content`` as vLLM/llama.cpp send it, ``reasoning`` as Ollama
-does); llama.cpp's ``timings``; ``GET /v1/models``; and failures as each server words them:
-429 with Retry-After, 5xx, context-length 400s (OpenAI, vLLM, llama.cpp), Ollama's 404 for a
-model it lacks. Slow servers too: a body trickled a byte at a time, a stream that never ends,
-a reply that hangs until the test releases it.
+or no usage at all, and ``tool_calls`` when scripted; server-sent events when asked to stream
+(usage in a last chunk); reasoning beside the answer (``reasoning_content`` as vLLM/llama.cpp
+send it, ``reasoning`` as Ollama does); llama.cpp's ``timings``; ``GET /v1/models``; and
+failures as each server words them: 429 with Retry-After, 5xx, context-length 400s (OpenAI,
+vLLM, llama.cpp), Ollama's 404 for a model it lacks. Slow servers too: a body trickled a byte
+at a time, a stream that never ends, a reply that hangs until the test releases it.
 """
 
 from __future__ import annotations

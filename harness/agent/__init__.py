@@ -2,8 +2,9 @@
 
 Hosts mini-swe-agent's loop (the ``loopctl[agent]`` extra, pinned) rather than writing a new one:
 its Agent, Model and Environment seams map onto ours. Owns ``model`` (mini's Model over our
-Provider: text or tool-call actions, runaway replies), ``shell`` (mini's Environment over taskset's sandboxed
-command runner), ``loop`` (the agent: compaction, overflow retries, runaway nudges, limits),
+Provider: text or tool-call actions, runaway replies), ``shell`` (mini's Environment over
+taskset's sandboxed command runner), ``loop`` (the agent: compaction, overflow retries, runaway
+nudges, limits),
 ``summary`` (the task-anchored summary a compaction leaves), ``attempt`` (one attempt:
 workspace, loop, diff, the evaluator, the record and the trajectory). May import
 ``harness.loop``, ``harness.records``, ``harness.providers``, the vocabulary and ``taskset``;
