@@ -374,7 +374,8 @@ def _strategy_default() -> str:
 @click.option("--taskset", "taskset_dir", type=click.Path(path_type=Path), required=True,
               help="The task set directory, or a SWE-bench .jsonl/.json file read as it is.")
 @click.option("--tiers", default="local,o3,gpt-5.5", show_default=True,
-              help="The ladder, bottom first (comma-separated).")
+              help="The ladder, bottom first (comma-separated); NAME:agent runs tier NAME as an agent tier "
+                   "(a shell in the sandboxed workspace, turn by turn).")
 @click.option("--strategies", default=_strategy_default(), show_default=True,
               help="Strategies to compare: modeE, always-local, always-frontier, local-repair, heuristic, cascade, "
                    "modeE+carry (oracle-routing is always computed). Only the tiers they need are run.")

@@ -19,14 +19,24 @@ from harness.config import (
     HarnessConfig,
     ProviderKind,
     Tier,
+    TierKind,
     load_config,
     load_tiers,
     price_warnings,
     with_context,
 )
-from harness.errors import Cancelled, ConfigError, HarnessError, ProviderError, RunDirError, ServerCheckFailed
+from harness.errors import (
+    AgentUnavailable,
+    Cancelled,
+    ConfigError,
+    HarnessError,
+    ProviderError,
+    RunDirError,
+    ServerCheckFailed,
+)
 from harness.loop.edits import Candidate, parse_answer
-from harness.loop.tier import TierOutcome, run_tier
+from harness.loop.tier import TierOutcome
+from harness.loop.tier import run_tier as _run_tier
 from harness.modes import FailureMode
 from harness.names import Strategy, parse_strategies
 from harness.providers.completion import Completion, Provider, Request
@@ -34,9 +44,19 @@ from harness.providers.factory import make_provider
 from harness.records.attempts import AttemptRecord, RunLog, read_attempts
 from harness.report.render import write_report
 from harness.results.summary import summarize, write_summary
-from harness.run import RunResult, RunSpec, run
+from harness.run import RunResult, RunSpec, agent_runner, run
+
+
+def run_tier(task, tier: Tier, seed: int = 0, **options) -> TierOutcome:
+    """One tier's attempts on one task from a clean start (calibration's entry point), agent tiers included.
+
+    The options are ``harness.loop.tier.run_tier``'s; an agent tier's attempts run through harness.agent.
+    """
+    return _run_tier(task, tier, seed, **{"agent": agent_runner([tier]), **options})
+
 
 __all__ = [
+    "AgentUnavailable",
     "AttemptRecord",
     "Cancelled",
     "Candidate",
@@ -59,6 +79,7 @@ __all__ = [
     "ServerCheckFailed",
     "Strategy",
     "Tier",
+    "TierKind",
     "TierOutcome",
     "load_config",
     "load_tiers",

@@ -48,6 +48,20 @@ class ContextSetting(str, enum.Enum):
 
 DEFAULT_CONTEXT = ContextSetting.BM25
 """The setting a tier gets when neither the config nor --context names one (measured: docs/performance.md)."""
+class TierKind(str, enum.Enum):
+    """How a tier works on a task: one prompt answered with edits, or a shell turn by turn."""
+
+    EDIT = "edit"
+    AGENT = "agent"
+
+
+class AgentActions(str, enum.Enum):
+    """How an agent tier's model gives its commands."""
+
+    TEXT = "text"
+    """One fenced ``bash`` block per reply: works on every chat server."""
+    TOOLS = "tools"
+    """Chat-completions tool calls to a ``bash`` function (the server must support tools)."""
 
 
 class CarryOver(str, enum.Enum):
@@ -106,6 +120,28 @@ class Tier:
     """Which files the prompt shows: ``bm25`` (default), ``traceback`` or ``oracle`` (the gold patch's files)."""
     context_tokens: int = 12000
     """Tokens of retrieved files ``bm25`` and ``traceback`` may fill (never more than the window leaves)."""
+    kind: TierKind = TierKind.EDIT
+    """``edit`` (one prompt, edits back) or ``agent`` (a shell in the sandboxed workspace, turn by turn)."""
+    agent_turns: int = 30
+    """Agent tiers: model calls an attempt may make before it ends as ``turns``."""
+    agent_wall_time: float = 0.0
+    """Agent tiers: seconds an attempt may take; 0 = 20 times the task's test time limit."""
+    agent_command_timeout: float = 0.0
+    """Agent tiers: seconds one command may take; 0 = the task's test time limit (from calibration)."""
+    agent_max_cost: float = 0.0
+    """Agent tiers: dollars one attempt may spend at the tier's prices before it ends as ``cost``; 0 = no limit."""
+    agent_output_cap: int = 10_000
+    """Agent tiers: characters of a command's output the model sees (head and tail)."""
+    server_context_window: int = 0
+    """Agent tiers: the server's real context (0 = unknown); ``context_window`` must stay below it."""
+    compact_at: float = 0.8
+    """Agent tiers: the share of ``context_window`` at which the history is compacted into a summary."""
+    max_runaways: int = 2
+    """Agent tiers: runaway replies in a row (length stop or repetition) that end the attempt as ``runaway``."""
+    agent_actions: AgentActions = AgentActions.TEXT
+    """Agent tiers: ``text`` (a fenced bash block per reply) or ``tools`` (tool calls; not with ``stream``)."""
+    verify_before_done: bool = False
+    """Agent tiers: the prompt asks to run the failing tests and see them pass before declaring done."""
 
     @property
     def priced(self) -> bool:
@@ -124,9 +160,12 @@ class Tier:
 
     def fingerprint(self) -> tuple:
         """What makes two tiers the same experiment: everything but prices and client plumbing."""
+        # an edit tier's fingerprint is what it was before agent tiers existed: old run dirs still resume
+        agent = (self.kind.value, self.agent_turns, self.compact_at, self.max_runaways, self.verify_before_done,
+                 self.agent_actions.value) if self.kind is TierKind.AGENT else ()
         return (self.name, self.provider.value, self.model, self.base_url, self.attempts, self.feedback,
                 self.edit_format.value, self.temperature, self.max_output_tokens, self.context.value,
-                self.context_tokens)
+                self.context_tokens, *agent)
 
 
 @dataclass(frozen=True)
@@ -147,11 +186,18 @@ class HarnessConfig:
         if not names:
             raise ConfigError(self.source, "tiers", "no tiers named")
         out = []
-        for name in names:
+        for spec in names:
+            name, _, kind = spec.partition(":")
             if name not in self.tiers:
                 known = ", ".join(sorted(self.tiers))
                 raise ConfigError(self.source, f"tiers.{name}", f"unknown tier (known: {known})")
-            out.append(self.tiers[name])
+            tier = self.tiers[name]
+            if kind:  # ``local:agent``: the tier as the other kind, under its own name in records
+                try:
+                    tier = dataclasses.replace(tier, name=spec, kind=TierKind(kind))
+                except ValueError:
+                    raise ConfigError(self.source, f"tiers.{spec}", "unknown kind (expected edit or agent)") from None
+            out.append(tier)
         return out
 
 
@@ -205,8 +251,8 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Tier) if f.name != "name"}
-_ENUMS: dict[str, type[enum.Enum]] = {"provider": ProviderKind, "edit_format": EditFormat,
-                                       "context": ContextSetting}
+_ENUMS: dict[str, type[enum.Enum]] = {"provider": ProviderKind, "edit_format": EditFormat, "context": ContextSetting,
+                                      "kind": TierKind, "agent_actions": AgentActions}
 
 
 def _build(data: Mapping[str, Any], source: str) -> HarnessConfig:
@@ -239,6 +285,16 @@ def _tier(name: str, table: Any, source: str) -> Tier:
         raise ConfigError(source, f"tiers.{name}.attempts", "must be at least 1")
     if tier.provider is ProviderKind.OPENAI and not (tier.model and tier.base_url):
         raise ConfigError(source, f"tiers.{name}", "an openai tier needs model and base_url")
+    if tier.server_context_window and tier.context_window >= tier.server_context_window:
+        # the declared window is what compaction aims below; at the server's own size the server
+        # refuses first and the attempt would be lost to the hard context error
+        raise ConfigError(source, f"tiers.{name}.context_window", f"{tier.context_window} must be below "
+                          f"server_context_window ({tier.server_context_window}): leave headroom")
+    if tier.agent_actions is AgentActions.TOOLS and tier.stream:
+        raise ConfigError(source, f"tiers.{name}.agent_actions", "tool calls are read from whole replies: "
+                          "set stream = false, or agent_actions = \"text\"")
+    if not 0 < tier.compact_at <= 1:
+        raise ConfigError(source, f"tiers.{name}.compact_at", "expected a share above 0 and at most 1")
     return tier
 
 
@@ -250,8 +306,10 @@ def _value(key: str, value: Any, where: str, source: str) -> Any:
             allowed = ", ".join(m.value for m in _ENUMS[key])
             raise ConfigError(source, where, f"unknown value {value!r} (expected {allowed})") from None
     kind = {"attempts": int, "context_window": int, "max_output_tokens": int, "max_retries": int, "context_tokens": int,
-            "feedback": bool, "stream": bool}.get(key)
-    if key in ("temperature", "price_input", "price_output", "price_cached_input", "cost_per_hour", "timeout"):
+            "feedback": bool, "stream": bool, "agent_turns": int, "agent_output_cap": int,
+            "server_context_window": int, "max_runaways": int, "verify_before_done": bool}.get(key)
+    if key in ("temperature", "price_input", "price_output", "price_cached_input", "cost_per_hour", "timeout",
+               "agent_wall_time", "agent_command_timeout", "compact_at", "agent_max_cost"):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(source, where, "expected a non-negative number")
         return float(value)

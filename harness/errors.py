@@ -7,6 +7,7 @@
     ├── RunDirError         a run directory is unusable or was started with other settings
     ├── ServerCheckFailed   a tier's server does not answer, or does not list the tier's model
     ├── ProviderError       a model call failed for good (after retries); carries its FailureMode
+    ├── AgentUnavailable    an agent tier was asked for without mini-swe-agent (the ``agent`` extra)
     └── Cancelled           a model call was cut because the run is stopping (Ctrl-C, SIGTERM)
 """
 
@@ -70,6 +71,10 @@ class ProviderError(HarnessError):
         self.completion_tokens = completion_tokens
         """Tokens streamed before the call failed (counted chunks: the server sent no usage)."""
         super().__init__(f"{mode.value}: {message}")
+
+
+class AgentUnavailable(HarnessError):
+    """Agent tiers need mini-swe-agent at the pinned version: ``pip install 'loopctl[agent]'``."""
 
 
 class Cancelled(HarnessError):

@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from harness.checks import check_cache, check_options, check_servers, check_writable_dir
-from harness.config import CarryOver, Tier
-from harness.errors import RunDirError
+from harness.config import CarryOver, Tier, TierKind
+from harness.errors import AgentUnavailable, RunDirError
 from harness.loop.gate import Gate, stop_on_signals
 from harness.loop.prehoc import DEFAULT_THRESHOLDS, Features, features, heuristic_start
 from harness.loop.prompts import Earlier, read_sources
 from harness.loop.tier import (
     Alias,
+    Attempt,
     Context,
     Evaluate,
     TierOutcome,
@@ -130,6 +131,8 @@ class _Plan:
     repair_shared: int
     carry_shared: int
     cell: Cell = tier_attempts
+    agent: Attempt | None = None
+    """How agent tiers' attempts run (None when the ladder has none)."""
 
 
 def prepare(spec: RunSpec, providers: dict[str, Provider] | None = None, calls: Calls | None = None) -> _Plan:
@@ -147,7 +150,29 @@ def prepare(spec: RunSpec, providers: dict[str, Provider] | None = None, calls: 
     first = spec.tiers[0]
     repair = repair_tier(first, spec.tiers, spec.max_attempts)
     return _Plan(spec, tasks, providers, repair, shared_prefix(first, spec.carry_over, repair, spec.carry_over),
-                 shared_prefix(first, spec.carry_over, first, CarryOver.ALL))
+                 shared_prefix(first, spec.carry_over, first, CarryOver.ALL),
+                 agent=agent_runner(spec.tiers, spec.backend))
+
+
+def agent_runner(tiers: Sequence[Tier], backend: Backend = Backend.LOCAL) -> Attempt | None:
+    """``harness.agent``'s attempt when ``tiers`` has an agent tier (mini-swe-agent checked before any work)."""
+    agents = [t.name for t in tiers if t.kind is TierKind.AGENT]
+    if not agents:
+        return None
+    if backend is Backend.RAY:
+        raise AgentUnavailable(f"agent tiers ({', '.join(agents)}) run on this machine only: use --backend local")
+    from harness.agent import MINI_VERSION, installed_version  # sets mini's switches before it is imported
+
+    try:
+        found = installed_version()
+    except ImportError as exc:
+        raise AgentUnavailable(f"agent tiers need mini-swe-agent: pip install 'loopctl[agent]' ({exc})") from None
+    if found != MINI_VERSION:
+        raise AgentUnavailable(f"agent tiers need mini-swe-agent {MINI_VERSION}, found {found}: "
+                               "pip install 'loopctl[agent]'")
+    from harness.agent.attempt import agent_attempt
+
+    return agent_attempt
 
 
 def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str, Provider] | None = None,
@@ -205,7 +230,7 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
               counter: _Counter) -> None:
     spec = plan.spec
     try:
-        ctx = Context(task, read_sources(task), evaluate, log, Strategy.MATRIX, gate)
+        ctx = Context(task, read_sources(task), evaluate, log, Strategy.MATRIX, gate, agent=plan.agent)
         for tier in spec.tiers:  # each context setting retrieves once per task, before any attempt
             ctx.for_tier(tier)
     except TasksetError as exc:  # the task's repository or workspace failed: retried on the next run
@@ -235,8 +260,8 @@ def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evalua
                                alias=Alias(tiers[0], plan.repair_shared))
             unfinished = unfinished or not repair.complete
         if Strategy.CARRY in wanted and not gate.stopping:
-            done = carry_ladder(Context(task, sources, evaluate, log, Strategy.CARRY, gate, retrieved=ctx.retrieved),
-                                plan, seed)
+            done = carry_ladder(Context(task, sources, evaluate, log, Strategy.CARRY, gate, retrieved=ctx.retrieved,
+                                        agent=plan.agent), plan, seed)
             unfinished = unfinished or not done
     # the same test as the summary's: a strategy with a run left to finish leaves the task unfinished
     label = "unfinished" if unfinished or None in outcomes else "solved" if all(outcomes) else "unsolved"

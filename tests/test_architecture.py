@@ -19,10 +19,10 @@ FLOORS = {
     "taskset.evaluation": 3,
     "taskset.interop": 4,
     "taskset": 5,  # taskset/__init__.py: the public names
-    # harness: vocabulary, then providers, records, the loop, results, the report, a run
+    # harness: vocabulary, then providers, records, the loop, agent tiers, results, the report, a run
     "harness.vocabulary": 10,
-    "harness.providers": 11, "harness.records": 12, "harness.loop": 13, "harness.results": 14,
-    "harness.report": 15, "harness.run": 16, "harness": 17,
+    "harness.providers": 11, "harness.records": 12, "harness.loop": 13, "harness.agent": 14,
+    "harness.results": 15, "harness.report": 16, "harness.run": 17, "harness": 18,
     "miner": 20,
     "calibrate": 30,
     "cli": 40,

@@ -3,12 +3,12 @@
 Other harness tests import ``ScriptedServer``, ``Reply`` and the error builders from here. It
 speaks the OpenAI API as the ``openai`` client and the four servers the harness meets send it:
 JSON answers with ``model`` and ``usage`` (reasoning and cached-token details, a billed ``cost``),
-or no usage at all; server-sent events when asked to stream (usage in a last chunk); reasoning
-beside the answer (``reasoning_content`` as vLLM/llama.cpp send it, ``reasoning`` as Ollama
-does); llama.cpp's ``timings``; ``GET /v1/models``; and failures as each server words them:
-429 with Retry-After, 5xx, context-length 400s (OpenAI, vLLM, llama.cpp), Ollama's 404 for a
-model it lacks. Slow servers too: a body trickled a byte at a time, a stream that never ends,
-a reply that hangs until the test releases it.
+or no usage at all, and ``tool_calls`` when scripted; server-sent events when asked to stream
+(usage in a last chunk); reasoning beside the answer (``reasoning_content`` as vLLM/llama.cpp
+send it, ``reasoning`` as Ollama does); llama.cpp's ``timings``; ``GET /v1/models``; and
+failures as each server words them: 429 with Retry-After, 5xx, context-length 400s (OpenAI,
+vLLM, llama.cpp), Ollama's 404 for a model it lacks. Slow servers too: a body trickled a byte
+at a time, a stream that never ends, a reply that hangs until the test releases it.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ class Reply:
     with the real figures, and the reply stays first in line for the next request."""
     old_wording: bool = False
     """With ``n_ctx``: the older llama.cpp error, which states no figures."""
+    tool_calls: tuple = ()
+    """(id, name, arguments JSON) triples sent as the message's ``tool_calls`` (non-streamed replies)."""
 
 
 def openai_error(status: int, message: str, code: str | None = None, kind: str = "invalid_request_error") -> Reply:
@@ -259,7 +261,10 @@ def _usage(reply: Reply) -> dict:
 
 
 def _completion(body: dict, reply: Reply) -> dict:
-    message = {"role": "assistant", "content": reply.content}
+    message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+    if reply.tool_calls:
+        message["tool_calls"] = [{"id": i, "type": "function", "function": {"name": n, "arguments": a}}
+                                 for i, n, a in reply.tool_calls]
     if reply.reasoning:
         message[reply.reasoning_field] = reply.reasoning
     answer = {

@@ -58,6 +58,10 @@ def test_user_config_merges_key_by_key_and_adds_rungs(tmp_path):
     ('[tiers.o3]\nattempts = "two"\n', "expected int"),
     ('[tiers.o3]\nbogus = 1\n', "unknown key"),
     ('[harness]\ncarry_over = "some"\n', "expected none"),
+    ('[tiers.local]\nkind = "agent"\ncontext_window = 32768\nserver_context_window = 32768\n', "leave headroom"),
+    ('[tiers.local]\ncontext_window = 40000\nserver_context_window = 32768\n', "must be below"),
+    ('[tiers.local]\ncompact_at = 1.5\n', "at most 1"),
+    ('[tiers.local]\nkind = "robot"\n', "expected edit, agent"),
 ])
 def test_bad_config_names_the_key(tmp_path, text, problem):
     """A malformed tiers file is a ConfigError naming file, key and problem."""
@@ -65,6 +69,19 @@ def test_bad_config_names_the_key(tmp_path, text, problem):
     path.write_text(text)
     with pytest.raises(ConfigError, match=problem):
         load_config(path)
+
+
+def test_name_colon_agent_selects_the_tier_as_an_agent_tier_under_its_own_name():
+    """`--tiers local:agent,o3`: local's settings as an agent tier named local:agent; o3 stays an edit tier;
+    the agent settings are part of what makes a run directory's ladder the same."""
+    from harness.config import TierKind
+
+    agent, o3 = load_config().select(["local:agent", "o3"])
+    assert (agent.name, agent.kind, agent.model) == ("local:agent", TierKind.AGENT, "qwen2.5-coder:7b")
+    assert o3.kind is TierKind.EDIT
+    assert agent.fingerprint() != load_config().select(["local"])[0].fingerprint()
+    with pytest.raises(ConfigError, match="unknown kind"):
+        load_config().select(["local:robot"])
 
 
 def test_unknown_tier_lists_known_ones():

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from harness.config import CarryOver, ContextSetting, Tier
-from harness.errors import Cancelled, ProviderError
+from harness.config import CarryOver, ContextSetting, Tier, TierKind
+from harness.errors import AgentUnavailable, Cancelled, ProviderError
 from harness.loop.context import context_budget, gold_files, retrieve
 from harness.loop.diffs import edits_to_diff
 from harness.loop.edits import Candidate, parse_answer, split_reasoning
@@ -34,6 +34,15 @@ from taskset.record import Task
 
 Evaluate = Callable[..., Any]
 """``evaluate(task, *, edits=None, patch=None) -> Verdict`` (taskset.evaluate's signature)."""
+
+
+class Attempt(Protocol):
+    """One attempt of a tier, recorded: ``attempt`` below for edit tiers, the agent's for agent tiers."""
+
+    def __call__(self, ctx: Context, tier: Tier, seed: int, number: int, provider: Provider,
+                 history: Sequence[Earlier], strategy: Strategy | None = None) -> tuple[AttemptRecord | None, str]:
+        """(the record, the answer text); (None, "") when the run stopped before the verdict."""
+        ...
 
 
 class Gate(Protocol):
@@ -105,11 +114,14 @@ class Context:
     """Files an answer edits that the prompt did not show, read once for the answer's diff."""
     retrieved: dict[tuple, Mapping[str, str]] = field(default_factory=dict)
     """Files each context setting and budget chose for this task (``sources`` is the oracle's)."""
+    agent: Attempt | None = None
+    """How an agent tier's attempt runs (``harness.agent.attempt.agent_attempt``, wired by the run:
+    the agent room sits above this one); None refuses agent tiers."""
 
     def for_tier(self, tier: Tier) -> Context:
         """This context with ``sources`` as ``tier``'s context setting chooses them (retrieved once per task)."""
-        if tier.context is ContextSetting.ORACLE:
-            return self
+        if tier.context is ContextSetting.ORACLE or tier.kind is TierKind.AGENT:
+            return self  # agent tiers find their own files
         key = (tier.context, context_budget(self.task, tier))
         if key not in self.retrieved:
             self.retrieved[key] = retrieve(self.task, tier.context, key[1])
@@ -118,18 +130,20 @@ class Context:
 
 def run_tier(task: Task, tier: Tier, seed: int = 0, *, evaluate: Evaluate | None = None,
              provider: Provider | None = None, sources: Mapping[str, str] | None = None,
-             workdir: str | None = None, max_attempts: int | None = None) -> TierOutcome:
+             workdir: str | None = None, max_attempts: int | None = None, agent: Attempt | None = None
+             ) -> TierOutcome:
     """Run ``tier``'s attempts on ``task`` from a clean start (the calibration entry point).
 
     ``evaluate`` defaults to taskset.evaluate; ``sources`` to the gold patch's files read from a
-    workspace; with ``workdir`` attempts are recorded there and a rerun resumes. An attempt that
+    workspace; with ``workdir`` attempts are recorded there and a rerun resumes; ``agent`` runs an
+    agent tier's attempts (``harness.run_tier`` passes harness.agent's). An attempt that
     fails for infrastructure reasons raises taskset's InfrastructureError: it says nothing about
     the tier, so it must not become a label.
     """
     from harness.providers.factory import make_provider
 
     ctx = Context(task, sources if sources is not None else read_sources(task), evaluate or default_evaluate(),
-                  RunLog(workdir) if workdir else None)
+                  RunLog(workdir) if workdir else None, agent=agent)
     outcome = tier_attempts(ctx, tier, seed, provider or make_provider(tier), max_attempts=max_attempts)
     if outcome.infra is not None:
         record = outcome.infra
@@ -159,7 +173,7 @@ def tier_attempts(ctx: Context, tier: Tier, seed: int, provider: Provider, *, ma
                 return TierOutcome(ctx.task.instance_id, tier.name, seed, tuple(records), stopped=True)
             history = _history(tier, mine, earlier, carry_over)
             try:
-                record, answer = attempt(ctx, asked, seed, number, provider, history, strategy)
+                record, answer = attempter(ctx, asked)(ctx, asked, seed, number, provider, history, strategy)
             except Cancelled:
                 return TierOutcome(ctx.task.instance_id, tier.name, seed, tuple(records), stopped=True)
             if record is None:  # stopping: the answer is stored, judged by the next run
@@ -171,6 +185,15 @@ def tier_attempts(ctx: Context, tier: Tier, seed: int, provider: Provider, *, ma
             break
         mine.append(earlier_from(record, answer))
     return TierOutcome(ctx.task.instance_id, tier.name, seed, tuple(records))
+
+
+def attempter(ctx: Context, tier: Tier) -> Attempt:
+    """How ``tier``'s attempts run in this context: edits here, an agent loop through ``ctx.agent``."""
+    if tier.kind is not TierKind.AGENT:
+        return attempt
+    if ctx.agent is None:
+        raise AgentUnavailable(f"tier {tier.name!r} is an agent tier, and this caller runs edit tiers only")
+    return ctx.agent
 
 
 def earlier_from(record: AttemptRecord, answer: str) -> Earlier:
@@ -246,7 +269,7 @@ def attempt(ctx: Context, tier: Tier, seed: int, number: int, provider: Provider
         if ctx.gate is not None and ctx.gate.stopping:
             return None, ""
         if "candidate" in fields:
-            fields = _evaluate(ctx, fields.pop("candidate"))
+            fields = judge(ctx, fields.pop("candidate"))
     record = AttemptRecord(
         task=ctx.task.instance_id, strategy=strategy, seed=seed, tier=tier.name, attempt=number,
         provider=tier.provider, model_requested=tier.model, edit_format=tier.edit_format, max_tokens=asked.max_tokens,
@@ -255,7 +278,7 @@ def attempt(ctx: Context, tier: Tier, seed: int, number: int, provider: Provider
         history_trimmed=asked.prompt.history_dropped, trims=tuple(asked.trims), paid=tier.paid,
         context=tier.context, gold_files=tuple(gold_files(ctx.task)),
         gold_in_prompt=tuple(p for p in gold_files(ctx.task) if p in asked.prompt.files),
-        **_usage(completion, asked.waited), **fields, ended_at=time.time())
+        **usage_fields(completion, asked.waited), **fields, ended_at=time.time())
     overhead = time.perf_counter() - started - record.latency - record.eval_seconds
     record = dataclasses.replace(record, overhead_seconds=max(overhead, 0.0))
     if ctx.log is not None:
@@ -326,7 +349,8 @@ def _patch_of(ctx: Context, candidate: Candidate) -> str:
     return edits_to_diff(originals, candidate.edits)
 
 
-def _evaluate(ctx: Context, candidate: Candidate) -> dict[str, Any]:
+def judge(ctx: Context, candidate: Candidate) -> dict[str, Any]:
+    """The evaluator's verdict on a candidate as record fields (a refusal or an infrastructure failure too)."""
     started = time.perf_counter()
     kwargs = {"patch": candidate.patch} if candidate.patch else {"edits": candidate.edits}
 
@@ -353,7 +377,8 @@ def _evaluate(ctx: Context, candidate: Candidate) -> dict[str, Any]:
                 eval_seconds=took(), env_checked=True)
 
 
-def _usage(completion: Completion | None, waited: float) -> dict[str, Any]:
+def usage_fields(completion: Completion | None, waited: float) -> dict[str, Any]:
+    """A completion's usage, latency and stop reason as record fields."""
     if completion is None:
         return dict(latency=waited)
     return dict(model_answered=completion.model, usage_reported=completion.usage_reported,

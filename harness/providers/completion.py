@@ -7,7 +7,7 @@ and the factory (``harness.providers.factory.make_provider``) imports the provid
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.config import Tier
 from taskset.record import Task
@@ -21,9 +21,11 @@ class Request:
     tier: Tier
     seed: int
     attempt: int
-    messages: tuple[dict[str, str], ...]
+    messages: tuple[dict[str, Any], ...]
     max_tokens: int | None = None
     """The completion budget asked for; None means the tier's ``max_output_tokens``."""
+    tools: tuple[dict[str, Any], ...] = ()
+    """Function tools offered (chat-completions ``tools``): an agent tier in tool-call mode offers ``bash``."""
 
     @property
     def budget(self) -> int:
@@ -59,6 +61,8 @@ class Completion:
     """What the server says it billed (``usage.cost``: OpenRouter, LiteLLM), if it says."""
     retries: int = 0
     """Requests retried after 429/5xx/connection errors before this answer."""
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    """The reply's tool calls, each ``{"id", "name", "arguments"}`` (arguments as the JSON text sent)."""
 
 
 class Provider(Protocol):

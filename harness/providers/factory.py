@@ -77,7 +77,7 @@ class ReplayProvider:
         if row is None:
             raise ProviderError(FailureMode.API_ERROR, f"{self.path}: no answer for {ident} attempt {request.attempt}")
         usage = row.get("usage")
-        counts = {name: int((usage or {}).get(name, 0) or 0)
+        counts: dict[str, Any] = {name: int((usage or {}).get(name, 0) or 0)
                   for name in ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")}
         return Completion(content=row.get("content") or "", reasoning=row.get("reasoning") or "",
                           model=row.get("model", "replay"), usage_reported=usage is not None,

@@ -118,6 +118,8 @@ class OpenAIProvider:
                                   tier.max_tokens_param: request.budget}
         if tier.temperature is not None:
             params["temperature"] = tier.temperature
+        if request.tools:
+            params["tools"] = list(request.tools)
         if tier.stream:
             params["stream"] = True
             params["stream_options"] = {"include_usage": True}
@@ -133,9 +135,12 @@ class OpenAIProvider:
         message = choice.message if choice else None
         content = (message.content or "") if message else ""
         extra = getattr(response, "model_extra", None) or {}
-        return _completion(content, _reasoning(message), response.model, response.usage,
-                           (choice.finish_reason or "") if choice else "", _elapsed(watch), None, retries,
-                           _server_rate(extra.get("timings")), 0)
+        completion = _completion(content, _reasoning(message), response.model, response.usage,
+                                 (choice.finish_reason or "") if choice else "", _elapsed(watch), None, retries,
+                                 _server_rate(extra.get("timings")), 0)
+        calls = tuple({"id": c.id, "name": c.function.name, "arguments": c.function.arguments}
+                      for c in (getattr(message, "tool_calls", None) or []) if getattr(c, "function", None))
+        return _replace(completion, tool_calls=calls) if calls else completion
 
     def _stream(self, params: dict[str, Any], watch: Watch, retries: int) -> Completion:
         stream = self.client.chat.completions.create(**params, timeout=max(watch.remaining, 0.001))

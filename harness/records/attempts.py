@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.config import ContextSetting, EditFormat, ProviderKind, Tier
+from harness.config import AgentActions, ContextSetting, EditFormat, ProviderKind, Tier, TierKind
 from harness.errors import RunDirError
 from harness.modes import FailureMode, is_infrastructure, stale_environment_failure
 from harness.names import Strategy
 from harness.providers.completion import Completion
+from harness.records.agentstats import AgentStats
 from taskset.evaluation.verdict import VerdictProblem
 from taskset.files.atomic import append_line, drop_torn_tail
 
@@ -106,6 +107,8 @@ class AttemptRecord:
     """The files the gold patch touches."""
     gold_in_prompt: tuple[str, ...] = ()
     """Those of them the prompt showed (after trimming): the attempt's retrieval recall."""
+    agent: AgentStats | None = None
+    """An agent tier's turn-by-turn figures (None for edit tiers)."""
 
     @property
     def key(self) -> Key:
@@ -141,6 +144,7 @@ class AttemptRecord:
         values["context"] = ContextSetting(values.get("context") or ContextSetting.ORACLE.value)
         values["gold_files"] = tuple(values.get("gold_files") or ())
         values["gold_in_prompt"] = tuple(values.get("gold_in_prompt") or ())
+        values["agent"] = AgentStats.from_dict(values["agent"]) if values.get("agent") else None
         return cls(**values)
 
 
@@ -148,6 +152,8 @@ _FIELDS = {f.name for f in dataclasses.fields(AttemptRecord)}
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, AgentStats):
+        return value.to_dict()
     if isinstance(value, tuple):
         return list(value)
     return getattr(value, "value", value)
@@ -313,4 +319,6 @@ def tier_from_dict(data: dict[str, Any]) -> Tier:
     args["edit_format"] = EditFormat(args.get("edit_format", EditFormat.SEARCH_REPLACE.value))
     # a run.json from before context settings ran every tier with the gold patch's files
     args["context"] = ContextSetting(args.get("context", ContextSetting.ORACLE.value))
+    args["kind"] = TierKind(args.get("kind", TierKind.EDIT.value))
+    args["agent_actions"] = AgentActions(args.get("agent_actions", AgentActions.TEXT.value))
     return Tier(**args)

@@ -2,7 +2,7 @@
 
 The HTML has no external assets: styles inline, the charts inline SVG. Its per-task table shows
 what every tier did on every task, each attempt's answer, reasoning and test output one click
-away (``<details>``).
+away (``<details>``), and an agent attempt's figures with a link to its trajectory file.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import jinja2
 from harness.config import Tier
 from harness.loop.prompts import trim_output
 from harness.names import Strategy
+from harness.records.agentstats import AgentStats
 from harness.records.attempts import ANSWERS_FILE, read_answers
 from harness.report.chart import cascade_chart, cost_chart
 from harness.report.display import ci, count, money, pct, rate, secs
@@ -51,6 +52,26 @@ def strategy_rows(summary: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+AGENT_HEADERS = ["tier", "kind", "model", "attempts", "resolved", "A compacted", "A′ recovered", "A′ lost",
+                 "B runaway", "C wall time", "D false success", "F miss", "E infra (apart)", "declared done",
+                 "confident false success", "D unchecked"]
+
+
+def agent_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """One display row per tier of the A–F table (``–`` where a class cannot happen to an edit tier)."""
+    rows = []
+    for name, r in summary.get("agent_modes", {}).items():
+        agent = r["kind"] == "agent"
+
+        def only(key: str, r: dict[str, Any] = r, agent: bool = agent) -> str:
+            return str(r[key]) if agent else "–"
+
+        rows.append([name, r["kind"], r["model"], str(r["attempts"]), str(r["resolved"]), only("A"),
+                     only("A'_recovered"), str(r["A'"]), str(r["B"]), only("C"), only("D"), str(r["F"]), str(r["E"]),
+                     only("declared"), pct(r["confident_false_success_rate"]) if agent else "–", only("unchecked")])
+    return rows
+
+
 def write_report(out: str | Path, prices: Sequence[Tier] | None = None,
                  by: ClassKind | None = None) -> tuple[Path, Path]:
     """Write summary.json, report.html, report.md and predictions/ in the run directory; returns the reports.
@@ -70,7 +91,8 @@ def write_report(out: str | Path, prices: Sequence[Tier] | None = None,
                     for label, c in summary["classes"]["cells"].items()}
     context = {"s": summary, "name": out.name, "strategy_rows": strategy_rows, "headers": STRATEGY_HEADERS,
                "chart": cost_chart(summary), "cascade": cascade_chart(summary), "tasks": tasks,
-               "class_charts": class_charts, "money": money, "pct": pct, "ci": ci, "secs": secs, "rate": rate}
+               "class_charts": class_charts, "agent_headers": AGENT_HEADERS, "agent_rows": agent_rows(summary),
+               "money": money, "pct": pct, "ci": ci, "secs": secs, "rate": rate}
     html, md = out / HTML_FILE, out / MD_FILE
     write_atomic(html, _ENV.get_template("report.html.j2").render(context))
     write_atomic(md, _ENV.get_template("report.md.j2").render(context))
@@ -109,9 +131,20 @@ def task_rows(run: RunView) -> dict[str, Any]:
                              "answer": trim_output(answer.content, ANSWER_CHARS) if answer else "",
                              "reasoning": trim_output(answer.reasoning, ANSWER_CHARS) if answer else "",
                              "tokens": f"{record.prompt_tokens}/{record.completion_tokens}",
+                             "agent": _agent_line(record.agent), "trajectory": record.agent.trajectory
+                             if record.agent else "",
                              "latency": secs(record.latency)})
                 if record.resolved or record.infrastructure:
                     break
             cells.append(cell)
         rows.append({"task": task, "seed": seed, "cells": cells})
     return {"headings": [h for h, _, _ in heads], "rows": rows}
+
+
+def _agent_line(stats: AgentStats | None) -> str:
+    if stats is None:
+        return ""
+    return (f"agent: {stats.exit_status}, {stats.turns} turns, {stats.commands} commands, {stats.test_runs} test "
+            f"runs{' (failing tests run)' if stats.failing_tests_run else ''}, declared done: "
+            f"{'yes' if stats.declared_done else 'no'}, compactions {stats.compactions_threshold}+"
+            f"{stats.compactions_overflow}, runaways {stats.runaways}, peak prompt {stats.peak_prompt_tokens}")

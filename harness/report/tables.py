@@ -84,6 +84,18 @@ def tables(summary: dict[str, Any]) -> list[Table]:
     for mode, n in summary.get("infrastructure", {}).get("by_mode", {}).items():
         modes.add_row(f"{mode} (infra)", str(n), "awaiting a rerun")
     out.append(modes)
+    agents = summary.get("agent_modes", {})
+    if any(r["kind"] == "agent" for r in agents.values()):
+        table = _table("agent loops: A compacted, A' overflow (ok/lost), B runaway, C wall time, D false success,"
+                       " F miss, E infra apart; CFS = D / declared done",
+                       ["tier", "A", "A'ok", "A'", "B", "C", "D", "F", "E", "CFS"])
+        for name, r in agents.items():
+            agent = r["kind"] == "agent"
+            only = [str(r[k]) if agent else "–" for k in ("A", "A'_recovered")]
+            table.add_row(name, *only, str(r["A'"]), str(r["B"]), str(r["C"]) if agent else "–",
+                          str(r["D"]) if agent else "–", str(r["F"]), str(r["E"]),
+                          pct(r["confident_false_success_rate"]) if agent else "–")
+        out.append(table)
     return out
 
 

@@ -30,6 +30,7 @@ from harness.records.attempts import (
     read_settings,
     run_tiers,
 )
+from harness.results.agentmodes import agent_modes
 from harness.results.classes import ClassKind, classes_of, decide, label_order
 from harness.results.retrieval import context_of, recall_table
 from harness.results.stats import bootstrap_ci, median, paired_ci
@@ -130,6 +131,8 @@ def section(run: RunView, keys: Sequence[Cell], results: Mapping[str, Mapping[Ce
     tasks = {k[0] for k in keys}
     strategies = {name: _stats(res) for name, res in results.items()}
     cascade = _cascade(matrix, keys, run.thresholds) if Strategy.CASCADE in run.strategies else []
+    final = [r for r in final_records(run.records) if r.task in tasks]
+    outstanding = {r.key: r for r in run.records if r.infrastructure and r.key not in matrix.final and r.task in tasks}
     return {
         "tasks": len(tasks),
         "runs": len(keys),
@@ -137,7 +140,8 @@ def section(run: RunView, keys: Sequence[Cell], results: Mapping[str, Mapping[Ce
         "differences": _differences(results),
         "tiers": _tiers(matrix, run.tiers, keys, results.get(Strategy.MODE_E.value, {})),
         "cascade": {"rule": CASCADE_RULE, "score": SCORE_RULE, "points": cascade} if cascade else {},
-        "failure_modes": _catalog([r for r in final_records(run.records) if r.task in tasks]),
+        "failure_modes": _catalog(final),
+        "agent_modes": agent_modes(final + list(outstanding.values()), {t.name: t.kind for t in run.tiers}),
         "cost_model": _cost_model(matrix, run.tiers, keys, strategies),
     }
 

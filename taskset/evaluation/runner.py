@@ -290,10 +290,15 @@ def _boot_spec(root: Path, pythonpath: Sequence[str], args: list[str], limits: R
             "limits": limits.rlimits(), "channel": channel_fd}
 
 
+def environment_paths(env, facts: envprobe.EnvFacts, *extra: Path) -> tuple[Path, ...]:
+    """What a confined process is shown read-only of the task's environment: the venv, the base
+    interpreter's prefix and binary (plus ``extra``), outermost folders only."""
+    visible = [facts.base_prefix, Path(env.python).parent.parent, facts.executable, *extra]
+    return _outermost(p.resolve() for p in visible if p.exists())
+
+
 def _mounts(env, facts: envprobe.EnvFacts, root: Path, scratch: _Scratch, frozen: list[str]) -> sandbox.Mounts:
-    venv = Path(env.python).parent.parent
-    visible = [facts.base_prefix, venv, PLUGIN_DIR, scratch.inputs, facts.executable]
-    read_only = _outermost(p.resolve() for p in visible if p.exists())
+    read_only = environment_paths(env, facts, PLUGIN_DIR, scratch.inputs)
     return sandbox.Mounts(
         read_only=read_only,
         writable=(root, scratch.report, scratch.home, scratch.tmp),
