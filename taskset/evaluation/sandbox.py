@@ -77,6 +77,9 @@ class Mounts:
     protected: tuple[Path, ...] = ()
     """Files inside a writable folder made read-only for the run (test files, pytest config)."""
     cwd: Path = Path("/")
+    placed: tuple[tuple[Path, Path], ...] = ()
+    """``(host folder, path inside)`` pairs shown read-write at another place than outside, bound
+    after everything else (a foreign layout: Harbor's ``/testbed``, ``/tests``, ``/logs``)."""
 
 
 def selected() -> SandboxKind:
@@ -115,12 +118,16 @@ def wrap(kind: SandboxKind, mounts: Mounts, command: Sequence[str], scratch: Pat
     """``command`` confined by ``kind``; ``scratch`` is a private folder the wrapper may use.
 
     Unconfined, the command still runs under our reaper (where Linux has one), so no process it
-    starts -- a daemon that left its process group -- outlives the run.
+    starts -- a daemon that left its process group -- outlives the run; ``mounts.placed`` cannot be
+    honoured there (nothing moves a folder without a mount namespace), so it is refused.
     """
     if kind is SandboxKind.BWRAP:
         return _bwrap(mounts, command)
     if kind is SandboxKind.UNSHARE:
         return _unshare(mounts, command, scratch)
+    if mounts.placed:
+        raise InfrastructureError("folders placed elsewhere inside need a sandbox (bwrap or unshare); "
+                                  "none can start here", cause=InfraCause.SANDBOX)
     if sys.platform.startswith("linux"):
         return [sys.executable, "-I", str(REAPER), *command]
     return list(command)
@@ -157,6 +164,8 @@ def _bwrap(mounts: Mounts, command: Sequence[str]) -> list[str]:
         args += ["--bind", str(path), str(path)]
     for path in mounts.protected:
         args += ["--ro-bind", str(path), str(path)]
+    for host, inside in mounts.placed:
+        args += ["--bind", str(host), str(inside)]
     args += ["--remount-ro", "/", "--chdir", str(mounts.cwd), "--", *command]
     return args
 
@@ -184,6 +193,7 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
         'robind() { if [ ! -e "$R$1" ]; then if [ -d "$1" ]; then mkdir -p "$R$1"; else mkdir -p "$R$(dirname "$1")"; '
         ': > "$R$1"; fi; fi; mount --rbind "$1" "$R$1"; mount -o remount,bind,ro "$R$1"; }',
         'rwbind() { mkdir -p "$R$1"; mount --rbind "$1" "$R$1"; }',
+        'rwplace() { mkdir -p "$R$2"; mount --rbind "$1" "$R$2"; }',
     ]
     for path, target in system_paths():
         lines.append(f'ln -s {q(target)} "$R"{q(path)}' if target is not None else f"robind {q(path)}")
@@ -200,6 +210,7 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
     lines += [f"robind {q(str(p))}" for p in mounts.read_only]
     lines += [f"rwbind {q(str(p))}" for p in mounts.writable]
     lines += [f"robind {q(str(p))}" for p in mounts.protected]
+    lines += [f"rwplace {q(str(host))} {q(str(inside))}" for host, inside in mounts.placed]
     lines.append('mount -o remount,bind,ro "$R"')
     # The shell stays PID 1 (it reaps orphans and keeps signal semantics ordinary for the tests);
     # setpriv empties every capability set before the command runs.

@@ -125,20 +125,28 @@ def _bundle(task: Task, dest: Path) -> None:
         git_dir = mirror(location, update=False)
     except RepositoryError as exc:
         raise ExportError(f"{task.instance_id}: cannot read the repository to bundle it: {exc}") from None
+    bundle_commit(git_dir, task.base_commit, dest, task.instance_id)
+
+
+def bundle_commit(git_dir: Path, sha: str, dest: Path, what: str) -> None:
+    """A git bundle at ``dest`` of commit ``sha`` of ``git_dir`` and its ancestors only (branch ``main``).
+
+    Nothing is written to ``git_dir``; one pack thread, so the same commit gives the same bytes.
+    ``what`` names the task in an ExportError.
+    """
     with tempfile.TemporaryDirectory(prefix="loopctl-bundle-") as tmp:
         scratch = Path(tmp) / "scratch.git"
-        # a bare repo borrowing the mirror's objects: one ref at base_commit, nothing written to the mirror
+        # a bare repo borrowing the mirror's objects: one ref at sha, nothing written to the mirror
         steps = [["init", "--quiet", "--bare", str(scratch)],
-                 ["--git-dir", str(scratch), "update-ref", "refs/heads/main", task.base_commit],
+                 ["--git-dir", str(scratch), "update-ref", "refs/heads/main", sha],
                  ["--git-dir", str(scratch), "symbolic-ref", "HEAD", "refs/heads/main"],
-                 ["--git-dir", str(scratch), "bundle", "create", "--quiet", str(dest), "main"]]
+                 ["-c", "pack.threads=1", "--git-dir", str(scratch), "bundle", "create", "--quiet", str(dest), "main"]]
         for number, args in enumerate(steps):
             if number == 1:
                 (scratch / "objects" / "info" / "alternates").write_text(str(git_dir / "objects") + "\n")
             done = run_git(args)
             if done.returncode != 0:
-                raise ExportError(f"{task.instance_id}: cannot bundle {task.base_commit[:12]}: "
-                                  f"{last_line(done.stderr)}")
+                raise ExportError(f"{what}: cannot bundle {sha[:12]}: {last_line(done.stderr)}")
 
 
 def _yaml():
