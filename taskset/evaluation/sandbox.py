@@ -78,8 +78,9 @@ class Mounts:
     """Files inside a writable folder made read-only for the run (test files, pytest config)."""
     cwd: Path = Path("/")
     placed: tuple[tuple[Path, Path], ...] = ()
-    """``(host folder, path inside)`` pairs shown read-write at another place than outside, bound
-    after everything else (a foreign layout: Harbor's ``/testbed``, ``/tests``, ``/logs``)."""
+    """``(host folder, path inside)`` pairs shown read-write at another place than outside (a foreign
+    layout: Harbor's ``/testbed``, ``/tests``, ``/logs``). Bound before the folders above, so a
+    placed ``/tmp`` or ``/root`` never hides the interpreter or the environment kept under it."""
 
 
 def selected() -> SandboxKind:
@@ -158,14 +159,14 @@ def _bwrap(mounts: Mounts, command: Sequence[str]) -> list[str]:
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
     args += [arg for secret in _host_secrets() for arg in ("--ro-bind", "/dev/null", secret)]
+    for host, inside in mounts.placed:
+        args += ["--bind", str(host), str(inside)]
     for path in mounts.read_only:
         args += ["--ro-bind", str(path), str(path)]
     for path in mounts.writable:
         args += ["--bind", str(path), str(path)]
     for path in mounts.protected:
         args += ["--ro-bind", str(path), str(path)]
-    for host, inside in mounts.placed:
-        args += ["--bind", str(host), str(inside)]
     args += ["--remount-ro", "/", "--chdir", str(mounts.cwd), "--", *command]
     return args
 
@@ -207,10 +208,10 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
                      f'mount --bind /dev/{device} "$R/dev/{device}"; fi')
     lines += ['ln -s /proc/self/fd "$R/dev/fd"', 'ln -s /proc/self/fd/0 "$R/dev/stdin"',
               'ln -s /proc/self/fd/1 "$R/dev/stdout"', 'ln -s /proc/self/fd/2 "$R/dev/stderr"']
+    lines += [f"rwplace {q(str(host))} {q(str(inside))}" for host, inside in mounts.placed]
     lines += [f"robind {q(str(p))}" for p in mounts.read_only]
     lines += [f"rwbind {q(str(p))}" for p in mounts.writable]
     lines += [f"robind {q(str(p))}" for p in mounts.protected]
-    lines += [f"rwplace {q(str(host))} {q(str(inside))}" for host, inside in mounts.placed]
     lines.append('mount -o remount,bind,ro "$R"')
     # The shell stays PID 1 (it reaps orphans and keeps signal semantics ordinary for the tests);
     # setpriv empties every capability set before the command runs.

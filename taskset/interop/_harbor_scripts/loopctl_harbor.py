@@ -27,7 +27,7 @@ RESULTS_FILE = "outcomes.json"
 RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 """The worst phase decides: a test whose teardown errored did not pass."""
 
-_outcomes = {}
+_outcomes = {}  # type: dict
 
 
 # --- restore ------------------------------------------------------------------------------------
