@@ -545,7 +545,7 @@ def export_cmd(taskset_dir: Path, fmt: str, out: Path, import_: bool, clone_from
     import taskset
 
     if import_:
-        if fmt == "harbor" or out.is_dir():
+        if fmt == "harbor" or taskset.is_harbor_export(out):
             count = taskset.import_harbor(out, taskset_dir, clone_from=clone_from)
         else:
             count = taskset.import_swebench(out, taskset_dir, clone_from=clone_from)

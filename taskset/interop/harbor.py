@@ -99,6 +99,12 @@ def write_task_dir(task: Task, root: Path) -> None:
     plugin.chmod(0o644)
 
 
+def is_harbor_export(path: str | Path) -> bool:
+    """True for a directory that looks like a Harbor export: a ``dataset.toml`` or a ``task.toml`` in it."""
+    path = Path(path)
+    return (path / DATASET_FILE).is_file() or (path / "task.toml").is_file()
+
+
 def read_harbor(path: str | Path) -> list[Task]:
     """The tasks of a Harbor export loopctl wrote (a dataset directory or one task directory).
 
@@ -187,4 +193,5 @@ def _write(path: Path, text: str, executable: bool = False) -> None:
     path.chmod(0o755 if executable else 0o644)
 
 
-__all__ = ["DATASET_FILE", "export_harbor", "import_harbor", "read_harbor", "task_dir_name", "write_task_dir"]
+__all__ = ["DATASET_FILE", "export_harbor", "import_harbor", "is_harbor_export", "read_harbor", "task_dir_name",
+           "write_task_dir"]
