@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskset.errors import ExportError
+from taskset.files import dirlock
 from taskset.files.atomic import _umask
+from taskset.record import Task
 
 
 @dataclass
@@ -67,6 +70,38 @@ def swap_in(staging: Path, path: Path) -> None:
         shutil.rmtree(aside, ignore_errors=True)
 
 
+def write_directory(path: Path, write: Callable[[Path], None]) -> None:
+    """``write`` fills a staging folder beside ``path``, which then replaces ``path``; on any failure
+    (ExportError for the machine's) the previous export stays as it was and the staging folder goes."""
+    staging = staging_dir(path)
+    try:
+        write(staging)
+        swap_in(staging, path)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot be written ({reason(exc)}); any previous export is unchanged") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def reason(exc: OSError) -> str:
     """An OSError's words without its errno number and path (the message names the path itself)."""
     return exc.strerror or str(exc)
+
+
+def store_tasks(tasks: Sequence[Task], taskset_dir: str | Path) -> int:
+    """Add every task to the task set at ``taskset_dir`` (created), under its lock: an import's last step."""
+    from taskset.store import TaskSet
+
+    target = Path(taskset_dir)
+    if target.exists() and not target.is_dir():
+        raise ExportError(f"{target}: exists and is not a directory")
+    if not target.parent.is_dir():
+        raise ExportError(f"{target.parent}: no such directory")
+    try:
+        with dirlock.exclusive(target, doing="export --import"):
+            store = TaskSet.open(target, create=True)
+            for task in tasks:
+                store.add(task)
+    except OSError as exc:
+        raise ExportError(f"{target}: cannot be written ({reason(exc)})") from None
+    return len(tasks)

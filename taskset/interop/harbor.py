@@ -20,14 +20,12 @@ byte-identical. The whole export is staged beside ``DIR`` and renamed into place
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from taskset.errors import ExportError, RepositoryError, TaskRecordError
-from taskset.files import dirlock
 from taskset.interop import harbor_files as hf
-from taskset.interop.destination import ExportResult, check_destination, reason, staging_dir, swap_in
+from taskset.interop.destination import ExportResult, check_destination, store_tasks, write_directory
 from taskset.interop.swebench_repo import bundle_commit
 from taskset.record import Task
 from taskset.workspace.mirrors import resolve_revision
@@ -43,16 +41,13 @@ def export_harbor(tasks: Iterable[Task], path: str | Path) -> ExportResult:
     path = Path(path)
     check_destination(path, directory=True, marker=DATASET_FILE)
     kept, result = _exportable(tasks, path)
-    staging = staging_dir(path)
-    try:
+
+    def write(staging: Path) -> None:
         _write(staging / DATASET_FILE, hf.dataset_toml(path.absolute().name, len(kept)))
         for task in kept:
             write_task_dir(task, staging / task_dir_name(task))
-        swap_in(staging, path)
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot be written ({reason(exc)}); any previous export is unchanged") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    write_directory(path, write)
     result.written = len(kept)
     return result
 
@@ -147,24 +142,10 @@ def import_harbor(path: str | Path, taskset_dir: str | Path, clone_from: str = "
     """
     import dataclasses
 
-    from taskset.store import TaskSet
-
     tasks = read_harbor(path)
     if clone_from:
         tasks = [dataclasses.replace(task, repo_source=clone_from) for task in tasks]
-    target = Path(taskset_dir)
-    if target.exists() and not target.is_dir():
-        raise ExportError(f"{target}: exists and is not a directory")
-    if not target.parent.is_dir():
-        raise ExportError(f"{target.parent}: no such directory")
-    try:
-        with dirlock.exclusive(target, doing="export --import"):
-            store = TaskSet.open(target, create=True)
-            for task in tasks:
-                store.add(task)
-    except OSError as exc:
-        raise ExportError(f"{target}: cannot be written ({reason(exc)})") from None
-    return len(tasks)
+    return store_tasks(tasks, taskset_dir)
 
 
 def _exportable(tasks: Iterable[Task], path: Path) -> tuple[list[Task], ExportResult]:

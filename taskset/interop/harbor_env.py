@@ -40,6 +40,7 @@ from taskset.env.probe import probe
 from taskset.evaluation import sandbox
 from taskset.files import tempdirs
 from taskset.interop import harbor_files as hf
+from taskset.interop.swebench_repo import image_environment
 from taskset.record import load_task
 from taskset.workspace.mirrors import mirror
 from taskset.workspace.workspace import Workspace
@@ -116,7 +117,7 @@ class LoopctlEnvironment(BaseEnvironment):
             Path(mount["source"]).mkdir(parents=True, exist_ok=True)
             self._places[PurePosixPath(mount["target"])] = Path(mount["source"])
         self._variables = {"PATH": f"{venv / 'bin'}:{SYSTEM_PATH}", "HOME": "/root", "VIRTUAL_ENV": str(venv),
-                           **hf.image_environment(task)}
+                           **image_environment(task)}
 
     async def stop(self, delete: bool) -> None:
         """Remove the workspace and the session's folders (kept with ``--ek keep=true``)."""

@@ -26,7 +26,7 @@ from typing import Any
 from taskset.evaluation.runner import NO_CACHE
 from taskset.evaluation.verdict import time_limit
 from taskset.interop.swebench_eval import WORKDIR, test_environment, test_files
-from taskset.interop.swebench_repo import interpreter_version
+from taskset.interop.swebench_repo import image_head, interpreter_version
 from taskset.record import Task
 from taskset.workspace.files import SYMLINK
 
@@ -131,21 +131,10 @@ def instruction(task: Task) -> str:
             f"{failing}{keep}")
 
 
-def image_environment(task: Task) -> dict[str, str]:
-    """The variables the image sets (the evaluator's pinned ones, ``PYTHONPATH`` into the workspace)."""
-    return {**test_environment(task, WORKDIR), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-
-
 def dockerfile(task: Task) -> str:
     """environment/Dockerfile: what loopctl's sandbox stands in for (see ``harbor_env``)."""
-    python = interpreter_version(task)
-    env = image_environment(task)
     lines = [
-        f"# {task.instance_id}: {task.repo} at {task.base_commit}, Python {python} (written by loopctl)",
-        f"FROM python:{python}-slim",
-        "RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates patch \\",
-        " && rm -rf /var/lib/apt/lists/*",
-        "ENV " + " ".join(f"{name}={shlex.quote(value)}" for name, value in sorted(env.items())),
+        *image_head(task),
         "# the dependencies as they resolved for the task, never the project: it is imported from the tree",
         f"COPY {PINS} /loopctl/{PINS}",
         f"RUN python -m pip install --no-cache-dir --no-deps -r /loopctl/{PINS}",

@@ -14,14 +14,12 @@ leaves the previous export as it was. Bad input raises ExportError/TaskRecordErr
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from taskset.errors import ExportError, TaskRecordError
-from taskset.files import dirlock
 from taskset.files.atomic import write_atomic
-from taskset.interop.destination import ExportResult, check_destination, reason, staging_dir, swap_in
+from taskset.interop.destination import ExportResult, check_destination, reason, store_tasks, write_directory
 from taskset.interop.swebench_files import read_rows
 from taskset.interop.swebench_rows import from_swebench, to_swebench, unreadable_test
 from taskset.record import Task
@@ -49,14 +47,7 @@ def export_task_repo(tasks: Iterable[Task], path: str | Path, dataset: str = "")
     check_destination(path, directory=True, marker=CONFIG_FILE)
     kept, result = _gradable(tasks, path)
     dataset = dataset or f"loopctl/{path.absolute().name}"
-    staging = staging_dir(path)
-    try:
-        write_task_repo(kept, staging, dataset)
-        swap_in(staging, path)
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot be written ({reason(exc)}); any previous export is unchanged") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    write_directory(path, lambda staging: write_task_repo(kept, staging, dataset))
     result.written = len(kept)
     return result
 
@@ -74,22 +65,8 @@ def read_swebench(path: str | Path, clone_from: str = "") -> list[Task]:
 
 def import_swebench(path: str | Path, taskset_dir: str | Path, clone_from: str = "") -> int:
     """Read a dataset file into the task set at ``taskset_dir``: all rows or, on a bad one, none."""
-    from taskset.store import TaskSet
-
     tasks = read_swebench(path, clone_from)
-    target = Path(taskset_dir)
-    if target.exists() and not target.is_dir():
-        raise ExportError(f"{target}: exists and is not a directory")
-    if not target.parent.is_dir():
-        raise ExportError(f"{target.parent}: no such directory")
-    try:
-        with dirlock.exclusive(target, doing="export --import"):
-            store = TaskSet.open(target, create=True)
-            for task in tasks:
-                store.add(task)
-    except OSError as exc:
-        raise ExportError(f"{target}: cannot be written ({reason(exc)})") from None
-    return len(tasks)
+    return store_tasks(tasks, taskset_dir)
 
 
 def _gradable(tasks: Iterable[Task], path: Path) -> tuple[list[Task], ExportResult]:

@@ -79,14 +79,7 @@ def dockerfile(task: Task, clone_url: str) -> str:
     """
     python = interpreter_version(task)
     base = task.base_commit
-    env = {**test_environment(task), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    lines = [
-        f"# {task.instance_id}: {task.repo} at {base}, Python {python} (written by loopctl)",
-        f"FROM python:{python}-slim",
-        "RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates patch \\",
-        " && rm -rf /var/lib/apt/lists/*",
-        "ENV " + " ".join(f"{name}={shlex.quote(value)}" for name, value in sorted(env.items())),
-    ]
+    lines = image_head(task)
     if not clone_url:
         lines += [f"COPY {BUNDLE} /tmp/{BUNDLE}", f"RUN git clone --quiet /tmp/{BUNDLE} {WORKDIR} && rm /tmp/{BUNDLE}"]
     else:
@@ -109,6 +102,23 @@ def dockerfile(task: Task, clone_url: str) -> str:
         dated = f"--exclude-newer {date} " if date else ""
         lines.append(f"RUN python -m pip install --no-cache-dir uv && uv pip install --system {dated}. pytest")
     return "\n".join(lines) + "\n"
+
+
+def image_environment(task: Task) -> dict[str, str]:
+    """The variables an image sets: the evaluator's pinned ones, ``PYTHONPATH`` into the workspace."""
+    return {**test_environment(task, WORKDIR), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
+def image_head(task: Task) -> list[str]:
+    """A Dockerfile's first lines: what it is, a slim Python of the task's interpreter, git, the variables."""
+    python = interpreter_version(task)
+    return [
+        f"# {task.instance_id}: {task.repo} at {task.base_commit}, Python {python} (written by loopctl)",
+        f"FROM python:{python}-slim",
+        "RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates patch \\",
+        " && rm -rf /var/lib/apt/lists/*",
+        "ENV " + " ".join(f"{name}={shlex.quote(value)}" for name, value in sorted(image_environment(task).items())),
+    ]
 
 
 def interpreter_version(task: Task) -> str:
