@@ -239,3 +239,30 @@ def test_the_environment_module_is_loaded_only_by_harbor():
     code = "import sys, taskset, taskset.interop.harbor; print('harbor' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                           check=True).stdout.strip() == "False"
+
+
+def test_an_agent_in_loopctls_sandbox_sees_the_workspace_and_nothing_of_the_task(harbor_tasks, harbor_venv,
+                                                                                 tmp_path):
+    """During the agent phase: /testbed at base_commit as one commit, writable; /tests and /solution empty;
+    the export (record, gold patch) absent; no network but loopback; the packages read-only; /tmp kept."""
+    _, out = harbor_tasks
+    task_dir = _task_dirs(out)[0]
+    done = subprocess.run(
+        [str(harbor_venv / "bin" / "harbor"), "run", "-p", str(task_dir), "-a", "harbor_probe_agent:ProbeAgent",
+         "--env", ENVIRONMENT, "-o", "jobs", "--job-name", "probe", "-y"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=1200,
+        env={**os.environ, "HARBOR_TELEMETRY": "0", "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}",
+             "HOME": str(tmp_path / "home"), "LOOPCTL_PROBE_HIDDEN": str(out)})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (probe,) = (tmp_path / "jobs" / "probe").glob("*/agent/probe.json")
+    answers = {label: (answer["rc"], answer["out"]) for label, answer in json.loads(probe.read_text()).items()}
+    assert answers["cwd"] == (0, "/testbed")
+    assert answers["commits"] == (0, "1")
+    assert answers["tests"] == (0, "0") and answers["solution"] == (0, "0")
+    assert answers["hidden"][0] != 0
+    assert answers["network"][0] != 0 and answers["interfaces"] == (0, "lo")
+    assert answers["packages"][0] != 0
+    assert answers["workspace"] == (0, "edited")
+    assert answers["tmp (read)"] == (0, "kept")
+    result = json.loads(next((tmp_path / "jobs" / "probe").glob("*/result.json")).read_text())
+    assert result["verifier_result"]["rewards"] == {"reward": 0.0}  # it fixed nothing
