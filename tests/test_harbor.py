@@ -266,3 +266,31 @@ def test_an_agent_in_loopctls_sandbox_sees_the_workspace_and_nothing_of_the_task
     assert answers["tmp (read)"] == (0, "kept")
     result = json.loads(next((tmp_path / "jobs" / "probe").glob("*/result.json")).read_text())
     assert result["verifier_result"]["rewards"] == {"reward": 0.0}  # it fixed nothing
+
+
+def test_tasks_harbor_cannot_carry_are_skipped_and_named(tmp_path):
+    """A task without frozen pins (its image would resolve anew) or without FAIL_TO_PASS is skipped, on stderr."""
+    from factories import make_task
+
+    store = taskset.TaskSet.open(tmp_path / "ts", create=True)
+    store.add(make_task(instance_id="octo__lib-000000000001", environment=taskset.EnvironmentSpec(python="3.11.7")))
+    store.add(make_task(instance_id="octo__lib-000000000002", FAIL_TO_PASS=()))
+    result = CliRunner().invoke(cli, ["export", str(tmp_path / "ts"), "--format", "harbor", "--out",
+                                      str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "exported 0 tasks" in result.stdout
+    assert "skipped octo__lib-000000000001: no frozen requirements" in result.stderr
+    assert "skipped octo__lib-000000000002: no FAIL_TO_PASS test" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dataset.toml"]
+
+
+def test_a_harbor_directory_loopctl_did_not_write_is_refused_in_one_line(tmp_path):
+    """--import of a task directory without loopctl's record: one `error:` line naming it, exit 2, nothing stored."""
+    task_dir = tmp_path / "theirs"
+    (task_dir / "tests").mkdir(parents=True)
+    (task_dir / "task.toml").write_text('schema_version = "1.4"\n')
+    result = CliRunner().invoke(cli, ["export", str(tmp_path / "ts"), "--import", "--out", str(task_dir)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ") and "not a task directory loopctl exported" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "ts").exists()
