@@ -247,7 +247,7 @@ def cli():
     calibrate  rerun tasks until they can be trusted; label difficulty
     harness    run models against tasks, escalating tiers only when the tests reject
     evaluate   judge a candidate patch against a task's tests
-    export     write a task set for SWE-bench 5 (rows or a task repository), or import theirs
+    export     write a task set for SWE-bench 5 (rows or a task repository) or Harbor, or import theirs
     """
 
 
@@ -542,35 +542,41 @@ def evaluate_cmd(taskset_dir: Path, instance_id: str, patch_file: Path | None, g
 # --- export ---
 @cli.command("export")
 @click.argument("taskset_dir", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["swebench", "swebench-repo"]), default="swebench",
+@click.option("--format", "fmt", type=click.Choice(["swebench", "swebench-repo", "harbor"]), default="swebench",
               show_default=True,
               help="swebench: SWE-bench 5 rows, one per line (--out FILE.jsonl), or a parquet file (--out "
-                   "FILE.parquet); swebench-repo: a SWE-bench "
-                   "task repository with a Dockerfile per task (--out DIR).")
+                   "FILE.parquet); swebench-repo: a SWE-bench task repository with a Dockerfile per task "
+                   "(--out DIR); harbor: one Harbor task directory per task (--out DIR).")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="The file or directory to write; with --import, the dataset file to read "
-                   "(.jsonl, .json array or .parquet).")
+                   "(.jsonl, .json array or .parquet) or a Harbor export (a directory).")
 @click.option("--import", "import_", is_flag=True,
-              help="Reverse direction: read a SWE-bench dataset file (--out) into TASKSET_DIR, all rows or none.")
+              help="Reverse direction: read a SWE-bench dataset file or a Harbor export loopctl wrote (--out) "
+                   "into TASKSET_DIR, all tasks or none.")
 @click.option("--clone-from", default="",
               help="With --import: where this machine clones the tasks' repository from (path, bundle or URL) "
                    "when their repo_url is not reachable or empty.")
 @click.option("--dataset", default="", help="swebench-repo: the dataset sweb.yaml names (default: loopctl/<out name>).")
 @reports_errors
 def export_cmd(taskset_dir: Path, fmt: str, out: Path, import_: bool, clone_from: str, dataset: str):
-    """Export TASKSET_DIR for SWE-bench 5, or with --import read a SWE-bench dataset into TASKSET_DIR.
+    """Export TASKSET_DIR for SWE-bench 5 or Harbor, or with --import read one back into TASKSET_DIR.
 
     Exports are written beside OUT and renamed into place: a failure leaves any previous export
-    as it was. Tasks SWE-bench cannot grade are skipped and named on stderr.
+    as it was. Tasks the format cannot carry are skipped and named on stderr.
     """
     import taskset
 
     if import_:
-        count = taskset.import_swebench(out, taskset_dir, clone_from=clone_from)
+        if fmt == "harbor" or taskset.is_harbor_export(out):
+            count = taskset.import_harbor(out, taskset_dir, clone_from=clone_from)
+        else:
+            count = taskset.import_swebench(out, taskset_dir, clone_from=clone_from)
         click.echo(f"imported {count} tasks from {out} into {taskset_dir}")
         return
     tasks = list(taskset.load(taskset_dir))
-    if fmt == "swebench-repo":
+    if fmt == "harbor":
+        result = taskset.export_harbor(tasks, out)
+    elif fmt == "swebench-repo":
         result = taskset.export_task_repo(tasks, out, dataset=dataset)
     elif out.suffix.lower() == ".parquet":
         result = taskset.export_parquet(tasks, out)

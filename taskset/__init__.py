@@ -44,6 +44,7 @@ _LAZY = {
     "taskset.workspace.mirrors": ("mirror", "repo_name"),
     "taskset.evaluation.runner": ("TestRun", "run_tests"),
     "taskset.store": ("TaskSet", "load"),
+    "taskset.interop.harbor": ("export_harbor", "import_harbor", "is_harbor_export", "read_harbor"),
     "taskset.interop.swebench": (
         "ExportResult", "export_jsonl", "export_parquet", "export_task_repo", "from_swebench", "import_swebench",
         "read_swebench", "to_swebench",
@@ -60,6 +61,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from taskset.env.environment import Environment, ensure_environment, environment_for
     from taskset.evaluation.junit import Outcome, TestResult
     from taskset.evaluation.runner import TestRun, run_tests
+    from taskset.interop.harbor import export_harbor, import_harbor, is_harbor_export, read_harbor
     from taskset.interop.swebench import (
         ExportResult,
         export_jsonl,
@@ -138,17 +140,21 @@ __all__ = [
     "ensure_environment",
     "environment_for",
     "evaluate",
+    "export_harbor",
     "export_jsonl",
     "export_parquet",
     "export_task_repo",
     "from_swebench",
+    "import_harbor",
     "import_swebench",
+    "is_harbor_export",
     "is_test_module",
     "is_test_path",
     "load",
     "load_task",
     "mirror",
     "pytest_naming",
+    "read_harbor",
     "read_swebench",
     "repo_name",
     "run_task_tests",

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET")
-KEPT = ("LOOPCTL_SANDBOX",)
-"""Kept from the caller: which sandbox the suite runs tests in (CI runs it once per kind)."""
+KEPT = ("LOOPCTL_SANDBOX", "LOOPCTL_HARBOR_VENV")
+"""Kept from the caller: which sandbox the suite runs tests in (CI runs it once per kind); the
+Python 3.12 venv with Harbor that CI made once (tests/test_harbor.py)."""
 
 
 @pytest.fixture(scope="session")

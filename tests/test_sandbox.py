@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -167,3 +168,31 @@ def test_no_descriptor_of_the_caller_reaches_the_tests(tmp_path, python_project_
     finally:
         os.close(fd)
     assert run.results["tests/test_fds.py::test_fds"].outcome.value == "passed", run.output
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.value for k in KINDS])
+def test_a_placed_folder_is_seen_at_its_place_and_hides_nothing_bound_inside_it(kind, tmp_path):
+    """Mounts.placed shows a host folder at another path (Harbor's /testbed, /tmp): writes land in the host
+    folder, and a read-only folder whose path lies under the placed one is still shown over it."""
+    host, inner = tmp_path / "placed", tmp_path / "inner"
+    host.mkdir()
+    inner.mkdir()
+    (inner / "kept.txt").write_text("still here")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    mounts = sandbox.Mounts(read_only=(inner,), writable=(), placed=((host, Path(str(tmp_path))),),
+                            cwd=Path(str(tmp_path)))
+    script = f"echo made > {tmp_path}/made.txt && cat {inner}/kept.txt && ! ls {tmp_path}/placed 2>/dev/null"
+    done = subprocess.run(sandbox.wrap(kind, mounts, ["/bin/sh", "-c", script], scratch), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "still here"
+    assert (host / "made.txt").read_text() == "made\n"
+    assert not (tmp_path / "made.txt").exists()
+
+
+def test_a_placed_folder_without_a_sandbox_is_refused(tmp_path):
+    """Nothing can move a folder without a mount namespace: unconfined, placed folders are an infrastructure error."""
+    mounts = sandbox.Mounts(read_only=(), writable=(), placed=((tmp_path, Path("/testbed")),))
+    with pytest.raises(InfrastructureError, match="need a sandbox"):
+        sandbox.wrap(SandboxKind.NONE, mounts, ["true"], tmp_path)

@@ -77,6 +77,10 @@ class Mounts:
     protected: tuple[Path, ...] = ()
     """Files inside a writable folder made read-only for the run (test files, pytest config)."""
     cwd: Path = Path("/")
+    placed: tuple[tuple[Path, Path], ...] = ()
+    """``(host folder, path inside)`` pairs shown read-write at another place than outside (a foreign
+    layout: Harbor's ``/testbed``, ``/tests``, ``/logs``). Bound before the folders above, so a
+    placed ``/tmp`` or ``/root`` never hides the interpreter or the environment kept under it."""
 
 
 def selected() -> SandboxKind:
@@ -115,12 +119,16 @@ def wrap(kind: SandboxKind, mounts: Mounts, command: Sequence[str], scratch: Pat
     """``command`` confined by ``kind``; ``scratch`` is a private folder the wrapper may use.
 
     Unconfined, the command still runs under our reaper (where Linux has one), so no process it
-    starts -- a daemon that left its process group -- outlives the run.
+    starts -- a daemon that left its process group -- outlives the run; ``mounts.placed`` cannot be
+    honoured there (nothing moves a folder without a mount namespace), so it is refused.
     """
     if kind is SandboxKind.BWRAP:
         return _bwrap(mounts, command)
     if kind is SandboxKind.UNSHARE:
         return _unshare(mounts, command, scratch)
+    if mounts.placed:
+        raise InfrastructureError("folders placed elsewhere inside need a sandbox (bwrap or unshare); "
+                                  "none can start here", cause=InfraCause.SANDBOX)
     if sys.platform.startswith("linux"):
         return [sys.executable, "-I", str(REAPER), *command]
     return list(command)
@@ -151,6 +159,8 @@ def _bwrap(mounts: Mounts, command: Sequence[str]) -> list[str]:
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
     args += [arg for secret in _host_secrets() for arg in ("--ro-bind", "/dev/null", secret)]
+    for host, inside in mounts.placed:
+        args += ["--bind", str(host), str(inside)]
     for path in mounts.read_only:
         args += ["--ro-bind", str(path), str(path)]
     for path in mounts.writable:
@@ -184,6 +194,7 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
         'robind() { if [ ! -e "$R$1" ]; then if [ -d "$1" ]; then mkdir -p "$R$1"; else mkdir -p "$R$(dirname "$1")"; '
         ': > "$R$1"; fi; fi; mount --rbind "$1" "$R$1"; mount -o remount,bind,ro "$R$1"; }',
         'rwbind() { mkdir -p "$R$1"; mount --rbind "$1" "$R$1"; }',
+        'rwplace() { mkdir -p "$R$2"; mount --rbind "$1" "$R$2"; }',
     ]
     for path, target in system_paths():
         lines.append(f'ln -s {q(target)} "$R"{q(path)}' if target is not None else f"robind {q(path)}")
@@ -197,6 +208,7 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
                      f'mount --bind /dev/{device} "$R/dev/{device}"; fi')
     lines += ['ln -s /proc/self/fd "$R/dev/fd"', 'ln -s /proc/self/fd/0 "$R/dev/stdin"',
               'ln -s /proc/self/fd/1 "$R/dev/stdout"', 'ln -s /proc/self/fd/2 "$R/dev/stderr"']
+    lines += [f"rwplace {q(str(host))} {q(str(inside))}" for host, inside in mounts.placed]
     lines += [f"robind {q(str(p))}" for p in mounts.read_only]
     lines += [f"rwbind {q(str(p))}" for p in mounts.writable]
     lines += [f"robind {q(str(p))}" for p in mounts.protected]

@@ -16,29 +16,15 @@ leaves the previous export as it was. Bad input raises ExportError/TaskRecordErr
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskset.errors import ExportError, TaskRecordError
-from taskset.files import dirlock
-from taskset.files.atomic import _umask, write_atomic
+from taskset.files.atomic import write_atomic
+from taskset.interop.destination import ExportResult, check_destination, reason, store_tasks, write_directory
 from taskset.interop.swebench_files import read_rows
 from taskset.interop.swebench_rows import from_swebench, to_swebench, unreadable_test
 from taskset.record import Task
-
-
-@dataclass
-class ExportResult:
-    """What an export wrote, and which tasks it left out and why."""
-
-    path: Path
-    written: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    """``(instance_id, reason)`` for tasks SWE-bench could not grade."""
 
 
 def export_jsonl(tasks: Iterable[Task], path: str | Path) -> ExportResult:
@@ -56,13 +42,13 @@ def export_parquet(tasks: Iterable[Task], path: str | Path) -> ExportResult:
 
 def _export_rows(tasks: Iterable[Task], path: Path, encode: Callable[[list[dict]], str | bytes]) -> ExportResult:
     """The gradable tasks' rows, encoded, written atomically at ``path``."""
-    _check_destination(path, directory=False)
+    check_destination(path, directory=False)
     kept, result = _gradable(tasks, path)
     data = encode([to_swebench(task) for task in kept])
     try:
         write_atomic(path, data)
     except OSError as exc:
-        raise ExportError(f"{path}: cannot be written ({_reason(exc)}); any previous export is unchanged") from None
+        raise ExportError(f"{path}: cannot be written ({reason(exc)}); any previous export is unchanged") from None
     result.written = len(kept)
     return result
 
@@ -72,17 +58,10 @@ def export_task_repo(tasks: Iterable[Task], path: str | Path, dataset: str = "")
     from taskset.interop.swebench_repo import CONFIG_FILE, write_task_repo
 
     path = Path(path)
-    _check_destination(path, directory=True, marker=CONFIG_FILE)
+    check_destination(path, directory=True, marker=CONFIG_FILE)
     kept, result = _gradable(tasks, path)
     dataset = dataset or f"loopctl/{path.absolute().name}"
-    staging = _staging_dir(path)
-    try:
-        write_task_repo(kept, staging, dataset)
-        _swap_in(staging, path)
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot be written ({_reason(exc)}); any previous export is unchanged") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    write_directory(path, lambda staging: write_task_repo(kept, staging, dataset))
     result.written = len(kept)
     return result
 
@@ -100,22 +79,8 @@ def read_swebench(path: str | Path, clone_from: str = "") -> list[Task]:
 
 def import_swebench(path: str | Path, taskset_dir: str | Path, clone_from: str = "") -> int:
     """Read a dataset file into the task set at ``taskset_dir``: all rows or, on a bad one, none."""
-    from taskset.store import TaskSet
-
     tasks = read_swebench(path, clone_from)
-    target = Path(taskset_dir)
-    if target.exists() and not target.is_dir():
-        raise ExportError(f"{target}: exists and is not a directory")
-    if not target.parent.is_dir():
-        raise ExportError(f"{target.parent}: no such directory")
-    try:
-        with dirlock.exclusive(target, doing="export --import"):
-            store = TaskSet.open(target, create=True)
-            for task in tasks:
-                store.add(task)
-    except OSError as exc:
-        raise ExportError(f"{target}: cannot be written ({_reason(exc)})") from None
-    return len(tasks)
+    return store_tasks(tasks, taskset_dir)
 
 
 def _gradable(tasks: Iterable[Task], path: Path) -> tuple[list[Task], ExportResult]:
@@ -131,50 +96,6 @@ def _gradable(tasks: Iterable[Task], path: Path) -> tuple[list[Task], ExportResu
         else:
             kept.append(task)
     return kept, result
-
-
-def _check_destination(path: Path, directory: bool, marker: str = "") -> None:
-    """Refuse, before any work, a destination that cannot be written or must not be replaced."""
-    parent = path.absolute().parent
-    if not parent.is_dir():
-        raise ExportError(f"{parent}: no such directory (create it first)")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ExportError(f"{parent}: not writable")
-    if directory:
-        if path.exists() and not path.is_dir():
-            raise ExportError(f"{path}: exists and is not a directory")
-        if path.is_dir() and any(path.iterdir()) and not (path / marker).is_file():
-            raise ExportError(f"{path}: not empty and not a task repository (no {marker}); refusing to replace it")
-    elif path.is_dir():
-        raise ExportError(f"{path}: is a directory; give a file name such as {path / 'tasks.jsonl'}")
-
-
-def _staging_dir(path: Path) -> Path:
-    try:
-        return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.absolute().parent))
-    except OSError as exc:
-        raise ExportError(f"{path.parent}: cannot be written ({_reason(exc)})") from None
-
-
-def _swap_in(staging: Path, path: Path) -> None:
-    """Rename the finished export into place; the previous one is moved aside first, then removed."""
-    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp made it 0700
-    if not path.exists():
-        os.rename(staging, path)
-        return
-    aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", suffix=".tmp", dir=path.absolute().parent))
-    os.rename(path, aside / "previous")
-    try:
-        os.rename(staging, path)
-    except OSError:
-        os.rename(aside / "previous", path)
-        raise
-    finally:
-        shutil.rmtree(aside, ignore_errors=True)
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc)
 
 
 __all__ = ["ExportResult", "export_jsonl", "export_parquet", "export_task_repo", "from_swebench", "import_swebench",

@@ -79,14 +79,7 @@ def dockerfile(task: Task, clone_url: str) -> str:
     """
     python = interpreter_version(task)
     base = task.base_commit
-    env = {**test_environment(task), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    lines = [
-        f"# {task.instance_id}: {task.repo} at {base}, Python {python} (written by loopctl)",
-        f"FROM python:{python}-slim",
-        "RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates patch \\",
-        " && rm -rf /var/lib/apt/lists/*",
-        "ENV " + " ".join(f"{name}={shlex.quote(value)}" for name, value in sorted(env.items())),
-    ]
+    lines = image_head(task)
     if not clone_url:
         lines += [f"COPY {BUNDLE} /tmp/{BUNDLE}", f"RUN git clone --quiet /tmp/{BUNDLE} {WORKDIR} && rm /tmp/{BUNDLE}"]
     else:
@@ -111,6 +104,23 @@ def dockerfile(task: Task, clone_url: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def image_environment(task: Task) -> dict[str, str]:
+    """The variables an image sets: the evaluator's pinned ones, ``PYTHONPATH`` into the workspace."""
+    return {**test_environment(task, WORKDIR), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
+def image_head(task: Task) -> list[str]:
+    """A Dockerfile's first lines: what it is, a slim Python of the task's interpreter, git, the variables."""
+    python = interpreter_version(task)
+    return [
+        f"# {task.instance_id}: {task.repo} at {task.base_commit}, Python {python} (written by loopctl)",
+        f"FROM python:{python}-slim",
+        "RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates patch \\",
+        " && rm -rf /var/lib/apt/lists/*",
+        "ENV " + " ".join(f"{name}={shlex.quote(value)}" for name, value in sorted(image_environment(task).items())),
+    ]
+
+
 def interpreter_version(task: Task) -> str:
     """The task's interpreter (``3.11.7``); a task that recorded none runs on this machine's, as loopctl would."""
     return task.environment.python or platform.python_version()
@@ -125,20 +135,28 @@ def _bundle(task: Task, dest: Path) -> None:
         git_dir = mirror(location, update=False)
     except RepositoryError as exc:
         raise ExportError(f"{task.instance_id}: cannot read the repository to bundle it: {exc}") from None
+    bundle_commit(git_dir, task.base_commit, dest, task.instance_id)
+
+
+def bundle_commit(git_dir: Path, sha: str, dest: Path, what: str) -> None:
+    """A git bundle at ``dest`` of commit ``sha`` of ``git_dir`` and its ancestors only (branch ``main``).
+
+    Nothing is written to ``git_dir``; one pack thread, so the same commit gives the same bytes.
+    ``what`` names the task in an ExportError.
+    """
     with tempfile.TemporaryDirectory(prefix="loopctl-bundle-") as tmp:
         scratch = Path(tmp) / "scratch.git"
-        # a bare repo borrowing the mirror's objects: one ref at base_commit, nothing written to the mirror
+        # a bare repo borrowing the mirror's objects: one ref at sha, nothing written to the mirror
         steps = [["init", "--quiet", "--bare", str(scratch)],
-                 ["--git-dir", str(scratch), "update-ref", "refs/heads/main", task.base_commit],
+                 ["--git-dir", str(scratch), "update-ref", "refs/heads/main", sha],
                  ["--git-dir", str(scratch), "symbolic-ref", "HEAD", "refs/heads/main"],
-                 ["--git-dir", str(scratch), "bundle", "create", "--quiet", str(dest), "main"]]
+                 ["-c", "pack.threads=1", "--git-dir", str(scratch), "bundle", "create", "--quiet", str(dest), "main"]]
         for number, args in enumerate(steps):
             if number == 1:
                 (scratch / "objects" / "info" / "alternates").write_text(str(git_dir / "objects") + "\n")
             done = run_git(args)
             if done.returncode != 0:
-                raise ExportError(f"{task.instance_id}: cannot bundle {task.base_commit[:12]}: "
-                                  f"{last_line(done.stderr)}")
+                raise ExportError(f"{what}: cannot bundle {sha[:12]}: {last_line(done.stderr)}")
 
 
 def _yaml():

@@ -105,6 +105,10 @@ class Workspace:
 
     # --- queries ---------------------------------------------------------------------------
 
+    def restored_files(self) -> dict[str, Snapshot]:
+        """What ``restore_test_files`` puts back: each path's (content, mode), link, or None for absent."""
+        return dict(self._snapshot)
+
     def is_protected(self, path: str) -> bool:
         """True for the test patch's paths and anything the test-file conventions call a test."""
         rel = normalise(path)
