@@ -16,7 +16,6 @@ quits at once.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from harness.records.pricing import known_spend
 from harness.results.classes import classes_of
 from harness.results.strategies import repair_tier
 from harness.tasksource import load_tasks, select_tasks
+from harness.workers import Counter, run_threads
 from taskset.errors import TasksetError
 from taskset.files.atomic import append_line, remove_stale_temporaries, write_atomic
 from taskset.files.dirlock import LOCK_FILE, exclusive
@@ -208,7 +208,7 @@ def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str,
             gate = cast(Gate, remote)  # the same interface, answered by the actor
         result = RunResult(spec.out, tasks=len(plan.tasks), resumed_attempts=len(log.records))
         # on Ray each cell tells the gate about its attempts where they end; locally the log does
-        counter = _Counter(gate, progress or SILENT, counts_spend=not getattr(plan.cell, "counts_spend", False))
+        counter = Counter(gate, progress or SILENT, counts_spend=not getattr(plan.cell, "counts_spend", False))
         counter.progress.phase(f"harness run: {len(plan.tasks)} tasks", total=len(plan.tasks))
         log.on_append = counter.attempt_done
 
@@ -219,7 +219,7 @@ def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str,
                                   "(press Ctrl-C again to quit at once)")
 
         with stop_on_signals(stop):
-            _pool(plan.tasks, lambda task: _one_task(plan, task, log, gate, evaluate, result, counter), jobs,
+            run_threads(plan.tasks, lambda task: _one_task(plan, task, log, gate, evaluate, result, counter), jobs,
                   gate.stop)
         result.new_attempts = counter.attempts  # what the progress said, by construction
         _finish(result, log, gate, spec)
@@ -227,7 +227,7 @@ def run(spec: RunSpec, *, evaluate: Evaluate | None = None, providers: dict[str,
 
 
 def _one_task(plan: _Plan, task: Task, log: RunLog, gate: Gate, evaluate: Evaluate, result: RunResult,
-              counter: _Counter) -> None:
+              counter: Counter) -> None:
     spec = plan.spec
     try:
         ctx = Context(task, read_sources(task), evaluate, log, Strategy.MATRIX, gate, agent=plan.agent)
@@ -313,76 +313,6 @@ def carry_ladder(ctx: Context, plan: _Plan, seed: int) -> bool:
         answers = ctx.log.answer_text if ctx.log is not None else (lambda key: "")
         earlier += [earlier_from(r, answers(r.key)) for r in outcome.records]
     return True
-
-
-class _Counter:
-    """The run's one set of counts, told to the progress as they change and read by the summary (thread-safe).
-
-    ``attempts`` counts final records, as RunResult.new_attempts does; an infrastructure failure is
-    not an attempt (a rerun retries it) and is counted apart.
-    """
-
-    def __init__(self, gate: Gate, progress: Progress, counts_spend: bool = True):
-        self.gate, self.progress = gate, progress
-        self.counts_spend = counts_spend
-        self.attempts = 0
-        self.infra = 0
-        self._lock = threading.Lock()
-        self._status = getattr(progress, "status", None)
-
-    def attempt_done(self, record) -> None:
-        if self.counts_spend:
-            self.gate.add(record)
-        with self._lock:
-            if record.infrastructure:
-                self.infra += 1
-            else:
-                self.attempts += 1
-            if self._status is not None:
-                self._status(self.line())
-
-    def line(self) -> str:
-        """The status line: attempts, infrastructure failures to retry, spend."""
-        infra = f", {self.infra} infrastructure failure(s) to retry" if self.infra else ""
-        return f"{self.attempts} new attempts{infra}, ${self.gate.spent:.4f} spent"
-
-    def task_done(self, label: str) -> None:
-        with self._lock:
-            self.progress.advance(label)
-
-
-def _pool(tasks: Sequence[Task], work: Callable[[Task], None], jobs: int, stop: threading.Event) -> None:
-    """Run ``work`` on every task with ``jobs`` daemon threads; the first error stops the rest and is raised.
-
-    Daemon threads, joined with a timeout, so the main thread keeps handling signals and a
-    second Ctrl-C can leave at once without waiting for a model call to return.
-    """
-    queue = list(reversed(tasks))
-    lock = threading.Lock()
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        while not stop.is_set():
-            with lock:
-                if not queue or errors:
-                    return
-                task = queue.pop()
-            try:
-                work(task)
-            except BaseException as exc:  # a bug or a broken run directory: stop everyone, report it
-                with lock:
-                    errors.append(exc)
-                return
-
-    threads = [threading.Thread(target=worker, name=f"harness-job-{i}", daemon=True)
-               for i in range(max(1, min(jobs, len(tasks))))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(0.2)
-    if errors:
-        raise errors[0]
 
 
 def _finish(result: RunResult, log: RunLog, gate: Gate, spec: RunSpec) -> None:

@@ -30,7 +30,7 @@ FLOORS = {
 """A group may import groups on lower floors and itself; nothing on its own floor or above."""
 
 HARNESS_VOCABULARY = {"harness.errors", "harness.modes", "harness.names", "harness.config"}
-HARNESS_TOP = {"harness.run", "harness.tasksource", "harness.checks"}
+HARNESS_TOP = {"harness.run", "harness.tasksource", "harness.checks", "harness.workers"}
 
 
 def group(module: str) -> str:
