@@ -24,6 +24,7 @@ from pathlib import Path
 from taskset.env import probe as envprobe
 from taskset.errors import InfraCause, InfrastructureError, TestRunError
 from taskset.evaluation import protect, sandbox
+from taskset.evaluation.identity import lent
 from taskset.evaluation.junit import Outcome, TestResult, parse_junit, trim
 from taskset.evaluation.limits import DEFAULT_LIMITS, RunLimits
 from taskset.evaluation.process import run_with_channel
@@ -194,8 +195,10 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
         command = [str(env.python), "-s", "-B", str(BOOT), str(spec)]
         return sandbox.wrap(kind, _mounts(env, facts, root, scratch, frozen), command, scratch.base)
 
-    finished = run_with_channel(command_for, root, scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp),
-                                request.timeout, scratch.base / "output.log", nonce.encode())
+    # the tests' own uid must write these (and read their inputs); ours again once the run is over
+    with lent((root, scratch.inputs, scratch.report, scratch.home, scratch.tmp), kind is not sandbox.SandboxKind.NONE):
+        finished = run_with_channel(command_for, root, scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp),
+                                    request.timeout, scratch.base / "output.log", nonce.encode())
     output = trim(finished.output.decode("utf-8", errors="replace"), OUTPUT_LIMIT)
     xml = read_bounded(junit, REPORT_CAP)
     witness = parse_channel(finished.channel, nonce)
