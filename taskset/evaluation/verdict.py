@@ -203,7 +203,7 @@ def _judge(task, wanted: list[str], run: TestRun | TestRunError, duration: float
         instance_id=task.instance_id,
         resolved=resolved,
         problem=problem,
-        results=dict(results),
+        results={t: result_for(t, results) for t in wanted},  # the task's ids only, whatever the run named
         fail_to_pass={t: outcome[t] for t in task.FAIL_TO_PASS if t in outcome},
         pass_to_pass={t: outcome[t] for t in task.PASS_TO_PASS if t in outcome},
         duration=duration,
