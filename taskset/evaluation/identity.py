@@ -38,9 +38,11 @@ def from_root() -> bool:
 def hidden_in_etc(etc: str = ETC) -> tuple[list[str], list[str]]:
     """(files, folders) under ``etc`` that not every user may read: masked inside the sandbox.
 
-    A folder every user may not list and enter is masked whole and not looked into.
+    A folder every user may not list and enter is masked whole and not looked into. The walk is
+    made once per process; what has gone since is left out (a mount needs its target).
     """
-    return _hidden(etc)
+    files, folders = _hidden(etc)
+    return [p for p in files if os.path.lexists(p)], [p for p in folders if os.path.lexists(p)]
 
 
 @functools.cache

@@ -65,7 +65,8 @@ class Verdict:
     resolved: bool
     problem: VerdictProblem
     results: dict[str, TestResult] = field(default_factory=dict)
-    """Every test of the run, by node id (``missing`` for requested tests that never ran)."""
+    """Each of the task's requested tests, by node id (``missing`` if it never ran); never more, however
+    many tests the run named."""
     fail_to_pass: dict[str, Outcome] = field(default_factory=dict)
     """The outcome of each FAIL_TO_PASS test that was part of the run."""
     pass_to_pass: dict[str, Outcome] = field(default_factory=dict)
