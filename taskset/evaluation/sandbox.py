@@ -262,13 +262,17 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path, empty: P
     lines.append('mount -o remount,bind,ro "$R"')
     # The shell stays PID 1 (it reaps orphans and keeps signal semantics ordinary for the tests);
     # setpriv empties every capability set (and, from root, leaves root) before the command runs.
-    # Not started by root, the namespace maps one id only, its root: a nested one maps SANDBOX_UID.
+    # Not started by root, the namespace maps one id only, its root: a nested one maps SANDBOX_UID,
+    # made before chroot (the kernel refuses a user namespace to a chrooted process), its
+    # capabilities kept just long enough for chroot.
+    enter = ["chroot"]
     final = _as_sandbox_user(command)
     if not from_root():
         uid = str(SANDBOX_UID)
-        final = [*DROP_CAPS, "--", "unshare", "--user", f"--map-user={uid}", f"--map-group={uid}", "--", *command]
+        enter = ["unshare", "--user", f"--map-user={uid}", f"--map-group={uid}", "--keep-caps", "--", "chroot"]
+        final = [*DROP_CAPS, "--", *command]
     inner = f"cd {q(str(mounts.cwd))} && exec " + " ".join(q(c) for c in final)
-    lines += ['unset R', f"chroot {r} /bin/sh -c {q(inner)}", "exit $?"]
+    lines += ['unset R', " ".join(enter) + f" {r} /bin/sh -c {q(inner)}", "exit $?"]
     return "\n".join(lines) + "\n"
 
 
