@@ -213,7 +213,7 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
                 cause=InfraCause.SANDBOX, output=output,
             )
         if finished.timed_out:
-            results = _partial_results(xml, tests)
+            results = _partial_results(xml, tests, budget.report_cases)
             return TestRun(results, None, True, finished.duration, output, xml is not None, kind.value)
         junit_results = _parse(xml, tests, budget.report_cases)
     except EvidenceFlood as exc:
@@ -355,12 +355,12 @@ def _checked(results: dict[str, TestResult] | None, exit_code: int | None, outpu
     return results
 
 
-def _partial_results(xml: bytes | None, tests: list[str]) -> dict[str, TestResult]:
-    """A killed run rarely leaves a report; if one is there and readable, keep what it says."""
+def _partial_results(xml: bytes | None, tests: list[str], limit: int) -> dict[str, TestResult]:
+    """A killed run rarely leaves a report; if one is there, readable and within ``limit``, keep what it says."""
     results: dict[str, TestResult] = {}
     if xml:
         try:
-            results = _without_canaries(parse_junit(xml, tests))
+            results = _without_canaries(parse_junit(xml, tests, limit))
         except TestRunError:
             results = {}
     return {t: results.get(t) or TestResult(t, Outcome.MISSING) for t in tests} | results
