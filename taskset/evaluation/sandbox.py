@@ -134,7 +134,7 @@ def wrap(kind: SandboxKind, mounts: Mounts, command: Sequence[str], scratch: Pat
     if kind is not SandboxKind.NONE:
         empty = scratch / "empty"  # what a masked folder of /etc shows
         empty.mkdir(exist_ok=True)
-        prefix = [sys.executable, "-I", str(USERNS), str(SANDBOX_UID)] if from_root() else []
+        prefix = [sys.executable, "-I", "-S", str(USERNS), str(SANDBOX_UID)] if from_root() else []
         if kind is SandboxKind.BWRAP:
             return prefix + _bwrap(mounts, command, empty)
         return prefix + _unshare(mounts, command, scratch, empty)
