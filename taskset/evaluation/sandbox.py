@@ -289,7 +289,8 @@ def _first_working() -> SandboxKind:
 @functools.cache
 def _probe(kind: SandboxKind) -> str:
     """"" when ``kind`` can confine a trivial command here, else why not (asked once per process)."""
-    needed = ("bwrap",) if kind is SandboxKind.BWRAP else ("unshare", "setpriv", "chroot", "mount")
+    needed: tuple[str, ...] = ("bwrap",) if kind is SandboxKind.BWRAP else ("unshare", "setpriv", "chroot", "mount")
+    needed += ("setpriv", "chown") if from_root() else ()  # to leave root, and lend the workspace
     missing = [tool for tool in needed if shutil.which(tool) is None]
     if missing:
         return f"{', '.join(missing)} not found"
