@@ -9,7 +9,9 @@ and a set-uid bit does not survive the change of owner). Started by any other us
 maps that user to ``SANDBOX_UID`` inside and nothing needs lending.
 
 Files under /etc that the host does not let every user read are masked besides (an empty file or
-folder in their place), whoever the caller is: supplementary groups survive into a user namespace.
+folder in their place): by bwrap always, by the unshare fallback when the caller is not root
+(supplementary groups survive into a user namespace; root's tests have none, and the kernel
+refuses ``nobody`` such files anyway).
 """
 
 from __future__ import annotations

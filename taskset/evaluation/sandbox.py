@@ -19,9 +19,10 @@ Two ways to build it, the same picture either way:
   capability before the tests start.
 
 Started by root, either runs inside a user namespace that maps the host's 0 and ``SANDBOX_UID``
-(``userns.py``): the tool sets up as that namespace's root, and ``setpriv`` switches to
-``SANDBOX_UID`` last. Started by another user, the tool's own user namespace maps that user to
-``SANDBOX_UID`` (bwrap's ``--uid``; a second ``unshare --user`` in the fallback).
+(``taskset.evaluation.userns``, entered with ``nsenter``): the tool sets up as that namespace's
+root, and ``setpriv`` switches to ``SANDBOX_UID`` last. Started by another user, the tool's own
+user namespace maps that user to ``SANDBOX_UID`` (bwrap's ``--uid``; a second ``unshare --user``
+in the fallback).
 
 Where neither can start (macOS, user namespaces disabled) the run is unconfined: ``none``, with a
 ``SandboxWarning`` once per process, recorded in every verdict; ``LOOPCTL_REQUIRE_SANDBOX=1`` makes
@@ -44,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taskset.errors import InfraCause, InfrastructureError
+from taskset.evaluation import userns
 from taskset.evaluation.identity import SANDBOX_UID, from_root, hidden_in_etc, lent
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
@@ -61,7 +63,6 @@ KERNEL_KNOBS = ("/proc/sys", "/proc/sysrq-trigger")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 REAPER = Path(__file__).resolve().parent / "reaper.py"
-USERNS = Path(__file__).resolve().parent / "userns.py"
 
 CHOICE_ENV = "LOOPCTL_SANDBOX"
 REQUIRE_ENV = "LOOPCTL_REQUIRE_SANDBOX"
@@ -134,7 +135,7 @@ def wrap(kind: SandboxKind, mounts: Mounts, command: Sequence[str], scratch: Pat
     if kind is not SandboxKind.NONE:
         empty = scratch / "empty"  # what a masked folder of /etc shows
         empty.mkdir(exist_ok=True)
-        prefix = [sys.executable, "-I", "-S", str(USERNS), str(SANDBOX_UID)] if from_root() else []
+        prefix = userns.enter() if from_root() else []
         if kind is SandboxKind.BWRAP:
             return prefix + _bwrap(mounts, command, empty)
         return prefix + _unshare(mounts, command, scratch, empty)
@@ -159,7 +160,7 @@ def system_paths() -> list[tuple[str, str | None]]:
 
 def _bwrap(mounts: Mounts, command: Sequence[str], empty: Path) -> list[str]:
     args = [_tool("bwrap"), "--die-with-parent", "--new-session"]
-    if from_root():  # in userns.py's namespace: no second one (it could map only root), setpriv at the end
+    if from_root():  # in userns's namespace: no second one (it could map only root), setpriv at the end
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                  "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
@@ -222,7 +223,7 @@ def _unshare(mounts: Mounts, command: Sequence[str], scratch: Path, empty: Path)
     root.mkdir(exist_ok=True)
     script = scratch / "sandbox.sh"
     script.write_text(_unshare_script(mounts, command, root, empty), encoding="utf-8")
-    user = [] if from_root() else ["--user", "--map-root-user"]  # from root: userns.py's namespace
+    user = [] if from_root() else ["--user", "--map-root-user"]  # from root: userns's namespace
     return [_tool("unshare"), *user, "--mount", "--pid", "--net", "--ipc", "--uts",
             "--fork", "--kill-child", "/bin/sh", str(script)]
 
@@ -247,7 +248,9 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path, empty: P
               f'mount -t tmpfs -o mode=1777,{size} loopctl-shm "$R/dev/shm"']
     lines += [f'mount --bind "$R"{q(knob)} "$R"{q(knob)}; mount -o remount,bind,ro "$R"{q(knob)}'
               for knob in _kernel_knobs()]
-    files, folders = hidden_in_etc()
+    # Started by root, the tests are the host's nobody without groups: the kernel already refuses
+    # them what not every user may read, and each mount here is a process (bwrap masks anyway).
+    files, folders = hidden_in_etc() if not from_root() else ([], [])
     lines += [f'mount --bind /dev/null "$R"{q(secret)}' for secret in files]
     lines += [f'mount --bind {q(str(empty))} "$R"{q(folder)}; mount -o remount,bind,ro "$R"{q(folder)}'
               for folder in folders]
@@ -290,7 +293,7 @@ def _first_working() -> SandboxKind:
 def _probe(kind: SandboxKind) -> str:
     """"" when ``kind`` can confine a trivial command here, else why not (asked once per process)."""
     needed: tuple[str, ...] = ("bwrap",) if kind is SandboxKind.BWRAP else ("unshare", "setpriv", "chroot", "mount")
-    needed += ("setpriv", "chown") if from_root() else ()  # to leave root, and lend the workspace
+    needed += ("setpriv", "chown", "nsenter") if from_root() else ()  # to leave root, lend the workspace
     missing = [tool for tool in needed if shutil.which(tool) is None]
     if missing:
         return f"{', '.join(missing)} not found"
@@ -298,8 +301,8 @@ def _probe(kind: SandboxKind) -> str:
         scratch = Path(tmp)
         (scratch / "w").mkdir()
         mounts = Mounts(read_only=(), writable=(scratch / "w",), cwd=scratch / "w")
-        command = wrap(kind, mounts, ["/bin/sh", "-c", "echo ok > ok"], scratch)
         try:
+            command = wrap(kind, mounts, ["/bin/sh", "-c", "echo ok > ok"], scratch)
             with lent(mounts.writable):
                 done = subprocess.run(command, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired, InfrastructureError) as exc:

@@ -1,65 +1,94 @@
-"""When the caller is root, give a sandbox a user namespace where the tests can stop being root.
+"""When the caller is root, a user namespace where the tests can stop being root.
 
-    python -I userns.py UID COMMAND...
+A namespace made by bwrap or unshare on their own maps one id only, root, so the tests' uid would
+be the host's 0 whatever it is called inside. This one maps the host's 0 and ``SANDBOX_UID`` (only
+the host's root, from outside the namespace, may write such a map). The sandbox tool enters it as
+its root with ``nsenter``, sets the sandbox up (the host's files it binds are opened as root),
+and switches to ``SANDBOX_UID`` with ``setpriv`` before the tests start: from then on the kernel
+sees the host's ``nobody``.
 
-Runs COMMAND (the sandbox tool: bwrap, or unshare with the fallback's script) in a new user
-namespace whose ids 0 and UID are the host's 0 and UID. The tool sets the sandbox up as that
-namespace's root (the host's files it binds are opened as root), then switches to UID with
-``setpriv`` before the tests start: from then on the kernel sees the host's UID, so nothing of the
-host's that root alone may write (``/proc/sys``, root-only files) is writable or readable.
-
-A namespace created without privilege maps one id only (the caller's own), which would leave the
-tests' uid the host's 0; mapping two needs the host's root to write the map from outside the
-namespace. A helper forked before ``unshare`` does that, then this process execs COMMAND: it keeps
-its pid, session and exit status, so the runner's timeout and process-group kill reach it as before.
-
-Standard library only; started with the host interpreter.
+One namespace serves every run of a process (entering costs an ``nsenter`` exec; making one, a
+few milliseconds). It is held by a process that sleeps on a pipe only we hold the write end of:
+when our process ends, however it ends, the pipe closes and the holder goes.
 """
 
-import ctypes
+from __future__ import annotations
+
 import os
-import sys
+import subprocess
+import threading
+import time
 
-CLONE_NEWUSER = 0x10000000
+from taskset.errors import InfraCause, InfrastructureError
+from taskset.evaluation.identity import SANDBOX_UID
+
+READY_SECONDS = 10.0
+"""How long the holder may take to make its namespace."""
+
+_holders: dict[int, tuple[subprocess.Popen, int]] = {}
+"""Per process id (a forked worker makes its own): the holder, and the write end of its pipe."""
+_lock = threading.Lock()
 
 
-def _write_maps(pid, uid):
-    mapping = f"0 0 1\n{uid} {uid} 1\n"
+def enter() -> list[str]:
+    """The command prefix that runs what follows as root of this process's namespace.
+
+    Raises InfrastructureError when the namespace cannot be made (user namespaces disabled).
+    """
+    with _lock:
+        held = _holders.get(os.getpid())
+        if held is None or held[0].poll() is not None:
+            if held is not None:
+                os.close(held[1])
+            held = _holders[os.getpid()] = _start()
+    return ["nsenter", f"--user=/proc/{held[0].pid}/ns/user", "--"]
+
+
+def _start() -> tuple[subprocess.Popen, int]:
+    read_end, write_end = os.pipe()  # not inheritable: no child of ours but the holder keeps it open
+    try:
+        holder = subprocess.Popen(["unshare", "--user", "--", "/bin/sh", "-c", "read _ || :"], stdin=read_end,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as exc:
+        os.close(write_end)
+        raise InfrastructureError(f"cannot make a user namespace: {exc}", cause=InfraCause.SANDBOX) from None
+    finally:
+        os.close(read_end)
+    try:
+        _map(holder)
+    except BaseException:
+        os.close(write_end)
+        holder.kill()
+        holder.wait()
+        raise
+    return holder, write_end
+
+
+def _map(holder: subprocess.Popen) -> None:
+    """Write the holder's maps once it is in its own namespace."""
+    ours = os.readlink("/proc/self/ns/user")
+    deadline = time.monotonic() + READY_SECONDS
+    while True:
+        if holder.poll() is not None:
+            why = holder.stderr.read().decode("utf-8", "replace").strip() if holder.stderr else ""
+            raise InfrastructureError(f"cannot make a user namespace: {why or holder.returncode}",
+                                      cause=InfraCause.SANDBOX)
+        try:
+            if os.readlink(f"/proc/{holder.pid}/ns/user") != ours:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise InfrastructureError("a user namespace took too long to make", cause=InfraCause.SANDBOX)
+        time.sleep(0.001)
+    mapping = f"0 0 1\n{SANDBOX_UID} {SANDBOX_UID} 1\n".encode()
     for name in ("uid_map", "gid_map"):
-        with open(f"/proc/{pid}/{name}", "w") as handle:
-            handle.write(mapping)  # one write: a map is accepted once, whole
-
-
-def main(argv):
-    uid, command = int(argv[0]), argv[1:]
-    ready_read, ready_write = os.pipe()
-    me = os.getpid()
-    helper = os.fork()
-    if helper == 0:
-        os.close(ready_write)
-        code = 1
-        if os.read(ready_read, 1) == b"1":
+        try:
+            fd = os.open(f"/proc/{holder.pid}/{name}", os.O_WRONLY)
             try:
-                _write_maps(me, uid)
-                code = 0
-            except OSError as exc:
-                print(f"userns: cannot map uid {uid}: {exc}", file=sys.stderr)
-        os._exit(code)
-    os.close(ready_read)
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWUSER) != 0:
-        print(f"userns: unshare: {os.strerror(ctypes.get_errno())}", file=sys.stderr)
-        os.write(ready_write, b"0")
-        os.waitpid(helper, 0)
-        return 125
-    os.write(ready_write, b"1")
-    os.close(ready_write)
-    _, status = os.waitpid(helper, 0)
-    if status != 0:
-        return 125
-    os.execvp(command[0], command)
-    return 127  # not reached: execvp raises on failure
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+                os.write(fd, mapping)  # one write: a map is accepted once, whole
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise InfrastructureError(f"cannot map uid {SANDBOX_UID} in a user namespace: {exc}",
+                                      cause=InfraCause.SANDBOX) from None
