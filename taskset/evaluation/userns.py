@@ -14,6 +14,7 @@ when our process ends, however it ends, the pipe closes and the holder goes.
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import threading
@@ -61,7 +62,24 @@ def _start() -> tuple[subprocess.Popen, int]:
         holder.kill()
         holder.wait()
         raise
+    finally:
+        if holder.stderr is not None:
+            holder.stderr.close()  # read only to say why it failed
+    if not _holders:
+        atexit.register(_release)
     return holder, write_end
+
+
+def _release() -> None:
+    """At exit: close the holders' pipes (they end on their own) and reap them."""
+    for owner, (holder, write_end) in _holders.items():
+        try:
+            os.close(write_end)
+            if owner == os.getpid():  # a forked worker's copy of its parent's holder is not its child
+                holder.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            holder.kill()
+    _holders.clear()
 
 
 def _map(holder: subprocess.Popen) -> None:
