@@ -11,6 +11,7 @@ One root, so a caller can catch everything taskset raises::
     ├── EditRefused            a candidate edit is unsafe or touches tests (carries the reason)
     ├── EnvironmentBuildError  an environment cannot be built (carries the installer's output)
     ├── TestRunError           pytest could not be run or its report is unusable
+    │   └── EvidenceFlood      a report names far more tests than were asked for (tampering)
     ├── DirectoryBusy          another process is writing the same output directory
     ├── BackendUnavailable     ``--backend ray`` without Ray installed
     ├── ExportError            an export or import cannot be done (bad destination, unreadable file)
@@ -110,6 +111,10 @@ class TestRunError(TasksetError):
     def __init__(self, message: str, output: str = ""):
         self.output = output
         super().__init__(message)
+
+
+class EvidenceFlood(TestRunError):
+    """A run's report or channel says far more than the run asked for: read no further, it is tampering."""
 
 
 class DirectoryBusy(TasksetError):

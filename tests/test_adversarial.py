@@ -498,6 +498,61 @@ def test_sabotage_never_hangs_or_crashes_the_evaluator(task, env, code):
     assert time.monotonic() - started < 120
 
 
+JUNIT_FLOOD = FIND_REPORT + """
+import atexit
+def _flood():
+    case = '<testcase classname="tests" name="t%07d"/>\\n'
+    with open(_report_path(), "w") as f:
+        f.write('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">\\n')
+        for start in range(0, 1500000, 50000):
+            f.write("".join(case % i for i in range(start, start + 50000)))
+        f.write("</testsuite></testsuites>\\n")
+atexit.register(_flood)
+"""
+
+CHANNEL_FLOOD = r"""
+import json as _json, os as _os, sys as _sys
+_fd = int(_json.load(open(_sys.argv[1]))["channel"])
+_chunk = b"".join(b'{"k": "report", "nodeid": "tests/test_calc.py::t%07d", "when": "call", "outcome": "passed"}\n' % _i
+                  for _i in range(10000))
+for _ in range(64 * 1024 * 1024 // len(_chunk) + 1):
+    _view = memoryview(_chunk)
+    while _view:
+        _view = _view[_os.write(_fd, _view):]
+"""
+
+EVALUATE_MEASURED = """
+import json, pickle, resource, sys
+from taskset.evaluation.verdict import evaluate
+task, env, edits = pickle.loads(open(sys.argv[1], "rb").read())
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+verdict = evaluate(task, edits=edits, env=env)
+grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(json.dumps({"problem": verdict.problem.value, "ids": sorted(verdict.results), "grew_kib": grew,
+                  "peak_kib": grew + before, "message": verdict.message}))
+"""
+
+
+@pytest.mark.parametrize("code", [JUNIT_FLOOD, CHANNEL_FLOOD], ids=["junit-60MiB-1.5M-cases", "channel-64MiB"])
+def test_a_flood_of_evidence_is_tampering_at_small_cost(task, env, code, tmp_path):
+    """A 60 MiB JUnit report of 1.5 million test cases written at exit, or 64 MiB of records on the
+    live channel: ``tampered`` without reading the rest, the evaluator's own peak memory grows by
+    less than 200 MB (measured in a process that does nothing else), and the Verdict holds the
+    task's ids only."""
+    import pickle
+    import sys
+
+    job = tmp_path / "job.pickle"
+    job.write_bytes(pickle.dumps((task, env, {"calc.py": attack(code)})))
+    done = subprocess.run([sys.executable, "-c", EVALUATE_MEASURED, str(job)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    verdict = json.loads(done.stdout.strip().splitlines()[-1])
+    assert verdict["problem"] == VerdictProblem.TAMPERED.value, verdict["message"]
+    assert verdict["ids"] == sorted([F2P, P2P])
+    assert verdict["grew_kib"] < 200 * 1024, verdict
+
+
 def test_an_overlong_path_component_is_a_verdict(task, env):
     """A file name over 255 bytes is refused with a reason, not an OSError."""
     assert_not_resolved(evaluate(task, edits={"x" * 300 + ".py": "pass\n"}, env=env), VerdictProblem.UNSAFE_EDIT)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from taskset.errors import TestRunError
+from taskset.errors import EvidenceFlood, TestRunError
 from taskset.evaluation.junit import Outcome, parse_junit, trim
+from taskset.evaluation.limits import EvidenceBudget
+from taskset.evaluation.witness import PHASES_LIMIT, parse_channel
 
 
 def suite(*cases: str, root: str = "testsuites") -> bytes:
@@ -139,3 +143,38 @@ def test_unreadable_xml_is_a_test_run_error():
     """A truncated report raises TestRunError rather than reading as 'no failures'."""
     with pytest.raises(TestRunError):
         parse_junit(b"<testsuites><testsuite><testcase")
+
+
+def test_a_report_past_its_limit_stops_at_once():
+    """A report with more test cases than the run's budget is a flood (EvidenceFlood, a TestRunError),
+    raised at the first case past the limit: what follows, malformed XML included, is never parsed.
+    Within the limit the same report parses as before."""
+    cases = "".join(case(f"a.py::t{i}", name=f"t{i}") for i in range(50))
+    flood = suite(cases)[: -len("</testsuite></testsuites>")] + b"<never closed"
+    with pytest.raises(EvidenceFlood, match="more than 10 tests"):
+        parse_junit(flood, ["a.py::t0"], limit=10)
+    assert isinstance(EvidenceFlood("x"), TestRunError)
+    whole = parse_junit(suite(cases), ["a.py::t0"], limit=50)
+    assert len(whole) == 50 and whole["a.py::t0"].outcome is Outcome.PASSED
+
+
+def test_a_channel_past_its_limit_stops_at_once():
+    """The channel's reader stops (``flooded``) at the first record past the budget of distinct tests,
+    or past PHASES_LIMIT records of one test; within it nothing is flagged."""
+    def record(nodeid: str) -> bytes:
+        return json.dumps({"k": "report", "nodeid": nodeid, "when": "call", "outcome": "passed"}).encode() + b"\n"
+
+    many = b"".join(record(f"a.py::t{i}") for i in range(100))
+    assert parse_channel(many, limit=10).flooded and len(parse_channel(many, limit=10).outcomes) <= 11
+    assert not parse_channel(many, limit=100).flooded
+    assert parse_channel(record("a.py::t") * (PHASES_LIMIT + 1), limit=10).flooded
+
+
+def test_the_evidence_budget_scales_with_the_request():
+    """A couple of node ids get a small budget (a flood is caught early); a requested file a large one;
+    neither passes the absolute caps."""
+    ids = EvidenceBudget.for_request(["a.py::t1", "a.py::t2"])
+    files = EvidenceBudget.for_request(["tests/test_a.py"])
+    assert ids.tests < 2000 and ids.channel_bytes < 8 * 1024**2 and ids.report_bytes < 32 * 1024**2
+    assert files.tests > 10 * ids.tests and ids.report_cases == 2 * ids.tests
+    assert files.channel_bytes <= 64 * 1024**2 and files.report_bytes <= 64 * 1024**2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import warnings
 from pathlib import Path
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 
 from cli import cli
 from taskset.errors import InfrastructureError
-from taskset.evaluation import sandbox
+from taskset.evaluation import identity, sandbox
 from taskset.evaluation.runner import run_tests
 from taskset.evaluation.sandbox import SandboxKind, SandboxWarning
 
@@ -196,3 +197,64 @@ def test_a_placed_folder_without_a_sandbox_is_refused(tmp_path):
     mounts = sandbox.Mounts(read_only=(), writable=(), placed=((tmp_path, Path("/testbed")),))
     with pytest.raises(InfrastructureError, match="need a sandbox"):
         sandbox.wrap(SandboxKind.NONE, mounts, ["true"], tmp_path)
+ROOTLESS = '''
+import os, stat
+
+def test_rootless():
+    assert os.getuid() != 0 and os.geteuid() != 0 and os.getgid() != 0
+    caps = [l for l in open("/proc/self/status") if l.startswith(("CapEff", "CapPrm", "CapAmb"))]
+    assert all(int(l.split()[1], 16) == 0 for l in caps), caps
+    # the kernel's settings: opening one to write is refused (nothing is ever written)
+    for knob in ("/proc/sys/kernel/core_pattern", "/proc/sys/vm/drop_caches", "/proc/sysrq-trigger"):
+        if os.path.exists(knob):
+            try:
+                os.close(os.open(knob, os.O_WRONLY))
+            except OSError:
+                continue
+            raise AssertionError("opened for writing: " + knob)
+    # files under /etc that not every user may read: masked or unreadable
+    for path in {hidden!r}:
+        try:
+            assert open(path, "rb").read() == b"", path
+        except OSError:
+            pass
+    # what the tests write in the workspace, set-uid bit included
+    open("made.txt", "w").write("ok")
+    os.chmod("made.txt", 0o4755)
+'''
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.value for k in KINDS])
+def test_tests_never_run_as_root(kind, tmp_path, python_project_env, monkeypatch, make_repo):
+    """Code under test runs as an unprivileged uid with no capabilities: it cannot open /proc/sys or
+    /proc/sysrq-trigger for writing (the host's core_pattern is unchanged), cannot read /etc files
+    the host keeps from other users (one root-only file made for the test when we are root), and
+    what it leaves in the workspace belongs to the caller afterwards, set-uid bit dropped, so our
+    git still works there."""
+    monkeypatch.setenv(sandbox.CHOICE_ENV, kind.value)
+    core_pattern = Path("/proc/sys/kernel/core_pattern").read_bytes()
+    made = None
+    if os.geteuid() == 0:
+        made = Path("/etc") / f"loopctl-root-only-{os.getpid()}"
+        made.write_text("root only\n")
+        made.chmod(0o600)
+    try:
+        # masked if the per-process list of /etc was made after it, else refused by the kernel
+        hidden = [str(made)] if made is not None else []
+        hidden += [p for p in identity.hidden_in_etc()[0] if os.path.isfile(p)]
+        ws = make_repo("ws").path
+        (ws / "tests").mkdir()
+        (ws / "tests" / "test_rootless.py").write_text(ROOTLESS.format(hidden=hidden))
+        run = run_tests(python_project_env, ws, ["tests/test_rootless.py::test_rootless"])
+    finally:
+        if made is not None:
+            made.unlink()
+            identity._hidden.cache_clear()
+    assert run.sandbox == kind.value
+    assert run.results["tests/test_rootless.py::test_rootless"].outcome.value == "passed", run.output
+    assert Path("/proc/sys/kernel/core_pattern").read_bytes() == core_pattern
+    info = (ws / "made.txt").lstat()
+    assert (info.st_uid, info.st_gid) == (os.geteuid(), os.getegid())
+    assert not info.st_mode & stat.S_ISUID
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=ws, capture_output=True, text=True)
+    assert status.returncode == 0 and "made.txt" in status.stdout, status.stderr

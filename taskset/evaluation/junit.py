@@ -10,13 +10,17 @@ from __future__ import annotations
 import enum
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from taskset.errors import TestRunError
+from taskset.errors import EvidenceFlood, TestRunError
 
 MESSAGE_LIMIT = 3000
 """Characters of failure text kept per test (head and tail)."""
+
+CHUNK = 1 << 16
+"""Bytes of report fed to the parser at a time."""
 
 COLLECTION_FAILURE = "collection failure"
 """The message pytest gives a collection error's testcase (4.6 through 9)."""
@@ -64,24 +68,37 @@ def trim(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return f"{text[:head]}\n[... {cut} characters cut ...]\n{text[-tail:]}"
 
 
-def parse_junit(xml: bytes, requested: Sequence[str] = ()) -> dict[str, TestResult]:
+def parse_junit(xml: bytes, requested: Sequence[str] = (), limit: int | None = None) -> dict[str, TestResult]:
     """Map node ids to results: every reported test, plus every requested id (``missing`` if unseen).
 
-    Raises TestRunError when the XML cannot be parsed.
+    The report is read as a stream, each test case dropped once read. Raises EvidenceFlood as soon
+    as it holds more than ``limit`` test cases (nothing after is parsed), TestRunError when the XML
+    cannot be parsed.
     """
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError as exc:
-        raise TestRunError(f"unreadable JUnit XML ({exc})") from None
     by_mangled = {_mangle(test): test for test in requested}
     results: dict[str, TestResult] = {}
     collection_errors: list[tuple[str, TestResult]] = []
-    for case in root.iter("testcase"):
-        nodeid, result = _read_case(case, by_mangled)
-        if nodeid is None:
-            collection_errors.append((case.get("file") or "", result))
-            continue
-        results[nodeid] = _worse(results.get(nodeid), result)
+    parser: ET.XMLPullParser = ET.XMLPullParser(events=("end",))
+    seen = 0
+    try:
+        for start in range(0, max(len(xml), 1), CHUNK):
+            parser.feed(xml[start:start + CHUNK])
+            for _, case in cast("Iterator[tuple[str, object]]", parser.read_events()):
+                if not isinstance(case, ET.Element) or case.tag != "testcase":
+                    continue
+                seen += 1
+                if limit is not None and seen > limit:
+                    raise EvidenceFlood(f"the JUnit report names more than {limit} tests, far more than were asked for")
+                nodeid, result = _read_case(case, by_mangled)
+                file = case.get("file") or ""
+                case.clear()  # a flood of cases must not become a tree in memory
+                if nodeid is None:
+                    collection_errors.append((file, result))
+                    continue
+                results[nodeid] = _worse(results.get(nodeid), result)
+        parser.close()
+    except ET.ParseError as exc:
+        raise TestRunError(f"unreadable JUnit XML ({exc})") from None
     for test in requested:
         if test in results or _covered(test, results):
             continue

@@ -3,7 +3,8 @@
 The console goes to a file the parent opened (not a pipe: a grandchild holding a pipe open must
 not make a finished run look hung) and is read back through the parent's own descriptor, so a
 FIFO or a huge sparse file swapped in at its path changes nothing. The channel is a pipe whose
-write end the child inherits; the parent drains it while waiting, so a chatty run never blocks.
+write end the child inherits; the parent drains it while waiting, so a chatty run never blocks,
+and stops the run as soon as it says more than the caller's cap (a flood is not worth reading).
 At the end the whole process group is killed (inside a sandbox the PID namespace goes with it).
 """
 
@@ -19,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taskset.errors import InfraCause, InfrastructureError, TestRunError
+from taskset.evaluation.limits import CHANNEL_CAP
 from taskset.evaluation.safeio import read_fd_bounded
 
-CHANNEL_CAP = 64 * 1024 * 1024
-"""Bytes of channel kept; a run that says more than this is not speaking our protocol."""
 OUTPUT_CAP = 4 * 1024 * 1024
 """Bytes of console output read back (head and tail)."""
 POLL_SECONDS = 0.2
@@ -40,12 +40,13 @@ class Finished:
     output: bytes
     channel: bytes
     channel_overflow: bool
+    """The channel said more than its cap: the run was stopped there, the rest never read."""
     duration: float
 
 
 def run_with_channel(
     command_for: Callable[[int, int], Sequence[str]], cwd: Path, environ: Mapping[str, str], timeout: float,
-    log_path: Path, secret: bytes = b"",
+    log_path: Path, secret: bytes = b"", channel_cap: int = CHANNEL_CAP,
 ) -> Finished:
     """Run ``command_for(channel_fd, secret_fd)``: the channel's write end and a pipe holding ``secret``,
     as the child will see them (the child reads the secret once and closes it).
@@ -75,7 +76,7 @@ def run_with_channel(
         os.close(write_end)
         os.close(secret_read)
         write_end = secret_read = -1
-        channel, overflow, timed_out = _wait(proc, read_end, started + timeout)
+        channel, overflow, timed_out = _wait(proc, read_end, started + timeout, channel_cap)
         exit_code = None if timed_out else proc.returncode
         duration = time.monotonic() - started
         output = read_fd_bounded(log_fd, cap=OUTPUT_CAP)
@@ -99,41 +100,39 @@ def _spawn(command: list[str], cwd: Path, environ: Mapping[str, str], log_fd: in
         raise TestRunError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
 
 
-def _wait(proc: subprocess.Popen, read_end: int, deadline: float) -> tuple[bytearray, bool, bool]:
-    """Drain the channel until the process exits or the deadline passes; then kill its group."""
+def _wait(proc: subprocess.Popen, read_end: int, deadline: float, cap: int) -> tuple[bytearray, bool, bool]:
+    """Drain the channel until the process exits, the deadline passes or the channel passes ``cap``;
+    then kill its group."""
     channel = bytearray()
     overflow = False
     timed_out = False
     try:
-        while proc.poll() is None:
+        while proc.poll() is None and not overflow:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 timed_out = True
                 break
             ready, _, _ = select.select([read_end], [], [], min(POLL_SECONDS, remaining))
             if ready:
-                overflow |= _drain(read_end, channel)
+                overflow = _drain(read_end, channel, cap)
     finally:
         _kill_group(proc)
-    overflow |= _drain(read_end, channel)  # what was written before the end (never waits)
+    if not overflow:
+        overflow = _drain(read_end, channel, cap)  # what was written before the end (never waits)
     return channel, overflow, timed_out
 
 
-def _drain(fd: int, into: bytearray) -> bool:
-    """Read what is available now without blocking; True when the cap was exceeded."""
-    overflow = False
+def _drain(fd: int, into: bytearray, cap: int) -> bool:
+    """Read what is available now without blocking; True (and nothing more read) once past ``cap``."""
     while True:
         try:
             chunk = os.read(fd, 1 << 16)
-        except BlockingIOError:
-            return overflow
-        except OSError:
-            return overflow
+        except OSError:  # BlockingIOError included: nothing more for now
+            return False
         if not chunk:
-            return overflow
-        if len(into) + len(chunk) > CHANNEL_CAP:
-            overflow = True
-            continue
+            return False
+        if len(into) + len(chunk) > cap:
+            return True
         into.extend(chunk)
 
 

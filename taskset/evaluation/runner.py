@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskset.env import probe as envprobe
-from taskset.errors import InfraCause, InfrastructureError, TestRunError
+from taskset.errors import EvidenceFlood, InfraCause, InfrastructureError, TestRunError
 from taskset.evaluation import protect, sandbox
+from taskset.evaluation.identity import lent
 from taskset.evaluation.junit import Outcome, TestResult, parse_junit, trim
-from taskset.evaluation.limits import DEFAULT_LIMITS, RunLimits
+from taskset.evaluation.limits import DEFAULT_LIMITS, EvidenceBudget, RunLimits
 from taskset.evaluation.process import run_with_channel
 from taskset.evaluation.safeio import read_bounded
 from taskset.evaluation.tamper import Evidence, findings
@@ -40,8 +41,6 @@ BOOT = PLUGIN_DIR / "loopctl_boot.py"
 
 OUTPUT_LIMIT = 20_000
 """Characters of console output kept (head and tail)."""
-REPORT_CAP = 64 * 1024 * 1024
-"""A JUnit report larger than this is not one pytest wrote for our selection."""
 
 PASSED_ENV = ("USER", "LOGNAME", "TERM")
 """Caller variables a test run may see besides PATH; everything else is dropped."""
@@ -194,27 +193,38 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
         command = [str(env.python), "-s", "-B", str(BOOT), str(spec)]
         return sandbox.wrap(kind, _mounts(env, facts, root, scratch, frozen), command, scratch.base)
 
-    finished = run_with_channel(command_for, root, scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp),
-                                request.timeout, scratch.base / "output.log", nonce.encode())
+    budget = EvidenceBudget.for_request(tests)
+    # the tests' own uid must write these (and read their inputs); ours again once the run is over
+    with lent((root, scratch.inputs, scratch.report, scratch.home, scratch.tmp), kind is not sandbox.SandboxKind.NONE):
+        finished = run_with_channel(command_for, root, scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp),
+                                    request.timeout, scratch.base / "output.log", nonce.encode(), budget.channel_bytes)
     output = trim(finished.output.decode("utf-8", errors="replace"), OUTPUT_LIMIT)
-    xml = read_bounded(junit, REPORT_CAP)
-    witness = parse_channel(finished.channel, nonce)
-    if not witness.booted and not finished.timed_out:
-        raise InfrastructureError(
-            f"the {kind.value} sandbox or the environment's interpreter did not start (exit {finished.exit_code})",
-            cause=InfraCause.SANDBOX, output=output,
-        )
-    if finished.timed_out:
-        results = _partial_results(xml, tests)
-        return TestRun(results, None, True, finished.duration, output, xml is not None, kind.value)
-    junit_results = _parse(xml, tests)
+    try:  # evidence past the run's budget is tampering at once: the rest is never read
+        if finished.channel_overflow:
+            raise EvidenceFlood(f"the live channel carried more than {budget.channel_bytes} bytes, more than "
+                                "this run could say")
+        xml = read_bounded(junit, budget.report_bytes, whole=True)
+        witness = parse_channel(finished.channel, nonce, budget.tests)
+        if witness.flooded:
+            raise EvidenceFlood(f"the live channel named more than {budget.tests} tests, far more than were asked for")
+        if not witness.booted and not finished.timed_out:
+            raise InfrastructureError(
+                f"the {kind.value} sandbox or the environment's interpreter did not start (exit {finished.exit_code})",
+                cause=InfraCause.SANDBOX, output=output,
+            )
+        if finished.timed_out:
+            results = _partial_results(xml, tests, budget.report_cases)
+            return TestRun(results, None, True, finished.duration, output, xml is not None, kind.value)
+        junit_results = _parse(xml, tests, budget.report_cases)
+    except EvidenceFlood as exc:
+        missing = {t: TestResult(t, Outcome.MISSING) for t in tests}
+        return TestRun(missing, finished.exit_code, finished.timed_out, finished.duration, output, False, kind.value,
+                       (str(exc),))
     tamper = findings(Evidence(
         witness=witness, junit=junit_results, exit_code=finished.exit_code, root=str(root), before=before,
         after=protect.hashes(root, guarded), suspects=request.suspects,
         trusted=_trusted_roots(env, facts),
     ))
-    if finished.channel_overflow:
-        tamper.insert(0, "the live channel carried more than any honest run says")
     if tamper:
         results = _without_canaries(junit_results or {}) or {t: TestResult(t, Outcome.MISSING) for t in tests}
         return TestRun(results, finished.exit_code, False, finished.duration, output, xml is not None, kind.value,
@@ -326,10 +336,10 @@ def _outermost(paths: Iterable[Path]) -> tuple[Path, ...]:
     return tuple(kept)
 
 
-def _parse(xml: bytes | None, tests: list[str]) -> dict[str, TestResult] | None:
+def _parse(xml: bytes | None, tests: list[str], limit: int | None = None) -> dict[str, TestResult] | None:
     if xml is None:
         return None
-    return parse_junit(xml, tests)
+    return parse_junit(xml, tests, limit)
 
 
 def _without_canaries(results: Mapping[str, TestResult]) -> dict[str, TestResult]:
@@ -350,12 +360,12 @@ def _checked(results: dict[str, TestResult] | None, exit_code: int | None, outpu
     return results
 
 
-def _partial_results(xml: bytes | None, tests: list[str]) -> dict[str, TestResult]:
-    """A killed run rarely leaves a report; if one is there and readable, keep what it says."""
+def _partial_results(xml: bytes | None, tests: list[str], limit: int) -> dict[str, TestResult]:
+    """A killed run rarely leaves a report; if one is there, readable and within ``limit``, keep what it says."""
     results: dict[str, TestResult] = {}
     if xml:
         try:
-            results = _without_canaries(parse_junit(xml, tests))
+            results = _without_canaries(parse_junit(xml, tests, limit))
         except TestRunError:
             results = {}
     return {t: results.get(t) or TestResult(t, Outcome.MISSING) for t in tests} | results

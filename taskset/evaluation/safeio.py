@@ -11,16 +11,17 @@ import os
 import stat
 from pathlib import Path
 
-from taskset.errors import TestRunError
+from taskset.errors import EvidenceFlood, TestRunError
 
 READ_CAP = 8 * 1024 * 1024
 """Bytes kept of one file at most (head and tail)."""
 
 
-def read_bounded(path: str | Path, cap: int = READ_CAP) -> bytes | None:
+def read_bounded(path: str | Path, cap: int = READ_CAP, whole: bool = False) -> bytes | None:
     """The content of a regular file at ``path`` (head and tail when larger than ``cap``), or None if absent.
 
-    Raises TestRunError when ``path`` is not a regular file (a link, a FIFO, a device, a folder).
+    With ``whole``, a file larger than ``cap`` is not read at all: EvidenceFlood. Raises
+    TestRunError when ``path`` is not a regular file (a link, a FIFO, a device, a folder).
     """
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -33,6 +34,9 @@ def read_bounded(path: str | Path, cap: int = READ_CAP) -> bytes | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise TestRunError(f"{Path(path).name}: not a regular file")
+        if whole and info.st_size > cap:
+            raise EvidenceFlood(f"{Path(path).name} holds {info.st_size} bytes, more than this run could write "
+                                f"({cap})")
         return read_fd_bounded(fd, info.st_size, cap)
     finally:
         os.close(fd)

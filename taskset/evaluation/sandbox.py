@@ -6,7 +6,10 @@ files and pytest configuration are read-only even though they sit in the writabl
 everything else (the caller's HOME, the repository mirrors, the task sets, other caches) is
 absent. There is no network (an empty network namespace with its own loopback), the processes
 have their own PID namespace (they cannot see the caller's ``/proc/<pid>/environ`` and all die
-with the run), and no capabilities.
+with the run), and no capabilities. They never run as root: their uid is ``identity.SANDBOX_UID``
+(on the host too when root starts them, see ``taskset.evaluation.identity``), ``/proc/sys`` and
+``/proc/sysrq-trigger`` are read-only, and the files under /etc that not every user may read
+are masked.
 
 Two ways to build it, the same picture either way:
 
@@ -14,6 +17,12 @@ Two ways to build it, the same picture either way:
 - ``unshare``: util-linux's ``unshare`` (user, mount, PID, network, IPC, UTS namespaces), a
   tmpfs root assembled with ``mount --bind``, ``chroot``, and ``setpriv`` to drop every
   capability before the tests start.
+
+Started by root, either runs inside a user namespace that maps the host's 0 and ``SANDBOX_UID``
+(``taskset.evaluation.userns``, entered with ``nsenter``): the tool sets up as that namespace's
+root, and ``setpriv`` switches to ``SANDBOX_UID`` last. Started by another user, the tool's own
+user namespace maps that user to ``SANDBOX_UID`` (bwrap's ``--uid``; a second ``unshare --user``
+in the fallback).
 
 Where neither can start (macOS, user namespaces disabled) the run is unconfined: ``none``, with a
 ``SandboxWarning`` once per process, recorded in every verdict; ``LOOPCTL_REQUIRE_SANDBOX=1`` makes
@@ -36,15 +45,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taskset.errors import InfraCause, InfrastructureError
+from taskset.evaluation import userns
+from taskset.evaluation.identity import SANDBOX_UID, from_root, hidden_in_etc, lent
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
-
-HOST_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
-"""Files under /etc that only root can read, and the tests (root in their namespace) need never see."""
+"""Host paths every sandbox shows read-only (a symlink stays a symlink, as on merged-/usr systems)."""
 
 TMPFS_BYTES = 1024**3
 """Size of the sandbox's private /tmp and /dev/shm each (memory-backed: unbounded, they could fill RAM)."""
-"""Host paths every sandbox shows read-only (a symlink stays a symlink, as on merged-/usr systems)."""
+
+DROP_CAPS = ("setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all", "--no-new-privs")
+"""Empties every capability set; no later exec can gain privileges (set-uid files included)."""
+
+KERNEL_KNOBS = ("/proc/sys", "/proc/sysrq-trigger")
+"""Parts of the sandbox's /proc made read-only (the kernel's settings; a host-wide reboot switch)."""
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
@@ -120,12 +134,17 @@ def wrap(kind: SandboxKind, mounts: Mounts, command: Sequence[str], scratch: Pat
 
     Unconfined, the command still runs under our reaper (where Linux has one), so no process it
     starts -- a daemon that left its process group -- outlives the run; ``mounts.placed`` cannot be
-    honoured there (nothing moves a folder without a mount namespace), so it is refused.
+    honoured there (nothing moves a folder without a mount namespace), so it is refused. Confined,
+    the folders in ``mounts.writable`` and ``mounts.placed`` must be ``identity.lent`` to the tests
+    for the run.
     """
-    if kind is SandboxKind.BWRAP:
-        return _bwrap(mounts, command)
-    if kind is SandboxKind.UNSHARE:
-        return _unshare(mounts, command, scratch)
+    if kind is not SandboxKind.NONE:
+        empty = scratch / "empty"  # what a masked folder of /etc shows
+        empty.mkdir(exist_ok=True)
+        prefix = userns.enter() if from_root() else []
+        if kind is SandboxKind.BWRAP:
+            return prefix + _bwrap(mounts, command, empty)
+        return prefix + _unshare(mounts, command, scratch, empty)
     if mounts.placed:
         raise InfrastructureError("folders placed elsewhere inside need a sandbox (bwrap or unshare); "
                                   "none can start here", cause=InfraCause.SANDBOX)
@@ -148,8 +167,14 @@ def system_paths() -> list[tuple[str, str | None]]:
 # --- bubblewrap ------------------------------------------------------------------------------
 
 
-def _bwrap(mounts: Mounts, command: Sequence[str]) -> list[str]:
-    args = [_tool("bwrap"), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+def _bwrap(mounts: Mounts, command: Sequence[str], empty: Path) -> list[str]:
+    args = [_tool("bwrap"), "--die-with-parent", "--new-session"]
+    if from_root():  # in userns's namespace: no second one (it could map only root), setpriv at the end
+        args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                 "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        args += ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+                 "--cap-drop", "ALL"]
     for system_path, target in system_paths():
         if target is not None:
             args += ["--symlink", target, system_path]
@@ -157,8 +182,14 @@ def _bwrap(mounts: Mounts, command: Sequence[str]) -> list[str]:
             args += ["--ro-bind", system_path, system_path]
     size = str(TMPFS_BYTES)
     args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
-    args += [arg for secret in _host_secrets() for arg in ("--ro-bind", "/dev/null", secret)]
+    args += [arg for knob in _kernel_knobs() for arg in ("--ro-bind", knob, knob)]
+    args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp", "--perms", "1777", "--size", size,
+             "--tmpfs", "/dev/shm"]
+    files, folders = hidden_in_etc()
+    args += [arg for secret in files for arg in ("--ro-bind", "/dev/null", secret)]
+    args += [arg for folder in folders for arg in ("--ro-bind", str(empty), folder)]
+    # bwrap would copy the host's modes onto the folders it creates (/root: 0700, locked to the tests)
+    args += [arg for folder in _parents(mounts) for arg in ("--perms", "0755", "--dir", folder)]
     for host, inside in mounts.placed:
         args += ["--bind", str(host), str(inside)]
     for path in mounts.read_only:
@@ -167,23 +198,48 @@ def _bwrap(mounts: Mounts, command: Sequence[str]) -> list[str]:
         args += ["--bind", str(path), str(path)]
     for path in mounts.protected:
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--remount-ro", "/", "--chdir", str(mounts.cwd), "--", *command]
+    if from_root():  # bwrap, capless root by then, may not enter a folder only the tests' uid owns
+        command = ["/bin/sh", "-c", 'cd -- "$0" && exec "$@"', str(mounts.cwd), *command]
+    args += ["--remount-ro", "/", "--chdir", "/" if from_root() else str(mounts.cwd), "--",
+             *_as_sandbox_user(command)]
     return args
+
+
+def _parents(mounts: Mounts) -> list[str]:
+    """Folders above the mount points that the sandbox's root must create, outermost first."""
+    system = [path for path, _ in system_paths()]
+    found: dict[str, None] = {}
+    for path in (*mounts.read_only, *mounts.writable):
+        for parent in reversed(path.parents):
+            name = str(parent)
+            if name not in ("/", "/tmp", "/dev") and not any(name == s or name.startswith(s + "/") for s in system):
+                found.setdefault(name, None)
+    return list(found)
+
+
+def _as_sandbox_user(command: Sequence[str]) -> list[str]:
+    """``command`` as ``SANDBOX_UID``, every capability dropped: where the sandbox is set up as the
+    host's root, by setpriv; else (bwrap's own namespace already maps the caller there) as it is."""
+    if from_root():
+        uid = str(SANDBOX_UID)
+        return [*DROP_CAPS, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", *command]
+    return list(command)
 
 
 # --- unshare + chroot + setpriv ----------------------------------------------------------------
 
 
-def _unshare(mounts: Mounts, command: Sequence[str], scratch: Path) -> list[str]:
+def _unshare(mounts: Mounts, command: Sequence[str], scratch: Path, empty: Path) -> list[str]:
     root = scratch / "root"
     root.mkdir(exist_ok=True)
     script = scratch / "sandbox.sh"
-    script.write_text(_unshare_script(mounts, command, root), encoding="utf-8")
-    return [_tool("unshare"), "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc", "--uts",
+    script.write_text(_unshare_script(mounts, command, root, empty), encoding="utf-8")
+    user = [] if from_root() else ["--user", "--map-root-user"]  # from root: userns's namespace
+    return [_tool("unshare"), *user, "--mount", "--pid", "--net", "--ipc", "--uts",
             "--fork", "--kill-child", "/bin/sh", str(script)]
 
 
-def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
+def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path, empty: Path) -> str:
     q = shlex.quote
     r = q(str(root))
     lines = [
@@ -201,8 +257,15 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
     size = f"size={TMPFS_BYTES}"
     lines += ['mkdir -p "$R/proc" "$R/dev/shm" "$R/tmp"', 'mount -t proc proc "$R/proc"',
               f'mount -t tmpfs -o mode=1777,{size} loopctl-tmp "$R/tmp"',
-              f'mount -t tmpfs -o {size} loopctl-shm "$R/dev/shm"']
-    lines += [f'mount --bind /dev/null "$R"{q(secret)}' for secret in _host_secrets()]
+              f'mount -t tmpfs -o mode=1777,{size} loopctl-shm "$R/dev/shm"']
+    lines += [f'mount --bind "$R"{q(knob)} "$R"{q(knob)}; mount -o remount,bind,ro "$R"{q(knob)}'
+              for knob in _kernel_knobs()]
+    # Started by root, the tests are the host's nobody without groups: the kernel already refuses
+    # them what not every user may read, and each mount here is a process (bwrap masks anyway).
+    files, folders = hidden_in_etc() if not from_root() else ([], [])
+    lines += [f'mount --bind /dev/null "$R"{q(secret)}' for secret in files]
+    lines += [f'mount --bind {q(str(empty))} "$R"{q(folder)}; mount -o remount,bind,ro "$R"{q(folder)}'
+              for folder in folders]
     for device in DEVICES:
         lines.append(f'if [ -e /dev/{device} ]; then : > "$R/dev/{device}"; '
                      f'mount --bind /dev/{device} "$R/dev/{device}"; fi')
@@ -214,10 +277,18 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path) -> str:
     lines += [f"robind {q(str(p))}" for p in mounts.protected]
     lines.append('mount -o remount,bind,ro "$R"')
     # The shell stays PID 1 (it reaps orphans and keeps signal semantics ordinary for the tests);
-    # setpriv empties every capability set before the command runs.
-    drop = "setpriv --bounding-set=-all --inh-caps=-all --ambient-caps=-all --no-new-privs"
-    inner = f"cd {q(str(mounts.cwd))} && exec {drop} -- " + " ".join(q(c) for c in command)
-    lines += ['unset R', f"chroot {r} /bin/sh -c {q(inner)}", "exit $?"]
+    # setpriv empties every capability set (and, from root, leaves root) before the command runs.
+    # Not started by root, the namespace maps one id only, its root: a nested one maps SANDBOX_UID,
+    # made before chroot (the kernel refuses a user namespace to a chrooted process), its
+    # capabilities kept just long enough for chroot.
+    enter = ["chroot"]
+    final = _as_sandbox_user(command)
+    if not from_root():
+        uid = str(SANDBOX_UID)
+        enter = ["unshare", "--user", f"--map-user={uid}", f"--map-group={uid}", "--keep-caps", "--", "chroot"]
+        final = [*DROP_CAPS, "--", *command]
+    inner = f"cd {q(str(mounts.cwd))} && exec " + " ".join(q(c) for c in final)
+    lines += ['unset R', " ".join(enter) + f" {r} /bin/sh -c {q(inner)}", "exit $?"]
     return "\n".join(lines) + "\n"
 
 
@@ -234,7 +305,8 @@ def _first_working() -> SandboxKind:
 @functools.cache
 def _probe(kind: SandboxKind) -> str:
     """"" when ``kind`` can confine a trivial command here, else why not (asked once per process)."""
-    needed = ("bwrap",) if kind is SandboxKind.BWRAP else ("unshare", "setpriv", "chroot", "mount")
+    needed: tuple[str, ...] = ("bwrap",) if kind is SandboxKind.BWRAP else ("unshare", "setpriv", "chroot", "mount")
+    needed += ("setpriv", "chown", "nsenter") if from_root() else ()  # to leave root, lend the workspace
     missing = [tool for tool in needed if shutil.which(tool) is None]
     if missing:
         return f"{', '.join(missing)} not found"
@@ -242,10 +314,11 @@ def _probe(kind: SandboxKind) -> str:
         scratch = Path(tmp)
         (scratch / "w").mkdir()
         mounts = Mounts(read_only=(), writable=(scratch / "w",), cwd=scratch / "w")
-        command = wrap(kind, mounts, ["/bin/sh", "-c", "echo ok > ok"], scratch)
         try:
-            done = subprocess.run(command, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            command = wrap(kind, mounts, ["/bin/sh", "-c", "echo ok > ok"], scratch)
+            with lent(mounts.writable):
+                done = subprocess.run(command, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired, InfrastructureError) as exc:
             return str(exc)
         if done.returncode != 0 or not (scratch / "w" / "ok").is_file():
             lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -271,8 +344,8 @@ def _warn_once() -> None:
     )
 
 
-def _host_secrets() -> list[str]:
-    return [path for path in HOST_SECRETS if os.path.isfile(path)]
+def _kernel_knobs() -> list[str]:
+    return [path for path in KERNEL_KNOBS if os.path.exists(path)]
 
 
 def _tool(name: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from taskset.env import probe as envprobe
 from taskset.errors import InfraCause, InfrastructureError
 from taskset.evaluation import sandbox
+from taskset.evaluation.identity import lent
 from taskset.evaluation.junit import trim
 from taskset.evaluation.process import run_with_channel
 from taskset.evaluation.runner import environment_paths, scrubbed_env
@@ -64,8 +65,11 @@ def run_shell(env, root: Path, command: str, *, home: Path, tmp: Path, pythonpat
     try:
         # the channel and secret descriptors run_with_channel passes are unused here: a shell
         # command has no report to forge, so nothing reads them
-        finished = run_with_channel(lambda _c, _s: sandbox.wrap(kind, mounts, ["/bin/bash", "-c", command], scratch),
-                                    root, environ, timeout, scratch / "output.log")
+        # started by root, the command runs as the sandbox's uid: the folders it writes are lent to it
+        with lent((root, home, tmp), kind is not sandbox.SandboxKind.NONE):
+            finished = run_with_channel(
+                lambda _c, _s: sandbox.wrap(kind, mounts, ["/bin/bash", "-c", command], scratch),
+                root, environ, timeout, scratch / "output.log")
     finally:
         tempdirs.remove(scratch)
     text = finished.output.decode("utf-8", errors="replace")

@@ -70,7 +70,8 @@ class Verdict:
     resolved: bool
     problem: VerdictProblem
     results: dict[str, TestResult] = field(default_factory=dict)
-    """Every test of the run, by node id (``missing`` for requested tests that never ran)."""
+    """Each of the task's requested tests, by node id (``missing`` if it never ran); never more, however
+    many tests the run named."""
     fail_to_pass: dict[str, Outcome] = field(default_factory=dict)
     """The outcome of each FAIL_TO_PASS test that was part of the run."""
     pass_to_pass: dict[str, Outcome] = field(default_factory=dict)
@@ -262,7 +263,7 @@ def _judge(task, wanted: list[str], run: TestRun | TestRunError, duration: float
         instance_id=task.instance_id,
         resolved=resolved,
         problem=problem,
-        results=dict(results),
+        results={t: result_for(t, results) for t in wanted},  # the task's ids only, whatever the run named
         fail_to_pass={t: outcome[t] for t in task.FAIL_TO_PASS if t in outcome},
         pass_to_pass={t: outcome[t] for t in task.PASS_TO_PASS if t in outcome},
         duration=duration,

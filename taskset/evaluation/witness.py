@@ -19,6 +19,8 @@ CANARY_FAIL = "loopctl-canary-fail"
 
 LINE_LIMIT = 1 << 20
 """A longer channel line is not one the plugin wrote."""
+PHASES_LIMIT = 64
+"""Phase records one test may send (setup, call, teardown; a rerun plugin repeats them a few times)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Witness:
     """Files of the plugins pytest loaded from entry points."""
     malformed: int = 0
     """Lines that were not records of ours."""
+    flooded: bool = False
+    """The channel named more tests (or phases of one) than the run allows: read no further."""
 
     def canary(self, name: str) -> Outcome | None:
         """The outcome of the canary ``name`` (None when it never reported)."""
@@ -69,11 +73,12 @@ def is_canary(nodeid: str) -> bool:
     return nodeid.endswith(("::" + CANARY_PASS, "::" + CANARY_FAIL)) or nodeid in (CANARY_PASS, CANARY_FAIL)
 
 
-def parse_channel(raw: bytes, nonce: str | None = None) -> Witness:
+def parse_channel(raw: bytes, nonce: str | None = None, limit: int | None = None) -> Witness:
     """Fold the channel's bytes into a Witness; lines that are not ours are counted, not trusted.
 
     With ``nonce``, a record must carry it (the run's secret, which the code under test never saw
-    on the wire) or it is not ours.
+    on the wire) or it is not ours. With ``limit``, reading stops (``flooded``) at the first record
+    past ``limit`` distinct tests or modules, or past ``PHASES_LIMIT`` records of one test.
     """
     booted = started = finished = stopped = False
     exitstatus = None
@@ -86,7 +91,11 @@ def parse_channel(raw: bytes, nonce: str | None = None) -> Witness:
     origins: list[tuple[str, str]] = []
     entry_points: list[str] = []
     malformed = 0
-    for line in raw.split(b"\n"):
+    flooded = False
+    for line in _lines(raw):
+        if limit is not None and len(phases) + len(collected) + len(collect_errors) > limit:
+            flooded = True
+            break
         if not line.strip():
             continue
         record = _record(line)
@@ -101,9 +110,11 @@ def parse_channel(raw: bytes, nonce: str | None = None) -> Witness:
                 started = True
                 entry_points = _strings(record.get("entry_points", []))
             elif kind == "report" and isinstance(record.get("nodeid"), str):
-                phases.setdefault(record["nodeid"], []).append(
-                    (str(record.get("when")), str(record.get("outcome")), bool(record.get("xfail")))
-                )
+                phase = phases.setdefault(record["nodeid"], [])
+                phase.append((str(record.get("when")), str(record.get("outcome")), bool(record.get("xfail"))))
+                if limit is not None and len(phase) > PHASES_LIMIT:
+                    flooded = True
+                    break
             elif kind == "collect" and isinstance(record.get("path"), str):
                 collected.setdefault(record["path"], str(record.get("sha256", "")))
             elif kind == "collect-error":
@@ -136,7 +147,18 @@ def parse_channel(raw: bytes, nonce: str | None = None) -> Witness:
         test_origins=tuple(origins),
         entry_points=tuple(entry_points),
         malformed=malformed,
+        flooded=flooded,
     )
+
+
+def _lines(raw: bytes):
+    """The lines of ``raw`` one at a time (a flood is never split into a list whole)."""
+    start = 0
+    while start < len(raw):
+        end = raw.find(b"\n", start)
+        end = len(raw) if end < 0 else end
+        yield raw[start:end]
+        start = end + 1
 
 
 def fold(phases: list[tuple[str, str, bool]]) -> Outcome:

@@ -38,6 +38,7 @@ from harbor.environments.capabilities import EnvironmentCapabilities
 from taskset.env.environment import environment_for
 from taskset.env.probe import probe
 from taskset.evaluation import sandbox
+from taskset.evaluation.identity import lent
 from taskset.files import tempdirs
 from taskset.interop import harbor_files as hf
 from taskset.interop.swebench_repo import image_environment
@@ -142,24 +143,13 @@ class LoopctlEnvironment(BaseEnvironment):
         mounts = sandbox.Mounts(read_only=self._read_only, writable=(), placed=places, cwd=Path(str(inside)))
         argv = sandbox.wrap(sandbox.selected(), mounts, ["bash", "-c", command], scratch)
         variables = {**self._variables, **(self._merge_env(env) or {})}
-        process = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=variables, start_new_session=True)
         try:
-            out, err = await asyncio.wait_for(process.communicate(), timeout=timeout_sec)
-        except (TimeoutError, asyncio.CancelledError) as exc:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            await process.wait()
-            if isinstance(exc, TimeoutError):
-                raise RuntimeError(f"Command timed out after {timeout_sec} seconds") from None  # as Docker's
-            raise
+            # started by root, commands run as the sandbox's uid: the placed folders are lent to it meanwhile
+            with lent([host for host, _ in places]):
+                out, err, code = await _run(argv, variables, timeout_sec)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return ExecResult(stdout=out.decode(errors="replace"), stderr=err.decode(errors="replace"),
-                          return_code=process.returncode if process.returncode is not None else -1)
+        return ExecResult(stdout=out.decode(errors="replace"), stderr=err.decode(errors="replace"), return_code=code)
 
     # --- files -------------------------------------------------------------------------------
 
@@ -216,3 +206,22 @@ class LoopctlEnvironment(BaseEnvironment):
         if inside.parts[1] in HOST_TOPS:
             return Path(str(inside))  # a system folder: the sandbox shows the host's, read-only
         raise FileNotFoundError(f"{inside}: not in this LoopctlEnvironment")
+
+
+async def _run(argv: list[str], variables: dict[str, str], timeout_sec: int | None) -> tuple[bytes, bytes, int]:
+    """Run ``argv`` in its own session; on timeout (or cancellation) its whole process group is killed."""
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=variables, start_new_session=True)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=timeout_sec)
+    except (TimeoutError, asyncio.CancelledError) as exc:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        await process.wait()
+        if isinstance(exc, TimeoutError):
+            raise RuntimeError(f"Command timed out after {timeout_sec} seconds") from None  # as Docker's
+        raise
+    return out, err, process.returncode if process.returncode is not None else -1
