@@ -21,6 +21,7 @@ import enum
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from taskset.env import probe as envprobe
@@ -29,6 +30,8 @@ from taskset.evaluation import sandbox
 from taskset.evaluation.feedback import feedback_for
 from taskset.evaluation.junit import Outcome, TestResult, result_for, trim
 from taskset.evaluation.runner import TestRun, run_tests
+from taskset.evaluation.safeio import read_bounded
+from taskset.evaluation.screen import screen
 from taskset.workspace.workspace import Workspace
 
 DEFAULT_TIMEOUT = 300.0
@@ -95,6 +98,10 @@ class Verdict:
         }
 
 
+SCREEN_CAP = 8 * 1024 * 1024
+"""Bytes of one candidate file the static screen reads (head and tail beyond that)."""
+
+
 def evaluate(
     task,
     *,
@@ -132,8 +139,21 @@ def evaluate(
         except (ValueError, UnicodeError, RuntimeError, RecursionError, OSError) as exc:
             # a candidate shaped so that no check above foresaw it: still a verdict, never a crash
             return _refusal(task, VerdictProblem.UNSAFE_EDIT, f"the candidate could not be applied: {exc}", started)
+        hits = screen(ws.diff(exclude_tests=True), lambda rel: _text(ws.path / rel)) if touched else []
+        if hits:
+            return _refusal(task, VerdictProblem.TAMPERED, "the candidate reaches into the test machinery: "
+                            + "; ".join(str(hit) for hit in hits[:5]), started)
         run = _run(env, ws, wanted, task, timeout, touched)
     return _judge(task, wanted, run, time.monotonic() - started)
+
+
+def _text(path: Path) -> str:
+    """A candidate's file as text for the screen ("" when it is not a regular file we can read)."""
+    try:
+        data = read_bounded(path, SCREEN_CAP)
+    except TestRunError:  # a link or a FIFO: not a file of code, nothing to screen
+        return ""
+    return data.decode("utf-8", errors="replace") if data is not None else ""
 
 
 def _environment(task, ws: Workspace):

@@ -16,6 +16,7 @@ Standard library and pytest only (any pytest from 4.6), like the plugin.
 
 import linecache
 import sys
+import types
 
 # Where pytest decides, records and reports outcomes, and rewrites assertions: replacing any of
 # these after start-up is how in-process cheating works. Missing entries are skipped.
@@ -96,9 +97,36 @@ def _resolve(module_name, dotted):
     return getattr(owner, parts[-1], None)
 
 
+WATCHED_PACKAGES = ("_pytest", "pytest", "pluggy", "loopctl_pytest_plugin", "loopctl_integrity")
+"""Every function and class of these packages (module globals and class attributes alike) is
+watched, not a list of names: a report class rebound in one module, a test item's setup or its
+lookup of the test object replaced, all show the same way."""
+
+
+def _watched_modules():
+    for name, module in sorted(sys.modules.items()):
+        if module is not None and (name in WATCHED_PACKAGES or name.split(".")[0] in WATCHED_PACKAGES):
+            yield name, module
+
+
+def _watchable(value):
+    return callable(value) or isinstance(value, (classmethod, staticmethod, property))
+
+
 def snapshot():
-    """The watched pieces as they are now (taken when the plugin is imported, before any workspace code)."""
-    return {module + ":" + dotted: _resolve(module, dotted) for module, dotted in WATCHED}
+    """The watched pieces as they are now (taken when the plugin is imported, before any workspace
+    code), read-only: [module:name] and [module:Class.attr] -> object, plus the listed builtins."""
+    found = {module + ":" + dotted: _resolve(module, dotted) for module, dotted in WATCHED}
+    for name, module in _watched_modules():
+        for attr, value in list(vars(module).items()):
+            if not _watchable(value):
+                continue
+            found[name + ":" + attr] = value
+            if isinstance(value, type) and getattr(value, "__module__", None) == name:
+                for inner, member in list(vars(value).items()):
+                    if _watchable(member) and not inner.startswith("__"):
+                        found[name + ":" + attr + "." + inner] = member
+    return types.MappingProxyType(found)
 
 
 _IMPORT_MACHINERY = {"sys.meta_path": list(sys.meta_path), "sys.path_hooks": list(sys.path_hooks)}
@@ -136,7 +164,14 @@ def _code(obj):
 
 
 def code_file(obj):
-    """The source file an object's code came from ("" when it has none: a C function, exec'd text)."""
+    """The source file an object's code came from ("" when it has none: a C function, exec'd text).
+
+    A class is named by the file of its own functions (its ``__module__`` is only a claim)."""
+    if isinstance(obj, type):
+        for member in list(vars(obj).values()):
+            code = _code(member)
+            if code is not None:
+                return code.co_filename
     code = _code(obj)
     if code is not None:
         return code.co_filename
@@ -154,12 +189,26 @@ def _claim_holds(code):
     return ("def " + code.co_name) in line or line.startswith("@")
 
 
+def _current(pristine, key):
+    """The object now at ``key``; a class attribute is read from the class pytest started with."""
+    module, dotted = key.split(":", 1)
+    head, _, attr = dotted.partition(".")
+    owner = pristine.get(module + ":" + head) if attr and "." not in attr else None
+    if isinstance(owner, type):
+        for klass in owner.__mro__:
+            if attr in vars(klass):
+                return vars(klass)[attr]
+        return None
+    if module in sys.modules and "." not in dotted:
+        return vars(sys.modules[module]).get(dotted)
+    return _resolve(module, dotted)
+
+
 def replaced(pristine):
     """[{name, file, forged}] for each watched piece that is no longer the object in ``pristine``."""
     changed = []
     for key, old in sorted(pristine.items()):
-        module, dotted = key.split(":", 1)
-        new = _resolve(module, dotted)
+        new = _current(pristine, key)
         if new is old:
             continue
         code, old_code = _code(new), _code(old)
@@ -170,6 +219,21 @@ def replaced(pristine):
         )
         changed.append({"name": key, "file": code_file(new) if new is not None else "", "forged": bool(forged)})
     return changed
+
+
+def plugin_files(plugin):
+    """The distinct files the hook functions of ``plugin`` come from."""
+    files = []
+    for attr in dir(plugin):
+        if attr.startswith("pytest_"):
+            try:
+                function = getattr(plugin, attr)
+            except Exception:  # an attribute that raises: the plugin is judged by its hooks at the end
+                continue
+            file = code_file(function)
+            if file not in files:
+                files.append(file)
+    return files
 
 
 def hooks(config, entry_point_plugins):
@@ -241,9 +305,40 @@ def test_origin(item):
     return code.co_filename
 
 
+def _shadowed(item):
+    """Names of the item's methods replaced on the item itself."""
+    found = []
+    for name, value in list(vars(item).items()):
+        if not callable(value) or name.startswith("__"):
+            continue
+        for klass in type(item).__mro__:
+            member = vars(klass).get(name)
+            if isinstance(member, (types.FunctionType, property, classmethod, staticmethod)):
+                found.append(name)
+                break
+    return found
+
+
+def _named(item, function):
+    """Is ``function`` the one the item's parent defines under the test's name (when it defines one)?"""
+    name = getattr(item, "originalname", None) or getattr(item, "name", "")
+    parent = getattr(getattr(item, "parent", None), "obj", None)
+    if parent is None or not name:
+        return True
+    expected = getattr(parent if isinstance(parent, (type, types.ModuleType)) else type(parent), name, None)
+    if expected is None:
+        return True  # a test made by a hook, not found under its name
+    return getattr(expected, "__func__", expected) is getattr(function, "__func__", function)
+
+
 def test_problem(item, config):
     """Why the function ``item`` is about to call is not the one its module's source defines, or ""."""
+    shadowed = _shadowed(item)
+    if shadowed:
+        return "the test item's " + ", ".join(sorted(shadowed)) + " was replaced on the item"
     function = getattr(item, "obj", None)
+    if function is not None and not _named(item, function):
+        return "it calls a function that is not the one its module defines under its name"
     module = getattr(item, "module", None)
     path = getattr(module, "__file__", None)
     code = _code(function)
@@ -299,7 +394,8 @@ class Seal:
 
     def __init__(self, extra=()):
         functions = (replaced, hooks, test_problem, test_origin, import_hooks, code_file, _code, _resolve,
-                     _claim_holds, _reference_codes, _compile, _same) + tuple(extra)
+                     _claim_holds, _reference_codes, _compile, _same, plugin_files, _current, _shadowed,
+                     _named) + tuple(extra)
         object.__setattr__(self, "_functions", tuple(functions))
         object.__setattr__(self, "_codes", tuple(f.__code__ for f in functions))
 
