@@ -346,3 +346,86 @@ def test_the_screen_names_the_line_before_anything_runs(task, env):
     assert_not_resolved(verdict, VerdictProblem.TAMPERED)
     assert "calc.py:9: walks the garbage collector's object graph" in verdict.message
     assert verdict.sandbox == "" and not verdict.results
+
+
+HONEST_SUITE = {
+    "pkg/__init__.py": "",
+    "pkg/fixed.py": HONEST_FIX,
+    "pkg/legacy.py": (  # unchanged project code that looks at its caller's frame, as some libraries do
+        "import sys\n"
+        "def caller_name():\n"
+        "    return sys._getframe(1).f_code.co_name\n"
+    ),
+    "tests/__init__.py": "",
+    "tests/conftest.py": (
+        "import logging\n"
+        "import pytest\n"
+        "@pytest.fixture(params=[1, 2])\n"
+        "def number(request):\n"
+        "    logging.getLogger('tests').info('number %s', request.param)\n"
+        "    yield request.param\n"
+    ),
+    "tests/test_honest.py": (
+        "import dataclasses, functools, gc, inspect, logging, sys, traceback, warnings\n"
+        "from unittest import mock\n"
+        "import pytest\n"
+        "from pkg import fixed, legacy\n"
+        "def examples(*values):\n"
+        "    def decorate(fn):\n"
+        "        @functools.wraps(fn)\n"
+        "        def run_all(*args, **kwargs):\n"
+        "            for value in values:\n"
+        "                fn(value, *args, **kwargs)\n"
+        "        run_all.__signature__ = inspect.Signature()\n"
+        "        return run_all\n"
+        "    return decorate\n"
+        "@examples(0, 1, -5, 10**6)\n"
+        "def test_generated_examples(n):\n"
+        "    assert fixed.add(n, 1) == n + 1\n"
+        "@pytest.mark.parametrize('a', [1, 2])\n"
+        "class TestParametrizedClass:\n"
+        "    def test_add(self, a, number):\n"
+        "        assert fixed.add(a, number) == a + number\n"
+        "def test_logging_and_frames(caplog):\n"
+        "    caplog.set_level(logging.INFO)\n"
+        "    fixed.add(1, 2)\n"
+        "    assert 'calling add' in caplog.text\n"
+        "    assert inspect.stack()[0].function == 'test_logging_and_frames'\n"
+        "    assert sys._getframe().f_code.co_name == legacy.caller_name.__name__.replace('caller_name', 'test_logging_and_frames')\n"
+        "    assert legacy.caller_name() == 'test_logging_and_frames'\n"
+        "    assert traceback.extract_stack()[-1].name == 'test_logging_and_frames'\n"
+        "def test_mock_and_warnings():\n"
+        "    with mock.patch.object(fixed, 'mul', return_value=7):\n"
+        "        assert fixed.mul(2, 2) == 7\n"
+        "    with pytest.warns(UserWarning):\n"
+        "        fixed.add('a', 'b')\n"
+        "def test_raises_and_gc():\n"
+        "    with pytest.raises(ZeroDivisionError) as info:\n"
+        "        1 / 0\n"
+        "    assert info.traceback[-1].frame.code.name == 'test_raises_and_gc'\n"
+        "    assert gc.get_referrers(fixed) is not None\n"
+        "def test_generated_code():\n"
+        "    namespace = {}\n"
+        "    exec(compile('def f(x):\\n    return x * 2\\n', '<generated>', 'exec'), namespace)\n"
+        "    assert namespace['f'](4) == 8\n"
+        "    Point = dataclasses.make_dataclass('Point', ['x', 'y'])\n"
+        "    assert Point(1, 2).x == 1\n"
+    ),
+}
+
+
+def test_honest_suites_that_use_frames_gc_mock_and_generated_code_raise_nothing(tmp_path, python_project_env):
+    """Tests that use inspect.stack, sys._getframe, gc, mock.patch, logging, warnings, pytest.raises'
+    tracebacks, exec'd code, generated examples behind functools.wraps, class-level parametrization
+    and parametrized fixtures, against a candidate's module that logs and wraps: no finding at all.
+    Frames, gc and compiled code in the tests and in unchanged project code are theirs to use."""
+    from taskset.evaluation.runner import run_tests
+
+    root = tmp_path / "ws"
+    for rel, text in HONEST_SUITE.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    run = run_tests(python_project_env, root, ["tests/test_honest.py"], suspects=["pkg/fixed.py"])
+    assert run.tampered == (), run.tampered
+    outcomes = {nodeid.split("::", 1)[1]: result.outcome.value for nodeid, result in run.results.items()}
+    assert set(outcomes.values()) == {"passed"} and len(outcomes) == 9, (outcomes, run.output[-3000:])

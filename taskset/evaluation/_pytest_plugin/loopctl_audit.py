@@ -316,7 +316,9 @@ def _finding(state, what, frame):
 
 
 def _emit(state, payload, quoted=None):
-    """One record: the payload, this process, its sequence number, and their HMAC."""
+    """One record: the payload, this process, its sequence number, and their HMAC.
+
+    Runs at interpreter shutdown too (the ``end`` record): no global or builtin name may be used."""
     try:
         info = state.fstat(state.fd)
     except state.os_error:
@@ -333,7 +335,8 @@ def _emit(state, payload, quoted=None):
     outer.update(inner.digest())
     if quoted is None:
         quoted = state.dumps(payload)
-    line = '{"p": ' + str(pid) + ', "q": ' + str(seq) + ', "r": ' + quoted + ', "m": "' + outer.hexdigest() + '"}\n'
+    # f-strings, not str(): at shutdown the module's builtins are gone too
+    line = f'{{"p": {pid}, "q": {seq}, "r": {quoted}, "m": "{outer.hexdigest()}"}}\n'
     data = line.encode("utf-8", "replace")
     while data:
         try:
