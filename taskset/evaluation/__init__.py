@@ -3,7 +3,8 @@
 Owns the verdict (``verdict``: ``evaluate``), the test run (``runner``, ``process``, ``limits``),
 confinement (``sandbox``, ``reaper``), the pytest plugin that runs inside the task's interpreter
 (``_pytest_plugin/``), the readers of what a run leaves behind (``junit``, ``witness``,
-``safeio``), tamper evidence (``tamper``, ``protect``) and feedback for a retry (``feedback``).
+``safeio``), tamper evidence (``tamper``, ``protect``, the static screen ``screen``) and feedback
+for a retry (``feedback``).
 May import ``taskset.workspace``, ``taskset.env``, ``taskset.files``, ``taskset.record`` and
 ``taskset.errors``.
 """
