@@ -146,6 +146,16 @@ def _calls(frame, event, arg):
 getattr(_sys, "set" + "trace")(_calls)
 """
 
+TRACE_THREADS = """
+_threading = _m("thread", "ing")
+def _calls(frame, event, arg):
+    return None
+getattr(_threading, "set" + "trace")(_calls)
+_worker = _threading.Thread(target=lambda: None)
+_worker.start()
+_worker.join()
+"""
+
 TRACE_ONLY = """
 def _calls(frame, event, arg):
     return None
@@ -156,10 +166,11 @@ getattr(_sys, "set" + "profile")(_calls)
 @pytest.mark.parametrize(
     "code",
     [ITEM_SETUP, ITEM_LOOKUP, ITEM_INSTANCE, REPORT_CLASS_REBOUND, PLUGIN_WRITTEN_AT_RUN_TIME,
-     HOOK_UNDER_A_WORKSPACE_NAME, HOOK_UNDER_AN_ENVIRONMENT_NAME, TRACE_AND_REWRITE_LOCALS, TRACE_ONLY],
+     HOOK_UNDER_A_WORKSPACE_NAME, HOOK_UNDER_AN_ENVIRONMENT_NAME, TRACE_AND_REWRITE_LOCALS, TRACE_ONLY,
+     TRACE_THREADS],
     ids=["replace-item-setup", "replace-test-lookup", "replace-runtest-on-the-item", "rebind-report-class",
          "plugin-file-written-at-run-time", "hook-under-a-workspace-file-name", "hook-under-an-environment-name",
-         "settrace-and-ctypes-rewrite-locals", "setprofile"],
+         "settrace-and-ctypes-rewrite-locals", "setprofile", "threading-settrace"],
 )
 def test_patching_pytest_without_knowing_loopctl_is_tampering(task, env, code):
     """Any method of pytest's replaced (a test item's setup, its lookup of the test object, on the

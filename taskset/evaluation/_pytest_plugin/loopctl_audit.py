@@ -10,7 +10,8 @@ getting at it takes ``gc`` walks, frames or ctypes, which the hook reports first
 
 What it reports (``k: "audit"`` records), each attributed to the code that asked for it:
 
-* tracing and profiling (``sys.settrace``, ``sys.setprofile``), ``gc`` referrer/object walks,
+* tracing and profiling (``sys.settrace``, ``sys.setprofile``, the functions given to
+  ``threading.settrace``/``setprofile``, ``sys.monitoring`` callbacks), ``gc`` referrer/object walks,
   frame access (``sys._getframe``, ``tb_frame``, ``gi_frame``, ``sys._current_frames``) and
   ctypes memory access, when the code that asked is the candidate's: a file it wrote, a file
   created during the run, or code with no file of its own. Library code that uses frames for
@@ -43,7 +44,7 @@ WATCHED = frozenset((
     "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.cdata", "ctypes.cdata/buffer", "ctypes.addressof",
     "ctypes.string_at", "ctypes.wstring_at", "ctypes.call_function", "ctypes.PyObj_FromPtr",
     "object.__getattr__", "object.__setattr__", "compile", "code.__new__", "sys.addaudithook",
-    "cpython.PyInterpreterState_Clear", "loopctl.record",
+    "cpython.PyInterpreterState_Clear", "loopctl.record", "sys.monitoring.register_callback",
 ))
 PER_KIND = 5
 """Findings of one kind sent at most: evidence, not a flood."""
@@ -103,6 +104,7 @@ class _State:
         self.dumps, self.getframe = json.dumps, sys._getframe
         self.ident = _thread_ident()
         self.value_error, self.os_error, self.interrupted = ValueError, OSError, InterruptedError
+        self.modules, self.module_type, self.function_type = sys.modules, type(sys), type(_thread_ident)
         end = json.dumps({"k": "end"})
         self.end = (end, json.dumps(end))  # at shutdown json's globals may be gone: encoded now
 
@@ -185,11 +187,24 @@ def _handle(state, event, args):
             _attributed(state, "ctypes", caller)
     elif event.startswith("ctypes."):
         _attributed(state, "ctypes memory access", caller)
-    elif event.startswith("gc.") or event in ("sys.settrace", "sys.setprofile"):
+    elif event in ("sys.settrace", "sys.setprofile") and caller.f_code.co_name == "_bootstrap_inner":
+        _thread_hook(state, event, caller)
+    elif event.startswith(("gc.", "sys.monitoring")) or event in ("sys.settrace", "sys.setprofile"):
         _attributed(state, event, caller)
     else:  # frames
         shown = event if event != "object.__getattr__" else "frame access (" + args[1] + ")"
         _attributed(state, shown, caller)
+
+
+def _thread_hook(state, event, caller):
+    """A new thread installing the function ``threading.settrace``/``setprofile`` was given: whose is it?"""
+    threading = state.modules.get("threading")
+    name = "_trace_hook" if event == "sys.settrace" else "_profile_hook"
+    function = vars(threading).get(name) if type(threading) is state.module_type else None
+    if type(function) is state.function_type:  # never call into an object of unknown type here
+        why = _candidate(state, function.__code__.co_filename)
+        if why:
+            _finding(state, "threading." + event[4:] + " with a function from " + why, caller)
 
 
 def _compile(state, args, caller):
