@@ -368,9 +368,11 @@ HONEST_SUITE = {
         "    return sys._getframe(1).f_code.co_name\n"
     ),
     "tests/__init__.py": "",
+    "tests/helpers_plugin.py": "import pytest\n@pytest.fixture\ndef helper():\n    return 'helped'\n",
     "tests/conftest.py": (
         "import logging\n"
         "import pytest\n"
+        "pytest_plugins = ['tests.helpers_plugin']\n"
         "@pytest.fixture(params=[1, 2])\n"
         "def number(request):\n"
         "    logging.getLogger('tests').info('number %s', request.param)\n"
@@ -415,6 +417,8 @@ HONEST_SUITE = {
         "        1 / 0\n"
         "    assert info.traceback[-1].frame.code.name == 'test_raises_and_gc'\n"
         "    assert gc.get_referrers(fixed) is not None\n"
+        "def test_fixture_from_a_plugin_module(helper):\n"
+        "    assert helper == 'helped'\n"
         "def test_generated_code():\n"
         "    namespace = {}\n"
         "    exec(compile('def f(x):\\n    return x * 2\\n', '<generated>', 'exec'), namespace)\n"
@@ -439,4 +443,4 @@ def test_honest_suites_that_use_frames_gc_mock_and_generated_code_raise_nothing(
     run = run_tests(python_project_env, root, ["tests/test_honest.py"], suspects=["pkg/fixed.py"])
     assert run.tampered == (), run.tampered
     outcomes = {nodeid.split("::", 1)[1]: result.outcome.value for nodeid, result in run.results.items()}
-    assert set(outcomes.values()) == {"passed"} and len(outcomes) == 9, (outcomes, run.output[-3000:])
+    assert set(outcomes.values()) == {"passed"} and len(outcomes) == 10, (outcomes, run.output[-3000:])

@@ -230,6 +230,8 @@ def plugin_files(plugin):
                 function = getattr(plugin, attr)
             except Exception:  # an attribute that raises: the plugin is judged by its hooks at the end
                 continue
+            if not callable(function):
+                continue  # pytest_plugins = [...] in a conftest, say: not a hook
             file = code_file(function)
             if file not in files:
                 files.append(file)
