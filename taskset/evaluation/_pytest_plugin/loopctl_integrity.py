@@ -18,89 +18,7 @@ import linecache
 import sys
 import types
 
-# Where pytest decides, records and reports outcomes, and rewrites assertions: replacing any of
-# these after start-up is how in-process cheating works. Missing entries are skipped.
-WATCHED = (
-    ("_pytest.runner", "call_and_report"),
-    ("_pytest.runner", "runtestprotocol"),
-    ("_pytest.runner", "call_runtest_hook"),
-    ("_pytest.runner", "pytest_runtest_makereport"),
-    ("_pytest.runner", "pytest_runtest_protocol"),
-    ("_pytest.runner", "pytest_runtest_call"),
-    ("_pytest.runner", "check_interactive_exception"),
-    ("_pytest.runner", "CallInfo.from_call"),
-    ("_pytest.reports", "TestReport.from_item_and_call"),
-    ("_pytest.reports", "TestReport.__init__"),
-    ("_pytest.reports", "BaseReport.passed"),
-    ("_pytest.reports", "BaseReport.failed"),
-    ("_pytest.reports", "BaseReport.skipped"),
-    ("_pytest.junitxml", "LogXML.pytest_runtest_logreport"),
-    ("_pytest.junitxml", "LogXML.pytest_sessionfinish"),
-    ("_pytest.junitxml", "_NodeReporter.append_pass"),
-    ("_pytest.junitxml", "_NodeReporter.append_failure"),
-    ("_pytest.junitxml", "_NodeReporter.to_xml"),
-    ("_pytest.python", "pytest_pyfunc_call"),
-    ("_pytest.python", "Function.runtest"),
-    ("_pytest.python", "Function.obj"),
-    ("_pytest.python", "PyobjMixin.obj"),
-    ("_pytest.main", "pytest_runtestloop"),
-    ("_pytest.main", "wrap_session"),
-    ("_pytest.skipping", "pytest_runtest_makereport"),
-    ("_pytest.skipping", "pytest_runtest_setup"),
-    ("_pytest.skipping", "pytest_runtest_call"),
-    ("_pytest.outcomes", "fail"),
-    ("_pytest.outcomes", "skip"),
-    ("_pytest.outcomes", "xfail"),
-    ("_pytest.outcomes", "exit"),
-    ("_pytest.assertion.rewrite", "rewrite_asserts"),
-    ("_pytest.assertion.rewrite", "_rewrite_test"),
-    ("_pytest.assertion.rewrite", "AssertionRewriter.run"),
-    ("_pytest.assertion.rewrite", "AssertionRewriter.visit_Assert"),
-    ("_pytest.assertion.rewrite", "AssertionRewritingHook.exec_module"),
-    ("_pytest.assertion.rewrite", "AssertionRewritingHook.find_spec"),
-    ("_pytest.assertion.util", "assertrepr_compare"),
-    ("pluggy._callers", "_multicall"),
-    ("pluggy._hooks", "HookCaller.__call__"),
-    ("pluggy._hooks", "_HookCaller.__call__"),
-    ("pluggy._hooks", "HookImpl.__init__"),
-    ("pluggy._manager", "PluginManager._hookexec"),
-    ("pluggy._manager", "PluginManager.register"),
-    ("pluggy.callers", "_multicall"),
-    ("pluggy.hooks", "_HookCaller.__call__"),
-    ("pluggy.manager", "PluginManager._hookexec"),
-    ("builtins", "AssertionError"),
-    ("builtins", "__import__"),
-    ("builtins", "compile"),
-    ("builtins", "exec"),
-)
-
-
-def _resolve(module_name, dotted):
-    module = sys.modules.get(module_name)
-    if module is None:
-        try:
-            module = __import__(module_name, fromlist=["_"])
-        except Exception:
-            return None
-    owner = module
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        owner = getattr(owner, part, None)
-        if owner is None:
-            return None
-    if isinstance(owner, type):
-        # the raw attribute: a classmethod or property object stays comparable by identity
-        for klass in owner.__mro__:
-            if parts[-1] in vars(klass):
-                return vars(klass)[parts[-1]]
-        return None
-    return getattr(owner, parts[-1], None)
-
-
-WATCHED_PACKAGES = ("_pytest", "pytest", "pluggy", "loopctl_pytest_plugin", "loopctl_integrity")
-"""Every function and class of these packages (module globals and class attributes alike) is
-watched, not a list of names: a report class rebound in one module, a test item's setup or its
-lookup of the test object replaced, all show the same way."""
+from loopctl_watched import WATCHED, WATCHED_PACKAGES
 
 
 def _watched_modules():
@@ -113,20 +31,50 @@ def _watchable(value):
     return callable(value) or isinstance(value, (classmethod, staticmethod, property))
 
 
+def _holder(module_name, dotted):
+    """(namespace, name, object) where ``dotted`` is bound now, or None."""
+    owner = sys.modules.get(module_name)
+    if owner is None:
+        try:
+            owner = __import__(module_name, fromlist=["_"])
+        except Exception:  # not in this pytest or pluggy version
+            return None
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        owner = getattr(owner, part, None)
+    if owner is None:
+        return None
+    klasses = owner.__mro__ if isinstance(owner, type) else (owner,)
+    for klass in klasses:
+        space = getattr(klass, "__dict__", None)
+        if space is not None and parts[-1] in space:
+            return (space, parts[-1], space[parts[-1]])
+    return None
+
+
 def snapshot():
     """The watched pieces as they are now (taken when the plugin is imported, before any workspace
-    code), read-only: [module:name] and [module:Class.attr] -> object, plus the listed builtins."""
-    found = {module + ":" + dotted: _resolve(module, dotted) for module, dotted in WATCHED}
+    code), read-only: ({module:name or module:Class.attr: (namespace, name, object)}, ((class, its
+    own names), ...)). Namespaces are live, so a check is one lookup per piece."""
+    found = {}
+    for module, dotted in WATCHED:
+        entry = _holder(module, dotted)
+        if entry is not None:
+            found[module + ":" + dotted] = entry
+    classes = []
     for name, module in _watched_modules():
-        for attr, value in list(vars(module).items()):
+        space = vars(module)
+        for attr, value in list(space.items()):
             if not _watchable(value):
                 continue
-            found[name + ":" + attr] = value
+            found[name + ":" + attr] = (space, attr, value)
             if isinstance(value, type) and getattr(value, "__module__", None) == name:
-                for inner, member in list(vars(value).items()):
+                inner_space = vars(value)
+                classes.append((name + ":" + attr, inner_space, frozenset(inner_space)))
+                for inner, member in list(inner_space.items()):
                     if _watchable(member) and not inner.startswith("__"):
-                        found[name + ":" + attr + "." + inner] = member
-    return types.MappingProxyType(found)
+                        found[name + ":" + attr + "." + inner] = (inner_space, inner, member)
+    return (types.MappingProxyType(found), tuple(classes))
 
 
 _IMPORT_MACHINERY = {"sys.meta_path": list(sys.meta_path), "sys.path_hooks": list(sys.path_hooks)}
@@ -189,36 +137,29 @@ def _claim_holds(code):
     return ("def " + code.co_name) in line or line.startswith("@")
 
 
-def _current(pristine, key):
-    """The object now at ``key``; a class attribute is read from the class pytest started with."""
-    module, dotted = key.split(":", 1)
-    head, _, attr = dotted.partition(".")
-    owner = pristine.get(module + ":" + head) if attr and "." not in attr else None
-    if isinstance(owner, type):
-        for klass in owner.__mro__:
-            if attr in vars(klass):
-                return vars(klass)[attr]
-        return None
-    if module in sys.modules and "." not in dotted:
-        return vars(sys.modules[module]).get(dotted)
-    return _resolve(module, dotted)
-
-
 def replaced(pristine):
-    """[{name, file, forged}] for each watched piece that is no longer the object in ``pristine``."""
+    """[{name, file, forged}] for each watched piece that is no longer the object in ``pristine``,
+    and each method added to a watched class since (it shadows what the class inherited)."""
+    entries, classes = pristine
     changed = []
-    for key, old in sorted(pristine.items()):
-        new = _current(pristine, key)
-        if new is old:
-            continue
-        code, old_code = _code(new), _code(old)
-        forged = code is not None and (
-            not _claim_holds(code)
-            or (old_code is not None and (code.co_filename, code.co_firstlineno) == (old_code.co_filename,
-                                                                                   old_code.co_firstlineno))
-        )
-        changed.append({"name": key, "file": code_file(new) if new is not None else "", "forged": bool(forged)})
-    return changed
+    for key, (space, attr, old) in entries.items():
+        if space.get(attr) is not old:
+            changed.append(_change(key, space.get(attr), old))
+    for key, space, names in classes:
+        if len(space) != len(names):  # an added name (one removed shows among the entries)
+            for attr in [a for a in list(space) if a not in names and _watchable(space[a])]:
+                changed.append(_change(key + "." + attr, space[attr], None))
+    return sorted(changed, key=lambda entry: entry["name"])
+
+
+def _change(key, new, old):
+    code, old_code = _code(new), _code(old)
+    forged = code is not None and (
+        not _claim_holds(code)
+        or (old_code is not None and (code.co_filename, code.co_firstlineno) == (old_code.co_filename,
+                                                                               old_code.co_firstlineno))
+    )
+    return {"name": key, "file": code_file(new) if new is not None else "", "forged": bool(forged)}
 
 
 def plugin_files(plugin):
@@ -397,8 +338,8 @@ class Seal:
     __slots__ = ("_functions", "_codes")
 
     def __init__(self, extra=()):
-        functions = (replaced, hooks, test_problem, test_origin, import_hooks, code_file, _code, _resolve,
-                     _claim_holds, _reference_codes, _compile, _same, plugin_files, _current, _shadowed,
+        functions = (replaced, hooks, test_problem, test_origin, import_hooks, code_file, _code, _holder,
+                     _claim_holds, _reference_codes, _compile, _same, plugin_files, _change, _shadowed,
                      _named) + tuple(extra)
         object.__setattr__(self, "_functions", tuple(functions))
         object.__setattr__(self, "_codes", tuple(f.__code__ for f in functions))

@@ -253,13 +253,6 @@ def _check_item(item, seal, pristine):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item, _seal=_SEAL, _check=_check_item, _pristine=_PRISTINE):
-    """Before a test's setup: is pytest's machinery still what it was at start-up?"""
-    if _channel_open:
-        _check(item, _seal, _pristine)
-
-
-@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item, _seal=_SEAL, _check=_check_item, _pristine=_PRISTINE):
     """Just before a test's function runs: is it still the function its module's source defines?"""
     if _channel_open:
