@@ -59,3 +59,12 @@ def test_line_numbers_follow_the_hunks():
     diff = ("--- a/m.py\n+++ b/m.py\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n@@ -10,2 +10,3 @@\n x\n+y\n+z\n")
     assert added_lines(diff) == {"m.py": [(2, "B"), (11, "y"), (12, "z")]}
     assert added_lines("--- a/gone.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-x\n") == {}
+
+
+def test_a_native_extension_is_a_hit():
+    """Compiled code added by the candidate (a binary patch adding ``pkg/_speedups.so``) runs beyond
+    any audit hook: a hit, whatever its bytes."""
+    diff = ("diff --git a/pkg/_speedups.so b/pkg/_speedups.so\nnew file mode 100755\nindex 0000000..1111111\n"
+            "GIT binary patch\nliteral 4\nLcmZ?d00001\n\nliteral 0\nHcmV?d00001\n\n")
+    hits = screen(diff, lambda path: "")
+    assert [(hit.path, hit.what) for hit in hits] == [("pkg/_speedups.so", "adds a native extension module")]

@@ -38,6 +38,8 @@ SIGNS: tuple[tuple[str, str], ...] = (
     (r"/proc/self/fd|\bconftest\b", "touches the test run's descriptors or conftest files"),
 )
 _COMPILED = tuple((re.compile(pattern), what) for pattern, what in SIGNS)
+NATIVE_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
+"""Compiled code the interpreter would load in process: what it does is beyond any audit hook."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ def screen(diff: str, read: Callable[[str], str]) -> list[Hit]:
 
     ``read(path)`` gives the file's text after the candidate's changes ("" when it cannot be read).
     """
-    hits: list[Hit] = []
+    hits = [Hit(path, 0, "adds a native extension module", "") for path in _targets(diff)
+            if path.lower().endswith(NATIVE_SUFFIXES) or ".so." in path.lower()]
     for path, lines in added_lines(diff).items():
         if not path.endswith(".py") or is_test_path(path):
             continue
@@ -97,6 +100,18 @@ def screen(diff: str, read: Callable[[str], str]) -> list[Hit]:
             number, line = matching[0]
             hits.append(Hit(path, number, what, line))
     return sorted(hits, key=lambda hit: (hit.path, hit.line))
+
+
+def _targets(diff: str) -> list[str]:
+    """Every path the diff writes (binary ones included: they have no added lines)."""
+    found = []
+    for line in diff.splitlines():
+        if line.startswith("+++ ") and line[4:].strip() != "/dev/null":
+            target = line[4:].strip()
+            found.append(target[2:] if target.startswith("b/") else target)
+        elif line.startswith("diff --git ") and " b/" in line:  # a binary file has no +++ line
+            found.append(line.rsplit(" b/", 1)[1].strip('"'))
+    return list(dict.fromkeys(found))
 
 
 def _count(pattern: re.Pattern[str], text: str) -> int:

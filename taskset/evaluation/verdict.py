@@ -139,7 +139,9 @@ def evaluate(
         except (ValueError, UnicodeError, RuntimeError, RecursionError, OSError) as exc:
             # a candidate shaped so that no check above foresaw it: still a verdict, never a crash
             return _refusal(task, VerdictProblem.UNSAFE_EDIT, f"the candidate could not be applied: {exc}", started)
-        hits = screen(ws.diff(exclude_tests=True), lambda rel: _text(ws.path / rel)) if touched else []
+        # only what the candidate wrote: files a build left in the tree are not its words
+        hits = [hit for hit in screen(ws.diff(exclude_tests=True), lambda rel: _text(ws.path / rel))
+                if hit.path in touched] if touched else []
         if hits:
             return _refusal(task, VerdictProblem.TAMPERED, "the candidate reaches into the test machinery: "
                             + "; ".join(str(hit) for hit in hits[:5]), started)
