@@ -152,6 +152,7 @@ class _Folder:
         return record
 
     def add(self, record: dict) -> None:
+        """Fold one record of ours in (a shape ours never has raises TypeError/ValueError)."""
         kind = record.get("k")
         if kind == "boot":
             self.booted = True
@@ -196,6 +197,7 @@ class _Folder:
             self.registered.append((str(record.get("name", "")), str(record.get("file", ""))))
 
     def witness(self) -> Witness:
+        """Everything folded so far."""
         return Witness(
             booted=self.booted, started=self.started, finished=self.finished, exitstatus=self.exitstatus,
             stopped=self.stopped, outcomes={nodeid: fold(p) for nodeid, p in self.phases.items()},
