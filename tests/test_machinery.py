@@ -163,23 +163,32 @@ getattr(_sys, "set" + "profile")(_calls)
 """
 
 
-@pytest.mark.parametrize(
-    "code",
-    [ITEM_SETUP, ITEM_LOOKUP, ITEM_INSTANCE, REPORT_CLASS_REBOUND, PLUGIN_WRITTEN_AT_RUN_TIME,
-     HOOK_UNDER_A_WORKSPACE_NAME, HOOK_UNDER_AN_ENVIRONMENT_NAME, TRACE_AND_REWRITE_LOCALS, TRACE_ONLY,
-     TRACE_THREADS],
-    ids=["replace-item-setup", "replace-test-lookup", "replace-runtest-on-the-item", "rebind-report-class",
-         "plugin-file-written-at-run-time", "hook-under-a-workspace-file-name", "hook-under-an-environment-name",
-         "settrace-and-ctypes-rewrite-locals", "setprofile", "threading-settrace"],
-)
-def test_patching_pytest_without_knowing_loopctl_is_tampering(task, env, code):
+@pytest.mark.parametrize("code, caught_by", [
+    pytest.param(ITEM_SETUP, "Function.setup was replaced by code from calc.py", id="replace-item-setup"),
+    pytest.param(ITEM_LOOKUP, "Function._getobj was replaced by code from calc.py", id="replace-test-lookup"),
+    pytest.param(ITEM_INSTANCE, "the test item's runtest was replaced on the item", id="replace-runtest-on-the-item"),
+    pytest.param(REPORT_CLASS_REBOUND, "_pytest.runner:TestReport was replaced by code from calc.py",
+                 id="rebind-report-class"),
+    pytest.param(PLUGIN_WRITTEN_AT_RUN_TIME, "registered with hooks from calc_speedups.py",
+                 id="plugin-file-written-at-run-time"),
+    pytest.param(HOOK_UNDER_A_WORKSPACE_NAME, "tests/test_calc.py, which does not hold it",
+                 id="hook-under-a-workspace-file-name"),
+    pytest.param(HOOK_UNDER_AN_ENVIRONMENT_NAME, "_pytest/runner.py, which does not hold it",
+                 id="hook-under-an-environment-name"),
+    pytest.param(TRACE_AND_REWRITE_LOCALS, "sys.settrace from a file the candidate wrote (calc.py)",
+                 id="settrace-and-ctypes-rewrite-locals"),
+    pytest.param(TRACE_ONLY, "sys.setprofile from a file the candidate wrote (calc.py)", id="setprofile"),
+    pytest.param(TRACE_THREADS, "threading.settrace with a function from a file the candidate wrote (calc.py)",
+                 id="threading-settrace"),
+])
+def test_patching_pytest_without_knowing_loopctl_is_tampering(task, env, code, caught_by):
     """Any method of pytest's replaced (a test item's setup, its lookup of the test object, on the
     class or the item), a report class rebound in any module, a plugin written and registered at
-    run time, hooks compiled under an unmodified file's name, tracing: ``tampered``, not resolved."""
+    run time, hooks compiled under an unmodified file's name, tracing: ``tampered``, not resolved,
+    and the message names what gave it away."""
     verdict = evaluate(task, edits={"calc.py": disguised(code)}, env=env)
-    print("\nMSG", verdict.problem.value, verdict.message[:600])
     assert_not_resolved(verdict, VerdictProblem.TAMPERED)
-    assert verdict.message
+    assert caught_by in verdict.message, verdict.message
 
 
 # --- loopctl's own machinery, by someone who read its source -------------------------------------
@@ -262,20 +271,26 @@ for _offset in range(8, 120, 8):
 """
 
 
-@pytest.mark.parametrize(
-    "code",
-    [PIPE_IN_FRONT, SEND_WRAPPED, SEND_FOUND_THROUGH_GC, SECRET_FROM_FRAMES, SNAPSHOT_MUTATED,
-     SEALED_CODE_REWRITTEN],
-    ids=["pipe-in-front-of-the-channel", "wrap-the-send-function", "find-the-send-function-through-gc",
-         "secret-from-the-boot-frame", "mutate-the-sealed-snapshot", "rewrite-sealed-code-with-ctypes"],
-)
-def test_attacking_loopctls_own_plugin_is_tampering(task, env, code):
+@pytest.mark.parametrize("code, caught_by", [
+    pytest.param(PIPE_IN_FRONT, "sealed records stopped short or skipped a number", id="pipe-in-front-of-the-channel"),
+    pytest.param(SEND_WRAPPED, "a loopctl record sent by code that is not loopctl's plugin (at calc.py:",
+                 id="wrap-the-send-function"),
+    pytest.param(SEND_FOUND_THROUGH_GC, "gc.get_objects from a file the candidate wrote (calc.py)",
+                 id="find-the-send-function-through-gc"),
+    pytest.param(SECRET_FROM_FRAMES, "sys._getframe from a file the candidate wrote (calc.py)",
+                 id="secret-from-the-boot-frame"),
+    pytest.param(SNAPSHOT_MUTATED, "_pytest.runner:call_and_report was replaced by code from calc.py",
+                 id="mutate-the-sealed-snapshot"),
+    pytest.param(SEALED_CODE_REWRITTEN, "ctypes memory access from a file the candidate wrote (calc.py)",
+                 id="rewrite-sealed-code-with-ctypes"),
+])
+def test_attacking_loopctls_own_plugin_is_tampering(task, env, code, caught_by):
     """A relay rewriting the channel in flight, the plugin's sender wrapped or hunted through gc,
     the secret sought in the boot script's frames, the snapshot mutated, sealed code rewritten
-    through ctypes: ``tampered``, not resolved."""
+    through ctypes: ``tampered``, not resolved, and the message names what gave it away."""
     verdict = evaluate(task, edits={"calc.py": disguised(code)}, env=env)
-    print("\nMSG", verdict.problem.value, verdict.message[:600])
     assert_not_resolved(verdict, VerdictProblem.TAMPERED)
+    assert caught_by in verdict.message, verdict.message
 
 
 # --- honest code of every shape raises nothing -----------------------------------------------------
