@@ -241,6 +241,17 @@ for _n in _secrets:
                                      "outcome": "passed", "xfail": False, "n": _n}) + "\n").encode())
 """
 
+SENDER_CLONED = """
+import types as _types
+_plugin = _sys.modules["loop" + "ctl_pytest_plugin"]
+_fake = dict(vars(_plugin))
+_fake["_send"] = _types.FunctionType(_plugin._send.__code__, _fake)
+_logreport = _types.FunctionType(_plugin.pytest_runtest_logreport.__code__, _fake)
+class _Report:
+    nodeid, when, outcome = "tests/test_calc.py::test_add", "call", "passed"
+_logreport(_Report())
+"""
+
 SNAPSHOT_MUTATED = """
 _plugin = _sys.modules["loop" + "ctl_pytest_plugin"]
 _runner = _m("_py", "test.runner")
@@ -279,6 +290,8 @@ for _offset in range(8, 120, 8):
                  id="find-the-send-function-through-gc"),
     pytest.param(SECRET_FROM_FRAMES, "sys._getframe from a file the candidate wrote (calc.py)",
                  id="secret-from-the-boot-frame"),
+    pytest.param(SENDER_CLONED, "a function built from a code object from a file the candidate wrote (calc.py)",
+                 id="clone-the-sender-from-its-code"),
     pytest.param(SNAPSHOT_MUTATED, "_pytest.runner:call_and_report was replaced by code from calc.py",
                  id="mutate-the-sealed-snapshot"),
     pytest.param(SEALED_CODE_REWRITTEN, "ctypes memory access from a file the candidate wrote (calc.py)",

@@ -18,8 +18,9 @@ What it reports (``k: "audit"`` records), each attributed to the code that asked
   itself (logging, typing, coverage) is not; library helpers that hand frames or memory back
   to their caller (inspect, traceback's walkers, ctypes, pytest's own traceback objects, bdb)
   are looked through to their caller.
-* the same way: a function's ``__code__`` replaced, a code object built under the name of an
-  existing file (the standard library's ``types.coroutine`` does both, for itself).
+* the same way: a function's ``__code__`` replaced, a function built from a code object, a code
+  object built under the name of an existing file (the standard library's ``types.coroutine``
+  does some of this, for itself).
 * intrinsically hostile acts, from anyone: the interpreter's own C API looked up through
   ctypes, a second audit hook (refused as well).
 * code compiled under the name of an existing file that does not hold that text.
@@ -43,7 +44,7 @@ WATCHED = frozenset((
     "gc.get_referrers", "gc.get_referents", "gc.get_objects",
     "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.cdata", "ctypes.cdata/buffer", "ctypes.addressof",
     "ctypes.string_at", "ctypes.wstring_at", "ctypes.call_function", "ctypes.PyObj_FromPtr",
-    "object.__getattr__", "object.__setattr__", "compile", "code.__new__", "sys.addaudithook",
+    "object.__getattr__", "object.__setattr__", "compile", "code.__new__", "function.__new__", "sys.addaudithook",
     "cpython.PyInterpreterState_Clear", "loopctl.record", "sys.monitoring.register_callback",
 ))
 PER_KIND = 5
@@ -177,6 +178,8 @@ def _handle(state, event, args):
         name = args[1] if len(args) > 1 else None
         if type(name) is str and _existing(state, name):
             _attributed(state, "a code object built under the name of " + name, caller)
+    elif event == "function.__new__":  # a function made from a code object (ours, say, to send as us)
+        _attributed(state, "a function built from a code object", caller)
     elif event == "compile":
         _compile(state, args, caller)
     elif event in ("ctypes.dlsym", "ctypes.dlsym/handle"):
