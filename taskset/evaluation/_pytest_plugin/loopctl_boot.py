@@ -7,6 +7,10 @@ no ``PYTHONPATH``, no current directory, so a workspace ``sitecustomize``, ``pyt
 imported from the environment first; only then does the workspace go on ``sys.path`` (and on
 ``PYTHONPATH`` for processes the tests start), exactly where ``PYTHONPATH`` used to put it.
 
+The run's secret arrives on a pipe of its own and goes straight into loopctl_audit's hook (Python
+3.8 on; no frame of this script holds it), installed after pytest and our plugin are imported and
+before the workspace is importable.
+
 Must run on every Python the task environments use (3.6 on): standard library only.
 """
 

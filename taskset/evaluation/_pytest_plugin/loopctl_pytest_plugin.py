@@ -9,7 +9,9 @@ runs inside whatever pytest the task's environment resolved. It does four things
 * Write the exact ``item.nodeid`` (and a failure's exception type name) into the JUnit XML as
   testcase properties, so the parser never has to reverse pytest's name mangling.
 * ``--loopctl-channel FD``: stream every phase's outcome to the parent as it happens, one JSON
-  line per event on an inherited pipe, as a second witness beside the JUnit report.
+  line per event on an inherited pipe, as a second witness beside the JUnit report. On Python
+  3.8 on, records go through loopctl_audit's hook, which seals and numbers them (only ``_send``,
+  called from this module's own functions, is heard); evidence is sent the moment it is found.
 * ``--loopctl-canaries``: append two tests of ours, one that must pass and one that must fail.
 * Evidence of in-process interference (``loopctl_integrity``): before each test's function runs,
   whether it is the one its module's source defines; at session end, which watched pieces of
