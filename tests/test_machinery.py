@@ -163,29 +163,35 @@ getattr(_sys, "set" + "profile")(_calls)
 """
 
 
-@pytest.mark.parametrize("code, caught_by", [
-    pytest.param(ITEM_SETUP, "Function.setup was replaced by code from calc.py", id="replace-item-setup"),
-    pytest.param(ITEM_LOOKUP, "Function._getobj was replaced by code from calc.py", id="replace-test-lookup"),
-    pytest.param(ITEM_INSTANCE, "the test item's runtest was replaced on the item", id="replace-runtest-on-the-item"),
-    pytest.param(REPORT_CLASS_REBOUND, "_pytest.runner:TestReport was replaced by code from calc.py",
-                 id="rebind-report-class"),
-    pytest.param(PLUGIN_WRITTEN_AT_RUN_TIME, "registered with hooks from calc_speedups.py",
-                 id="plugin-file-written-at-run-time"),
-    pytest.param(HOOK_UNDER_A_WORKSPACE_NAME, "tests/test_calc.py, which does not hold it",
-                 id="hook-under-a-workspace-file-name"),
-    pytest.param(HOOK_UNDER_AN_ENVIRONMENT_NAME, "_pytest/runner.py, which does not hold it",
-                 id="hook-under-an-environment-name"),
-    pytest.param(TRACE_AND_REWRITE_LOCALS, "sys.settrace from a file the candidate wrote (calc.py)",
-                 id="settrace-and-ctypes-rewrite-locals"),
-    pytest.param(TRACE_ONLY, "sys.setprofile from a file the candidate wrote (calc.py)", id="setprofile"),
-    pytest.param(TRACE_THREADS, "threading.settrace with a function from a file the candidate wrote (calc.py)",
-                 id="threading-settrace"),
-])
-def test_patching_pytest_without_knowing_loopctl_is_tampering(task, env, code, caught_by):
+PYTEST_ROUTES = {  # test id: (candidate code, what the verdict's message must name)
+    "replace-item-setup": (ITEM_SETUP, "Function.setup was replaced by code from calc.py"),
+    "replace-test-lookup": (ITEM_LOOKUP, "Function._getobj was replaced by code from calc.py"),
+    "replace-runtest-on-the-item": (ITEM_INSTANCE, "the test item's runtest was replaced on the item"),
+    "rebind-report-class": (REPORT_CLASS_REBOUND, "_pytest.runner:TestReport was replaced by code from calc.py"),
+    "plugin-file-written-at-run-time": (PLUGIN_WRITTEN_AT_RUN_TIME, "registered with hooks from calc_speedups.py"),
+    "hook-under-a-workspace-file-name": (HOOK_UNDER_A_WORKSPACE_NAME, "tests/test_calc.py, which does not hold it"),
+    "hook-under-an-environment-name": (HOOK_UNDER_AN_ENVIRONMENT_NAME, "_pytest/runner.py, which does not hold it"),
+    "settrace-and-ctypes-rewrite-locals": (
+        TRACE_AND_REWRITE_LOCALS, "sys.settrace from a file the candidate wrote (calc.py)",
+    ),
+    "setprofile": (TRACE_ONLY, "sys.setprofile from a file the candidate wrote (calc.py)"),
+    "threading-settrace": (
+        TRACE_THREADS, "threading.settrace with a function from a file the candidate wrote (calc.py)",
+    ),
+}
+
+
+@pytest.mark.parametrize("route", list(PYTEST_ROUTES))
+def test_patching_pytest_without_knowing_loopctl_is_tampering(task, env, route):
     """Any method of pytest's replaced (a test item's setup, its lookup of the test object, on the
     class or the item), a report class rebound in any module, a plugin written and registered at
     run time, hooks compiled under an unmodified file's name, tracing: ``tampered``, not resolved,
     and the message names what gave it away."""
+    assert_caught(task, env, *PYTEST_ROUTES[route])
+
+
+def assert_caught(task, env, code: str, caught_by: str) -> None:
+    """The candidate ``code`` (disguised from the screen) is ``tampered``, for the reason named."""
     verdict = evaluate(task, edits={"calc.py": disguised(code)}, env=env)
     assert_not_resolved(verdict, VerdictProblem.TAMPERED)
     assert caught_by in verdict.message, verdict.message
@@ -282,28 +288,31 @@ for _offset in range(8, 120, 8):
 """
 
 
-@pytest.mark.parametrize("code, caught_by", [
-    pytest.param(PIPE_IN_FRONT, "sealed records stopped short or skipped a number", id="pipe-in-front-of-the-channel"),
-    pytest.param(SEND_WRAPPED, "a loopctl record sent by code that is not loopctl's plugin (at calc.py:",
-                 id="wrap-the-send-function"),
-    pytest.param(SEND_FOUND_THROUGH_GC, "gc.get_objects from a file the candidate wrote (calc.py)",
-                 id="find-the-send-function-through-gc"),
-    pytest.param(SECRET_FROM_FRAMES, "sys._getframe from a file the candidate wrote (calc.py)",
-                 id="secret-from-the-boot-frame"),
-    pytest.param(SENDER_CLONED, "a function built from a code object from a file the candidate wrote (calc.py)",
-                 id="clone-the-sender-from-its-code"),
-    pytest.param(SNAPSHOT_MUTATED, "_pytest.runner:call_and_report was replaced by code from calc.py",
-                 id="mutate-the-sealed-snapshot"),
-    pytest.param(SEALED_CODE_REWRITTEN, "ctypes memory access from a file the candidate wrote (calc.py)",
-                 id="rewrite-sealed-code-with-ctypes"),
-])
-def test_attacking_loopctls_own_plugin_is_tampering(task, env, code, caught_by):
-    """A relay rewriting the channel in flight, the plugin's sender wrapped or hunted through gc,
-    the secret sought in the boot script's frames, the snapshot mutated, sealed code rewritten
-    through ctypes: ``tampered``, not resolved, and the message names what gave it away."""
-    verdict = evaluate(task, edits={"calc.py": disguised(code)}, env=env)
-    assert_not_resolved(verdict, VerdictProblem.TAMPERED)
-    assert caught_by in verdict.message, verdict.message
+LOOPCTL_ROUTES = {  # test id: (candidate code, what the verdict's message must name)
+    "pipe-in-front-of-the-channel": (PIPE_IN_FRONT, "sealed records stopped short or skipped a number"),
+    "wrap-the-send-function": (SEND_WRAPPED, "a loopctl record sent by code that is not loopctl's plugin (at calc.py:"),
+    "find-the-send-function-through-gc": (
+        SEND_FOUND_THROUGH_GC, "gc.get_objects from a file the candidate wrote (calc.py)",
+    ),
+    "secret-from-the-boot-frame": (SECRET_FROM_FRAMES, "sys._getframe from a file the candidate wrote (calc.py)"),
+    "clone-the-sender-from-its-code": (
+        SENDER_CLONED, "a function built from a code object from a file the candidate wrote (calc.py)",
+    ),
+    "mutate-the-sealed-snapshot": (
+        SNAPSHOT_MUTATED, "_pytest.runner:call_and_report was replaced by code from calc.py",
+    ),
+    "rewrite-sealed-code-with-ctypes": (
+        SEALED_CODE_REWRITTEN, "ctypes memory access from a file the candidate wrote (calc.py)",
+    ),
+}
+
+
+@pytest.mark.parametrize("route", list(LOOPCTL_ROUTES))
+def test_attacking_loopctls_own_plugin_is_tampering(task, env, route):
+    """A relay rewriting the channel in flight, the plugin's sender wrapped, cloned or hunted
+    through gc, the secret sought in the boot script's frames, the snapshot mutated, sealed code
+    rewritten through ctypes: ``tampered``, not resolved, and the message names what gave it away."""
+    assert_caught(task, env, *LOOPCTL_ROUTES[route])
 
 
 # --- honest code of every shape raises nothing -----------------------------------------------------
