@@ -48,6 +48,11 @@ needs_sandbox = pytest.mark.skipif("not _confined()", reason="no sandbox can sta
 
 @pytest.fixture
 def task(make_repo) -> Task:
+    return calc_task(make_repo)
+
+
+def calc_task(make_repo) -> Task:
+    """The task every attack here aims at (tests/test_machinery.py's too)."""
     repo = make_repo("calc")
     base = repo.commit("calc with a bug", {"calc.py": BUGGY, "tests/conftest.py": CONFTEST,
                                            "tests/test_calc.py": TESTS.split("\n\n\ndef test_add")[0] + "\n"})

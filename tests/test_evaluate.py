@@ -110,15 +110,15 @@ def test_patch_that_does_not_apply_is_a_verdict(task, env):
     assert "does not apply" in verdict.feedback
 
 
-CHEAT_PLUGIN = """import pytest
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
+# Spelled so that the static screen of the diff lets it through (loaded, it passes every test,
+# JUnit report included): what is tested is that the configuration loading it never applies.
+CHEAT_PLUGIN = """def _flip(report):
     report.outcome = "passed"
     report.longrepr = None
+
+
+_flip.tryfirst = True
+globals()["py" + "test_runtest_logreport"] = _flip
 """
 
 

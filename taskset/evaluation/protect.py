@@ -24,22 +24,31 @@ HASH_CAP = 64 * 1024 * 1024
 """A protected file larger than this is hashed by its size alone (test modules are never this big)."""
 
 
-def protected_files(root: Path, extra: Iterable[str] = ()) -> list[str]:
-    """Relative paths of every Python test file and pytest configuration file under ``root``, plus ``extra``.
-
-    Only regular files count (a symlink is not followed); ``.git`` is skipped.
-    """
+def workspace_files(root: Path) -> list[str]:
+    """Relative paths of every file under ``root`` (``.git`` and ``__pycache__`` skipped; links not followed)."""
     root = Path(root)
-    found: dict[str, None] = {}
+    found: list[str] = []
     for top, dirs, files in walk(root):
         if top == str(root) and ".git" in dirs:
             dirs.remove(".git")
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         rel_top = os.path.relpath(top, root)
-        for name in files:
-            rel = name if rel_top == "." else f"{rel_top}/{name}"
-            if (name.endswith(".py") and is_test_path(rel)) or name in CONFIG_NAMES:
-                found[rel] = None
+        found += [name if rel_top == "." else f"{rel_top}/{name}" for name in files]
+    return found
+
+
+def protected_files(root: Path, extra: Iterable[str] = (), listing: Iterable[str] | None = None) -> list[str]:
+    """Relative paths of every Python test file and pytest configuration file under ``root``, plus ``extra``.
+
+    Only regular files count (a symlink is not followed); ``.git`` is skipped. ``listing`` is
+    :func:`workspace_files` when the caller already has it.
+    """
+    root = Path(root)
+    found: dict[str, None] = {}
+    for rel in workspace_files(root) if listing is None else listing:
+        name = rel.rsplit("/", 1)[-1]
+        if (name.endswith(".py") and is_test_path(rel)) or name in CONFIG_NAMES:
+            found[rel] = None
     for rel in extra:
         found.setdefault(rel, None)
     return [rel for rel in found if os.path.isfile(root / rel) and not os.path.islink(root / rel)]

@@ -178,7 +178,8 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
     if config is None:
         config = scratch.inputs / "pytest.ini"
         config.write_text(EMPTY_INI, encoding="utf-8")
-    guarded = protect.protected_files(root)
+    listing = protect.workspace_files(root)
+    guarded = protect.protected_files(root, listing=listing)
     before = protect.hashes(root, guarded)
     frozen = protect.read_only_files(root, files, config, request.test_paths)
     spec = scratch.inputs / "spec.json"
@@ -186,9 +187,12 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
 
     nonce = secrets.token_hex(16)
 
+    audit = {"root": str(root), "suspects": sorted(str(root / rel) for rel in request.suspects),
+             "libraries": list(_trusted_roots(env, facts))}
+
     def command_for(channel_fd: int, nonce_fd: int) -> list[str]:
         args = _pytest_args(root, files, select, junit, config, channel_fd)
-        boot = _boot_spec(root, pythonpath, args, limits, channel_fd) | {"nonce_fd": nonce_fd}
+        boot = _boot_spec(root, pythonpath, args, limits, channel_fd) | {"nonce_fd": nonce_fd, "audit": audit}
         spec.write_text(json.dumps(boot), encoding="utf-8")
         command = [str(env.python), "-s", "-B", str(BOOT), str(spec)]
         return sandbox.wrap(kind, _mounts(env, facts, root, scratch, frozen), command, scratch.base)
@@ -222,7 +226,7 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
                        (str(exc),))
     tamper = findings(Evidence(
         witness=witness, junit=junit_results, exit_code=finished.exit_code, root=str(root), before=before,
-        after=protect.hashes(root, guarded), suspects=request.suspects,
+        after=protect.hashes(root, guarded), suspects=request.suspects, known=frozenset(listing),
         trusted=_trusted_roots(env, facts),
     ))
     if tamper:

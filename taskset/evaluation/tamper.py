@@ -37,6 +37,9 @@ class Evidence:
     """The same files' hashes after the run ("" for a file that vanished)."""
     suspects: frozenset[str] = frozenset()
     """Relative paths the candidate wrote: code from them may not reshape reporting."""
+    known: frozenset[str] | None = None
+    """Relative paths of the workspace's files before the run: code from any other workspace file
+    was written during the run (None: not known, only ``suspects`` count)."""
     trusted: tuple[str, ...] = ()
     """Folders outside the workspace code may legitimately come from: the environment, the
     interpreter's standard library, our plugin."""
@@ -51,6 +54,7 @@ def findings(evidence: Evidence) -> list[str]:
     found += _outcomes(evidence)
     found += _files(evidence)
     found += _patching(evidence)
+    found += _audit(evidence)
     return found
 
 
@@ -68,6 +72,8 @@ def _process(ev: Evidence) -> list[str]:
         found.append("pytest exited 0 although a canary test must fail")
     if w.malformed:
         found.append(f"{w.malformed} line(s) on the live channel were not written by loopctl's plugin")
+    if w.audited and not w.audit_complete and (ran or ev.exit_code == 0):
+        found.append("the test process's sealed records stopped short or skipped a number: evidence was lost")
     return found
 
 
@@ -142,6 +148,9 @@ def _patching(ev: Evidence) -> list[str]:
     for nodeid, file in ev.witness.test_origins:
         if _foreign(file, ev):
             found.append(f"{nodeid}: its function's code comes from {_shown(file, ev.root)}")
+    for name, file in ev.witness.registered:
+        if file not in ev.witness.entry_points and _foreign(file, ev):
+            found.append(f"a plugin ({name or 'unnamed'}) was registered with hooks from {_shown(file, ev.root)}")
     for file in ev.witness.entry_points:
         if _relative(file, ev.root) is not None:
             found.append("a pytest plugin was loaded from package metadata inside the workspace "
@@ -149,14 +158,20 @@ def _patching(ev: Evidence) -> list[str]:
     return found[:20]
 
 
+def _audit(ev: Evidence) -> list[str]:
+    """What the audit hook saw the code under test do to the machinery (each is tampering)."""
+    return [f"the code under test: {what}" + (f" (at {where})" if where else "")
+            for what, where in ev.witness.audit[:20]]
+
+
 def _foreign(file: str, ev: Evidence) -> bool:
-    """Code from a file the candidate wrote, from a place no code of the run should come from
-    (a temp folder, say), or from no file at all (text it compiled itself)."""
+    """Code from a file the candidate wrote, a workspace file written during the run, a place no
+    code of the run should come from (a temp folder, say), or no file at all (text it compiled)."""
     if not file or file.startswith("<") or not os.path.isabs(file):
         return True
     rel = _relative(file, ev.root)
     if rel is not None:
-        return rel in ev.suspects
+        return rel in ev.suspects or (ev.known is not None and rel not in ev.known)
     return not any(_relative(file, root) is not None for root in ev.trusted)
 
 

@@ -32,6 +32,8 @@ from taskset.evaluation import sandbox
 from taskset.evaluation.feedback import feedback_for
 from taskset.evaluation.junit import Outcome, TestResult, result_for, trim
 from taskset.evaluation.runner import TestRun, run_tests
+from taskset.evaluation.safeio import read_bounded
+from taskset.evaluation.screen import screen
 from taskset.workspace.workspace import Workspace
 
 _log = logging.getLogger(__name__)
@@ -99,6 +101,10 @@ class Verdict:
             "feedback": self.feedback,
             "sandbox": self.sandbox,
         }
+
+
+SCREEN_CAP = 8 * 1024 * 1024
+"""Bytes of one candidate file the static screen reads (head and tail beyond that)."""
 
 
 def evaluate(
@@ -175,6 +181,12 @@ def _evaluate(task, candidate: _Candidate, env, started: float) -> Verdict:
         except (ValueError, UnicodeError, RuntimeError, RecursionError, OSError) as exc:
             # a candidate shaped so that no check above foresaw it: still a verdict, never a crash
             return _refusal(task, VerdictProblem.UNSAFE_EDIT, f"the candidate could not be applied: {exc}", started)
+        # only what the candidate wrote: files a build left in the tree are not its words
+        hits = [hit for hit in screen(ws.diff(exclude_tests=True), lambda rel: _text(ws.path / rel))
+                if hit.path in touched] if touched else []
+        if hits:
+            return _refusal(task, VerdictProblem.TAMPERED, "the candidate reaches into the test machinery: "
+                            + "; ".join(str(hit) for hit in hits[:5]), started)
         run = _run(env, ws, wanted, task, candidate.timeout, touched)
     verdict = _judge(task, wanted, run, time.monotonic() - started)
     if not verdict.resolved:
@@ -194,6 +206,15 @@ def _import_roots(task, tree: Path) -> tuple[str, ...]:
     from taskset.env import layout  # reading packaging files pulls in the toml and packaging libraries
 
     return tuple(dict.fromkeys(layout.pythonpath(Path(tree)) + tuple(task.environment.pythonpath or ())))
+
+
+def _text(path: Path) -> str:
+    """A candidate's file as text for the screen ("" when it is not a regular file we can read)."""
+    try:
+        data = read_bounded(path, SCREEN_CAP)
+    except TestRunError:  # a link or a FIFO: not a file of code, nothing to screen
+        return ""
+    return data.decode("utf-8", errors="replace") if data is not None else ""
 
 
 def _environment(task, ws: Workspace):

@@ -8,6 +8,8 @@ were replaced and by which file). ``taskset.evaluation.tamper`` holds the two wi
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 
@@ -51,6 +53,14 @@ class Witness:
     """(node id, file) for each test whose function's code came from another file than its module."""
     entry_points: tuple[str, ...] = ()
     """Files of the plugins pytest loaded from entry points."""
+    registered: tuple[tuple[str, str], ...] = ()
+    """(plugin name, file of its hooks) for every plugin registered during the run."""
+    audited: bool = False
+    """The audit hook sealed the channel (Python 3.8 on): records are numbered and HMAC'd."""
+    audit_complete: bool = False
+    """The main process's records arrived numbered without a gap, ending with its ``end``."""
+    audit: tuple[tuple[str, str], ...] = ()
+    """(what, where) for each act the audit hook reported."""
     malformed: int = 0
     """Lines that were not records of ours."""
     flooded: bool = False
@@ -76,79 +86,144 @@ def is_canary(nodeid: str) -> bool:
 def parse_channel(raw: bytes, nonce: str | None = None, limit: int | None = None) -> Witness:
     """Fold the channel's bytes into a Witness; lines that are not ours are counted, not trusted.
 
-    With ``nonce``, a record must carry it (the run's secret, which the code under test never saw
-    on the wire) or it is not ours. With ``limit``, reading stops (``flooded``) at the first record
-    past ``limit`` distinct tests or modules, or past ``PHASES_LIMIT`` records of one test.
+    With ``nonce`` (the run's secret), a record must be sealed with it (an HMAC over the process,
+    the sequence number and the record, from the audit hook) or, on an interpreter without audit
+    hooks, carry it; anything else is not ours. With ``limit``, reading stops (``flooded``) at the
+    first record past ``limit`` distinct tests or modules, or past ``PHASES_LIMIT`` records of one test.
     """
-    booted = started = finished = stopped = False
-    exitstatus = None
-    phases: dict[str, list[tuple[str, str, bool]]] = {}
-    collected: dict[str, str] = {}
-    collect_errors: list[str] = []
-    replaced: list[tuple[str, str, bool]] = []
-    hooks: list[tuple[str, str, bool]] = []
-    tests: list[tuple[str, str]] = []
-    origins: list[tuple[str, str]] = []
-    entry_points: list[str] = []
-    malformed = 0
-    flooded = False
+    fold_ = _Folder()
     for line in _lines(raw):
-        if limit is not None and len(phases) + len(collected) + len(collect_errors) > limit:
-            flooded = True
+        if limit is not None and fold_.past(limit):
+            fold_.flooded = True
             break
         if not line.strip():
             continue
         record = _record(line)
-        if record is None or (nonce is not None and record.get("n") != nonce):
-            malformed += 1  # not a record, or not one of ours
+        if record is not None and "m" in record:
+            record = fold_.unseal(record, nonce)
+        elif record is not None and nonce is not None and (record.get("n") != nonce or fold_.audited):
+            record = None
+        if record is None:
+            fold_.malformed += 1  # not a record, or not one of ours
             continue
-        kind = record.get("k")
         try:
-            if kind == "boot":
-                booted = True
-            elif kind == "start":
-                started = True
-                entry_points = _strings(record.get("entry_points", []))
-            elif kind == "report" and isinstance(record.get("nodeid"), str):
-                phase = phases.setdefault(record["nodeid"], [])
-                phase.append((str(record.get("when")), str(record.get("outcome")), bool(record.get("xfail"))))
-                if limit is not None and len(phase) > PHASES_LIMIT:
-                    flooded = True
-                    break
-            elif kind == "collect" and isinstance(record.get("path"), str):
-                collected.setdefault(record["path"], str(record.get("sha256", "")))
-            elif kind == "collect-error":
-                collect_errors.append(str(record.get("nodeid", "")))
-            elif kind == "finish" and not finished:
-                status = record.get("exitstatus")
-                replaced = _triples(record.get("replaced", []), "name", "file", "forged")
-                hooks = _triples(record.get("hooks", []), "hook", "file", "entry_point")
-                tests = [(nodeid, why) for nodeid, why, _ in _triples(record.get("tests", []), "nodeid", "problem", "")]
-                origins = [(nodeid, file)
-                           for nodeid, file, _ in _triples(record.get("origins", []), "nodeid", "file", "")]
-                finished, stopped = True, bool(record.get("stopped"))
-                exitstatus = status if isinstance(status, int) and not isinstance(status, bool) else None
-            else:
-                malformed += 1
+            fold_.add(record)
         except (TypeError, ValueError, AttributeError):  # a record of ours never has these shapes
-            malformed += 1
-    return Witness(
-        booted=booted,
-        started=started,
-        finished=finished,
-        exitstatus=exitstatus,
-        stopped=stopped,
-        outcomes={nodeid: fold(p) for nodeid, p in phases.items()},
-        collected=collected,
-        collect_errors=tuple(collect_errors),
-        replaced=tuple(replaced),
-        hooks=tuple(hooks),
-        altered_tests=tuple(tests),
-        test_origins=tuple(origins),
-        entry_points=tuple(entry_points),
-        malformed=malformed,
-        flooded=flooded,
-    )
+            fold_.malformed += 1
+    return fold_.witness()
+
+
+class _Folder:
+    """The channel's records, folded one at a time (see parse_channel)."""
+
+    def __init__(self) -> None:
+        self.booted = self.started = self.finished = self.stopped = self.audited = self.ended = False
+        self.exitstatus: int | None = None
+        self.phases: dict[str, list[tuple[str, str, bool]]] = {}
+        self.collected: dict[str, str] = {}
+        self.collect_errors: list[str] = []
+        self.replaced: list[tuple[str, str, bool]] = []
+        self.hooks: list[tuple[str, str, bool]] = []
+        self.tests: list[tuple[str, str]] = []
+        self.origins: list[tuple[str, str]] = []
+        self.entry_points: list[str] = []
+        self.registered: list[tuple[str, str]] = []
+        self.audit: list[tuple[str, str]] = []
+        self.main_pid: int | None = None
+        self.longest = 0
+        self.next_seq = 0
+        self.gap = False
+        self.malformed = 0
+        self.flooded = False
+
+    def past(self, limit: int) -> bool:
+        """True once more distinct tests or modules were reported than ``limit``, or one test's
+        phases passed ``PHASES_LIMIT``: a flood, not a test run."""
+        return (len(self.phases) + len(self.collected) + len(self.collect_errors) > limit
+                or self.longest > PHASES_LIMIT)
+
+    def unseal(self, envelope: dict, key: str | None) -> dict | None:
+        """The record inside a sealed envelope, or None when the seal does not hold."""
+        pid, seq, payload, mac = envelope.get("p"), envelope.get("q"), envelope.get("r"), envelope.get("m")
+        if not (type(pid) is int and type(seq) is int and isinstance(payload, str) and isinstance(mac, str)):
+            return None
+        if key is not None:
+            expected = hmac.new(key.encode("ascii"), f"{pid}:{seq}:{payload}".encode("utf-8", "replace"),
+                                hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, mac):
+                return None
+        record = _record(payload.encode("utf-8", "replace"))
+        if record is None:
+            return None
+        if self.main_pid is None:
+            if record.get("k") != "boot":
+                return None
+            self.main_pid, self.audited = pid, True
+        if pid == self.main_pid:
+            if seq != self.next_seq or self.ended:
+                self.gap = True
+            self.next_seq = seq + 1
+            if record.get("k") == "end":
+                self.ended = True
+        return record
+
+    def add(self, record: dict) -> None:
+        """Fold one record of ours in (a shape ours never has raises TypeError/ValueError)."""
+        kind = record.get("k")
+        if kind == "boot":
+            self.booted = True
+        elif kind == "end":
+            pass
+        elif kind == "audit":
+            if len(self.audit) < 100:
+                self.audit.append((str(record.get("what", "")), str(record.get("where", ""))))
+        elif kind == "start":
+            self.started = True
+            self.entry_points = _strings(record.get("entry_points", []))
+        elif kind == "report" and isinstance(record.get("nodeid"), str):
+            phase = self.phases.setdefault(record["nodeid"], [])
+            phase.append((str(record.get("when")), str(record.get("outcome")), bool(record.get("xfail"))))
+            self.longest = max(self.longest, len(phase))
+        elif kind == "collect" and isinstance(record.get("path"), str):
+            self.collected.setdefault(record["path"], str(record.get("sha256", "")))
+        elif kind == "collect-error":
+            self.collect_errors.append(str(record.get("nodeid", "")))
+        elif kind in ("altered", "origin", "replaced", "registered"):
+            self._evidence(kind, record)
+        elif kind == "finish" and not self.finished:
+            status = record.get("exitstatus")
+            self.replaced += _triples(record.get("replaced", []), "name", "file", "forged")
+            self.hooks = _triples(record.get("hooks", []), "hook", "file", "entry_point")
+            self.tests += [(n, why) for n, why, _ in _triples(record.get("tests", []), "nodeid", "problem", "")]
+            self.origins += [(n, file) for n, file, _ in _triples(record.get("origins", []), "nodeid", "file", "")]
+            self.finished, self.stopped = True, bool(record.get("stopped"))
+            self.exitstatus = status if isinstance(status, int) and not isinstance(status, bool) else None
+        else:
+            self.malformed += 1
+
+    def _evidence(self, kind: str, record: dict) -> None:
+        if kind == "altered":
+            self.tests.append((str(record.get("nodeid", "")), str(record.get("problem", ""))))
+        elif kind == "origin":
+            self.origins.append((str(record.get("nodeid", "")), str(record.get("file", ""))))
+        elif kind == "replaced":
+            self.replaced.append((str(record.get("name", "")), str(record.get("file", "")),
+                                  bool(record.get("forged"))))
+        elif len(self.registered) < 1000:
+            self.registered.append((str(record.get("name", "")), str(record.get("file", ""))))
+
+    def witness(self) -> Witness:
+        """Everything folded so far."""
+        return Witness(
+            booted=self.booted, started=self.started, finished=self.finished, exitstatus=self.exitstatus,
+            stopped=self.stopped, outcomes={nodeid: fold(p) for nodeid, p in self.phases.items()},
+            collected=self.collected, collect_errors=tuple(self.collect_errors),
+            replaced=tuple(dict.fromkeys(self.replaced)), hooks=tuple(self.hooks),
+            altered_tests=tuple(dict.fromkeys(self.tests)), test_origins=tuple(dict.fromkeys(self.origins)),
+            entry_points=tuple(self.entry_points), registered=tuple(dict.fromkeys(self.registered)),
+            audited=self.audited, audit_complete=self.audited and self.ended and not self.gap,
+            audit=tuple(dict.fromkeys(self.audit)), malformed=self.malformed, flooded=self.flooded,
+        )
 
 
 def _lines(raw: bytes):

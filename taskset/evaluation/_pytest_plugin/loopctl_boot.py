@@ -7,6 +7,10 @@ no ``PYTHONPATH``, no current directory, so a workspace ``sitecustomize``, ``pyt
 imported from the environment first; only then does the workspace go on ``sys.path`` (and on
 ``PYTHONPATH`` for processes the tests start), exactly where ``PYTHONPATH`` used to put it.
 
+The run's secret arrives on a pipe of its own and goes straight into loopctl_audit's hook (Python
+3.8 on; no frame of this script holds it), installed after pytest and our plugin are imported and
+before the workspace is importable.
+
 Must run on every Python the task environments use (3.6 on): standard library only.
 """
 
@@ -63,22 +67,68 @@ def _environment_plugins():
     return unique
 
 
+def _secret(spec):
+    """The run's secret, from its own pipe, read and closed before any workspace code can run."""
+    try:
+        fd = int(spec["nonce_fd"])
+        secret = os.read(fd, 256).decode("ascii", "replace").strip()
+        os.close(fd)
+        return secret
+    except (KeyError, ValueError, OSError):
+        return ""
+
+
+def _own_codes(module):
+    """Code objects of the functions (and methods) ``module`` defines itself, as imported."""
+    codes = []
+    owners = [module] + [v for v in vars(module).values() if isinstance(v, type)]
+    for owner in owners:
+        for value in list(vars(owner).values()):
+            code = getattr(getattr(value, "__func__", value), "__code__", None)
+            if code is not None and code.co_filename == getattr(module, "__file__", None):
+                codes.append(code)
+    return tuple(codes)
+
+
+def _rewriter_codes():
+    """Code objects of pytest's assertion rewriter: the one place a syntax tree is compiled under a
+    test file's name."""
+    try:
+        from _pytest.assertion import rewrite
+    except ImportError:
+        return ()
+    return _own_codes(rewrite)
+
+
+def _seal_channel(spec, channel, plugin):
+    """Install the audit hook (Python 3.8 on): from now on it alone writes the channel, with the
+    secret as its HMAC key. Older interpreters: the plugin writes, each record carrying the secret."""
+    import loopctl_audit
+
+    audit = spec.get("audit", {})
+    if not hasattr(sys, "addaudithook"):
+        audit = None
+    ours = os.path.dirname(os.path.abspath(__file__))
+    libraries = [str(path) for path in (audit or {}).get("libraries", [])] + [ours]
+    if audit is not None and loopctl_audit.install(channel, _secret(spec).encode("ascii"),
+                                                   str(audit.get("root", os.getcwd())),
+                                                   [str(path) for path in audit.get("suspects", [])], libraries,
+                                                   sender=plugin.send_code(), sender_codes=_own_codes(plugin),
+                                                   rewriter_codes=_rewriter_codes()):
+        plugin.AUDITED[:] = [True]
+        return
+    nonce = _secret(spec)
+    plugin.NONCE[:] = [nonce]
+    # First word on the channel: the sandbox and the interpreter started.
+    try:
+        os.write(channel, (json.dumps({"k": "boot", "n": nonce, "audit": False}) + "\n").encode("ascii"))
+    except OSError:
+        pass
+
+
 def main():
     with open(sys.argv[1], "rb") as handle:
         spec = json.loads(handle.read().decode("utf-8"))
-    # The run's secret arrives on its own pipe, read and closed before any workspace code can run.
-    nonce = ""
-    try:
-        fd = int(spec["nonce_fd"])
-        nonce = os.read(fd, 256).decode("ascii", "replace").strip()
-        os.close(fd)
-    except (KeyError, ValueError, OSError):
-        pass
-    # First word on the channel: the sandbox and the interpreter started (silence is theirs to answer for).
-    try:
-        os.write(int(spec["channel"]), (json.dumps({"k": "boot", "n": nonce}) + "\n").encode("ascii"))
-    except (KeyError, ValueError, OSError):
-        pass
     _apply_limits(spec.get("limits", {}))
     import _pytest.config  # noqa: F401
     import pytest  # noqa: F401  -- from the environment, before any workspace path is importable
@@ -89,8 +139,9 @@ def main():
     # environment's own entry points (read now, before the workspace is importable) are
     # registered by our plugin under their names, as autoloading would have registered them.
     loopctl_pytest_plugin.ENVIRONMENT_PLUGINS[:] = _environment_plugins()
-    loopctl_pytest_plugin.NONCE[:] = [nonce]
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    # Last before the workspace becomes importable; the secret never becomes a local of this frame.
+    _seal_channel(spec, int(spec["channel"]), loopctl_pytest_plugin)
 
     # As ``python -m pytest`` with PYTHONPATH did: the workspace (the current directory), then
     # the task's source roots; processes the tests start see the source roots.

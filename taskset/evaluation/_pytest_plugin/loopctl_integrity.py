@@ -16,89 +16,65 @@ Standard library and pytest only (any pytest from 4.6), like the plugin.
 
 import linecache
 import sys
+import types
 
-# Where pytest decides, records and reports outcomes, and rewrites assertions: replacing any of
-# these after start-up is how in-process cheating works. Missing entries are skipped.
-WATCHED = (
-    ("_pytest.runner", "call_and_report"),
-    ("_pytest.runner", "runtestprotocol"),
-    ("_pytest.runner", "call_runtest_hook"),
-    ("_pytest.runner", "pytest_runtest_makereport"),
-    ("_pytest.runner", "pytest_runtest_protocol"),
-    ("_pytest.runner", "pytest_runtest_call"),
-    ("_pytest.runner", "check_interactive_exception"),
-    ("_pytest.runner", "CallInfo.from_call"),
-    ("_pytest.reports", "TestReport.from_item_and_call"),
-    ("_pytest.reports", "TestReport.__init__"),
-    ("_pytest.reports", "BaseReport.passed"),
-    ("_pytest.reports", "BaseReport.failed"),
-    ("_pytest.reports", "BaseReport.skipped"),
-    ("_pytest.junitxml", "LogXML.pytest_runtest_logreport"),
-    ("_pytest.junitxml", "LogXML.pytest_sessionfinish"),
-    ("_pytest.junitxml", "_NodeReporter.append_pass"),
-    ("_pytest.junitxml", "_NodeReporter.append_failure"),
-    ("_pytest.junitxml", "_NodeReporter.to_xml"),
-    ("_pytest.python", "pytest_pyfunc_call"),
-    ("_pytest.python", "Function.runtest"),
-    ("_pytest.python", "Function.obj"),
-    ("_pytest.python", "PyobjMixin.obj"),
-    ("_pytest.main", "pytest_runtestloop"),
-    ("_pytest.main", "wrap_session"),
-    ("_pytest.skipping", "pytest_runtest_makereport"),
-    ("_pytest.skipping", "pytest_runtest_setup"),
-    ("_pytest.skipping", "pytest_runtest_call"),
-    ("_pytest.outcomes", "fail"),
-    ("_pytest.outcomes", "skip"),
-    ("_pytest.outcomes", "xfail"),
-    ("_pytest.outcomes", "exit"),
-    ("_pytest.assertion.rewrite", "rewrite_asserts"),
-    ("_pytest.assertion.rewrite", "_rewrite_test"),
-    ("_pytest.assertion.rewrite", "AssertionRewriter.run"),
-    ("_pytest.assertion.rewrite", "AssertionRewriter.visit_Assert"),
-    ("_pytest.assertion.rewrite", "AssertionRewritingHook.exec_module"),
-    ("_pytest.assertion.rewrite", "AssertionRewritingHook.find_spec"),
-    ("_pytest.assertion.util", "assertrepr_compare"),
-    ("pluggy._callers", "_multicall"),
-    ("pluggy._hooks", "HookCaller.__call__"),
-    ("pluggy._hooks", "_HookCaller.__call__"),
-    ("pluggy._hooks", "HookImpl.__init__"),
-    ("pluggy._manager", "PluginManager._hookexec"),
-    ("pluggy._manager", "PluginManager.register"),
-    ("pluggy.callers", "_multicall"),
-    ("pluggy.hooks", "_HookCaller.__call__"),
-    ("pluggy.manager", "PluginManager._hookexec"),
-    ("builtins", "AssertionError"),
-    ("builtins", "__import__"),
-    ("builtins", "compile"),
-    ("builtins", "exec"),
-)
+from loopctl_watched import WATCHED, WATCHED_PACKAGES
 
 
-def _resolve(module_name, dotted):
-    module = sys.modules.get(module_name)
-    if module is None:
+def _watched_modules():
+    for name, module in sorted(sys.modules.items()):
+        if module is not None and (name in WATCHED_PACKAGES or name.split(".")[0] in WATCHED_PACKAGES):
+            yield name, module
+
+
+def _watchable(value):
+    return callable(value) or isinstance(value, (classmethod, staticmethod, property))
+
+
+def _holder(module_name, dotted):
+    """(namespace, name, object) where ``dotted`` is bound now, or None."""
+    owner = sys.modules.get(module_name)
+    if owner is None:
         try:
-            module = __import__(module_name, fromlist=["_"])
-        except Exception:
+            owner = __import__(module_name, fromlist=["_"])
+        except Exception:  # not in this pytest or pluggy version
             return None
-    owner = module
     parts = dotted.split(".")
     for part in parts[:-1]:
         owner = getattr(owner, part, None)
-        if owner is None:
-            return None
-    if isinstance(owner, type):
-        # the raw attribute: a classmethod or property object stays comparable by identity
-        for klass in owner.__mro__:
-            if parts[-1] in vars(klass):
-                return vars(klass)[parts[-1]]
+    if owner is None:
         return None
-    return getattr(owner, parts[-1], None)
+    klasses = owner.__mro__ if isinstance(owner, type) else (owner,)
+    for klass in klasses:
+        space = getattr(klass, "__dict__", None)
+        if space is not None and parts[-1] in space:
+            return (space, parts[-1], space[parts[-1]])
+    return None
 
 
 def snapshot():
-    """The watched pieces as they are now (taken when the plugin is imported, before any workspace code)."""
-    return {module + ":" + dotted: _resolve(module, dotted) for module, dotted in WATCHED}
+    """The watched pieces as they are now (taken when the plugin is imported, before any workspace
+    code), read-only: ({module:name or module:Class.attr: (namespace, name, object)}, ((class, its
+    own names), ...)). Namespaces are live, so a check is one lookup per piece."""
+    found = {}
+    for module, dotted in WATCHED:
+        entry = _holder(module, dotted)
+        if entry is not None:
+            found[module + ":" + dotted] = entry
+    classes = []
+    for name, module in _watched_modules():
+        space = vars(module)
+        for attr, value in list(space.items()):
+            if not _watchable(value):
+                continue
+            found[name + ":" + attr] = (space, attr, value)
+            if isinstance(value, type) and getattr(value, "__module__", None) == name:
+                inner_space = vars(value)
+                classes.append((name + ":" + attr, inner_space, frozenset(inner_space)))
+                for inner, member in list(inner_space.items()):
+                    if _watchable(member) and not inner.startswith("__"):
+                        found[name + ":" + attr + "." + inner] = (inner_space, inner, member)
+    return (types.MappingProxyType(found), tuple(classes))
 
 
 _IMPORT_MACHINERY = {"sys.meta_path": list(sys.meta_path), "sys.path_hooks": list(sys.path_hooks)}
@@ -136,7 +112,14 @@ def _code(obj):
 
 
 def code_file(obj):
-    """The source file an object's code came from ("" when it has none: a C function, exec'd text)."""
+    """The source file an object's code came from ("" when it has none: a C function, exec'd text).
+
+    A class is named by the file of its own functions (its ``__module__`` is only a claim)."""
+    if isinstance(obj, type):
+        for member in list(vars(obj).values()):
+            code = _code(member)
+            if code is not None:
+                return code.co_filename
     code = _code(obj)
     if code is not None:
         return code.co_filename
@@ -155,21 +138,45 @@ def _claim_holds(code):
 
 
 def replaced(pristine):
-    """[{name, file, forged}] for each watched piece that is no longer the object in ``pristine``."""
+    """[{name, file, forged}] for each watched piece that is no longer the object in ``pristine``,
+    and each method added to a watched class since (it shadows what the class inherited)."""
+    entries, classes = pristine
     changed = []
-    for key, old in sorted(pristine.items()):
-        module, dotted = key.split(":", 1)
-        new = _resolve(module, dotted)
-        if new is old:
-            continue
-        code, old_code = _code(new), _code(old)
-        forged = code is not None and (
-            not _claim_holds(code)
-            or (old_code is not None and (code.co_filename, code.co_firstlineno) == (old_code.co_filename,
-                                                                                   old_code.co_firstlineno))
-        )
-        changed.append({"name": key, "file": code_file(new) if new is not None else "", "forged": bool(forged)})
-    return changed
+    for key, (space, attr, old) in entries.items():
+        if space.get(attr) is not old:
+            changed.append(_change(key, space.get(attr), old))
+    for key, space, names in classes:
+        if len(space) != len(names):  # an added name (one removed shows among the entries)
+            for attr in [a for a in list(space) if a not in names and _watchable(space[a])]:
+                changed.append(_change(key + "." + attr, space[attr], None))
+    return sorted(changed, key=lambda entry: entry["name"])
+
+
+def _change(key, new, old):
+    code, old_code = _code(new), _code(old)
+    forged = code is not None and (
+        not _claim_holds(code)
+        or (old_code is not None and (code.co_filename, code.co_firstlineno) == (old_code.co_filename,
+                                                                               old_code.co_firstlineno))
+    )
+    return {"name": key, "file": code_file(new) if new is not None else "", "forged": bool(forged)}
+
+
+def plugin_files(plugin):
+    """The distinct files the hook functions of ``plugin`` come from."""
+    files = []
+    for attr in dir(plugin):
+        if attr.startswith("pytest_"):
+            try:
+                function = getattr(plugin, attr)
+            except Exception:  # an attribute that raises: the plugin is judged by its hooks at the end
+                continue
+            if not callable(function):
+                continue  # pytest_plugins = [...] in a conftest, say: not a hook
+            file = code_file(function)
+            if file not in files:
+                files.append(file)
+    return files
 
 
 def hooks(config, entry_point_plugins):
@@ -241,12 +248,45 @@ def test_origin(item):
     return code.co_filename
 
 
+def _shadowed(item):
+    """Names of the item's methods replaced on the item itself."""
+    found = []
+    for name, value in list(vars(item).items()):
+        if not callable(value) or name.startswith("__"):
+            continue
+        for klass in type(item).__mro__:
+            member = vars(klass).get(name)
+            if isinstance(member, (types.FunctionType, property, classmethod, staticmethod)):
+                found.append(name)
+                break
+    return found
+
+
+def _named(item, function):
+    """Is ``function`` the one the item's parent defines under the test's name (when it defines one)?"""
+    name = getattr(item, "originalname", None) or getattr(item, "name", "")
+    parent = getattr(getattr(item, "parent", None), "obj", None)
+    if parent is None or not name:
+        return True
+    expected = getattr(parent if isinstance(parent, (type, types.ModuleType)) else type(parent), name, None)
+    if expected is None:
+        return True  # a test made by a hook, not found under its name
+    return getattr(expected, "__func__", expected) is getattr(function, "__func__", function)
+
+
 def test_problem(item, config):
     """Why the function ``item`` is about to call is not the one its module's source defines, or ""."""
+    shadowed = _shadowed(item)
+    if shadowed:
+        return "the test item's " + ", ".join(sorted(shadowed)) + " was replaced on the item"
     function = getattr(item, "obj", None)
     module = getattr(item, "module", None)
     path = getattr(module, "__file__", None)
     code = _code(function)
+    # another function of the module (or one with no code of its own) under the test's name; a
+    # plugin's wrapper from another file (pytest-asyncio's) is test_origin's to judge
+    if function is not None and (code is None or code.co_filename == path) and not _named(item, function):
+        return "it calls a function that is not the one its module defines under its name"
     if code is None or not path or code.co_filename != path:
         return ""  # not its module's own code: test_origin names where it comes from
     rewritten = type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook"
@@ -298,8 +338,9 @@ class Seal:
     __slots__ = ("_functions", "_codes")
 
     def __init__(self, extra=()):
-        functions = (replaced, hooks, test_problem, test_origin, import_hooks, code_file, _code, _resolve,
-                     _claim_holds, _reference_codes, _compile, _same) + tuple(extra)
+        functions = (replaced, hooks, test_problem, test_origin, import_hooks, code_file, _code, _holder,
+                     _claim_holds, _reference_codes, _compile, _same, plugin_files, _change, _shadowed,
+                     _named) + tuple(extra)
         object.__setattr__(self, "_functions", tuple(functions))
         object.__setattr__(self, "_codes", tuple(f.__code__ for f in functions))
 

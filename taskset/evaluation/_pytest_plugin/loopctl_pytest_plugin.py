@@ -9,7 +9,9 @@ runs inside whatever pytest the task's environment resolved. It does four things
 * Write the exact ``item.nodeid`` (and a failure's exception type name) into the JUnit XML as
   testcase properties, so the parser never has to reverse pytest's name mangling.
 * ``--loopctl-channel FD``: stream every phase's outcome to the parent as it happens, one JSON
-  line per event on an inherited pipe, as a second witness beside the JUnit report.
+  line per event on an inherited pipe, as a second witness beside the JUnit report. On Python
+  3.8 on, records go through loopctl_audit's hook, which seals and numbers them (only ``_send``,
+  called from this module's own functions, is heard); evidence is sent the moment it is found.
 * ``--loopctl-canaries``: append two tests of ours, one that must pass and one that must fail.
 * Evidence of in-process interference (``loopctl_integrity``): before each test's function runs,
   whether it is the one its module's source defines; at session end, which watched pieces of
@@ -27,6 +29,7 @@ import hashlib
 import importlib
 import json
 import os
+import sys
 
 import pytest
 
@@ -40,16 +43,19 @@ from loopctl_integrity import test_problem as _test_problem
 ENVIRONMENT_PLUGINS: list = []
 """(name, "module[:attr]") of the environment's pytest11 entry points, filled in by loopctl_boot."""
 NONCE: list = []
-"""The run's secret (one item, from loopctl_boot): records without it are not ours to the parent."""
+"""The run's secret (one item, from loopctl_boot) on interpreters without audit hooks: records
+without it are not ours to the parent."""
+AUDITED: list = []
+"""Non-empty once loopctl_boot installed the audit hook: records go through it."""
 
 CANARY_PASS = "loopctl-canary-pass"
 CANARY_FAIL = "loopctl-canary-fail"
 
 _PRISTINE = integrity.snapshot()
-_altered: list = []
-"""(node id, why) for each test whose function was not its module's own when it ran."""
-_origins: list = []
-"""(node id, file) for each test whose function's code came from another file than its module."""
+_sent: set = set()
+"""Evidence records already sent (each is sent once, the moment it is found: nothing to erase later)."""
+_registered: list = []
+"""(plugin name, file) registered before the channel opened."""
 _SEAL = integrity.Seal()
 _entry_point_plugins: list = []
 
@@ -71,8 +77,15 @@ def pytest_addoption(parser):
 _environment_plugins_loaded: list = []
 
 
-def pytest_plugin_registered(plugin, manager):
-    """Register the environment's entry-point plugins, once, as autoloading would (names, blocks)."""
+def pytest_plugin_registered(plugin, manager, _seal=_SEAL):
+    """Name the file of every plugin's hooks as it registers; then register the environment's
+    entry-point plugins, once, as autoloading would (names, blocks)."""
+    name = manager.get_name(plugin) or ""
+    for file in _seal.call(integrity.plugin_files, plugin):
+        if _channel_open:
+            _send(k="registered", name=name, file=file)
+        elif len(_registered) < 1000:
+            _registered.append((name, file))
     if _environment_plugins_loaded:
         return
     _environment_plugins_loaded.append(True)
@@ -87,36 +100,45 @@ def pytest_plugin_registered(plugin, manager):
         _entry_point_plugins.append(loaded)
 
 
-class _Channel:
-    """JSON lines to the parent; one os.write per line (atomic on a pipe up to PIPE_BUF)."""
+def _send(**record):
+    """One record to the parent. With an audit hook, the hook writes it, sealed and numbered
+    (only this function's code may ask it to); without one, each record carries the secret."""
+    if not _channel_open:
+        return
+    if AUDITED:
+        _audit("loopctl.record", json.dumps(record, sort_keys=True))
+        return
+    record["n"] = NONCE[0] if NONCE else ""
+    line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8", "replace")
+    try:
+        os.write(_channel_open[0], line)
+    except OSError:
+        pass  # the parent stopped listening (timeout): nothing to do
 
-    def __init__(self, fd, nonce):
-        def send(**record):
-            record["n"] = nonce
-            line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8", "replace")
-            try:
-                os.write(fd, line)
-            except OSError:
-                pass  # the parent stopped listening (timeout): nothing to do
 
-        self.send = send
+def send_code():
+    """The code object allowed to hand records to the audit hook (read by loopctl_boot)."""
+    return _send.__code__
 
 
-_channel = None
+_audit = getattr(sys, "audit", None)
+_channel_open: list = []
+"""The channel's descriptor, once pytest_configure opened it (main process only)."""
 
 
 def pytest_configure(config):
     """Open the channel (in the main process only: xdist workers report through it)."""
-    global _channel
     # autoloading was off for this process only: the tests' own pytest runs get it back
     os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
     fd = config.getoption("loopctl_channel")
     if fd and not hasattr(config, "workerinput"):
-        _channel = _Channel(int(fd), NONCE.pop() if NONCE else "")
+        _channel_open.append(int(fd))
         plugins = []
         for plugin, _dist in config.pluginmanager.list_plugin_distinfo():
             plugins.append(integrity.code_file(plugin) or getattr(plugin, "__file__", "") or "")
-        _channel.send(k="start", pid=os.getpid(), pytest=pytest.__version__, entry_points=plugins)
+        _send(k="start", pid=os.getpid(), pytest=pytest.__version__, entry_points=plugins)
+        for name, file in _registered:
+            _send(k="registered", name=name, file=file)
 
 
 # --- selection and canaries -----------------------------------------------------------------
@@ -188,7 +210,7 @@ def pytest_collection_modifyitems(session, config, items):
 
 def pytest_collectstart(collector):
     """Hash each test module as it is about to be imported: a file rewritten earlier in the run shows."""
-    if _channel is None:
+    if not _channel_open:
         return
     path = str(getattr(collector, "path", None) or getattr(collector, "fspath", "") or "")
     if not path.endswith(".py") or not os.path.isfile(path):
@@ -198,13 +220,13 @@ def pytest_collectstart(collector):
             digest = hashlib.sha256(handle.read()).hexdigest()
     except OSError:
         digest = ""
-    _channel.send(k="collect", path=path, sha256=digest)
+    _send(k="collect", path=path, sha256=digest)
 
 
 def pytest_collectreport(report):
     """A collector that failed (a module that cannot be imported)."""
-    if _channel is not None and report.failed:
-        _channel.send(k="collect-error", nodeid=report.nodeid)
+    if _channel_open and report.failed:
+        _send(k="collect-error", nodeid=report.nodeid)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -214,27 +236,36 @@ def pytest_runtest_protocol(item, nextitem):
         item.user_properties.append(("nodeid", item.nodeid))
 
 
-def _check_item(item, seal):
+def _once(**record):
+    key = json.dumps(record, sort_keys=True)
+    if key not in _sent:
+        _sent.add(key)
+        _send(**record)
+
+
+def _check_item(item, seal, pristine):
     problem = seal.call(_test_problem, item, item.config)
-    if problem and (item.nodeid, problem) not in _altered:
-        _altered.append((item.nodeid, problem))
+    if problem:
+        _once(k="altered", nodeid=item.nodeid, problem=problem)
     origin = seal.call(_test_origin, item)
-    if origin and (item.nodeid, origin) not in _origins:
-        _origins.append((item.nodeid, origin))
+    if origin:
+        _once(k="origin", nodeid=item.nodeid, file=origin)
+    for entry in seal.call(_replaced, pristine):
+        _once(k="replaced", **entry)
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_call(item, _seal=_SEAL, _check=_check_item):
+def pytest_runtest_call(item, _seal=_SEAL, _check=_check_item, _pristine=_PRISTINE):
     """Just before a test's function runs: is it still the function its module's source defines?"""
-    if _channel is not None:
-        _check(item, _seal)
+    if _channel_open:
+        _check(item, _seal, _pristine)
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call, _seal=_SEAL, _check=_check_item):
+def pytest_runtest_makereport(item, call, _seal=_SEAL, _check=_check_item, _pristine=_PRISTINE):
     """Record the exception type name of a failing phase (setup, call or teardown)."""
-    if call.when == "call" and _channel is not None:
-        _check(item, _seal)  # a function swapped back and forth around our first look shows here
+    if call.when == "call" and _channel_open:
+        _check(item, _seal, _pristine)  # a function swapped back and forth around our first look shows here
     outcome = yield
     report = outcome.get_result()
     if call.excinfo is None or not report.failed:
@@ -252,20 +283,18 @@ def pytest_runtest_makereport(item, call, _seal=_SEAL, _check=_check_item):
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_logreport(report):
     """Stream each phase's outcome as pytest first learns it, before other plugins see it."""
-    if _channel is not None:
-        _channel.send(k="report", nodeid=report.nodeid, when=report.when, outcome=report.outcome,
-                      xfail=hasattr(report, "wasxfail"))
+    if _channel_open:
+        _send(k="report", nodeid=report.nodeid, when=report.when, outcome=report.outcome,
+              xfail=hasattr(report, "wasxfail"))
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus, _seal=_SEAL, _pristine=_PRISTINE):
     """The closing record: exit status, whether the session stopped early, what was replaced."""
-    if _channel is None:
+    if not _channel_open:
         return
     stopped = bool(getattr(session, "shouldfail", False) or getattr(session, "shouldstop", False))
     replaced = _seal.call(_replaced, _pristine) + [dict(e, forged=False) for e in _seal.call(_import_hooks)]
     replaced += [{"name": name, "file": "", "forged": True} for name in _seal.broken()]
-    _channel.send(k="finish", exitstatus=int(exitstatus), stopped=stopped, replaced=replaced,
-                  hooks=_seal.call(_hooks, session.config, _entry_point_plugins),
-                  tests=[{"nodeid": nodeid, "problem": why} for nodeid, why in _altered],
-                  origins=[{"nodeid": nodeid, "file": file} for nodeid, file in _origins])
+    _send(k="finish", exitstatus=int(exitstatus), stopped=stopped, replaced=replaced,
+          hooks=_seal.call(_hooks, session.config, _entry_point_plugins), tests=[], origins=[])

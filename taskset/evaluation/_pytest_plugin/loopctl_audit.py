@@ -1,0 +1,366 @@
+"""An audit hook (PEP 578) that sees what the code under test does to the test machinery.
+
+Installed by ``loopctl_boot`` after pytest is imported and before any workspace path is
+importable; an audit hook cannot be removed, and it runs before the operation it is told about.
+It is also the channel's only writer: every record (the plugin's outcomes and its own findings)
+leaves through it with a sequence number and an HMAC whose key lives only in the hook's closure.
+The key reaches the boot script on a pipe of its own, is turned into two hash states at once
+(the bytes are never kept), and nothing reachable from Python after boot refers to the hook:
+getting at it takes ``gc`` walks, frames or ctypes, which the hook reports first.
+
+What it reports (``k: "audit"`` records), each attributed to the code that asked for it:
+
+* tracing and profiling (``sys.settrace``, ``sys.setprofile``, the functions given to
+  ``threading.settrace``/``setprofile``, ``sys.monitoring`` callbacks), ``gc`` referrer/object walks,
+  frame access (``sys._getframe``, ``tb_frame``, ``gi_frame``, ``sys._current_frames``) and
+  ctypes memory access, when the code that asked is the candidate's: a file it wrote, a file
+  created during the run, or code with no file of its own. Library code that uses frames for
+  itself (logging, typing, coverage) is not; library helpers that hand frames or memory back
+  to their caller (inspect, traceback's walkers, ctypes, pytest's own traceback objects, bdb)
+  are looked through to their caller.
+* the same way: a function's ``__code__`` replaced, a function built from a code object, a code
+  object built under the name of an existing file (the standard library's ``types.coroutine``
+  does some of this, for itself).
+* intrinsically hostile acts, from anyone: the interpreter's own C API looked up through
+  ctypes, a second audit hook (refused as well).
+* code compiled under the name of an existing file that does not hold that text.
+
+The process's last record is ``end`` (written when the interpreter clears its state): a run
+that stops short of it, or whose records skip a number, lost evidence on the way.
+
+Standard library only; Python 3.8 on (older interpreters have no audit hooks: ``install``
+returns False and the channel falls back to the plugin's own writes).
+"""
+
+import hashlib
+import json
+import os
+import sys
+import time
+
+FRAME_ATTRIBUTES = frozenset(("tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"))
+WATCHED = frozenset((
+    "sys.settrace", "sys.setprofile", "sys._getframe", "sys._current_frames", "sys._current_exceptions",
+    "gc.get_referrers", "gc.get_referents", "gc.get_objects",
+    "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.cdata", "ctypes.cdata/buffer", "ctypes.addressof",
+    "ctypes.string_at", "ctypes.wstring_at", "ctypes.call_function", "ctypes.PyObj_FromPtr",
+    "object.__getattr__", "object.__setattr__", "compile", "code.__new__", "function.__new__", "sys.addaudithook",
+    "cpython.PyInterpreterState_Clear", "loopctl.record", "sys.monitoring.register_callback",
+))
+PER_KIND = 5
+"""Findings of one kind sent at most: evidence, not a flood."""
+CREATED_SLACK = 0.05
+"""Seconds: a workspace file whose inode changed after (install time - this) was written during the run."""
+
+
+def install(fd, key, workspace, suspects, libraries, sender=None, sender_codes=(), rewriter_codes=()):
+    """Add the hook; True when this interpreter has audit hooks. ``key`` is consumed (bytes).
+
+    ``workspace``: the run's root; ``suspects``: absolute paths the candidate wrote;
+    ``libraries``: folders whose code is not the candidate's (stdlib, environment, ours);
+    ``sender``: the one code object that may emit ``loopctl.record``, when called from one of
+    ``sender_codes`` (the plugin's own functions; a wrapper around the sender is not one);
+    ``rewriter_codes``: code objects allowed to compile a syntax tree under a file's name
+    (pytest's assertion rewriter).
+    """
+    if not hasattr(sys, "addaudithook"):
+        return False
+    state = _State(fd, key, workspace, suspects, libraries, sender, sender_codes, rewriter_codes)
+    del key
+    sys.addaudithook(_make_hook(state))
+    # the first record: the interpreter started and every later record is sealed and numbered
+    _emit(state, state.dumps({"k": "boot", "audit": True}))
+    return True
+
+
+class _State:
+    """Everything the hook needs, captured once; never reachable from a module attribute."""
+
+    def __init__(self, fd, key, workspace, suspects, libraries, sender, sender_codes, rewriter_codes):
+        block = 64
+        if len(key) > block:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(block, b"\0")
+        self.inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self.outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self.fd = fd
+        info = os.fstat(fd)
+        self.identity = (info.st_dev, info.st_ino)
+        self.seq = 0
+        self.workspace = workspace.rstrip("/") + "/"
+        self.suspects = frozenset(suspects)
+        self.libraries = tuple(p.rstrip("/") + "/" for p in libraries if p)
+        self.sender = id(sender)
+        self.senders = frozenset(id(c) for c in sender_codes)
+        self.sender_codes = (sender,) + tuple(sender_codes)  # keeps the ids above meaningful
+        self.rewriters = frozenset(id(c) for c in rewriter_codes)
+        self.rewriter_codes = tuple(rewriter_codes)
+        self.since = time.time() - CREATED_SLACK
+        self.busy = set()
+        self.counts = {}
+        self.origin = {}
+        self.ended = False
+        # bound now: at interpreter shutdown module globals may already be gone
+        self.write, self.fstat, self.getpid, self.stat = os.write, os.fstat, os.getpid, os.stat
+        self.dumps, self.getframe = json.dumps, sys._getframe
+        self.ident = _thread_ident()
+        self.value_error, self.os_error, self.interrupted = ValueError, OSError, InterruptedError
+        self.modules, self.module_type, self.function_type = sys.modules, type(sys), type(_thread_ident)
+        end = json.dumps({"k": "end"})
+        self.end = (end, json.dumps(end))  # at shutdown json's globals may be gone: encoded now
+
+
+def _thread_ident():
+    try:
+        import _thread
+
+        return _thread.get_ident
+    except ImportError:  # pragma: no cover - every CPython has it
+        return lambda: 0
+
+
+def _make_hook(state):
+    # Everything the hook touches is bound here: at interpreter shutdown (the ``end`` record)
+    # module globals are already gone.
+    watched, frame_attributes, handle, emit = WATCHED, FRAME_ATTRIBUTES, _handle, _emit
+    shutdown = "cpython.PyInterpreterState_Clear"
+
+    def hook(event, args):
+        if event not in watched:
+            return
+        if event == "object.__getattr__" and (len(args) < 2 or args[1] not in frame_attributes):
+            return
+        if event == "object.__setattr__" and (len(args) < 2 or args[1] != "__code__"):
+            return
+        me = state.ident()
+        if me in state.busy:
+            return  # our own work (reading a file, a frame) is not evidence
+        state.busy.add(me)
+        try:
+            if event == shutdown:
+                if not state.ended and _no_python_caller(state):
+                    state.ended = True
+                    emit(state, state.end[0], state.end[1])
+                return
+            handle(state, event, args)
+        finally:
+            state.busy.discard(me)
+
+    return hook
+
+
+def _no_python_caller(state):
+    """True when the event came from the interpreter itself (at shutdown), not from sys.audit."""
+    try:
+        state.getframe(2)  # 0: here, 1: the hook, 2: Python code that raised the event
+    except state.value_error:
+        return True
+    return False
+
+
+def _handle(state, event, args):
+    if event == "loopctl.record":
+        caller = state.getframe(2)
+        asker = caller.f_back
+        if (id(caller.f_code) == state.sender and asker is not None and id(asker.f_code) in state.senders
+                and len(args) == 1 and type(args[0]) is str):
+            _emit(state, args[0])
+        else:
+            _finding(state, "a loopctl record sent by code that is not loopctl's plugin", asker or caller)
+        return
+    caller = state.getframe(2)  # 0: _handle, 1: hook, 2: whoever raised the event
+    if event == "sys.addaudithook":
+        _finding(state, "another audit hook was added", caller)
+        raise RuntimeError("loopctl: no other audit hook may be added")
+    if event == "object.__setattr__":
+        _attributed(state, "a function's __code__ replaced", caller)
+    elif event == "code.__new__":
+        name = args[1] if len(args) > 1 else None
+        if type(name) is str and _existing(state, name):
+            _attributed(state, "a code object built under the name of " + name, caller)
+    elif event == "function.__new__":  # a function made from a code object (ours, say, to send as us)
+        _attributed(state, "a function built from a code object", caller)
+    elif event == "compile":
+        _compile(state, args, caller)
+    elif event in ("ctypes.dlsym", "ctypes.dlsym/handle"):
+        name = args[1] if len(args) > 1 else None
+        if type(name) is str and name.startswith(("Py", "_Py")):
+            _finding(state, "the interpreter's C API was looked up through ctypes (" + name + ")", _asker(caller))
+        else:
+            _attributed(state, "ctypes", caller)
+    elif event.startswith("ctypes."):
+        _attributed(state, "ctypes memory access", caller)
+    elif event in ("sys.settrace", "sys.setprofile") and caller.f_code.co_name == "_bootstrap_inner":
+        _thread_hook(state, event, caller)
+    elif event.startswith(("gc.", "sys.monitoring")) or event in ("sys.settrace", "sys.setprofile"):
+        _attributed(state, event, caller)
+    else:  # frames
+        shown = event if event != "object.__getattr__" else "frame access (" + args[1] + ")"
+        _attributed(state, shown, caller)
+
+
+def _thread_hook(state, event, caller):
+    """A new thread installing the function ``threading.settrace``/``setprofile`` was given: whose is it?"""
+    threading = state.modules.get("threading")
+    name = "_trace_hook" if event == "sys.settrace" else "_profile_hook"
+    function = vars(threading).get(name) if type(threading) is state.module_type else None
+    if type(function) is state.function_type:  # never call into an object of unknown type here
+        why = _candidate(state, function.__code__.co_filename)
+        if why:
+            _finding(state, "threading." + event[4:] + " with a function from " + why, caller)
+
+
+def _compile(state, args, caller):
+    if len(args) < 2 or type(args[1]) is not str:
+        return
+    name = args[1]
+    path = _existing(state, name)
+    if not path:
+        return
+    source = args[0]
+    if type(source) is str:
+        source = source.encode("utf-8", "surrogatepass")
+    if type(source) is not bytes:
+        # a syntax tree: only pytest's assertion rewriter compiles one under a test file's name
+        if id(caller.f_code) not in state.rewriters:
+            _finding(state, "a syntax tree was compiled under the name of " + name, caller)
+        return
+    try:
+        with open(path, "rb") as handle:
+            held = handle.read()
+    except OSError:
+        return
+    if source == held or _snippet(source, held):
+        return
+    _finding(state, "code was compiled under the name of " + name + ", which does not hold it", caller)
+
+
+def _snippet(source, held):
+    """A piece of the file (ast.parse of one function, say), indentation and line ends aside."""
+    text = source.replace(b"\r\n", b"\n").strip()
+    if not text:
+        return True
+    lines = [line.strip() for line in text.split(b"\n")]
+    body = [line.strip() for line in held.replace(b"\r\n", b"\n").split(b"\n")]
+    joined = b"\n".join(body)
+    return b"\n".join(lines) in joined
+
+
+def _existing(state, name):
+    """The absolute path ``name`` names when it is an existing regular file, else ""."""
+    if name.startswith("<"):
+        return ""
+    path = name if name.startswith("/") else state.workspace + name
+    try:
+        info = state.stat(path)
+    except (OSError, ValueError):
+        return ""
+    return path if (info.st_mode & 0o170000) == 0o100000 else ""
+
+
+# Library code that hands a frame, a traceback's frames or raw memory back to its caller:
+# the caller is the one who asked.
+_HANDERS = (
+    ("/inspect.py", None), ("/traceback.py", ("walk_stack", "walk_tb")),
+    ("/logging/__init__.py", ("currentframe", "<lambda>")), ("/ctypes/", None), ("/bdb.py", None),
+    ("/pdb.py", None), ("/_pytest/", None), ("/pluggy/", None), ("/threading.py", ("settrace", "setprofile")),
+)
+
+
+def _hander(code):
+    name = code.co_filename
+    for part, functions in _HANDERS:
+        if part in name and (functions is None or code.co_name in functions):
+            return True
+    return False
+
+
+def _asker(frame):
+    """The first frame above library helpers that hand frames or memory back to their caller."""
+    while frame is not None and _hander(frame.f_code):
+        frame = frame.f_back
+    return frame
+
+
+def _attributed(state, what, frame):
+    """Report ``what`` when the code that asked for it is the candidate's."""
+    frame = _asker(frame)
+    if frame is None:
+        return
+    why = _candidate(state, frame.f_code.co_filename)
+    if why:
+        _finding(state, what + " from " + why, frame)
+
+
+def _candidate(state, filename):
+    """Why code from ``filename`` is the candidate's ("" when it is not)."""
+    known = state.origin.get(filename)
+    if known is not None:
+        return known
+    why = ""
+    if filename.startswith("<frozen "):
+        why = ""
+    elif filename.startswith("<") or not filename.startswith("/"):
+        why = "code with no file of its own (" + filename + ")"
+    elif filename in state.suspects:
+        why = "a file the candidate wrote (" + _shown(state, filename) + ")"
+    elif filename.startswith(state.workspace):
+        try:  # not cached: a file of the base tree may be rewritten later in the run
+            info = state.stat(filename)
+            if max(info.st_ctime, info.st_mtime) >= state.since:
+                why = "a file written during the run (" + _shown(state, filename) + ")"
+        except OSError:
+            why = "a file that no longer exists (" + _shown(state, filename) + ")"
+    elif not filename.startswith(state.libraries):
+        why = "a file outside the workspace and the environment (" + filename + ")"
+    if not filename.startswith(state.workspace) and len(state.origin) < 10000:
+        state.origin[filename] = why
+    return why
+
+
+def _shown(state, filename):
+    return filename[len(state.workspace):] if filename.startswith(state.workspace) else filename
+
+
+def _finding(state, what, frame):
+    count = state.counts.get(what, 0)
+    if count >= PER_KIND:
+        return
+    state.counts[what] = count + 1
+    where = ""
+    if frame is not None:
+        where = f"{_shown(state, frame.f_code.co_filename)}:{frame.f_lineno}"
+    _emit(state, state.dumps({"k": "audit", "what": what, "where": where}))
+
+
+def _emit(state, payload, quoted=None):
+    """One record: the payload, this process, its sequence number, and their HMAC.
+
+    Runs at interpreter shutdown too (the ``end`` record): no global or builtin name may be used."""
+    try:
+        info = state.fstat(state.fd)
+    except state.os_error:
+        return
+    if (info.st_dev, info.st_ino) != state.identity:
+        return  # the descriptor now leads elsewhere: write nothing there (the end never arrives)
+    pid = state.getpid()
+    seq = state.seq
+    state.seq += 1
+    message = f"{pid}:{seq}:{payload}".encode("utf-8", "replace")
+    inner = state.inner.copy()
+    inner.update(message)
+    outer = state.outer.copy()
+    outer.update(inner.digest())
+    if quoted is None:
+        quoted = state.dumps(payload)
+    # f-strings, not str(): at shutdown the module's builtins are gone too
+    line = f'{{"p": {pid}, "q": {seq}, "r": {quoted}, "m": "{outer.hexdigest()}"}}\n'
+    data = line.encode("utf-8", "replace")
+    while data:
+        try:
+            written = state.write(state.fd, data)
+        except state.interrupted:
+            continue
+        except state.os_error:
+            return
+        data = data[written:]
