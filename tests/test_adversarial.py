@@ -503,7 +503,12 @@ def test_sabotage_never_hangs_or_crashes_the_evaluator(task, env, code):
     assert time.monotonic() - started < 120
 
 
-JUNIT_FLOOD = FIND_REPORT + """
+# the report's path from the run's arguments only (no gc walk: the static screen would refuse the
+# candidate before it ran, and this test is about reading a flood, not about the screen)
+ARGV_REPORT = "\n".join(line for line in FIND_REPORT.splitlines()
+                        if "gc" not in line and "Config" not in line and "xmlpath" not in line) + "\nimport json, sys\n"
+
+JUNIT_FLOOD = ARGV_REPORT + """
 import atexit
 def _flood():
     case = '<testcase classname="tests" name="t%07d"/>\\n'

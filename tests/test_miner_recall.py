@@ -269,8 +269,9 @@ def test_task_records_order_dependence_and_failing_tests_in_json(classes_mined, 
 
 @pytest.mark.slow
 def test_the_pip_rung_installs_the_pins_uv_resolves(tmp_path):
-    """The pip rung: uv resolves as of the date, pip installs those pins and the project; the env
-    imports both, and the frozen pins can be reproduced."""
+    """The pip rung: uv resolves as of the date, pip installs those pins; the env imports the
+    dependencies and pytest but never the project (environments hold dependencies only), which
+    imports from its tree."""
     import time
 
     from taskset.env.install import Installer, Plan
@@ -287,5 +288,8 @@ def test_the_pip_rung_installs_the_pins_uv_resolves(tmp_path):
     rung, frozen = installer.build(plan, source, first_rung="pip")
     assert rung == "pip"
     assert any(pin.startswith("six==") for pin in frozen) and any(pin.startswith("pytest==") for pin in frozen)
-    done = __import__("subprocess").run([str(tmp_path / "venv" / "bin" / "python"), "-c", "import calc, pytest"])
-    assert done.returncode == 0
+    python = str(tmp_path / "venv" / "bin" / "python")
+    run = __import__("subprocess").run
+    assert run([python, "-c", "import six, pytest"], cwd=tmp_path).returncode == 0
+    assert run([python, "-c", "import calc"], cwd=tmp_path).returncode != 0
+    assert run([python, "-c", "import calc"], cwd=tmp_path, env={"PYTHONPATH": str(source)}).returncode == 0

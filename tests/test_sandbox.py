@@ -184,8 +184,9 @@ def test_a_placed_folder_is_seen_at_its_place_and_hides_nothing_bound_inside_it(
     mounts = sandbox.Mounts(read_only=(inner,), writable=(), placed=((host, Path(str(tmp_path))),),
                             cwd=Path(str(tmp_path)))
     script = f"echo made > {tmp_path}/made.txt && cat {inner}/kept.txt && ! ls {tmp_path}/placed 2>/dev/null"
-    done = subprocess.run(sandbox.wrap(kind, mounts, ["/bin/sh", "-c", script], scratch), capture_output=True,
-                          text=True, timeout=60)
+    with identity.lent((host,)):  # written by the sandbox's uid, as every confined run's folders are
+        done = subprocess.run(sandbox.wrap(kind, mounts, ["/bin/sh", "-c", script], scratch), capture_output=True,
+                              text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "still here"
     assert (host / "made.txt").read_text() == "made\n"
@@ -258,3 +259,21 @@ def test_tests_never_run_as_root(kind, tmp_path, python_project_env, monkeypatch
     assert not info.st_mode & stat.S_ISUID
     status = subprocess.run(["git", "status", "--porcelain"], cwd=ws, capture_output=True, text=True)
     assert status.returncode == 0 and "made.txt" in status.stdout, status.stderr
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.value for k in KINDS])
+def test_a_placed_folder_under_a_folder_the_host_lacks_is_reachable_by_the_tests_uid(kind, tmp_path):
+    """Harbor's /logs/verifier: the sandbox makes /logs itself, and the tests' uid (never root) can
+    enter it and write the placed folder (a folder made 0700 for root would lock it out)."""
+    host = tmp_path / "verifier"
+    host.mkdir()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    mounts = sandbox.Mounts(read_only=(), writable=(), placed=((host, Path("/loopctl-logs/verifier")),),
+                            cwd=Path("/loopctl-logs/verifier"))
+    script = "touch reward.txt && rm -f reward.txt reward.json && echo written > detail.txt"
+    with identity.lent((host,)):
+        done = subprocess.run(sandbox.wrap(kind, mounts, ["/bin/sh", "-c", script], scratch), capture_output=True,
+                              text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (host / "detail.txt").read_text() == "written\n"

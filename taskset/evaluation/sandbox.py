@@ -209,7 +209,7 @@ def _parents(mounts: Mounts) -> list[str]:
     """Folders above the mount points that the sandbox's root must create, outermost first."""
     system = [path for path, _ in system_paths()]
     found: dict[str, None] = {}
-    for path in (*mounts.read_only, *mounts.writable):
+    for path in (*mounts.read_only, *mounts.writable, *(inside for _, inside in mounts.placed)):
         for parent in reversed(path.parents):
             name = str(parent)
             if name not in ("/", "/tmp", "/dev") and not any(name == s or name.startswith(s + "/") for s in system):

@@ -110,6 +110,8 @@ def parse_channel(raw: bytes, nonce: str | None = None, limit: int | None = None
             fold_.add(record)
         except (TypeError, ValueError, AttributeError):  # a record of ours never has these shapes
             fold_.malformed += 1
+    if limit is not None and fold_.past(limit):  # the last record may be the one past the limit
+        fold_.flooded = True
     return fold_.witness()
 
 
