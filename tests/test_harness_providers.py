@@ -151,6 +151,8 @@ def test_every_servers_context_error_is_context_overflow_with_its_figures(reply,
 def test_the_timeout_bounds_a_call_that_keeps_sending(stream):
     """Regression: a streamed answer that never ends ran as long as the server liked. A body trickled a
     byte at a time, or a stream of endless pieces, is cut at the tier's timeout (a timeout failure)."""
+    # the plain body trickles for 250 x 0.05 = 12.5 s, the stream forever: ending well before 12.5 s
+    # proves the cut; the bound leaves a loaded machine room (a cut call ends near 0.5 s)
     reply = Reply(content="x", forever="." * 3, trickle=0.02) if stream else Reply(content="late " * 50, trickle=0.05)
     with ScriptedServer({"m": [reply]}) as server:
         started = time.monotonic()
@@ -158,7 +160,7 @@ def test_the_timeout_bounds_a_call_that_keeps_sending(stream):
             ask(tier(server, timeout=0.5, max_retries=2, stream=stream))
         took = time.monotonic() - started
     assert caught.value.mode is FailureMode.TIMEOUT
-    assert 0.5 <= took < 5 and caught.value.latency >= 0.5  # generous: the trickle alone would take 10 s
+    assert 0.5 <= took < 10 and caught.value.latency >= 0.5
     assert len(server.requests) == 1  # a timeout spends the budget: no retry after it
 
 
