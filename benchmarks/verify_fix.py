@@ -34,7 +34,7 @@ ERA = {"3.6": "2018-03-22", "3.7": "2018-06-27", "3.8": "2019-10-14", "3.9": "20
 """The earliest resolution date per interpreter: its release, or the day its first working pytest appeared."""
 CUTOFFS = ("atomicwrites=2022-07-09", "setuptools=2019-02-06", "wheel=2019-02-06")
 """Packages whose usable releases appeared after old resolution dates (see taskset/env/install.py)."""
-TESTS = r"(^|/)tests?/|(^|/)test_[^/]*\.py$|_test\.py$|(^|/)conftest\.py$"
+TESTS = r"(^|/)tests?/|(^|/)tests?\.py$|(^|/)test_[^/]*\.py$|_test\.py$|(^|/)conftest\.py$"
 
 PLUGIN = """
 import json, os
