@@ -69,10 +69,15 @@ def run_pytest(venv: Path, tree: Path, targets: list[str], source_path: list[str
     env["PATH"] = f"{venv}/bin:" + env["PATH"]
     env["PYTHONPATH"] = os.pathsep.join([str(plug), *source_path])
     env["VERIFY_OUT"] = str(plug / "out.jsonl")
-    sh(f"{venv}/bin/python", "-m", "pytest", "-p", "no:cacheprovider", "-p", "verifyplug", "-q", "--color=no",
-       "--continue-on-collection-errors", *targets, cwd=tree, check=False, env=env, timeout=240)
+    done = sh(f"{venv}/bin/python", "-m", "pytest", "-p", "no:cacheprovider", "-p", "verifyplug", "-q", "--color=no",
+              "--continue-on-collection-errors", *targets, cwd=tree, check=False, env=env, timeout=240)
     results: dict[str, str] = {}
     lines = (plug / "out.jsonl").read_text().splitlines() if (plug / "out.jsonl").exists() else []
+    if not lines:
+        # pytest stopped before any test (a usage error such as an addopts plugin that is not installed):
+        # say why, or the fix would look like one whose tests pass on both sides.
+        said = (done.stdout + done.stderr).decode(errors="replace")[-1500:]
+        print(f"pytest ran no test (exit {done.returncode}):", said, file=sys.stderr)
     for line in lines:
         record = json.loads(line)
         if record["when"] == "collect":
