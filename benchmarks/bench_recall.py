@@ -72,7 +72,8 @@ def run_project(name: str, path: Path, project: dict, jobs: int, out_root: Path)
         summary = mine(config)
         if summary.infrastructure:
             sys.exit(f"{name}: the machine failed: {summary.infrastructure}")
-        tasks = {task.fix_commit: task for task in load(out)}
+        # every fix of the group rejected: the miner wrote no task set, only its rejections
+        tasks = {task.fix_commit: task for task in load(out)} if (out / "tasks").is_dir() else {}
         rejected = {r.fix_commit: r for r in read_rejections(out / "rejections.jsonl")}
         for fix in fixes:
             sha = _full(fix["commit"], list(tasks) + list(rejected))
