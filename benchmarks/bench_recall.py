@@ -1,6 +1,7 @@
 """Recall on hand-verified bug fixes of projects the miner was not tuned on.
 
-    python benchmarks/bench_recall.py SNAPSHOT [SNAPSHOT ...] [--jobs N] [--only owner/name] [--keep DIR]
+    python benchmarks/bench_recall.py SNAPSHOT [SNAPSHOT ...] [--half tune|holdout] [--jobs N]
+                                      [--only owner/name] [--keep DIR]
 
 Each SNAPSHOT is a local copy of a repository, given as ``owner/name=PATH`` or as a path whose
 folder says ``owner+name`` (what ``/work/.mirror/owner+name/repo`` looks like); nothing is
@@ -11,6 +12,11 @@ are mined with ``--commit`` (the interpreter they were verified with: the host's
 ``--python auto`` where the verification needed an older one). A fix is recovered when the miner
 makes a task of it whose FAIL_TO_PASS holds every verified test; tests the task has beyond the
 verified ones are listed (they would be fail-to-pass claims nobody checked).
+
+Every project belongs to one half, ``tune`` or ``holdout`` (the split rule is in the data's
+``about``): ``--half`` mines only that half's projects, so the holdout half can stay unmined until
+the work it measures is done. A project without verified fixes is skipped (mining no ``--commit``
+would mine its whole history).
 
 Not a timed test: prints the table for docs/performance.md.
 """
@@ -66,7 +72,8 @@ def run_project(name: str, path: Path, project: dict, jobs: int, out_root: Path)
         summary = mine(config)
         if summary.infrastructure:
             sys.exit(f"{name}: the machine failed: {summary.infrastructure}")
-        tasks = {task.fix_commit: task for task in load(out)}
+        # every fix of the group rejected: the miner wrote no task set, only its rejections
+        tasks = {task.fix_commit: task for task in load(out)} if (out / "tasks").is_dir() else {}
         rejected = {r.fix_commit: r for r in read_rejections(out / "rejections.jsonl")}
         for fix in fixes:
             sha = _full(fix["commit"], list(tasks) + list(rejected))
@@ -92,6 +99,7 @@ def main() -> None:
     """Mine every project's verified fixes and print recall per project."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("snapshots", nargs="+", help="owner/name=PATH, or a path whose folder is owner+name")
+    parser.add_argument("--half", choices=("tune", "holdout"), help="only this half's projects (default: both)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", action="append", default=[], help="only this owner/name (repeatable)")
     parser.add_argument("--keep", type=Path, help="keep the mined task sets here")
@@ -99,24 +107,30 @@ def main() -> None:
     data = json.loads(DATA.read_text(encoding="utf-8"))
     paths = snapshots(args.snapshots)
     out_root = args.keep or Path(tempfile.mkdtemp(prefix="bench-recall-"))
-    total = hit = 0
+    counts: dict[str, list[int]] = {}
+    half = args.half or "both halves"
+    print(f"half: {half}")
     print(f"{'project':<32} {'style':<48} {'recall':>9}  missed")
     for name, project in data["projects"].items():
-        if (args.only and name not in args.only) or name not in paths:
+        if (args.only and name not in args.only) or name not in paths or not project["fixes"]:
+            continue
+        if args.half and project["half"] != args.half:
             continue
         started = time.monotonic()
         rows = run_project(name, paths[name], project, args.jobs, out_root)
         found = sum(row["recovered"] for row in rows)
-        total, hit = total + len(rows), hit + found
+        tally = counts.setdefault(project["half"], [0, 0])
+        tally[0], tally[1] = tally[0] + found, tally[1] + len(rows)
         missed = "; ".join(f"{r['commit']} {r['why'] or 'missing ' + ', '.join(r['missing'])}" for r in rows
                            if not r["recovered"])
-        print(f"{name:<32} {project['style'][:48]:<48} {found:>3}/{len(rows):<3} {missed}  "
+        label = name if args.half else f"{name} ({project['half']})"
+        print(f"{label:<32} {project['style'][:48]:<48} {found:>3}/{len(rows):<3} {missed}  "
               f"({time.monotonic() - started:.0f} s)")
         for row in rows:
             if row["extra"]:
                 print(f"    {row['commit']}: FAIL_TO_PASS beyond the verified tests: {', '.join(row['extra'][:5])}")
-    if total:
-        print(f"{'overall':<32} {'':<48} {hit:>3}/{total:<3} = {100 * hit / total:.0f}%")
+    for which, (hit, total) in sorted(counts.items()):
+        print(f"{'overall, ' + which:<32} {'':<48} {hit:>3}/{total:<3} = {100 * hit / total:.0f}%")
     print(f"task sets in {out_root}")
 
 

@@ -34,7 +34,7 @@ ERA = {"3.6": "2018-03-22", "3.7": "2018-06-27", "3.8": "2019-10-14", "3.9": "20
 """The earliest resolution date per interpreter: its release, or the day its first working pytest appeared."""
 CUTOFFS = ("atomicwrites=2022-07-09", "setuptools=2019-02-06", "wheel=2019-02-06")
 """Packages whose usable releases appeared after old resolution dates (see taskset/env/install.py)."""
-TESTS = r"(^|/)tests?/|(^|/)test_[^/]*\.py$|_test\.py$|(^|/)conftest\.py$"
+TESTS = r"(^|/)tests?/|(^|/)tests?\.py$|(^|/)test_[^/]*\.py$|_test\.py$|(^|/)conftest\.py$"
 
 PLUGIN = """
 import json, os
@@ -69,10 +69,15 @@ def run_pytest(venv: Path, tree: Path, targets: list[str], source_path: list[str
     env["PATH"] = f"{venv}/bin:" + env["PATH"]
     env["PYTHONPATH"] = os.pathsep.join([str(plug), *source_path])
     env["VERIFY_OUT"] = str(plug / "out.jsonl")
-    sh(f"{venv}/bin/python", "-m", "pytest", "-p", "no:cacheprovider", "-p", "verifyplug", "-q", "--color=no",
-       "--continue-on-collection-errors", *targets, cwd=tree, check=False, env=env, timeout=240)
+    done = sh(f"{venv}/bin/python", "-m", "pytest", "-p", "no:cacheprovider", "-p", "verifyplug", "-q", "--color=no",
+              "--continue-on-collection-errors", *targets, cwd=tree, check=False, env=env, timeout=240)
     results: dict[str, str] = {}
     lines = (plug / "out.jsonl").read_text().splitlines() if (plug / "out.jsonl").exists() else []
+    if not lines:
+        # pytest stopped before any test (a usage error such as an addopts plugin that is not installed):
+        # say why, or the fix would look like one whose tests pass on both sides.
+        said = (done.stdout + done.stderr).decode(errors="replace")[-1500:]
+        print(f"pytest ran no test (exit {done.returncode}):", said, file=sys.stderr)
     for line in lines:
         record = json.loads(line)
         if record["when"] == "collect":
