@@ -59,9 +59,10 @@ def same_day(make_repo) -> tuple[Task, Task]:
 
 
 def _site_files(venv: Path) -> list[str]:
-    """Every file of the environment's site-packages that belongs to the project (by name)."""
+    """Every file of the environment's site-packages that belongs to the project (by name), but its
+    metadata (a dist-info holding no code: a project may read its own version)."""
     return sorted(str(p.relative_to(venv)) for p in venv.glob("lib/python*/site-packages/**/*")
-                  if "srccalc" in p.name)
+                  if "srccalc" in p.name and ".dist-info" not in str(p))
 
 
 def _env_of(task: Task):
@@ -140,7 +141,8 @@ def test_a_generated_module_is_built_for_each_tree_and_kept_out_of_the_environme
         assert env.prepare(one.path) == ["vercalc/_version.py"]
         assert "2.0" in (two.path / "vercalc/_version.py").read_text()
         assert "1.0" in (one.path / "vercalc/_version.py").read_text()
-    assert not [p for p in env.path.glob("lib/python*/site-packages/**/*") if "vercalc" in p.name]
+    assert not [p for p in env.path.glob("lib/python*/site-packages/**/*")
+                if "vercalc" in p.name and ".dist-info" not in str(p)]
     task = Task(instance_id="local__vercalc-" + c2[:12], repo="local/vercalc", repo_url=str(repo.path),
                 base_commit=c1, fix_commit=c2, created_at="2024-03-01T12:00:00+00:00",
                 patch=_diff(repo, c1, c2, "vercalc"), test_patch=_diff(repo, c1, c2, "tests"),
@@ -148,3 +150,37 @@ def test_a_generated_module_is_built_for_each_tree_and_kept_out_of_the_environme
                 PASS_TO_PASS=("tests/test_v.py::test_version",))
     assert evaluate(task, patch=task.patch).resolved
     assert not evaluate(task, patch="").resolved
+
+
+METADATA_INIT = ("import importlib.metadata\n\n__version__ = importlib.metadata.version(__name__)\n\n\n"
+                 "def shout(s):\n    return s\n")
+METADATA_TESTS = "from metacalc import __version__, shout\n\n\ndef test_version():\n    assert __version__\n"
+METADATA_PYPROJECT = ('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
+                      '[project]\nname = "metacalc"\nversion = "1.5"\n\n'
+                      '[project.entry-points.pytest11]\nmetacalc = "metacalc"\n')
+
+
+def test_a_project_reading_its_own_version_imports_from_the_workspace(make_repo):
+    """``importlib.metadata.version(__name__)`` at import: the environment keeps the project's
+    metadata (no file of code, no pytest plugin entry point), so the workspace's code imports and
+    the gold patch resolves while the empty patch does not."""
+    repo = make_repo("metacalc")
+    c0 = repo.commit("v1", {"pyproject.toml": METADATA_PYPROJECT, "metacalc/__init__.py": METADATA_INIT,
+                            "tests/test_m.py": METADATA_TESTS})
+    fixed = METADATA_INIT.replace("return s", "return s.upper()")
+    tests = METADATA_TESTS + "\n\ndef test_shout():\n    assert shout('a') == 'A'\n"
+    c1 = repo.commit("fix shout", {"metacalc/__init__.py": fixed, "tests/test_m.py": tests})
+    task = Task(instance_id="local__metacalc-" + c1[:12], repo="local/metacalc", repo_url=str(repo.path),
+                base_commit=c0, fix_commit=c1, created_at="2024-03-01T12:00:00+00:00",
+                patch=_diff(repo, c0, c1, "metacalc"), test_patch=_diff(repo, c0, c1, "tests"),
+                problem_statement="shout", FAIL_TO_PASS=("tests/test_m.py::test_shout",),
+                PASS_TO_PASS=("tests/test_m.py::test_version",))
+    assert evaluate(task, patch=task.patch).resolved
+    assert not evaluate(task, patch="").resolved
+    with Workspace.for_task(task) as ws:
+        env = ensure_environment(ws.path, resolution_date=task.created_at)
+    site = next(env.path.glob("lib/python*/site-packages"))
+    assert not [p for p in site.rglob("*") if "metacalc" in str(p.relative_to(site)) and ".dist-info" not in str(p)]
+    (info,) = site.glob("metacalc-*.dist-info")
+    assert {p.name for p in info.iterdir()} <= {"INSTALLER", "METADATA", "RECORD", "entry_points.txt", "top_level.txt"}
+    assert "pytest11" not in (info / "entry_points.txt").read_text()

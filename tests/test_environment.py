@@ -34,9 +34,20 @@ def run_python(env, code: str, cwd: Path | None = None) -> str:
 
 
 def installed_copies(env, name: str) -> list[str]:
-    """Entries of the environment's site-packages named after ``name`` (the project must have none)."""
-    return [p.name for site in env.path.glob("lib/python*/site-packages") for p in site.iterdir()
-            if name in p.name.lower()]
+    """Entries of the environment's site-packages named after ``name`` (the project must have none),
+    but its metadata: a dist-info holding no file of code (a project may read its own version)."""
+    found = []
+    for site in env.path.glob("lib/python*/site-packages"):
+        for p in site.iterdir():
+            if name not in p.name.lower():
+                continue
+            if p.name.endswith(".dist-info") and {f.name for f in p.iterdir()} <= METADATA_ONLY:
+                continue
+            found.append(p.name)
+    return found
+
+
+METADATA_ONLY = {"INSTALLER", "METADATA", "RECORD", "entry_points.txt", "top_level.txt"}
 
 
 def pins(env) -> dict[str, str]:

@@ -33,9 +33,10 @@ from taskset.record import EnvironmentSpec
 
 _log = logging.getLogger(__name__)
 
-RECIPE_VERSION = 3
+RECIPE_VERSION = 4
 """Part of every fingerprint: bump it when the way environments are built changes (2: generated modules;
-3: the project is taken out of every environment, its build products cached per tree)."""
+3: the project is taken out of every environment, its build products cached per tree; 4: its
+metadata alone is put back, so a project reading its own version imports)."""
 
 
 @dataclass(frozen=True)

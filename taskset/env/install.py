@@ -214,7 +214,8 @@ class Installer:
 
     def take_out_project(self, plan: Plan, source: Path) -> None:
         """Copy out what the project's build produced that the tree lacks, then uninstall the project
-        and check that no file of it is left (an env is shared by trees: it may hold none of them)."""
+        and check that no file of it is left (an env is shared by trees: it may hold none of them);
+        its metadata alone goes back (a project reading its own version still finds it)."""
         for site in ownfiles.site_packages(self.venv):
             info = ownfiles.find_dist(site, source, plan.project_name)
             if info is None:
@@ -226,12 +227,14 @@ class Installer:
                     shutil.copy2(path, copy)
                     self.built[rel] = copy
             files = ownfiles.recorded(info)
+            metadata = ownfiles.keep_metadata(info)
             self.run(["pip", "uninstall", "--python", str(self.python), ownfiles.dist_name(info)], "remove-project")
             left = ownfiles.leftovers(site, source, info.name, files)
             if left:
                 raise EnvironmentBuildError(
                     f"the project could not be taken out of its environment: {', '.join(left[:5])} left",
                     output="\n".join(left[:60]), step="remove-project")
+            ownfiles.restore_metadata(site, info.name, metadata)
 
     def build_tree(self, plan: Plan, source: Path, rung: str, target: Path) -> None:
         """The project alone, built from ``source`` into the folder ``target`` (never into the

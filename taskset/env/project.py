@@ -5,7 +5,11 @@ the project (docs/environments.md): the ladder installs the project (its build r
 dependencies resolve as its metadata says), then ``Installer.take_out_project`` copies what the
 build produced that the tree lacks (a ``_version.py`` from setuptools-scm or hatch-vcs, a C
 extension: cached per tree by ``taskset.env.treebuild``), uninstalls the project and checks
-with :func:`leftovers` that nothing of it is left in site-packages.
+with :func:`leftovers` that nothing of it is left in site-packages. Then its metadata alone goes
+back (:func:`keep_metadata`, :func:`restore_metadata`): a project that reads its own version
+(``importlib.metadata.version(__name__)``, common from 2019 on) imports from the workspace and
+still finds its distribution. The metadata holds no code: name, version, requirements, entry points
+(less any ``pytest11`` plugin, which pytest would load as the environment's own).
 """
 
 from __future__ import annotations
@@ -115,3 +119,42 @@ def _tracked(source: Path) -> set[str] | None:
     if done.returncode != 0:
         return None
     return set(done.stdout.decode("utf-8", errors="surrogateescape").split("\0")) - {""}
+
+
+METADATA_FILES = ("METADATA", "entry_points.txt", "top_level.txt", "INSTALLER")
+"""What of a dist-info goes back after the uninstall: the distribution's description, no file of code."""
+
+
+def keep_metadata(info: Path) -> dict[str, bytes]:
+    """The metadata files of ``info`` to put back after the uninstall (``pytest11`` entry points left out)."""
+    kept = {}
+    for name in METADATA_FILES:
+        try:
+            data = (info / name).read_bytes()
+        except OSError:
+            continue
+        kept[name] = _without_pytest_plugins(data) if name == "entry_points.txt" else data
+    return kept
+
+
+def restore_metadata(site: Path, info_name: str, kept: dict[str, bytes]) -> None:
+    """Write a metadata-only ``info_name`` into ``site``: the kept files and a RECORD naming just them."""
+    if "METADATA" not in kept:
+        return
+    info = Path(site) / info_name
+    info.mkdir()
+    for name, data in kept.items():
+        (info / name).write_bytes(data)
+    rows = [f"{info_name}/{name},," for name in (*kept, "RECORD")]
+    (info / "RECORD").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def _without_pytest_plugins(data: bytes) -> bytes:
+    """entry_points.txt without its ``[pytest11]`` section (a plugin in the workspace is the candidate's)."""
+    lines, skipping = [], False
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        if line.strip().startswith("["):
+            skipping = line.strip() == "[pytest11]"
+        if not skipping:
+            lines.append(line)
+    return ("\n".join(lines) + "\n").encode("utf-8")
