@@ -178,3 +178,14 @@ def test_the_evidence_budget_scales_with_the_request():
     assert ids.tests < 2000 and ids.channel_bytes < 8 * 1024**2 and ids.report_bytes < 32 * 1024**2
     assert files.tests > 10 * ids.tests and ids.report_cases == 2 * ids.tests
     assert files.channel_bytes <= 64 * 1024**2 and files.report_bytes <= 64 * 1024**2
+
+
+def test_a_test_module_of_tens_of_thousands_of_tests_is_no_flood():
+    """Regression: more-itertools' test_more.py collects over 21,000 tests; its honest runs (the
+    miner runs whole modules) were judged tampered by a budget of 20,000 tests per path."""
+    one = "".join(f'{{"k": "report", "nodeid": "t.py::t{i}", "when": "call", "outcome": "passed"}}\n'
+                  for i in range(30_000)).encode()
+    budget = EvidenceBudget.for_request(["t.py"])
+    witness = parse_channel(one, limit=budget.tests)
+    assert not witness.flooded and len(witness.outcomes) == 30_000
+    assert len(one) < budget.channel_bytes
