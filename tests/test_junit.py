@@ -181,8 +181,8 @@ def test_the_evidence_budget_scales_with_the_request():
 
 
 def test_a_test_module_of_tens_of_thousands_of_tests_is_no_flood():
-    """Regression: more-itertools' test_more.py collects over 21,000 tests; its honest runs (the
-    miner runs whole modules) were judged tampered by a budget of 20,000 tests per path."""
+    """A module of 30,000 tests (heavily parametrized suites reach that) run whole, as the miner
+    runs touched modules, is within its budget: the budget per path was 20,000."""
     one = "".join(f'{{"k": "report", "nodeid": "t.py::t{i}", "when": "call", "outcome": "passed"}}\n'
                   for i in range(30_000)).encode()
     budget = EvidenceBudget.for_request(["t.py"])

@@ -47,9 +47,8 @@ TESTS_FLOOR = 1000
 TESTS_PER_ID = 4
 """An id without its parameters names each parametrization; most name one test."""
 TESTS_PER_PATH = 200_000
-"""A requested file or folder (the miner's validation runs) may hold many tests: more-itertools'
-test_more.py alone collects over 21,000 (a budget of 20,000 judged its honest runs tampered). The
-byte caps below still bound what is read."""
+"""A requested file or folder (the miner's validation runs) may hold many tests: heavily
+parametrized modules reach tens of thousands. The byte caps below still bound what is read."""
 REPORT_FLOOR = 4 * MIB
 REPORT_PER_TEST = 16 * 1024
 """pytest's JUnit writer keeps each failure's full text; 16 KiB a test is a long traceback each."""
