@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import tomllib
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -250,9 +251,15 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _settable(kind: Any) -> Any:
+    """The type a config value must have for a field typed ``kind`` (``float | None`` takes a float)."""
+    args = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+    return args[0] if len(args) == 1 else kind
+
+
 _FIELDS = {f.name: f for f in dataclasses.fields(Tier) if f.name != "name"}
-_ENUMS: dict[str, type[enum.Enum]] = {"provider": ProviderKind, "edit_format": EditFormat, "context": ContextSetting,
-                                      "kind": TierKind, "agent_actions": AgentActions}
+_KINDS: dict[str, Any] = {name: _settable(kind) for name, kind in typing.get_type_hints(Tier).items() if name != "name"}
+"""Each config key's type, read from ``Tier`` itself so a new field needs no second table here."""
 
 
 def _build(data: Mapping[str, Any], source: str) -> HarnessConfig:
@@ -299,22 +306,18 @@ def _tier(name: str, table: Any, source: str) -> Tier:
 
 
 def _value(key: str, value: Any, where: str, source: str) -> Any:
-    if key in _ENUMS:
+    kind = _KINDS[key]
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
         try:
-            return _ENUMS[key](value)
+            return kind(value)
         except ValueError:
-            allowed = ", ".join(m.value for m in _ENUMS[key])
+            allowed = ", ".join(m.value for m in kind)
             raise ConfigError(source, where, f"unknown value {value!r} (expected {allowed})") from None
-    kind = {"attempts": int, "context_window": int, "max_output_tokens": int, "max_retries": int, "context_tokens": int,
-            "feedback": bool, "stream": bool, "agent_turns": int, "agent_output_cap": int,
-            "server_context_window": int, "max_runaways": int, "verify_before_done": bool}.get(key)
-    if key in ("temperature", "price_input", "price_output", "price_cached_input", "cost_per_hour", "timeout",
-               "agent_wall_time", "agent_command_timeout", "compact_at", "agent_max_cost"):
+    if kind is float:
+        # an int is a number too (``timeout = 30``); a bool is not, though Python says it is an int
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise ConfigError(source, where, "expected a non-negative number")
         return float(value)
-    if kind is None:
-        kind = str
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(source, where, f"expected {kind.__name__}, got {type(value).__name__}")
     return value

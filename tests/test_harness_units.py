@@ -62,6 +62,12 @@ def test_user_config_merges_key_by_key_and_adds_rungs(tmp_path):
     ('[tiers.local]\ncontext_window = 40000\nserver_context_window = 32768\n', "must be below"),
     ('[tiers.local]\ncompact_at = 1.5\n', "at most 1"),
     ('[tiers.local]\nkind = "robot"\n', "expected edit, agent"),
+    ('[tiers.o3]\nattempts = true\n', "expected int, got bool"),
+    ('[tiers.o3]\nstream = 1\n', "expected bool, got int"),
+    ('[tiers.o3]\nmodel = 3\n', "expected str, got int"),
+    ('[tiers.o3]\ntemperature = -0.5\n', "non-negative number"),
+    ('[tiers.o3]\nagent_max_cost = false\n', "non-negative number"),
+    ('[tiers.o3]\ncontext = "psychic"\n', "expected oracle, traceback, bm25"),
 ])
 def test_bad_config_names_the_key(tmp_path, text, problem):
     """A malformed tiers file is a ConfigError naming file, key and problem."""
