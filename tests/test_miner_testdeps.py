@@ -1,0 +1,105 @@
+"""Issue 23's classes of test dependencies and builds the miner did not see, one regression each,
+on repositories built here with plain git. Each rule is in the test's docstring."""
+
+from __future__ import annotations
+
+import pytest
+
+from miner import MineConfig, ValidateConfig, mine, read_rejections
+from taskset import TaskSet
+
+PYPROJECT = ('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+             '[project]\nname = "calc"\nversion = "0.1"\n[tool.setuptools]\npy-modules = ["calc"]\n')
+SHOUT = "def shout(s):\n    return s\n"
+SHOUT_FIXED = "def shout(s):\n    return s.upper()\n"
+
+
+def _mine(repo, out, **validate):
+    summary = mine(MineConfig(repo=str(repo.path), out=out, validate=ValidateConfig(**validate)))
+    assert not summary.infrastructure, summary.infrastructure
+    tasks = {task.fix_commit: task for task in TaskSet.open(out, create=True)}
+    rejections = {r.fix_commit: r for r in read_rejections(out / "rejections.jsonl")}
+    return tasks, rejections
+
+
+def _task(repo, out, sha):
+    tasks, rejections = _mine(repo, out)
+    assert sha in tasks, rejections.get(sha)
+    return tasks[sha]
+
+
+def _pins(task) -> set[str]:
+    return {pin.split("==", 1)[0].lower() for pin in task.environment.requirements}
+
+
+@pytest.mark.slow
+def test_each_module_missing_in_turn_is_installed_under_its_distribution(make_repo, tmp_path):
+    """A conftest.py importing a missing module stops pytest before it collects anything (exit 4),
+    and once that module is there a test module misses another: each is installed in turn, by its
+    distribution's name (``yaml`` is PyYAML), and each remedy is recorded on the task."""
+    repo = make_repo()
+    test = "import six\nfrom calc import shout\n\ndef test_shout():\n    assert shout(six.u('a')) == 'A'\n"
+    repo.commit("Initial", {"pyproject.toml": PYPROJECT, "calc.py": SHOUT, "tests/test_calc.py": test,
+                            "tests/conftest.py": "import yaml  # noqa: F401\n"})
+    fix = repo.commit("Fix shout", {"calc.py": SHOUT_FIXED,
+                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
+    task = _task(repo, tmp_path / "ts", fix)
+    assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
+    assert {"missing-dependency:PyYAML", "missing-dependency:six"} <= set(task.meta.remedies)
+    assert {"pyyaml", "six"} <= _pins(task)
+
+
+@pytest.mark.slow
+def test_a_guarded_import_then_used_is_installed_by_name(make_repo, tmp_path):
+    """A test module that guards an import (``try: import six / except ImportError: pass``) and then
+    uses it fails to collect with a NameError on both sides: the module is a dependency still to
+    find. The project's own line for it (``six==0.0.0`` in a requirements file, which no index
+    has) does not install, so the bare name is installed instead; the remedy is recorded."""
+    repo = make_repo()
+    test = ("try:\n    import six\nexcept ImportError:\n    pass\n\nfrom calc import shout\n\nU = six.u\n\n"
+            "def test_shout():\n    assert shout(U('a')) == 'A'\n")
+    repo.commit("Initial", {"pyproject.toml": PYPROJECT, "calc.py": SHOUT, "tests/test_calc.py": test,
+                            "requirements.txt": "six==0.0.0\n"})
+    fix = repo.commit("Fix shout", {"calc.py": SHOUT_FIXED,
+                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
+    task = _task(repo, tmp_path / "ts", fix)
+    assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
+    assert "missing-dependency:six" in task.meta.remedies
+    assert "six" in _pins(task)
+
+
+@pytest.mark.slow
+def test_a_setup_py_copying_a_generated_file_runs_from_its_source_tree(make_repo, tmp_path):
+    """A setup.py that copies a file a make step generates (absent from the tree) fails to build on
+    every rung; the last rung installs only the dependencies it declares and the tests import the
+    project from the workspace."""
+    repo = make_repo()
+    setup = ("import shutil\nfrom setuptools import setup\n"
+             "shutil.copy('build/generated.py', 'calc_generated.py')\n"
+             "setup(name='calc', version='0.1', py_modules=['calc'], install_requires=['six'])\n")
+    test = "from calc import shout\n\ndef test_shout():\n    assert shout('a') == 'A'\n"
+    source = "import six\n\n" + SHOUT
+    repo.commit("Initial", {"setup.py": setup, "calc.py": source, "tests/test_calc.py": test})
+    fix = repo.commit("Fix shout", {"calc.py": "import six\n\n" + SHOUT_FIXED,
+                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
+    task = _task(repo, tmp_path / "ts", fix)
+    assert task.environment.remedy == "source-tree" and "source-tree" in task.meta.remedies
+    assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
+
+
+@pytest.mark.slow
+def test_a_root_test_py_that_defines_tests_is_test_code(make_repo, tmp_path):
+    """A test module named ``test.py`` at the repository root (pytest's default ``python_files``
+    does not match it) is test code when it defines tests: the fix is split into source and tests,
+    and the task's tests are collected and run from it."""
+    repo = make_repo()
+    test = ("import unittest\n\nfrom calc import shout\n\n\nclass ShoutTests(unittest.TestCase):\n"
+            "    def test_shout(self):\n        self.assertEqual(shout('a'), 'A')\n")
+    repo.commit("Initial", {"pyproject.toml": PYPROJECT, "calc.py": SHOUT, "test.py": test})
+    fix = repo.commit("Fix shout", {"calc.py": SHOUT_FIXED,
+                                    "test.py": test + "\n    def test_empty(self):\n"
+                                                      "        self.assertEqual(shout(''), '')\n"})
+    task = _task(repo, tmp_path / "ts", fix)
+    assert task.meta.test_files == ("test.py",) and task.meta.source_files == ("calc.py",)
+    assert task.FAIL_TO_PASS == ("test.py::ShoutTests::test_shout",)
+    assert task.PASS_TO_PASS == ("test.py::ShoutTests::test_empty",)
