@@ -4,9 +4,9 @@ In a workspace at the parent commit with the whole test side of the fix applied,
 test modules run on the buggy code; then the gold patch is applied and they run again. Tests
 that fail with the fix are rerun alone (order dependence); a proven verdict is then re-checked in
 the evaluator's own shape -- only FAIL_TO_PASS + PASS_TO_PASS selected -- with the fix
-(``reruns - 1`` times, at least once) and on the buggy code. A third-party module missing on both
-sides (``miner.remedy``) is looked up and installed, each in turn, before the verdict stands. With ``python="auto"`` each
-candidate gets the installed interpreter that fits its commit.
+(``reruns - 1`` times, at least once) and on the buggy code. Third-party modules missing on both
+sides (``miner.remedy``) are looked up and installed, each in turn, before the verdict stands.
+With ``python="auto"`` each candidate gets the installed interpreter that fits its commit.
 
 The machine's own failures (``InfrastructureError``) are never turned into rejections: they
 propagate, so the candidate is retried on the next run.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from miner import MineConfig, ValidateConfig, mine, read_rejections
-from taskset import TaskSet
+from taskset import TaskSet, evaluate
 
 PYPROJECT = ('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
              '[project]\nname = "calc"\nversion = "0.1"\n[tool.setuptools]\npy-modules = ["calc"]\n')
@@ -103,3 +103,6 @@ def test_a_root_test_py_that_defines_tests_is_test_code(make_repo, tmp_path):
     assert task.meta.test_files == ("test.py",) and task.meta.source_files == ("calc.py",)
     assert task.FAIL_TO_PASS == ("test.py::ShoutTests::test_shout",)
     assert task.PASS_TO_PASS == ("test.py::ShoutTests::test_empty",)
+    assert evaluate(task, patch=task.patch).resolved
+    cheat = test.replace("'A'", "'a'")  # the candidate's edit to test.py is undone before the verdict
+    assert not evaluate(task, edits={"test.py": cheat}).resolved
