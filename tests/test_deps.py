@@ -167,6 +167,11 @@ CASES = {
         {"test-requirements.txt": "hypothesis\n", "requirements/ci.txt": "pytest-xdist\n"},
         dict(requirements=("hypothesis", "pytest-xdist")),
     ),
+    "requirements files named for tests in the other spellings projects use": (
+        {"dev_requirements.txt": "mock\n", "testing-requirements.txt": "hypothesis\n",
+         "test/requirements.txt": "pytest-mock\n", "setup.py": "", "requirements.txt": "sphinx==1.2b1\n"},
+        dict(requirements=("mock", "hypothesis", "pytest-mock")),
+    ),
 }
 
 

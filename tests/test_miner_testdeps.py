@@ -106,3 +106,21 @@ def test_a_root_test_py_that_defines_tests_is_test_code(make_repo, tmp_path):
     assert evaluate(task, patch=task.patch).resolved
     cheat = test.replace("'A'", "'a'")  # the candidate's edit to test.py is undone before the verdict
     assert not evaluate(task, edits={"test.py": cheat}).resolved
+
+
+@pytest.mark.slow
+def test_test_extras_and_test_requirement_files_are_installed_up_front(make_repo, tmp_path):
+    """What the project's metadata names for its tests -- an extra named ``test`` in pyproject, a
+    ``dev_requirements.txt`` -- is installed with the environment, not found missing afterwards."""
+    repo = make_repo()
+    pyproject = PYPROJECT + '[project.optional-dependencies]\ntest = ["six"]\n'
+    test = ("import six\nimport yaml\nfrom calc import shout\n\n"
+            "def test_shout():\n    assert shout(six.u(yaml.safe_load('a'))) == 'A'\n")
+    repo.commit("Initial", {"pyproject.toml": pyproject, "dev_requirements.txt": "PyYAML\n", "calc.py": SHOUT,
+                            "tests/test_calc.py": test})
+    fix = repo.commit("Fix shout", {"calc.py": SHOUT_FIXED,
+                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
+    task = _task(repo, tmp_path / "ts", fix)
+    assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
+    assert not [r for r in task.meta.remedies if r.startswith("missing-dependency:")]
+    assert {"pyyaml", "six"} <= _pins(task)
