@@ -172,6 +172,12 @@ CASES = {
          "test/requirements.txt": "pytest-mock\n", "setup.py": "", "requirements.txt": "sphinx==1.2b1\n"},
         dict(requirements=("mock", "hypothesis", "pytest-mock")),
     ),
+    "install_requires computed from the requirements file setup.py names": (
+        {"setup.py": "from setuptools import setup\ndef read(name):\n    return open(name).read().split()\n"
+                     "setup(name='r', install_requires=read('requirements/base.txt'), data_files=['notes.txt'])\n",
+         "requirements/base.txt": "six\nattrs>=19\n", "notes.txt": "not requirements\n"},
+        dict(runtime=("six", "attrs>=19")),
+    ),
 }
 
 

@@ -71,20 +71,25 @@ def test_a_guarded_import_then_used_is_installed_by_name(make_repo, tmp_path):
 @pytest.mark.slow
 def test_a_setup_py_copying_a_generated_file_runs_from_its_source_tree(make_repo, tmp_path):
     """A setup.py that copies a file a make step generates (absent from the tree) fails to build on
-    every rung; the last rung installs only the dependencies it declares and the tests import the
-    project from the workspace."""
+    every rung; the last rung installs the dependencies it declares -- here read by setup.py from
+    requirements.txt, so read from the file it names -- and the tests import the project from the
+    workspace, with no dependency left to find by name."""
     repo = make_repo()
     setup = ("import shutil\nfrom setuptools import setup\n"
              "shutil.copy('build/generated.py', 'calc_generated.py')\n"
-             "setup(name='calc', version='0.1', py_modules=['calc'], install_requires=['six'])\n")
+             "setup(name='calc', version='0.1', py_modules=['calc'],\n"
+             "      install_requires=open('requirements.txt').read().splitlines())\n")
     test = "from calc import shout\n\ndef test_shout():\n    assert shout('a') == 'A'\n"
     source = "import six\n\n" + SHOUT
-    repo.commit("Initial", {"setup.py": setup, "calc.py": source, "tests/test_calc.py": test})
+    repo.commit("Initial", {"setup.py": setup, "requirements.txt": "six\n", "calc.py": source,
+                            "tests/test_calc.py": test})
     fix = repo.commit("Fix shout", {"calc.py": "import six\n\n" + SHOUT_FIXED,
                                     "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
     task = _task(repo, tmp_path / "ts", fix)
     assert task.environment.remedy == "source-tree" and "source-tree" in task.meta.remedies
     assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
+    assert not [r for r in task.meta.remedies if r.startswith("missing-dependency:")]
+    assert "six" in _pins(task)
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from taskset.env.requirements import cfg_list, normalize, requirement_name, split_words, unusable_reason
-from taskset.env.setuppy import setup_kwargs
+from taskset.env.setuppy import requirement_files, setup_kwargs
 from taskset.env.specs import poetry_requirement, poetry_specifier
 
 
@@ -181,7 +181,19 @@ class Reader:
         reqs += _as_list(flit.get("requires", []))
         reqs += cfg_list(self.ini("setup.cfg").get("options", "install_requires", fallback=""))
         reqs += _as_list(self.setup_call().get("install_requires") or [])
+        for name in self._setup_requirement_files():
+            reqs += self.requirements_file(self.root / name)
         return [r for r in dict.fromkeys(reqs) if r and not unusable_reason(r)]
+
+    def _setup_requirement_files(self) -> list[str]:
+        """Requirements files in the tree that setup.py names when it computes ``install_requires``."""
+        text = self._text(self.root / "setup.py") if (self.root / "setup.py").is_file() else None
+        try:
+            tree = ast.parse(text) if text else None
+        except SyntaxError:
+            return []
+        names = requirement_files(tree) if tree else []
+        return [n for n in names if "requir" in n.lower() and (self.root / n).is_file()]
 
     def python_needs(self) -> tuple[str, tuple[str, ...]]:
         """(requires-python as written, the minors the classifiers name), read statically."""
