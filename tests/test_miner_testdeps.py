@@ -5,27 +5,26 @@ from __future__ import annotations
 
 import pytest
 
-from miner import MineConfig, ValidateConfig, mine, read_rejections
-from taskset import TaskSet, evaluate
+from factories import mine_repo
+from taskset import evaluate
 
 PYPROJECT = ('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
              '[project]\nname = "calc"\nversion = "0.1"\n[tool.setuptools]\npy-modules = ["calc"]\n')
 SHOUT = "def shout(s):\n    return s\n"
 SHOUT_FIXED = "def shout(s):\n    return s.upper()\n"
+EMPTY = "\ndef test_empty():\n    assert shout('') == ''\n"
 
 
-def _mine(repo, out, **validate):
-    summary = mine(MineConfig(repo=str(repo.path), out=out, validate=ValidateConfig(**validate)))
-    assert not summary.infrastructure, summary.infrastructure
-    tasks = {task.fix_commit: task for task in TaskSet.open(out, create=True)}
-    rejections = {r.fix_commit: r for r in read_rejections(out / "rejections.jsonl")}
-    return tasks, rejections
-
-
-def _task(repo, out, sha):
-    tasks, rejections = _mine(repo, out)
-    assert sha in tasks, rejections.get(sha)
-    return tasks[sha]
+def _shout_fix(repo, out, test: str, files: dict[str, str], prelude: str = ""):
+    """Commit a project with ``shout`` broken and ``files`` beside it, then the fix with one more
+    test; mine it and return the task, whose one FAIL_TO_PASS test is ``test_shout``."""
+    repo.commit("Initial", {"calc.py": prelude + SHOUT, "tests/test_calc.py": test, **files})
+    fix = repo.commit("Fix shout", {"calc.py": prelude + SHOUT_FIXED, "tests/test_calc.py": test + EMPTY})
+    tasks, rejections = mine_repo(repo, out)
+    assert fix in tasks, rejections.get(fix)
+    task = tasks[fix]
+    assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
+    return task
 
 
 def _pins(task) -> set[str]:
@@ -39,12 +38,8 @@ def test_each_module_missing_in_turn_is_installed_under_its_distribution(make_re
     distribution's name (``yaml`` is PyYAML), and each remedy is recorded on the task."""
     repo = make_repo()
     test = "import six\nfrom calc import shout\n\ndef test_shout():\n    assert shout(six.u('a')) == 'A'\n"
-    repo.commit("Initial", {"pyproject.toml": PYPROJECT, "calc.py": SHOUT, "tests/test_calc.py": test,
-                            "tests/conftest.py": "import yaml  # noqa: F401\n"})
-    fix = repo.commit("Fix shout", {"calc.py": SHOUT_FIXED,
-                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
-    task = _task(repo, tmp_path / "ts", fix)
-    assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
+    task = _shout_fix(repo, tmp_path / "ts", test, {"pyproject.toml": PYPROJECT,
+                                                   "tests/conftest.py": "import yaml  # noqa: F401\n"})
     assert {"missing-dependency:PyYAML", "missing-dependency:six"} <= set(task.meta.remedies)
     assert {"pyyaml", "six"} <= _pins(task)
 
@@ -58,12 +53,7 @@ def test_a_guarded_import_then_used_is_installed_by_name(make_repo, tmp_path):
     repo = make_repo()
     test = ("try:\n    import six\nexcept ImportError:\n    pass\n\nfrom calc import shout\n\nU = six.u\n\n"
             "def test_shout():\n    assert shout(U('a')) == 'A'\n")
-    repo.commit("Initial", {"pyproject.toml": PYPROJECT, "calc.py": SHOUT, "tests/test_calc.py": test,
-                            "requirements.txt": "six==0.0.0\n"})
-    fix = repo.commit("Fix shout", {"calc.py": SHOUT_FIXED,
-                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
-    task = _task(repo, tmp_path / "ts", fix)
-    assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
+    task = _shout_fix(repo, tmp_path / "ts", test, {"pyproject.toml": PYPROJECT, "requirements.txt": "six==0.0.0\n"})
     assert "missing-dependency:six" in task.meta.remedies
     assert "six" in _pins(task)
 
@@ -80,14 +70,9 @@ def test_a_setup_py_copying_a_generated_file_runs_from_its_source_tree(make_repo
              "setup(name='calc', version='0.1', py_modules=['calc'],\n"
              "      install_requires=open('requirements.txt').read().splitlines())\n")
     test = "from calc import shout\n\ndef test_shout():\n    assert shout('a') == 'A'\n"
-    source = "import six\n\n" + SHOUT
-    repo.commit("Initial", {"setup.py": setup, "requirements.txt": "six\n", "calc.py": source,
-                            "tests/test_calc.py": test})
-    fix = repo.commit("Fix shout", {"calc.py": "import six\n\n" + SHOUT_FIXED,
-                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
-    task = _task(repo, tmp_path / "ts", fix)
+    task = _shout_fix(repo, tmp_path / "ts", test, {"setup.py": setup, "requirements.txt": "six\n"},
+                      prelude="import six\n\n")
     assert task.environment.remedy == "source-tree" and "source-tree" in task.meta.remedies
-    assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
     assert not [r for r in task.meta.remedies if r.startswith("missing-dependency:")]
     assert "six" in _pins(task)
 
@@ -104,7 +89,9 @@ def test_a_root_test_py_that_defines_tests_is_test_code(make_repo, tmp_path):
     fix = repo.commit("Fix shout", {"calc.py": SHOUT_FIXED,
                                     "test.py": test + "\n    def test_empty(self):\n"
                                                       "        self.assertEqual(shout(''), '')\n"})
-    task = _task(repo, tmp_path / "ts", fix)
+    tasks, rejections = mine_repo(repo, tmp_path / "ts")
+    assert fix in tasks, rejections.get(fix)
+    task = tasks[fix]
     assert task.meta.test_files == ("test.py",) and task.meta.source_files == ("calc.py",)
     assert task.FAIL_TO_PASS == ("test.py::ShoutTests::test_shout",)
     assert task.PASS_TO_PASS == ("test.py::ShoutTests::test_empty",)
@@ -121,11 +108,6 @@ def test_test_extras_and_test_requirement_files_are_installed_up_front(make_repo
     pyproject = PYPROJECT + '[project.optional-dependencies]\ntest = ["six"]\n'
     test = ("import six\nimport yaml\nfrom calc import shout\n\n"
             "def test_shout():\n    assert shout(six.u(yaml.safe_load('a'))) == 'A'\n")
-    repo.commit("Initial", {"pyproject.toml": pyproject, "dev_requirements.txt": "PyYAML\n", "calc.py": SHOUT,
-                            "tests/test_calc.py": test})
-    fix = repo.commit("Fix shout", {"calc.py": SHOUT_FIXED,
-                                    "tests/test_calc.py": test + "\ndef test_empty():\n    assert shout('') == ''\n"})
-    task = _task(repo, tmp_path / "ts", fix)
-    assert task.FAIL_TO_PASS == ("tests/test_calc.py::test_shout",)
+    task = _shout_fix(repo, tmp_path / "ts", test, {"pyproject.toml": pyproject, "dev_requirements.txt": "PyYAML\n"})
     assert not [r for r in task.meta.remedies if r.startswith("missing-dependency:")]
     assert {"pyyaml", "six"} <= _pins(task)
