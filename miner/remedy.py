@@ -2,7 +2,7 @@
 
 A module is missing when the tests show it on both sides of the fix: ``No module named X`` in a
 test's failure or collection error, in a conftest.py that stopped pytest before it collected
-anything (exit 4), or a ``NameError`` for a name that a test module binds only by a guarded import
+anything (exit 4), or a ``NameError`` for a name that a test module or conftest binds only by a guarded import
 (``try: import X / except ImportError: pass``). Not the project's own modules, not the standard
 library, not what the fix adds. ``requirements_for`` names what to install for it: the project's
 own line for that distribution first, then the bare distribution name (a dated pin from an old
@@ -28,6 +28,9 @@ LIMIT = 4
 """Modules installed by name per candidate at most: each install is a new environment, and a
 suite that misses more than this is not one that a few lost test dependencies explain."""
 
+CONFTESTS = 50
+"""conftest.py files searched at most for the guarded import behind a NameError that stopped pytest."""
+
 _MISSING_MODULE = re.compile(r"No module named '?([A-Za-z_][\w.]*)'?")
 _UNDEFINED = re.compile(r"NameError: name '([A-Za-z_]\w*)' is not defined")
 _GUARDS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
@@ -42,7 +45,10 @@ def missing_module(output: str, buggy: Mapping[str, TestResult], gold: Mapping[s
     """
     if output:
         found = _MISSING_MODULE.search(output)
-        return found.group(1) if found and _third_party(found.group(1), root, patch) else ""
+        # a conftest's guarded import then used stops pytest too, with the NameError
+        module = found.group(1) if found else next(
+            (m for c in sorted(root.rglob("conftest.py"))[:CONFTESTS] if (m := _guarded_module(output, c))), "")
+        return module if module and _third_party(module, root, patch) else ""
     for key, result in gold.items():
         if result.outcome not in FAILING:
             continue
