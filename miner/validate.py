@@ -315,7 +315,7 @@ def _missing(proof: _Proof | TestRunError, patch: str, root: Path) -> str:
 
 
 def _with_module(repo: Repo, candidate: Candidate, patch: str, test_patch: str, config: ValidateConfig,
-                 runs: list, tree: Path, python, date: str, extra: tuple[str, ...], module: str,
+                 runs: list, tree: Path, python: str | Path, date: str, extra: tuple[str, ...], module: str,
                  proof: _Proof | TestRunError):
     """(requirements, environment, proof) with ``module`` installed too, or None when no requirement
     for it installs, or the tests then cannot run where they could before."""

@@ -174,8 +174,10 @@ CASES = {
     ),
     "install_requires computed from the requirements file setup.py names": (
         {"setup.py": "from setuptools import setup\ndef read(name):\n    return open(name).read().split()\n"
-                     "setup(name='r', install_requires=read('requirements/base.txt'), data_files=['notes.txt'])\n",
-         "requirements/base.txt": "six\nattrs>=19\n", "notes.txt": "not requirements\n"},
+                     "setup(name='r', install_requires=read('requirements/base.txt'), data_files=['notes.txt'],\n"
+                     "      tests_require=read('requirements/test.txt'))\n",
+         "requirements/base.txt": "six\nattrs>=19\n", "notes.txt": "not requirements\n",
+         "requirements/test.txt": "pytest-mock\n"},
         dict(runtime=("six", "attrs>=19")),
     ),
 }

@@ -17,6 +17,9 @@ from taskset.env.requirements import cfg_list, normalize, requirement_name, spli
 from taskset.env.setuppy import requirement_files, setup_kwargs
 from taskset.env.specs import poetry_requirement, poetry_specifier
 
+_NOT_RUNTIME = re.compile(r"dev|test|doc|lint|ci\b|ci[-_.]", re.I)
+"""Requirements files named for development, tests, docs, linting or CI."""
+
 
 class Reader:
     """Reads one source tree; remembers which files it read and which lines it left out."""
@@ -193,7 +196,8 @@ class Reader:
         except SyntaxError:
             return []
         names = requirement_files(tree) if tree else []
-        return [n for n in names if "requir" in n.lower() and (self.root / n).is_file()]
+        # the files of its extras and tests_require (dev, docs, CI pins) are not what it runs on
+        return [n for n in names if "requir" in n.lower() and not _NOT_RUNTIME.search(n) and (self.root / n).is_file()]
 
     def python_needs(self) -> tuple[str, tuple[str, ...]]:
         """(requires-python as written, the minors the classifiers name), read statically."""

@@ -47,8 +47,8 @@ def requirement_files(tree: ast.Module) -> list[str]:
     read the project's dependencies from one of them."""
     for call in ast.walk(tree):
         if isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", "")) == "setup":
-            keyword = next((k for k in call.keywords if k.arg == "install_requires"), None)
-            if keyword is None or keyword.arg in setup_kwargs(tree):
+            named = any(k.arg == "install_requires" for k in call.keywords)
+            if not named or "install_requires" in setup_kwargs(tree):
                 return []
             return list(dict.fromkeys(node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
                                       and isinstance(node.value, str) and node.value.endswith(".txt")))
