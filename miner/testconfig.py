@@ -1,8 +1,9 @@
 """Each commit's own test conventions: the built-in ones, extended by its pytest configuration.
 
 A project that says ``python_files = tests_*.py`` or ``testpaths = spec`` at some commit has its
-tests there at that commit. Reading five config files for each of thousands of commits would cost
-a subprocess each; instead one ``git cat-file --batch-check`` names the config blobs of every
+tests there at that commit; a root ``test.py`` or ``tests.py`` that defines tests at a commit is
+test code there (``testfiles.ROOT_TEST_MODULES``). Reading these files for each of thousands of
+commits would cost a subprocess each; instead one ``git cat-file --batch-check`` names the config blobs of every
 commit at once, and each distinct set of blobs is read and parsed once.
 """
 
@@ -13,27 +14,36 @@ from pathlib import Path
 
 from miner.errors import GitCommandError
 from taskset.workspace.mirrors import run_git
-from taskset.workspace.testfiles import PYTEST_CONFIG_FILES, TestFileConventions, pytest_naming, with_naming
+from taskset.workspace.testfiles import (
+    PYTEST_CONFIG_FILES,
+    ROOT_TEST_MODULES,
+    TestFileConventions,
+    pytest_naming,
+    with_naming,
+    with_root_modules,
+)
 
 
 def conventions_by_commit(
     git_dir: Path, shas: Iterable[str], base: TestFileConventions, project: str = ""
 ) -> dict[str, TestFileConventions]:
-    """For every commit in ``shas``: ``base`` extended by the pytest naming its config files set."""
+    """For every commit in ``shas``: ``base`` extended by the pytest naming its config files set
+    and by the root test modules it has."""
     shas = list(dict.fromkeys(shas))
     if not shas:
         return {}
-    queries = [f"{sha}:{name}" for sha in shas for name in PYTEST_CONFIG_FILES]
+    names = PYTEST_CONFIG_FILES + ROOT_TEST_MODULES
+    queries = [f"{sha}:{name}" for sha in shas for name in names]
     oids = _batch_check(git_dir, queries)
     blobs = _read_blobs(git_dir, {oid for oid in oids if oid})
     found: dict[tuple[str, ...], TestFileConventions] = {}
     result: dict[str, TestFileConventions] = {}
-    width = len(PYTEST_CONFIG_FILES)
+    width = len(names)
     for i, sha in enumerate(shas):
         key = tuple(oids[i * width : (i + 1) * width])
         if key not in found:
-            texts = {name: blobs.get(oid) if oid else None for name, oid in zip(PYTEST_CONFIG_FILES, key, strict=True)}
-            found[key] = with_naming(base, pytest_naming(texts), project)
+            texts = {name: blobs.get(oid) if oid else None for name, oid in zip(names, key, strict=True)}
+            found[key] = with_root_modules(with_naming(base, pytest_naming(texts), project), texts)
         result[sha] = found[key]
     return result
 

@@ -4,9 +4,9 @@ In a workspace at the parent commit with the whole test side of the fix applied,
 test modules run on the buggy code; then the gold patch is applied and they run again. Tests
 that fail with the fix are rerun alone (order dependence); a proven verdict is then re-checked in
 the evaluator's own shape -- only FAIL_TO_PASS + PASS_TO_PASS selected -- with the fix
-(``reruns - 1`` times, at least once) and on the buggy code. A third-party module missing on both
-sides is looked up and installed once before the verdict stands. With ``python="auto"`` each
-candidate gets the installed interpreter that fits its commit.
+(``reruns - 1`` times, at least once) and on the buggy code. Third-party modules missing on both
+sides (``miner.remedy``) are looked up and installed, each in turn, before the verdict stands.
+With ``python="auto"`` each candidate gets the installed interpreter that fits its commit.
 
 The machine's own failures (``InfrastructureError``) are never turned into rejections: they
 propagate, so the candidate is retried on the next run.
@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from miner import statement
+from miner import remedy, statement
 from miner.candidates import Candidate, Detail
-from miner.judge import FAILING, IMPORT_ERRORS, Judgement, buggy_result, confirm, judge, suspects
+from miner.judge import FAILING, Judgement, confirm, judge, suspects
 from miner.rejections import Reason, Rejection, classify_failure, trim
-from miner.split import added_files, diff
+from miner.split import diff
 from taskset.env import deps, layout, pythons
 from taskset.errors import (
     EditRefused,
@@ -49,7 +49,6 @@ ALONE_LIMIT = 6
 """Tests rerun one by one per candidate when they fail with the fix (beyond it, the module run stands)."""
 DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 _NO_SPACE = re.compile(r"No space left on device|Disk quota exceeded|Read-only file system")
-_MISSING_MODULE = re.compile(r"No module named '?([A-Za-z_][\w.]*)'?")
 
 
 @dataclass(frozen=True)
@@ -138,20 +137,18 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
         env = ensure_environment(fixed_tree.path, python=python, resolution_date=info.created_at)
         proof = _attempt(repo, candidate, patch, test_patch, env, config, runs)
         extra: tuple[str, ...] = ()
-        module = missing_module(proof, patch, fixed_tree.path)
-        if module:
-            extra = (deps.distribution_for(fixed_tree.path, module),)
-            try:
-                env_with = ensure_environment(fixed_tree.path, python=python, resolution_date=info.created_at,
-                                              extra_requirements=extra)
-            except EnvironmentBuildError:
-                extra = ()  # the distribution is not installable: the first verdict stands
-            else:
-                again = _attempt(repo, candidate, patch, test_patch, env_with, config, runs)
-                if isinstance(again, TestRunError) and not isinstance(proof, TestRunError):
-                    extra = ()  # worse than before: the first verdict stands
-                else:
-                    env, proof = env_with, again
+        tried: set[str] = set()
+        # each missing module installed in turn: a conftest's import may hide a test module's
+        while len(tried) < remedy.LIMIT:
+            module = _missing(proof, patch, fixed_tree.path)
+            if not module or module in tried:
+                break
+            tried.add(module)
+            found = _with_module(repo, candidate, patch, test_patch, config, runs, fixed_tree.path, python,
+                                 info.created_at, extra, module, proof)
+            if found is None:
+                break  # not installable, or worse than before: the last verdict stands
+            extra, env, proof = found
     if isinstance(proof, TestRunError):
         raise proof
     verdict = proof.verdict
@@ -310,33 +307,31 @@ def _runnable(root: Path, path: str, conventions: TestFileConventions) -> bool:
     return _is_test_module(path, conventions, text)
 
 
-def missing_module(proof: _Proof | TestRunError, patch: str, root: Path) -> str:
-    """A third-party module the tests failed to import on both sides, or that stopped pytest from
-    starting (a conftest import) ("" when none): a dependency still to find. Not the project's own
-    modules, not the standard library, not what the fix adds."""
+def _missing(proof: _Proof | TestRunError, patch: str, root: Path) -> str:
+    """The third-party module the last attempt's tests missed on both sides ("" when none)."""
     if isinstance(proof, TestRunError):
-        found = _MISSING_MODULE.search(proof.output)
-        return found.group(1) if found and _third_party(found.group(1), root, patch) else ""
-    for key, result in proof.gold.items():
-        if result.outcome not in FAILING or result.exception not in IMPORT_ERRORS:
-            continue
-        before = buggy_result(proof.buggy, key)
-        if before is None or before.outcome not in FAILING:
-            continue
-        found = _MISSING_MODULE.search(result.message) or _MISSING_MODULE.search(before.message)
-        if found and _third_party(found.group(1), root, patch):
-            return found.group(1)
-    return ""
+        return remedy.missing_module(proof.output, {}, {}, patch, root)
+    return remedy.missing_module("", proof.buggy, proof.gold, patch, root)
 
 
-def _third_party(module: str, root: Path, patch: str) -> bool:
-    top = module.split(".", 1)[0]
-    if top in sys.stdlib_module_names or top in ("tests", "test", "testing", "conftest"):
-        return False
-    for base in (root, root / "src", root / "lib"):
-        if (base / top).exists() or (base / f"{top}.py").exists():
-            return False
-    return not any(path.split("/")[0] == top or path.startswith(f"src/{top}") for path in added_files(patch))
+def _with_module(repo: Repo, candidate: Candidate, patch: str, test_patch: str, config: ValidateConfig,
+                 runs: list, tree: Path, python: str | Path, date: str, extra: tuple[str, ...], module: str,
+                 proof: _Proof | TestRunError):
+    """(requirements, environment, proof) with ``module`` installed too, or None when no requirement
+    for it installs, or the tests then cannot run where they could before."""
+    from taskset.env.environment import ensure_environment
+
+    for requirement in remedy.requirements_for(tree, module):
+        try:
+            env = ensure_environment(tree, python=python, resolution_date=date,
+                                     extra_requirements=extra + (requirement,))
+        except EnvironmentBuildError:
+            continue  # the project's own line for it may not install here: the bare name may
+        again = _attempt(repo, candidate, patch, test_patch, env, config, runs)
+        if isinstance(again, TestRunError) and not isinstance(proof, TestRunError):
+            return None
+        return extra + (requirement,), env, again
+    return None
 
 
 class _TimedOut(Exception):

@@ -51,7 +51,8 @@ _LAZY = {
         "read_swebench", "to_swebench",
     ),
     "taskset.workspace.testfiles": (
-        "PytestNaming", "TestFileConventions", "is_test_module", "is_test_path", "pytest_naming", "with_naming"
+        "PytestNaming", "TestFileConventions", "is_test_module", "is_test_path", "pytest_naming", "with_naming",
+        "with_root_modules",
     ),
     "taskset.workspace.files": ("clear_bytecode",),
     "taskset.workspace.workspace": ("Workspace",),
@@ -83,6 +84,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
         is_test_path,
         pytest_naming,
         with_naming,
+        with_root_modules,
     )
     from taskset.workspace.workspace import Workspace
 
@@ -164,4 +166,5 @@ __all__ = [
     "time_limit",
     "to_swebench",
     "with_naming",
+    "with_root_modules",
 ]

@@ -27,3 +27,15 @@ def make_task(**overrides) -> Task:
     )
     fields.update(overrides)
     return Task(**fields)
+
+
+def mine_repo(repo, out, **validate) -> tuple[dict, dict]:
+    """Mine a test's GitRepo into ``out``: (tasks by fix commit, rejections by fix commit)."""
+    from miner import MineConfig, ValidateConfig, mine, read_rejections
+    from taskset import TaskSet
+
+    summary = mine(MineConfig(repo=str(repo.path), out=out, validate=ValidateConfig(**validate)))
+    assert not summary.infrastructure, summary.infrastructure
+    tasks = {task.fix_commit: task for task in TaskSet.open(out, create=True)}
+    rejections = {r.fix_commit: r for r in read_rejections(out / "rejections.jsonl")}
+    return tasks, rejections

@@ -167,6 +167,19 @@ CASES = {
         {"test-requirements.txt": "hypothesis\n", "requirements/ci.txt": "pytest-xdist\n"},
         dict(requirements=("hypothesis", "pytest-xdist")),
     ),
+    "requirements files named for tests in the other spellings projects use": (
+        {"dev_requirements.txt": "mock\n", "testing-requirements.txt": "hypothesis\n",
+         "test/requirements.txt": "pytest-mock\n", "setup.py": "", "requirements.txt": "sphinx==1.2b1\n"},
+        dict(requirements=("mock", "hypothesis", "pytest-mock")),
+    ),
+    "install_requires computed from the requirements file setup.py names": (
+        {"setup.py": "from setuptools import setup\ndef read(name):\n    return open(name).read().split()\n"
+                     "setup(name='r', install_requires=read('requirements/base.txt'), data_files=['notes.txt'],\n"
+                     "      tests_require=read('requirements/test.txt'))\n",
+         "requirements/base.txt": "six\nattrs>=19\n", "notes.txt": "not requirements\n",
+         "requirements/test.txt": "pytest-mock\n"},
+        dict(runtime=("six", "attrs>=19")),
+    ),
 }
 
 

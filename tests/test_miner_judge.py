@@ -202,3 +202,41 @@ def test_confirm_with_nothing_left_is_no_fail_to_pass():
     verdict = judge(buggy, [results(r("t.py::a", P))], "")
     final = confirm(verdict, [results(r("t.py::a", P))], results(r("t.py::a", P)))
     assert final.reason is Reason.NO_FAIL_TO_PASS and final.order_dependent == ("t.py::a",)
+
+
+def test_a_missing_module_is_found_behind_each_way_tests_miss_it(tmp_path):
+    """The module to install is read from pytest's output when a conftest stopped it (``No module
+    named``, or a NameError for a name a conftest binds by a guarded import), and from a test
+    module's NameError on both sides when that module binds the name only by a guarded import;
+    not for a name bound otherwise, and never for the project's own module or the stdlib."""
+    from miner import remedy
+    from taskset.evaluation.junit import Outcome, TestResult
+
+    (tmp_path / "calc.py").write_text("")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "conftest.py").write_text("try:\n    import yaml\nexcept ImportError:\n    pass\n")
+    (tmp_path / "tests" / "test_a.py").write_text(
+        "try:\n    from hypothesis import given as check\nexcept (ImportError, AttributeError):\n    pass\n"
+        "helper = None\n")
+    stopped = "ImportError while loading conftest\nE   ModuleNotFoundError: No module named 'trustme'\n"
+    assert remedy.missing_module(stopped, {}, {}, "", tmp_path) == "trustme"
+    assert remedy.missing_module("E   NameError: name 'yaml' is not defined\n", {}, {}, "", tmp_path) == "yaml"
+    assert remedy.missing_module("No module named 'calc'", {}, {}, "", tmp_path) == ""
+    assert remedy.missing_module("No module named 'json'", {}, {}, "", tmp_path) == ""
+
+    def both(message):
+        result = TestResult("tests/test_a.py", Outcome.ERROR, 0.0, message, "NameError", True)
+        return {"tests/test_a.py": result}, {"tests/test_a.py": result}
+
+    assert remedy.missing_module("", *both("E   NameError: name 'check' is not defined"), "", tmp_path) == "hypothesis"
+    assert remedy.missing_module("", *both("E   NameError: name 'helper' is not defined"), "", tmp_path) == ""
+
+
+def test_the_projects_own_pin_for_a_missing_module_comes_before_its_bare_name(tmp_path):
+    """A pinned line the project names for the module is tried first, its bare name next; with no
+    line, the usual distribution of the import name alone."""
+    from miner import remedy
+
+    (tmp_path / "requirements.txt").write_text("simplejson==3.6.5\n")
+    assert remedy.requirements_for(tmp_path, "simplejson") == ("simplejson==3.6.5", "simplejson")
+    assert remedy.requirements_for(tmp_path, "yaml") == ("PyYAML",)

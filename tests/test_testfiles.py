@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from taskset.workspace.testfiles import DEFAULT, TestFileConventions, is_test_path
+from taskset.workspace.testfiles import DEFAULT, TestFileConventions, is_test_module, is_test_path
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,15 @@ def test_conventions_class_is_not_collected():
 def test_backslash_paths():
     """A Windows-style separator is read as a directory separator."""
     assert is_test_path("tests\\data\\x.bin")
+
+
+def test_a_root_test_py_is_test_code_only_when_it_defines_tests():
+    """A root ``test.py``/``tests.py`` that defines tests is a test path (pytest's default
+    ``python_files`` misses it); one that defines none, and a ``test.py`` below the root, are not."""
+    from taskset.workspace.testfiles import with_root_modules
+
+    tests = "import unittest\n\nclass Checks(unittest.TestCase):\n    def test_it(self):\n        pass\n"
+    found = with_root_modules(DEFAULT, {"test.py": tests, "tests.py": "print('run me')\n"})
+    assert is_test_path("test.py", found) and is_test_module("test.py", found, tests)
+    assert not is_test_path("tests.py", found) and not is_test_path("pkg/test.py", found)
+    assert with_root_modules(DEFAULT, {"test.py": None}) == DEFAULT

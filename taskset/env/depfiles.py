@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from taskset.env.requirements import cfg_list, normalize, requirement_name, split_words, unusable_reason
-from taskset.env.setuppy import setup_kwargs
+from taskset.env.setuppy import requirement_files, setup_kwargs
 from taskset.env.specs import poetry_requirement, poetry_specifier
+
+_NOT_RUNTIME = re.compile(r"dev|test|doc|lint|ci\b|ci[-_.]", re.I)
+"""Requirements files named for development, tests, docs, linting or CI."""
 
 
 class Reader:
@@ -181,7 +184,20 @@ class Reader:
         reqs += _as_list(flit.get("requires", []))
         reqs += cfg_list(self.ini("setup.cfg").get("options", "install_requires", fallback=""))
         reqs += _as_list(self.setup_call().get("install_requires") or [])
+        for name in self._setup_requirement_files():
+            reqs += self.requirements_file(self.root / name)
         return [r for r in dict.fromkeys(reqs) if r and not unusable_reason(r)]
+
+    def _setup_requirement_files(self) -> list[str]:
+        """Requirements files in the tree that setup.py names when it computes ``install_requires``."""
+        text = self._text(self.root / "setup.py") if (self.root / "setup.py").is_file() else None
+        try:
+            tree = ast.parse(text) if text else None
+        except SyntaxError:
+            return []
+        names = requirement_files(tree) if tree else []
+        # the files of its extras and tests_require (dev, docs, CI pins) are not what it runs on
+        return [n for n in names if "requir" in n.lower() and not _NOT_RUNTIME.search(n) and (self.root / n).is_file()]
 
     def python_needs(self) -> tuple[str, tuple[str, ...]]:
         """(requires-python as written, the minors the classifiers name), read statically."""

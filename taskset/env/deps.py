@@ -40,6 +40,10 @@ REQUIREMENT_GLOBS = (
     "requirements/*test*.txt",
     "requirements-ci*.txt",
     "*tests-requirements*.txt",
+    "dev_requirements*.txt",
+    "testing-requirements*.txt",
+    "testing_requirements*.txt",
+    "test/requirements*.txt",
 )
 """Requirements files for tests and development, relative to the project root."""
 
@@ -53,6 +57,7 @@ DEPENDENCY_GLOBS = (
     "*requirements*.txt",
     "requirements/*.txt",
     "tests/requirements*.txt",
+    "test/requirements*.txt",
     "constraints*.txt",
     "Pipfile",
     "hatch.toml",

@@ -41,6 +41,20 @@ def setup_kwargs(tree: ast.Module) -> dict[str, Any]:
     return {}
 
 
+def requirement_files(tree: ast.Module) -> list[str]:
+    """The ``.txt`` files setup.py names, when its ``install_requires`` is computed rather than
+    literal ([] otherwise): ``open('requirements.txt').read().splitlines()`` and helpers like it
+    read the project's dependencies from one of them."""
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", "")) == "setup":
+            named = any(k.arg == "install_requires" for k in call.keywords)
+            if not named or "install_requires" in setup_kwargs(tree):
+                return []
+            return list(dict.fromkeys(node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+                                      and isinstance(node.value, str) and node.value.endswith(".txt")))
+    return []
+
+
 def _item_of_dict(target: ast.expr, assigned: dict[str, ast.expr]) -> tuple[str, ast.Dict, ast.Constant] | None:
     """``NAME['key']`` where NAME is a module-level dict literal: (NAME, the literal, 'key'), else None."""
     if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):

@@ -19,6 +19,10 @@ from functools import lru_cache
 PYTEST_CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 """Where pytest looks for its settings, in its own order of precedence (the first with a section wins)."""
 
+ROOT_TEST_MODULES = ("test.py", "tests.py")
+"""Root modules pytest's default ``python_files`` misses that projects still keep their tests in
+(run as ``python test.py`` or named on pytest's command line): test code when they define tests."""
+
 SOURCE_ROOTS = (".", "src", "lib")
 """``testpaths`` entries that hold the project's code too (doctests): never test directories."""
 
@@ -168,6 +172,17 @@ def _words(value: object) -> tuple[str, ...]:
     if isinstance(value, (list, tuple)):
         return tuple(str(v) for v in value if str(v).strip())
     return ()
+
+
+def with_root_modules(base: TestFileConventions, texts: Mapping[str, str | None]) -> TestFileConventions:
+    """``base`` with each ``ROOT_TEST_MODULES`` file that defines tests taken as a test path.
+
+    ``texts`` maps those names to the root file's content (None: absent). Only the root file is
+    meant: ``pkg/test.py`` is as likely a module of the project's own.
+    """
+    found = tuple(name for name in ROOT_TEST_MODULES
+                  if name not in base.paths and (text := texts.get(name)) is not None and _defines_tests(text, base))
+    return replace(base, paths=base.paths + found) if found else base
 
 
 def with_naming(base: TestFileConventions, naming: PytestNaming, project: str = "") -> TestFileConventions:
