@@ -23,7 +23,8 @@ from pathlib import Path
 
 from taskset.env import probe as envprobe
 from taskset.errors import EvidenceFlood, InfraCause, InfrastructureError, TestRunError
-from taskset.evaluation import protect, sandbox
+from taskset.evaluation import programs, protect, sandbox
+from taskset.evaluation.home import furnish
 from taskset.evaluation.identity import lent
 from taskset.evaluation.junit import Outcome, TestResult, parse_junit, trim
 from taskset.evaluation.limits import DEFAULT_LIMITS, EvidenceBudget, RunLimits
@@ -81,6 +82,8 @@ class TestRun:
     """How the run was confined: ``bwrap``, ``unshare`` or ``none`` ("" when nothing ran)."""
     tampered: tuple[str, ...] = ()
     """Disagreements between the run's witnesses (empty when they agree): never a pass."""
+    programs: tuple[str, ...] = ()
+    """Programs from the machine, not the environment, that the tests started (``taskset.evaluation.programs``)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ class _Scratch:
     def create(self) -> None:
         for folder in (self.inputs, self.report, self.home, self.tmp):
             folder.mkdir(mode=0o700)
+        furnish(self.home)
 
 
 def run_tests(
@@ -199,8 +203,9 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
 
     budget = EvidenceBudget.for_request(tests)
     # the tests' own uid must write these (and read their inputs); ours again once the run is over
+    run_env = scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp)
     with lent((root, scratch.inputs, scratch.report, scratch.home, scratch.tmp), kind is not sandbox.SandboxKind.NONE):
-        finished = run_with_channel(command_for, root, scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp),
+        finished = run_with_channel(command_for, root, run_env,
                                     request.timeout, scratch.base / "output.log", nonce.encode(), budget.channel_bytes)
     output = trim(finished.output.decode("utf-8", errors="replace"), OUTPUT_LIMIT)
     try:  # evidence past the run's budget is tampering at once: the rest is never read
@@ -234,7 +239,9 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
         return TestRun(results, finished.exit_code, False, finished.duration, output, xml is not None, kind.value,
                        tuple(tamper))
     results = _checked(junit_results, finished.exit_code, output)
-    return TestRun(results, finished.exit_code, False, finished.duration, output, True, kind.value)
+    used = programs.outside_environment(witness.programs, run_env["PATH"], Path(env.python), facts.base_prefix,
+                                        (root, scratch.base))
+    return TestRun(results, finished.exit_code, False, finished.duration, output, True, kind.value, programs=used)
 
 
 def scrubbed_env(env, root: Path, pythonpath: Sequence[str] = (".",), home: Path | None = None,

@@ -25,6 +25,8 @@ What it reports (``k: "audit"`` records), each attributed to the code that asked
   ctypes, a second audit hook (refused as well).
 * code compiled under the name of an existing file that does not hold that text.
 
+Not evidence: each program the tests start (``k: "program"``), once, by the name or path they gave.
+
 The process's last record is ``end`` (written when the interpreter clears its state): a run
 that stops short of it, or whose records skip a number, lost evidence on the way.
 
@@ -35,6 +37,7 @@ returns False and the channel falls back to the plugin's own writes).
 import hashlib
 import json
 import os
+import pathlib
 import sys
 import time
 
@@ -46,7 +49,12 @@ WATCHED = frozenset((
     "ctypes.string_at", "ctypes.wstring_at", "ctypes.call_function", "ctypes.PyObj_FromPtr",
     "object.__getattr__", "object.__setattr__", "compile", "code.__new__", "function.__new__", "sys.addaudithook",
     "cpython.PyInterpreterState_Clear", "loopctl.record", "sys.monitoring.register_callback",
-))
+)) | frozenset(("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system", "pty.spawn"))
+PROGRAM_ARGUMENT = {"subprocess.Popen": 0, "os.exec": 0, "os.posix_spawn": 0, "os.spawn": 1, "pty.spawn": 0}
+"""Where each event that starts a program names it (``os.system`` runs a shell; ``pty.spawn``
+gives an argv)."""
+PROGRAMS = 100
+"""Distinct programs reported at most: a record of what the tests ran, not a flood."""
 PER_KIND = 5
 """Findings of one kind sent at most: evidence, not a flood."""
 CREATED_SLACK = 0.05
@@ -99,6 +107,8 @@ class _State:
         self.busy = set()
         self.counts = {}
         self.origin = {}
+        self.programs = set()
+        self.path_types = (pathlib.PosixPath, pathlib.PurePosixPath)  # bound now: the module's names can change
         self.ended = False
         # bound now: at interpreter shutdown module globals may already be gone
         self.write, self.fstat, self.getpid, self.stat = os.write, os.fstat, os.getpid, os.stat
@@ -168,6 +178,9 @@ def _handle(state, event, args):
         else:
             _finding(state, "a loopctl record sent by code that is not loopctl's plugin", asker or caller)
         return
+    if event in PROGRAM_ARGUMENT or event == "os.system":
+        _program(state, event, args)
+        return
     caller = state.getframe(2)  # 0: _handle, 1: hook, 2: whoever raised the event
     if event == "sys.addaudithook":
         _finding(state, "another audit hook was added", caller)
@@ -197,6 +210,26 @@ def _handle(state, event, args):
     else:  # frames
         shown = event if event != "object.__getattr__" else "frame access (" + args[1] + ")"
         _attributed(state, shown, caller)
+
+
+def _program(state, event, args):
+    """Report, once, a program the tests start (by the name or path they give): what a task's tests
+    need besides the environment. Not evidence of anything; the parent keeps those outside it."""
+    if event == "os.system":
+        name = "/bin/sh"
+    else:
+        index = PROGRAM_ARGUMENT[event]
+        name = args[index] if len(args) > index else None
+        if event == "pty.spawn" and type(name) in (list, tuple):
+            name = name[0] if name else None
+    if type(name) is bytes:
+        name = name.decode("utf-8", "replace")
+    elif type(name) in state.path_types:
+        name = str(name)  # only the standard library's paths: no code of unknown type runs in the hook
+    if type(name) is not str or not name or name in state.programs or len(state.programs) >= PROGRAMS:
+        return
+    state.programs.add(name)
+    _emit(state, state.dumps({"k": "program", "name": name}))
 
 
 def _thread_hook(state, event, caller):
