@@ -32,6 +32,7 @@ from taskset.evaluation.process import run_with_channel
 from taskset.evaluation.safeio import read_bounded
 from taskset.evaluation.tamper import Evidence, findings
 from taskset.evaluation.witness import is_canary, parse_channel
+from taskset.evaluation.written import added_line_numbers
 from taskset.files import tempdirs
 from taskset.workspace.files import clear_bytecode
 from taskset.workspace.pytestconfig import EMPTY_INI, find_config
@@ -192,7 +193,7 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
     nonce = secrets.token_hex(16)
 
     audit = {"root": str(root), "suspects": sorted(str(root / rel) for rel in request.suspects),
-             "libraries": list(_trusted_roots(env, facts))}
+             "libraries": list(_trusted_roots(env, facts)), "written": added_line_numbers(root, request.suspects)}
 
     def command_for(channel_fd: int, nonce_fd: int) -> list[str]:
         args = _pytest_args(root, files, select, junit, config, channel_fd)

@@ -61,7 +61,7 @@ CREATED_SLACK = 0.05
 """Seconds: a workspace file whose inode changed after (install time - this) was written during the run."""
 
 
-def install(fd, key, workspace, suspects, libraries, sender=None, sender_codes=(), rewriter_codes=()):
+def install(fd, key, workspace, suspects, libraries, sender=None, sender_codes=(), rewriter_codes=(), written=None):
     """Add the hook; True when this interpreter has audit hooks. ``key`` is consumed (bytes).
 
     ``workspace``: the run's root; ``suspects``: absolute paths the candidate wrote;
@@ -69,11 +69,13 @@ def install(fd, key, workspace, suspects, libraries, sender=None, sender_codes=(
     ``sender``: the one code object that may emit ``loopctl.record``, when called from one of
     ``sender_codes`` (the plugin's own functions; a wrapper around the sender is not one);
     ``rewriter_codes``: code objects allowed to compile a syntax tree under a file's name
-    (pytest's assertion rewriter).
+    (pytest's assertion rewriter); ``written``: per suspect, the line numbers the candidate
+    added, where known: a function of such a file with none of them is the base tree's code.
     """
     if not hasattr(sys, "addaudithook"):
         return False
     state = _State(fd, key, workspace, suspects, libraries, sender, sender_codes, rewriter_codes)
+    state.written = {path: frozenset(lines) for path, lines in (written or {}).items()}
     del key
     sys.addaudithook(_make_hook(state))
     # the first record: the interpreter started and every later record is sealed and numbered
@@ -108,6 +110,7 @@ class _State:
         self.counts = {}
         self.origin = {}
         self.programs = set()
+        self.written = {}
         self.path_types = (pathlib.PosixPath, pathlib.PurePosixPath)  # bound now: the module's names can change
         self.ended = False
         # bound now: at interpreter shutdown module globals may already be gone
@@ -321,8 +324,19 @@ def _attributed(state, what, frame):
     if frame is None:
         return
     why = _candidate(state, frame.f_code.co_filename)
-    if why:
+    if why and not _untouched(state, frame.f_code):
         _finding(state, what + " from " + why, frame)
+
+
+def _untouched(state, code):
+    """True when ``code`` is a function of a suspect file that holds no line the candidate added."""
+    added = state.written.get(code.co_filename)
+    lines = getattr(code, "co_lines", None)  # Python 3.10 on; before, a suspect file is suspect whole
+    if added is None or lines is None:
+        return False
+    numbers = [line for _, _, line in lines() if line is not None] + [code.co_firstlineno]
+    first, last = min(numbers), max(numbers)
+    return not any(first <= number <= last for number in added)
 
 
 def _candidate(state, filename):
