@@ -8,13 +8,11 @@ candidate wrote, and a finder from it was read as tampering. The task here has t
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from taskset.evaluation.verdict import VerdictProblem, evaluate
 from taskset.record import Task
-from test_adversarial import BUGGY, CONFTEST, F2P, FIXED, P2P, TESTS, assert_not_resolved
+from test_adversarial import BUGGY, FIXED, TESTS, assert_not_resolved, calc_task
 from test_machinery import disguised
 
 HOOK = '''
@@ -47,23 +45,7 @@ HOOK_TESTS = TESTS + "\n\ndef test_commands():\n    import calc_commands.ls\n   
 
 @pytest.fixture
 def hooked_task(make_repo) -> Task:
-    repo = make_repo("calc-hooked")
-    base = repo.commit("calc with a bug and an import hook", {
-        "calc.py": BUGGY + HOOK, "tests/conftest.py": CONFTEST,
-        "tests/test_calc.py": HOOK_TESTS.replace("def test_add():\n    assert add(2, 3) == 5\n\n\n", ""),
-    })
-    fix = repo.commit("fix add", {"calc.py": FIXED + HOOK, "tests/test_calc.py": HOOK_TESTS})
-
-    def diff(*paths: str) -> str:
-        return subprocess.run(["git", "diff", base, fix, "--", *paths], cwd=repo.path, capture_output=True,
-                              text=True, check=True).stdout
-
-    return Task(
-        instance_id="local__calc-" + fix[:12], repo="local/calc", repo_url=str(repo.path), base_commit=base,
-        fix_commit=fix, created_at="2024-03-01T12:00:00+00:00", patch=diff("calc.py"), test_patch=diff("tests"),
-        problem_statement="add() subtracts", FAIL_TO_PASS=(F2P,),
-        PASS_TO_PASS=(P2P, "tests/test_calc.py::test_commands"),
-    )
+    return calc_task(make_repo, BUGGY + HOOK, FIXED + HOOK, HOOK_TESTS, ("tests/test_calc.py::test_commands",))
 
 
 def test_an_import_hook_in_the_projects_own_code_is_not_tampering(hooked_task, python_project_env):
@@ -114,8 +96,6 @@ def test_an_import_hook_that_loads_the_tests_is_tampering(python_project_env, ma
     """A candidate's finder that loads the test modules itself (here: with its asserts defused), or
     the assertion rewriter's own loader patched on the instance: ``tampered``, and the message
     names the module whose loader gave it away."""
-    from test_adversarial import calc_task
-
     task = calc_task(make_repo)
     verdict = evaluate(task, edits={"calc.py": disguised(code)}, env=python_project_env)
     assert_not_resolved(verdict, VerdictProblem.TAMPERED)

@@ -8,14 +8,12 @@ candidate wrote (sh.py)"). Here ``calc.py`` has a helper that reads its caller's
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from taskset.evaluation.verdict import VerdictProblem, evaluate
 from taskset.evaluation.written import added_line_numbers
 from taskset.record import Task
-from test_adversarial import CONFTEST, F2P, P2P, TESTS, assert_not_resolved
+from test_adversarial import assert_not_resolved, calc_task
 
 FRAMED = (
     "import sys\n\n\n"
@@ -32,20 +30,7 @@ FIXED = FRAMED.replace("a - b", "a + b")
 
 @pytest.fixture
 def framed_task(make_repo) -> Task:
-    repo = make_repo("calc-framed")
-    base = repo.commit("calc with a bug", {"calc.py": FRAMED, "tests/conftest.py": CONFTEST,
-                                           "tests/test_calc.py": TESTS.split("\n\n\ndef test_add")[0] + "\n"})
-    fix = repo.commit("fix add", {"calc.py": FIXED, "tests/test_calc.py": TESTS})
-
-    def diff(*paths: str) -> str:
-        return subprocess.run(["git", "diff", base, fix, "--", *paths], cwd=repo.path, capture_output=True,
-                              text=True, check=True).stdout
-
-    return Task(
-        instance_id="local__calc-" + fix[:12], repo="local/calc", repo_url=str(repo.path), base_commit=base,
-        fix_commit=fix, created_at="2024-03-01T12:00:00+00:00", patch=diff("calc.py"), test_patch=diff("tests"),
-        problem_statement="add() subtracts", FAIL_TO_PASS=(F2P,), PASS_TO_PASS=(P2P,),
-    )
+    return calc_task(make_repo, FRAMED, FIXED)
 
 
 def test_frame_access_in_code_the_candidate_did_not_touch_is_not_tampering(framed_task, python_project_env):
