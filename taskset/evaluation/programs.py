@@ -6,7 +6,8 @@ what a task's tests need from the machine besides their environment and workspac
 records it on the task as ``meta.programs``). A bare name is looked up on the PATH the run had
 (the sandbox shows the machine's folders at the same place); a program found nowhere is kept
 by name (the tests needed it and this machine lacks it). Only programs the test process started
-itself are seen, not those its children started: ``sh -c "git log"`` shows as ``sh``.
+itself are seen, not those its children started: ``sh -c "git log"`` shows as ``sh``; nor a
+program a forked child execs after closing its inherited descriptors (amoffat/sh's way).
 """
 
 from __future__ import annotations
