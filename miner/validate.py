@@ -187,6 +187,7 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
             remedies=remedies(env.spec) + tuple(f"missing-dependency:{req}" for req in extra),
             order_dependent=verdict.order_dependent,
             failing_both=verdict.failing_both,
+            programs=tuple(sorted({name for run in runs for name in run.programs})),
         ),
     )
 

@@ -124,6 +124,9 @@ class TaskMeta:
     failing_both: dict[str, str] = field(default_factory=dict)
     """Tests that failed before *and* after the fix (a missing binary, a changed library): in
     neither list; each with the first line of its failure."""
+    programs: tuple[str, ...] = ()
+    """Programs from the machine, not the environment, that the tests started while the miner
+    validated the fix (``git``, ``sh``; see taskset.evaluation.programs); optional, older files lack it."""
 
 
 @dataclass(frozen=True)

@@ -51,12 +51,14 @@ def task(make_repo) -> Task:
     return calc_task(make_repo)
 
 
-def calc_task(make_repo) -> Task:
-    """The task every attack here aims at (tests/test_machinery.py's too)."""
+def calc_task(make_repo, buggy: str = BUGGY, fixed: str = FIXED, tests: str = TESTS,
+              more_p2p: tuple[str, ...] = ()) -> Task:
+    """The task every attack here aims at (tests/test_machinery.py's too); other files' variants
+    give their own ``calc.py`` before and after the fix, and tests (``more_p2p`` beside test_mul)."""
     repo = make_repo("calc")
-    base = repo.commit("calc with a bug", {"calc.py": BUGGY, "tests/conftest.py": CONFTEST,
-                                           "tests/test_calc.py": TESTS.split("\n\n\ndef test_add")[0] + "\n"})
-    fix = repo.commit("fix add", {"calc.py": FIXED, "tests/test_calc.py": TESTS})
+    base = repo.commit("calc with a bug", {"calc.py": buggy, "tests/conftest.py": CONFTEST,
+                                           "tests/test_calc.py": tests.split("\n\n\ndef test_add")[0] + "\n"})
+    fix = repo.commit("fix add", {"calc.py": fixed, "tests/test_calc.py": tests})
 
     def diff(*paths: str) -> str:
         return subprocess.run(["git", "diff", base, fix, "--", *paths], cwd=repo.path, capture_output=True,
@@ -65,7 +67,8 @@ def calc_task(make_repo) -> Task:
     return Task(
         instance_id="local__calc-" + fix[:12], repo="local/calc", repo_url=str(repo.path), base_commit=base,
         fix_commit=fix, created_at="2024-03-01T12:00:00+00:00", patch=diff("calc.py"),
-        test_patch=diff("tests"), problem_statement="add() subtracts", FAIL_TO_PASS=(F2P,), PASS_TO_PASS=(P2P,),
+        test_patch=diff("tests"), problem_statement="add() subtracts", FAIL_TO_PASS=(F2P,),
+        PASS_TO_PASS=(P2P, *more_p2p),
     )
 
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from taskset.env import probe as envprobe
 from taskset.errors import EvidenceFlood, InfraCause, InfrastructureError, TestRunError
-from taskset.evaluation import protect, sandbox
+from taskset.evaluation import programs, protect, sandbox
+from taskset.evaluation.home import furnish
 from taskset.evaluation.identity import lent
 from taskset.evaluation.junit import Outcome, TestResult, parse_junit, trim
 from taskset.evaluation.limits import DEFAULT_LIMITS, EvidenceBudget, RunLimits
@@ -31,6 +32,7 @@ from taskset.evaluation.process import run_with_channel
 from taskset.evaluation.safeio import read_bounded
 from taskset.evaluation.tamper import Evidence, findings
 from taskset.evaluation.witness import is_canary, parse_channel
+from taskset.evaluation.written import added_line_numbers
 from taskset.files import tempdirs
 from taskset.workspace.files import clear_bytecode
 from taskset.workspace.pytestconfig import EMPTY_INI, find_config
@@ -81,6 +83,8 @@ class TestRun:
     """How the run was confined: ``bwrap``, ``unshare`` or ``none`` ("" when nothing ran)."""
     tampered: tuple[str, ...] = ()
     """Disagreements between the run's witnesses (empty when they agree): never a pass."""
+    programs: tuple[str, ...] = ()
+    """Programs from the machine, not the environment, that the tests started (``taskset.evaluation.programs``)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ class _Scratch:
     def create(self) -> None:
         for folder in (self.inputs, self.report, self.home, self.tmp):
             folder.mkdir(mode=0o700)
+        furnish(self.home)
 
 
 def run_tests(
@@ -188,7 +193,7 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
     nonce = secrets.token_hex(16)
 
     audit = {"root": str(root), "suspects": sorted(str(root / rel) for rel in request.suspects),
-             "libraries": list(_trusted_roots(env, facts))}
+             "libraries": list(_trusted_roots(env, facts)), "written": added_line_numbers(root, request.suspects)}
 
     def command_for(channel_fd: int, nonce_fd: int) -> list[str]:
         args = _pytest_args(root, files, select, junit, config, channel_fd)
@@ -199,8 +204,9 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
 
     budget = EvidenceBudget.for_request(tests)
     # the tests' own uid must write these (and read their inputs); ours again once the run is over
+    run_env = scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp)
     with lent((root, scratch.inputs, scratch.report, scratch.home, scratch.tmp), kind is not sandbox.SandboxKind.NONE):
-        finished = run_with_channel(command_for, root, scrubbed_env(env, root, pythonpath, scratch.home, scratch.tmp),
+        finished = run_with_channel(command_for, root, run_env,
                                     request.timeout, scratch.base / "output.log", nonce.encode(), budget.channel_bytes)
     output = trim(finished.output.decode("utf-8", errors="replace"), OUTPUT_LIMIT)
     try:  # evidence past the run's budget is tampering at once: the rest is never read
@@ -234,7 +240,9 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
         return TestRun(results, finished.exit_code, False, finished.duration, output, xml is not None, kind.value,
                        tuple(tamper))
     results = _checked(junit_results, finished.exit_code, output)
-    return TestRun(results, finished.exit_code, False, finished.duration, output, True, kind.value)
+    used = programs.outside_environment(witness.programs, run_env["PATH"], Path(env.python), facts.base_prefix,
+                                        (root, scratch.base))
+    return TestRun(results, finished.exit_code, False, finished.duration, output, True, kind.value, programs=used)
 
 
 def scrubbed_env(env, root: Path, pythonpath: Sequence[str] = (".",), home: Path | None = None,

@@ -52,7 +52,11 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", 
 """Host paths every sandbox shows read-only (a symlink stays a symlink, as on merged-/usr systems)."""
 
 TMPFS_BYTES = 1024**3
-"""Size of the sandbox's private /tmp and /dev/shm each (memory-backed: unbounded, they could fill RAM)."""
+"""Size of each of the sandbox's private temporary folders (memory-backed: unbounded, they could fill RAM)."""
+
+PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+"""Empty, writable, the run's own: where every user may write on a machine (``tempfile`` falls back
+to /var/tmp; suites name it). Nothing else of /var is shown."""
 
 DROP_CAPS = ("setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all", "--no-new-privs")
 """Empties every capability set; no later exec can gain privileges (set-uid files included)."""
@@ -183,8 +187,8 @@ def _bwrap(mounts: Mounts, command: Sequence[str], empty: Path) -> list[str]:
     size = str(TMPFS_BYTES)
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += [arg for knob in _kernel_knobs() for arg in ("--ro-bind", knob, knob)]
-    args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp", "--perms", "1777", "--size", size,
-             "--tmpfs", "/dev/shm"]
+    for scratch_dir in PRIVATE_TMP:
+        args += ["--perms", "1777", "--size", size, "--tmpfs", scratch_dir]
     files, folders = hidden_in_etc()
     args += [arg for secret in files for arg in ("--ro-bind", "/dev/null", secret)]
     args += [arg for folder in folders for arg in ("--ro-bind", str(empty), folder)]
@@ -212,7 +216,8 @@ def _parents(mounts: Mounts) -> list[str]:
     for path in (*mounts.read_only, *mounts.writable, *(inside for _, inside in mounts.placed)):
         for parent in reversed(path.parents):
             name = str(parent)
-            if name not in ("/", "/tmp", "/dev") and not any(name == s or name.startswith(s + "/") for s in system):
+            made = name in ("/", "/dev", *PRIVATE_TMP)
+            if not made and not any(name == s or name.startswith(s + "/") for s in system):
                 found.setdefault(name, None)
     return list(found)
 
@@ -255,9 +260,9 @@ def _unshare_script(mounts: Mounts, command: Sequence[str], root: Path, empty: P
     for path, target in system_paths():
         lines.append(f'ln -s {q(target)} "$R"{q(path)}' if target is not None else f"robind {q(path)}")
     size = f"size={TMPFS_BYTES}"
-    lines += ['mkdir -p "$R/proc" "$R/dev/shm" "$R/tmp"', 'mount -t proc proc "$R/proc"',
-              f'mount -t tmpfs -o mode=1777,{size} loopctl-tmp "$R/tmp"',
-              f'mount -t tmpfs -o mode=1777,{size} loopctl-shm "$R/dev/shm"']
+    lines += ['mkdir -p "$R/proc"', 'mount -t proc proc "$R/proc"']
+    lines += [f'mkdir -p "$R"{q(folder)}; mount -t tmpfs -o mode=1777,{size} loopctl-tmp "$R"{q(folder)}'
+              for folder in PRIVATE_TMP]
     lines += [f'mount --bind "$R"{q(knob)} "$R"{q(knob)}; mount -o remount,bind,ro "$R"{q(knob)}'
               for knob in _kernel_knobs()]
     # Started by root, the tests are the host's nobody without groups: the kernel already refuses

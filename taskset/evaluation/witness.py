@@ -26,6 +26,9 @@ PHASES_LIMIT = 100_000
 unittest cases reported over 64 for one id (a limit of 64 judged three gold runs of its recall
 fixes tampered). The channel's byte cap bounds what a flood costs; this bounds one id's list."""
 
+PROGRAMS_LIMIT = 1000
+"""Program records kept (the audit hook sends 100 per process at most)."""
+
 
 @dataclass(frozen=True)
 class Witness:
@@ -63,6 +66,8 @@ class Witness:
     """The main process's records arrived numbered without a gap, ending with its ``end``."""
     audit: tuple[tuple[str, str], ...] = ()
     """(what, where) for each act the audit hook reported."""
+    programs: tuple[str, ...] = ()
+    """Each program the tests started, once, as they named it (a bare name or a path): not evidence."""
     malformed: int = 0
     """Lines that were not records of ours."""
     flooded: bool = False
@@ -133,6 +138,7 @@ class _Folder:
         self.entry_points: list[str] = []
         self.registered: list[tuple[str, str]] = []
         self.audit: list[tuple[str, str]] = []
+        self.programs: list[str] = []
         self.main_pid: int | None = None
         self.longest = 0
         self.next_seq = 0
@@ -181,6 +187,9 @@ class _Folder:
         elif kind == "audit":
             if len(self.audit) < 100:
                 self.audit.append((str(record.get("what", "")), str(record.get("where", ""))))
+        elif kind == "program":
+            if len(self.programs) < PROGRAMS_LIMIT:
+                self.programs.append(str(record.get("name", "")))
         elif kind == "start":
             self.started = True
             self.entry_points = _strings(record.get("entry_points", []))
@@ -226,7 +235,8 @@ class _Folder:
             altered_tests=tuple(dict.fromkeys(self.tests)), test_origins=tuple(dict.fromkeys(self.origins)),
             entry_points=tuple(self.entry_points), registered=tuple(dict.fromkeys(self.registered)),
             audited=self.audited, audit_complete=self.audited and self.ended and not self.gap,
-            audit=tuple(dict.fromkeys(self.audit)), malformed=self.malformed, flooded=self.flooded,
+            audit=tuple(dict.fromkeys(self.audit)), programs=tuple(dict.fromkeys(self.programs)),
+            malformed=self.malformed, flooded=self.flooded,
         )
 
 

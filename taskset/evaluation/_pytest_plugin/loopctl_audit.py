@@ -25,6 +25,8 @@ What it reports (``k: "audit"`` records), each attributed to the code that asked
   ctypes, a second audit hook (refused as well).
 * code compiled under the name of an existing file that does not hold that text.
 
+Not evidence: each program the tests start (``k: "program"``), once, by the name or path they gave.
+
 The process's last record is ``end`` (written when the interpreter clears its state): a run
 that stops short of it, or whose records skip a number, lost evidence on the way.
 
@@ -35,6 +37,7 @@ returns False and the channel falls back to the plugin's own writes).
 import hashlib
 import json
 import os
+import pathlib
 import sys
 import time
 
@@ -46,14 +49,19 @@ WATCHED = frozenset((
     "ctypes.string_at", "ctypes.wstring_at", "ctypes.call_function", "ctypes.PyObj_FromPtr",
     "object.__getattr__", "object.__setattr__", "compile", "code.__new__", "function.__new__", "sys.addaudithook",
     "cpython.PyInterpreterState_Clear", "loopctl.record", "sys.monitoring.register_callback",
-))
+)) | frozenset(("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system", "pty.spawn"))
+PROGRAM_ARGUMENT = {"subprocess.Popen": 0, "os.exec": 0, "os.posix_spawn": 0, "os.spawn": 1, "pty.spawn": 0}
+"""Where each event that starts a program names it (``os.system`` runs a shell; ``pty.spawn``
+gives an argv)."""
+PROGRAMS = 100
+"""Distinct programs reported at most: a record of what the tests ran, not a flood."""
 PER_KIND = 5
 """Findings of one kind sent at most: evidence, not a flood."""
 CREATED_SLACK = 0.05
 """Seconds: a workspace file whose inode changed after (install time - this) was written during the run."""
 
 
-def install(fd, key, workspace, suspects, libraries, sender=None, sender_codes=(), rewriter_codes=()):
+def install(fd, key, workspace, suspects, libraries, sender=None, sender_codes=(), rewriter_codes=(), written=None):
     """Add the hook; True when this interpreter has audit hooks. ``key`` is consumed (bytes).
 
     ``workspace``: the run's root; ``suspects``: absolute paths the candidate wrote;
@@ -61,11 +69,13 @@ def install(fd, key, workspace, suspects, libraries, sender=None, sender_codes=(
     ``sender``: the one code object that may emit ``loopctl.record``, when called from one of
     ``sender_codes`` (the plugin's own functions; a wrapper around the sender is not one);
     ``rewriter_codes``: code objects allowed to compile a syntax tree under a file's name
-    (pytest's assertion rewriter).
+    (pytest's assertion rewriter); ``written``: per suspect, the line numbers the candidate
+    added, where known: a function of such a file with none of them is the base tree's code.
     """
     if not hasattr(sys, "addaudithook"):
         return False
     state = _State(fd, key, workspace, suspects, libraries, sender, sender_codes, rewriter_codes)
+    state.written = {path: frozenset(lines) for path, lines in (written or {}).items()}
     del key
     sys.addaudithook(_make_hook(state))
     # the first record: the interpreter started and every later record is sealed and numbered
@@ -99,6 +109,9 @@ class _State:
         self.busy = set()
         self.counts = {}
         self.origin = {}
+        self.programs = set()
+        self.written = {}
+        self.path_types = (pathlib.PosixPath, pathlib.PurePosixPath)  # bound now: the module's names can change
         self.ended = False
         # bound now: at interpreter shutdown module globals may already be gone
         self.write, self.fstat, self.getpid, self.stat = os.write, os.fstat, os.getpid, os.stat
@@ -168,6 +181,9 @@ def _handle(state, event, args):
         else:
             _finding(state, "a loopctl record sent by code that is not loopctl's plugin", asker or caller)
         return
+    if event in PROGRAM_ARGUMENT or event == "os.system":
+        _program(state, event, args)
+        return
     caller = state.getframe(2)  # 0: _handle, 1: hook, 2: whoever raised the event
     if event == "sys.addaudithook":
         _finding(state, "another audit hook was added", caller)
@@ -197,6 +213,26 @@ def _handle(state, event, args):
     else:  # frames
         shown = event if event != "object.__getattr__" else "frame access (" + args[1] + ")"
         _attributed(state, shown, caller)
+
+
+def _program(state, event, args):
+    """Report, once, a program the tests start (by the name or path they give): what a task's tests
+    need besides the environment. Not evidence of anything; the parent keeps those outside it."""
+    if event == "os.system":
+        name = "/bin/sh"
+    else:
+        index = PROGRAM_ARGUMENT[event]
+        name = args[index] if len(args) > index else None
+        if event == "pty.spawn" and type(name) in (list, tuple):
+            name = name[0] if name else None
+    if type(name) is bytes:
+        name = name.decode("utf-8", "replace")
+    elif type(name) in state.path_types:
+        name = str(name)  # only the standard library's paths: no code of unknown type runs in the hook
+    if type(name) is not str or not name or name in state.programs or len(state.programs) >= PROGRAMS:
+        return
+    state.programs.add(name)
+    _emit(state, state.dumps({"k": "program", "name": name}))
 
 
 def _thread_hook(state, event, caller):
@@ -288,8 +324,19 @@ def _attributed(state, what, frame):
     if frame is None:
         return
     why = _candidate(state, frame.f_code.co_filename)
-    if why:
+    if why and not _untouched(state, frame.f_code):
         _finding(state, what + " from " + why, frame)
+
+
+def _untouched(state, code):
+    """True when ``code`` is a function of a suspect file that holds no line the candidate added."""
+    added = state.written.get(code.co_filename)
+    lines = getattr(code, "co_lines", None)  # Python 3.10 on; before, a suspect file is suspect whole
+    if added is None or lines is None:
+        return False
+    numbers = [line for _, _, line in lines() if line is not None] + [code.co_firstlineno]
+    first, last = min(numbers), max(numbers)
+    return not any(first <= number <= last for number in added)
 
 
 def _candidate(state, filename):

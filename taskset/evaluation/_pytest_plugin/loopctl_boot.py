@@ -114,7 +114,8 @@ def _seal_channel(spec, channel, plugin):
                                                    str(audit.get("root", os.getcwd())),
                                                    [str(path) for path in audit.get("suspects", [])], libraries,
                                                    sender=plugin.send_code(), sender_codes=_own_codes(plugin),
-                                                   rewriter_codes=_rewriter_codes()):
+                                                   rewriter_codes=_rewriter_codes(),
+                                                   written=audit.get("written", {})):
         plugin.AUDITED[:] = [True]
         return
     nonce = _secret(spec)

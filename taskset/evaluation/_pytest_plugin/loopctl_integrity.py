@@ -7,6 +7,8 @@ Imported by loopctl_pytest_plugin before any workspace path is importable. Three
   with, each with the file the replacement's code claims to come from and whether that claim
   holds (a function compiled under a borrowed file name usually does not define itself there).
 * ``hooks()``: every hook implementation registered at session end, with its file.
+* ``loaders(files)``: the modules that decide outcomes (tests, conftests, pytest) that an import
+  hook added since start-up loaded.
 * ``test_problem(item)``: whether the function a test item is about to call is the one its
   module's source defines -- not a function from elsewhere put in its place, not a code object
   swapped in after import.
@@ -77,19 +79,42 @@ def snapshot():
     return (types.MappingProxyType(found), tuple(classes))
 
 
-_IMPORT_MACHINERY = {"sys.meta_path": list(sys.meta_path), "sys.path_hooks": list(sys.path_hooks)}
+def _loader_of(module):
+    spec = getattr(module, "__spec__", None)
+    return getattr(spec, "loader", None) if spec is not None else getattr(module, "__loader__", None)
 
 
-def import_hooks():
-    """[{name, file}] for each import finder or path hook added since start-up: they can rewrite
-    any module, the tests' own included, as it is imported."""
-    added = []
-    for name, current in (("sys.meta_path", sys.meta_path), ("sys.path_hooks", sys.path_hooks)):
-        known = [id(entry) for entry in _IMPORT_MACHINERY[name]]
-        for entry in current:
-            if id(entry) not in known:
-                added.append({"name": name, "file": _class_file(entry)})
-    return added
+def _kind(loader):
+    return loader if isinstance(loader, type) else type(loader)  # BuiltinImporter is its own loader
+
+
+_START_LOADERS = frozenset(
+    [_kind(_loader_of(m)) for m in list(sys.modules.values()) if _loader_of(m) is not None]
+    + [_kind(entry) for entry in sys.meta_path]
+)
+"""The loaders the import system had when pytest started (the stdlib's, the assertion rewriter's)."""
+
+
+def loaders(files):
+    """[{name, file, forged}] for each module that decides outcomes -- a test module in ``files``, a
+    conftest, pytest's, pluggy's, ours -- loaded by a loader the import system did not have at
+    start-up (``forged`` when it is one of those, its methods replaced on the loader itself).
+
+    Judged by what it loaded, not by being there: a project's own import hook (sh.py's finder for
+    ``from sh import ls``) that loads only the project's modules is the project's business."""
+    found = []
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None) or ""
+        if not (path in files or path.endswith("conftest.py") or name.split(".")[0] in WATCHED_PACKAGES):
+            continue
+        loader = _loader_of(module)
+        if loader is None:
+            continue
+        own = list(getattr(loader, "__dict__", {}).items())
+        shadowed = not isinstance(loader, type) and any(callable(v) and hasattr(type(loader), a) for a, v in own)
+        if shadowed or _kind(loader) not in _START_LOADERS:
+            found.append({"name": "loader of " + name, "file": _class_file(loader), "forged": shadowed})
+    return found
 
 
 def _class_file(obj):
@@ -338,8 +363,8 @@ class Seal:
     __slots__ = ("_functions", "_codes")
 
     def __init__(self, extra=()):
-        functions = (replaced, hooks, test_problem, test_origin, import_hooks, code_file, _code, _holder,
-                     _claim_holds, _reference_codes, _compile, _same, plugin_files, _change, _shadowed,
+        functions = (replaced, hooks, test_problem, test_origin, loaders, _loader_of, _kind, _class_file, code_file,
+                     _code, _holder, _claim_holds, _reference_codes, _compile, _same, plugin_files, _change, _shadowed,
                      _named) + tuple(extra)
         object.__setattr__(self, "_functions", tuple(functions))
         object.__setattr__(self, "_codes", tuple(f.__code__ for f in functions))

@@ -35,7 +35,7 @@ import pytest
 
 import loopctl_integrity as integrity
 from loopctl_integrity import hooks as _hooks
-from loopctl_integrity import import_hooks as _import_hooks
+from loopctl_integrity import loaders as _loaders
 from loopctl_integrity import replaced as _replaced
 from loopctl_integrity import test_origin as _test_origin
 from loopctl_integrity import test_problem as _test_problem
@@ -294,7 +294,8 @@ def pytest_sessionfinish(session, exitstatus, _seal=_SEAL, _pristine=_PRISTINE):
     if not _channel_open:
         return
     stopped = bool(getattr(session, "shouldfail", False) or getattr(session, "shouldstop", False))
-    replaced = _seal.call(_replaced, _pristine) + [dict(e, forged=False) for e in _seal.call(_import_hooks)]
+    files = set(getattr(getattr(item, "module", None), "__file__", None) for item in session.items)
+    replaced = _seal.call(_replaced, _pristine) + _seal.call(_loaders, files)
     replaced += [{"name": name, "file": "", "forged": True} for name in _seal.broken()]
     _send(k="finish", exitstatus=int(exitstatus), stopped=stopped, replaced=replaced,
           hooks=_seal.call(_hooks, session.config, _entry_point_plugins), tests=[], origins=[])
