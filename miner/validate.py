@@ -40,7 +40,7 @@ from taskset.errors import (
 )
 from taskset.evaluation.junit import Outcome
 from taskset.record import EnvironmentSpec, Task, TaskMeta
-from taskset.workspace.provenance import public_url, release_version
+from taskset.workspace.provenance import public_url, release_version, tag_version
 from taskset.workspace.testfiles import DEFAULT, TestFileConventions
 from taskset.workspace.testfiles import is_test_module as _is_test_module
 from taskset.workspace.workspace import Workspace
@@ -134,8 +134,9 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
     # The fix's own tree decides the environment and the interpreter: a fix may need a new
     # dependency (and one that cannot be installed makes the candidate unprovable).
     with Workspace.create(repo.git_dir, candidate.sha) as fixed_tree:
-        python = _interpreter(config.python, fixed_tree.path, info.created_at)
-        env = ensure_environment(fixed_tree.path, python=python, resolution_date=info.created_at)
+        version = tag_version(repo.git_dir, candidate.parent)
+        python, env, passed_over = _environment_on(_interpreters(config.python, fixed_tree.path, info.created_at),
+                                                   fixed_tree.path, info.created_at, version)
         proof = _attempt(repo, candidate, patch, test_patch, env, config, runs)
         extra: tuple[str, ...] = ()
         module = missing_module(proof, patch, fixed_tree.path)
@@ -143,7 +144,7 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
             extra = (deps.distribution_for(fixed_tree.path, module),)
             try:
                 env_with = ensure_environment(fixed_tree.path, python=python, resolution_date=info.created_at,
-                                              extra_requirements=extra)
+                                              extra_requirements=extra, version=version)
             except EnvironmentBuildError:
                 extra = ()  # the distribution is not installable: the first verdict stands
             else:
@@ -187,7 +188,7 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
             source_files=sides.source,
             test_files=sides.tests,
             fail_modes=verdict.fail_modes,
-            remedies=remedies(env.spec) + tuple(f"missing-dependency:{req}" for req in extra),
+            remedies=remedies(env.spec) + passed_over + tuple(f"missing-dependency:{req}" for req in extra),
             order_dependent=verdict.order_dependent,
             failing_both=verdict.failing_both,
         ),
@@ -353,15 +354,38 @@ class _NoInterpreter(Exception):
     """No installed interpreter fits the commit (internal: becomes a ``no-interpreter`` rejection)."""
 
 
-def _interpreter(python: str, tree: Path, date: str) -> str | Path:
-    """``python`` as given, or for ``auto`` the installed interpreter that fits the commit at ``tree``."""
+def _interpreters(python: str, tree: Path, date: str) -> list[str | Path]:
+    """``python`` as given, or for ``auto`` the installed interpreter that fits the commit at ``tree``
+    followed by the older ones its needs admit (newest first): the ones to build on if it cannot."""
     if python != pythons.AUTO:
-        return python
+        return [python]
     choice = pythons.choose(deps.python_needs(tree), date, _installed())
     if choice.interpreter is None:
         have = ", ".join(i.minor for i in _installed()) or "none"
         raise _NoInterpreter(f"needs Python {choice.needed or '?'} ({choice.reason}); installed: {have}")
-    return choice.interpreter.path
+    return [choice.interpreter.path, *(older.path for older in choice.older)]
+
+
+def _environment_on(interpreters: list[str | Path], tree: Path, date: str, version: str):
+    """The environment for ``tree`` on the first of ``interpreters`` it can be built on: (that
+    interpreter, the environment, a ``python-fallback:`` remedy naming the versions passed over or ()).
+
+    A build failure (not a test failure) on one interpreter is often its era's: a setup.py that
+    refuses a newer Python, a C extension of the time. The last one's failure is the rejection.
+    """
+    from taskset.env.environment import ensure_environment
+
+    failed: list[str] = []
+    for python in interpreters:
+        try:
+            env = ensure_environment(tree, python=python, resolution_date=date, version=version)
+        except EnvironmentBuildError:
+            if python == interpreters[-1]:
+                raise
+            failed.append(pythons.interpreter(python).version)
+            continue
+        return python, env, (f"python-fallback:{','.join(failed)}",) if failed else ()
+    raise AssertionError("unreachable: the last interpreter's failure is raised")
 
 
 @functools.cache

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import uv
 
-from taskset.env import deps
+from taskset.env import deps, scmversion
 from taskset.env import project as ownfiles
 from taskset.env.buildfailure import classify, headline, infrastructure, trim
 from taskset.env.requirements import normalize, requirement_name
@@ -103,6 +103,8 @@ class Plan:
     flit_metadata: bool = False
     runtime: tuple[str, ...] = ()
     """The project's own dependencies, for the ``source-tree`` rung (the project is not installed)."""
+    version: str = ""
+    """The version its builds get instead of asking git (``taskset.env.scmversion``); "" for none."""
 
     def install_lines(self) -> tuple[str, ...]:
         """The steps as recorded in ``EnvironmentSpec.install`` (the project as ``.[extras]``)."""
@@ -136,10 +138,13 @@ class Installer:
         self.python = venv / "bin" / "python"
         self.log = log
         self.deadline = deadline
+        self.build_env: dict[str, str] = {}
+        """Variables every command gets besides the caller's (``scmversion.pretend_variables``)."""
 
     def build(self, plan: Plan, source: Path, first_rung: str = "normal") -> tuple[str, tuple[str, ...]]:
         """Climb the ladder from ``first_rung``; return (the rung that worked, frozen requirements)."""
         rungs = RUNGS[RUNGS.index(first_rung):] if first_rung in RUNGS else RUNGS
+        self.build_env = scmversion.pretend_variables(plan.project_name, plan.version)
         for rung in rungs:
             seed = ["--seed"] if rung == "pip" else []
             self.run(["venv", "--clear", "--no-project", "--relocatable", *seed, "--python", str(self.base_python),
@@ -239,6 +244,7 @@ class Installer:
     def build_tree(self, plan: Plan, source: Path, rung: str, target: Path) -> None:
         """The project alone, built from ``source`` into the folder ``target`` (never into the
         environment), with the build settings of ``rung`` and this environment's build tools."""
+        self.build_env = scmversion.pretend_variables(plan.project_name, plan.version)
         if rung == "pip":
             self.run([str(self.python), "-m", "pip", "install", "--no-deps", "--no-input",
                       "--disable-pip-version-check", "--target", str(target), str(source)], "tree-build", tool=False)
@@ -312,6 +318,7 @@ class Installer:
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH")}
         # setuptools < 60 defaults to the stdlib distutils, which Python 3.12 removed; its own copy works
         env.setdefault("SETUPTOOLS_USE_DISTUTILS", "local")
+        env.update(self.build_env)
         # uv reports on stderr and answers (freeze) on stdout: keep them apart, log both
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                 cwd=self.venv.parent, start_new_session=True)
