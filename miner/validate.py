@@ -371,21 +371,29 @@ def _environment_on(interpreters: list[str | Path], tree: Path, date: str, versi
     interpreter, the environment, a ``python-fallback:`` remedy naming the versions passed over or ()).
 
     A build failure (not a test failure) on one interpreter is often its era's: a setup.py that
-    refuses a newer Python, a C extension of the time. The last one's failure is the rejection.
+    refuses a newer Python, a C extension of the time. An environment that only the ``source-tree``
+    rung could build (the project itself did not build) is kept in case no older interpreter
+    builds the project; else the last one's failure is the rejection.
     """
     from taskset.env.environment import ensure_environment
 
     failed: list[str] = []
+    kept = None
     for python in interpreters:
         try:
             env = ensure_environment(tree, python=python, resolution_date=date, version=version)
         except EnvironmentBuildError:
-            if python == interpreters[-1]:
+            if python == interpreters[-1] and kept is None:
                 raise
             failed.append(pythons.interpreter(python).version)
             continue
-        return python, env, (f"python-fallback:{','.join(failed)}",) if failed else ()
-    raise AssertionError("unreachable: the last interpreter's failure is raised")
+        passed_over = (f"python-fallback:{','.join(failed)}",) if failed else ()
+        if env.spec.remedy != "source-tree":
+            return python, env, passed_over
+        kept = kept or (python, env, passed_over)
+        failed.append(env.spec.python)
+    assert kept is not None  # the loop returns or raises unless a source-tree environment was kept
+    return kept
 
 
 @functools.cache

@@ -239,7 +239,13 @@ class Installer:
                 raise EnvironmentBuildError(
                     f"the project could not be taken out of its environment: {', '.join(left[:5])} left",
                     output="\n".join(left[:60]), step="remove-project")
-            ownfiles.restore_metadata(site, info.name, metadata)
+            if ownfiles.required_by(site, ownfiles.dist_name(info)):
+                # pytest (or a tool beside it) needs the project to start: an index copy of the day,
+                # never the tree's; the boot script lets the workspace's shadow it (loopctl_boot)
+                self.run(["pip", "install", "--python", str(self.python), *_dated(plan.exclude_newer),
+                          ownfiles.dist_name(info)], "runner-copy")
+            else:
+                ownfiles.restore_metadata(site, info.name, metadata)
 
     def build_tree(self, plan: Plan, source: Path, rung: str, target: Path) -> None:
         """The project alone, built from ``source`` into the folder ``target`` (never into the
