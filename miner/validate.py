@@ -15,7 +15,6 @@ propagate, so the candidate is retried on the next run.
 from __future__ import annotations
 
 import errno
-import functools
 import re
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from miner import statement
 from miner.candidates import Candidate, Detail
+from miner.interpreters import NoInterpreter, environment_on, interpreters
 from miner.judge import FAILING, IMPORT_ERRORS, Judgement, buggy_result, confirm, judge, suspects
 from miner.rejections import Reason, Rejection, classify_failure, trim
 from miner.split import added_files, diff
@@ -105,7 +105,7 @@ def validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCon
         outcome = _reject(candidate, reason, f"{exc}\n{_tail(exc.output)}")
     except WorkspaceError as exc:
         outcome = _reject(candidate, Reason.PATCH_DOES_NOT_APPLY, str(exc))
-    except _NoInterpreter as exc:
+    except NoInterpreter as exc:
         outcome = _reject(candidate, Reason.NO_INTERPRETER, str(exc))
     except OSError as exc:
         if exc.errno in DISK_ERRNOS:
@@ -135,7 +135,7 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
     # dependency (and one that cannot be installed makes the candidate unprovable).
     with Workspace.create(repo.git_dir, candidate.sha) as fixed_tree:
         version = tag_version(repo.git_dir, candidate.parent)
-        python, env, passed_over = _environment_on(_interpreters(config.python, fixed_tree.path, info.created_at),
+        python, env, passed_over = environment_on(interpreters(config.python, fixed_tree.path, info.created_at),
                                                    fixed_tree.path, info.created_at, version)
         proof = _attempt(repo, candidate, patch, test_patch, env, config, runs)
         extra: tuple[str, ...] = ()
@@ -348,57 +348,6 @@ class _Untrusted(Exception):
     """A run's evidence disagrees with itself (``TestRun.tampered``): the code under test changed how it
     is judged. The evaluator calls such a run ``tampered``, so no task can come of it (internal: becomes
     a ``test-run-failed`` rejection)."""
-
-
-class _NoInterpreter(Exception):
-    """No installed interpreter fits the commit (internal: becomes a ``no-interpreter`` rejection)."""
-
-
-def _interpreters(python: str, tree: Path, date: str) -> list[str | Path]:
-    """``python`` as given, or for ``auto`` the installed interpreter that fits the commit at ``tree``
-    followed by the older ones its needs admit (newest first): the ones to build on if it cannot."""
-    if python != pythons.AUTO:
-        return [python]
-    choice = pythons.choose(deps.python_needs(tree), date, _installed())
-    if choice.interpreter is None:
-        have = ", ".join(i.minor for i in _installed()) or "none"
-        raise _NoInterpreter(f"needs Python {choice.needed or '?'} ({choice.reason}); installed: {have}")
-    return [choice.interpreter.path, *(older.path for older in choice.older)]
-
-
-def _environment_on(interpreters: list[str | Path], tree: Path, date: str, version: str):
-    """The environment for ``tree`` on the first of ``interpreters`` it can be built on: (that
-    interpreter, the environment, a ``python-fallback:`` remedy naming the versions passed over or ()).
-
-    A build failure (not a test failure) on one interpreter is often its era's: a setup.py that
-    refuses a newer Python, a C extension of the time. An environment that only the ``source-tree``
-    rung could build (the project itself did not build) is kept in case no older interpreter
-    builds the project; else the last one's failure is the rejection.
-    """
-    from taskset.env.environment import ensure_environment
-
-    failed: list[str] = []
-    kept = None
-    for python in interpreters:
-        try:
-            env = ensure_environment(tree, python=python, resolution_date=date, version=version)
-        except EnvironmentBuildError:
-            if python == interpreters[-1] and kept is None:
-                raise
-            failed.append(pythons.interpreter(python).version)
-            continue
-        passed_over = (f"python-fallback:{','.join(failed)}",) if failed else ()
-        if env.spec.remedy != "source-tree":
-            return python, env, passed_over
-        kept = kept or (python, env, passed_over)
-        failed.append(env.spec.python)
-    assert kept is not None  # the loop returns or raises unless a source-tree environment was kept
-    return kept
-
-
-@functools.cache
-def _installed() -> list:
-    return pythons.available()
 
 
 def instance_id(repo_name: str, sha: str) -> str:
