@@ -27,3 +27,22 @@ def make_task(**overrides) -> Task:
     )
     fields.update(overrides)
     return Task(**fields)
+
+
+def mine_repo(repo, out, **validate):
+    """Mine the GitRepo ``repo`` into ``out`` with ``ValidateConfig(**validate)``; the tasks and the
+    rejections, each by fix commit (no machine failure allowed)."""
+    from miner import MineConfig, ValidateConfig, mine, read_rejections
+    from taskset import TaskSet
+
+    summary = mine(MineConfig(repo=str(repo.path), out=out, validate=ValidateConfig(**validate)))
+    assert not summary.infrastructure, summary.infrastructure
+    tasks = {task.fix_commit: task for task in TaskSet.open(out, create=True)}
+    rejections = {r.fix_commit: r for r in read_rejections(out / "rejections.jsonl")}
+    return tasks, rejections
+
+
+def task_of(tasks, rejections, sha):
+    """The task mined of ``sha``; fails with its rejection when there is none."""
+    assert sha in tasks, rejections.get(sha)
+    return tasks[sha]

@@ -7,23 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from miner import MineConfig, ValidateConfig, mine, read_rejections
-from taskset import TaskSet
+from factories import mine_repo as _mine
+from factories import task_of as _task
 from taskset.env import pythons
-
-
-def _mine(repo, out, **validate):
-    summary = mine(MineConfig(repo=str(repo.path), out=out, validate=ValidateConfig(**validate)))
-    assert not summary.infrastructure, summary.infrastructure
-    tasks = {task.fix_commit: task for task in TaskSet.open(out, create=True)}
-    rejections = {r.fix_commit: r for r in read_rejections(out / "rejections.jsonl")}
-    return tasks, rejections
-
-
-def _task(tasks, rejections, sha):
-    assert sha in tasks, rejections.get(sha)
-    return tasks[sha]
-
 
 SPLIT = "def split_line(line):\n    return line.split({args})\n"
 SPLIT_TESTS = ("from iniconfig import split_line\n\n"

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from miner import MineConfig, Reason, ValidateConfig, mine, read_rejections
+from factories import mine_repo, task_of
+from miner import Reason
 from miner.ledger import Ledger
-from taskset import TaskSet
 from taskset.env import pythons
 from taskset.env.pythons import Interpreter, PythonNeeds
 
@@ -17,17 +17,8 @@ PYPROJECT = ('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "se
              '[project]\nname = "calc"\nversion = "0.1"\n[tool.setuptools]\npy-modules = ["calc"]\n')
 
 
-def _mine(repo, out, **validate):
-    summary = mine(MineConfig(repo=str(repo.path), out=out, validate=ValidateConfig(**validate)))
-    assert not summary.infrastructure, summary.infrastructure
-    tasks = {task.fix_commit: task for task in TaskSet.open(out, create=True)}
-    rejections = {r.fix_commit: r for r in read_rejections(out / "rejections.jsonl")}
-    return tasks, rejections
-
-
-def _task(tasks, rejections, sha):
-    assert sha in tasks, rejections.get(sha)
-    return tasks[sha]
+_mine = mine_repo
+_task = task_of
 
 
 @pytest.fixture(scope="module")
