@@ -250,7 +250,7 @@ class Installer:
     def build_tree(self, plan: Plan, source: Path, rung: str, target: Path) -> None:
         """The project alone, built from ``source`` into the folder ``target`` (never into the
         environment), with the build settings of ``rung`` and this environment's build tools."""
-        self.build_env = scmversion.pretend_variables(plan.project_name, plan.version)
+        self.build_env = scmversion.pretend_variables(plan.project_name, plan.version, alone=True)
         if rung == "pip":
             self.run([str(self.python), "-m", "pip", "install", "--no-deps", "--no-input",
                       "--disable-pip-version-check", "--target", str(target), str(source)], "tree-build", tool=False)

@@ -33,19 +33,25 @@ def git_versioned(source: Path) -> bool:
     return any(_GIT_VERSIONED.search(read_head(Path(source) / name, READ_LIMIT)) for name in BUILD_FILES)
 
 
-def pretend_variables(name: str, version: str) -> dict[str, str]:
+def pretend_variables(name: str, version: str, alone: bool = False) -> dict[str, str]:
     """The environment variables that hand ``version`` to the build of the project ``name`` instead
-    of git: setuptools-scm's (generic, and per distribution from 6.0 on; hatch-vcs and flit_scm
-    read them too), pbr's, pdm-backend's and poetry-dynamic-versioning's. {} without a version."""
-    if not version:
+    of git; {} without a version or a name.
+
+    Only variables naming the distribution, in an install that builds others too: a generic
+    ``SETUPTOOLS_SCM_PRETEND_VERSION`` reaches every sdist built beside the project (pytest-black
+    then claims the project's version, and the resolution fails on its inconsistent metadata).
+    Those are setuptools-scm's ``_FOR_<NAME>`` (6.1 on; hatch-vcs and flit_scm read it too) and
+    poetry-dynamic-versioning's ``OVERRIDE``. ``alone`` (the project is the only thing built: the
+    per-tree build, ``--no-deps``) adds the generic ones of setuptools-scm before 6.1, pbr and
+    pdm-backend.
+    """
+    if not version or not name:
         return {}
-    found = {
-        "SETUPTOOLS_SCM_PRETEND_VERSION": version,
-        "PBR_VERSION": version,
-        "PDM_BUILD_SCM_VERSION": version,
-        "POETRY_DYNAMIC_VERSIONING_BYPASS": version,
-    }
-    if name:
-        # setuptools-scm's own spelling: the normalized name, upper case, "-" as "_"
-        found[f"SETUPTOOLS_SCM_PRETEND_VERSION_FOR_{normalize(name).replace('-', '_').upper()}"] = version
+    found = {"POETRY_DYNAMIC_VERSIONING_OVERRIDE": f"{name}={version}"}
+    # setuptools-scm's spellings: the PEP 503 name with "_" (7 on), the name as written (6.x)
+    for spelling in (normalize(name).replace("-", "_"), name.replace("-", "_")):
+        found[f"SETUPTOOLS_SCM_PRETEND_VERSION_FOR_{spelling.upper()}"] = version
+    if alone:
+        found.update({"SETUPTOOLS_SCM_PRETEND_VERSION": version, "PBR_VERSION": version,
+                      "PDM_BUILD_SCM_VERSION": version})
     return found
