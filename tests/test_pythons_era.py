@@ -22,6 +22,9 @@ def test_classifiers_cap_the_interpreter_even_when_newer_ones_were_released():
     to what it declares, never on 3.11 because 3.11 existed by then."""
     assert _pick(PythonNeeds(classifiers=("2.7", "3.5", "3.6")), "2022-12-01") == "3.7"
     assert _pick(PythonNeeds(classifiers=("3.7", "3.8")), "2024-01-01") == "3.8"
+    # a 2.7 classifier beside a bare "Python :: 3" caps nothing (zipp 1.1.1: CI 2.7, 3.6, 3.8)
+    assert _pick(PythonNeeds(classifiers=("2.7",), ci=("2.7", "3.6", "3.8")), "2020-02-17") == "3.8"
+    assert _pick(PythonNeeds(classifiers=("2.7",)), "2020-02-17") == "3.8"
 
 
 def test_ci_matrix_caps_the_interpreter():

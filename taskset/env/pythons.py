@@ -276,9 +276,12 @@ minor's classifier and CI job during its betas); one released later is past the 
 
 
 def ceiling(needs: PythonNeeds, day: str) -> str | None:
-    """The newest minor of a commit's era (None: nothing caps it): the lowest of the newest minor its
-    classifiers name, the newest its CI tests on, and the newest released by ``day`` + the margin."""
-    caps = [max(named, key=_key) for named in (needs.classifiers, needs.ci) if named]
+    """The newest minor of a commit's era (None: nothing caps it): the lowest of the newest Python 3
+    minor its classifiers name, the newest its CI tests on, and the newest released by ``day`` + the
+    margin. Python 2 minors cap nothing: a 2.7 classifier beside a bare ``Python :: 3`` says which 2.x
+    it ran on, not that no 3.x was supported."""
+    threes = [[m for m in named if _key(m) >= (3,)] for named in (needs.classifiers, needs.ci)]
+    caps = [max(named, key=_key) for named in threes if named]
     if day:
         limit = (date_type.fromisoformat(day) + timedelta(days=ERA_MARGIN_DAYS)).isoformat()
         released = [m for m in RELEASE_DATES if RELEASE_DATES[m] <= limit]
