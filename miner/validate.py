@@ -15,7 +15,6 @@ propagate, so the candidate is retried on the next run.
 from __future__ import annotations
 
 import errno
-import functools
 import re
 import sys
 import time
@@ -25,10 +24,11 @@ from pathlib import Path
 
 from miner import remedy, statement
 from miner.candidates import Candidate, Detail
+from miner.interpreters import NoInterpreter, environment_on, interpreters
 from miner.judge import FAILING, Judgement, confirm, judge, suspects
 from miner.rejections import Reason, Rejection, classify_failure, trim
 from miner.split import diff
-from taskset.env import deps, layout, pythons
+from taskset.env import layout, pythons
 from taskset.errors import (
     EditRefused,
     EnvironmentBuildError,
@@ -40,7 +40,7 @@ from taskset.errors import (
 )
 from taskset.evaluation.junit import Outcome
 from taskset.record import EnvironmentSpec, Task, TaskMeta
-from taskset.workspace.provenance import public_url, release_version
+from taskset.workspace.provenance import public_url, release_version, tag_version
 from taskset.workspace.testfiles import DEFAULT, TestFileConventions
 from taskset.workspace.testfiles import is_test_module as _is_test_module
 from taskset.workspace.workspace import Workspace
@@ -104,7 +104,7 @@ def validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCon
         outcome = _reject(candidate, reason, f"{exc}\n{_tail(exc.output)}")
     except WorkspaceError as exc:
         outcome = _reject(candidate, Reason.PATCH_DOES_NOT_APPLY, str(exc))
-    except _NoInterpreter as exc:
+    except NoInterpreter as exc:
         outcome = _reject(candidate, Reason.NO_INTERPRETER, str(exc))
     except OSError as exc:
         if exc.errno in DISK_ERRNOS:
@@ -125,16 +125,15 @@ class _Proof:
 
 
 def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateConfig, runs: list) -> Task | Rejection:
-    from taskset.env.environment import ensure_environment
-
     sides = candidate.sides
     patch = diff(repo.git_dir, candidate.parent, candidate.sha, sides.source)
     test_patch = diff(repo.git_dir, candidate.parent, candidate.sha, sides.tests)
     # The fix's own tree decides the environment and the interpreter: a fix may need a new
     # dependency (and one that cannot be installed makes the candidate unprovable).
     with Workspace.create(repo.git_dir, candidate.sha) as fixed_tree:
-        python = _interpreter(config.python, fixed_tree.path, info.created_at)
-        env = ensure_environment(fixed_tree.path, python=python, resolution_date=info.created_at)
+        version = tag_version(repo.git_dir, candidate.parent)
+        python, env, passed_over = environment_on(interpreters(config.python, fixed_tree.path, info.created_at),
+                                                   fixed_tree.path, info.created_at, version)
         proof = _attempt(repo, candidate, patch, test_patch, env, config, runs)
         extra: tuple[str, ...] = ()
         tried: set[str] = set()
@@ -145,7 +144,7 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
                 break
             tried.add(module)
             found = _with_module(repo, candidate, patch, test_patch, config, runs, fixed_tree.path, python,
-                                 info.created_at, extra, module, proof)
+                                 info.created_at, version, extra, module, proof)
             if found is None:
                 break  # not installable, or worse than before: the last verdict stands
             extra, env, proof = found
@@ -184,7 +183,7 @@ def _validate(repo: Repo, candidate: Candidate, info: Detail, config: ValidateCo
             source_files=sides.source,
             test_files=sides.tests,
             fail_modes=verdict.fail_modes,
-            remedies=remedies(env.spec) + tuple(f"missing-dependency:{req}" for req in extra),
+            remedies=remedies(env.spec) + passed_over + tuple(f"missing-dependency:{req}" for req in extra),
             order_dependent=verdict.order_dependent,
             failing_both=verdict.failing_both,
             programs=tuple(sorted({name for run in runs for name in run.programs})),
@@ -316,7 +315,8 @@ def _missing(proof: _Proof | TestRunError, patch: str, root: Path) -> str:
 
 
 def _with_module(repo: Repo, candidate: Candidate, patch: str, test_patch: str, config: ValidateConfig,
-                 runs: list, tree: Path, python: str | Path, date: str, extra: tuple[str, ...], module: str,
+                 runs: list, tree: Path, python: str | Path, date: str, version: str, extra: tuple[str, ...],
+                 module: str,
                  proof: _Proof | TestRunError):
     """(requirements, environment, proof) with ``module`` installed too, or None when no requirement
     for it installs, or the tests then cannot run where they could before."""
@@ -325,7 +325,7 @@ def _with_module(repo: Repo, candidate: Candidate, patch: str, test_patch: str, 
     for requirement in remedy.requirements_for(tree, module):
         try:
             env = ensure_environment(tree, python=python, resolution_date=date,
-                                     extra_requirements=extra + (requirement,))
+                                     extra_requirements=extra + (requirement,), version=version)
         except EnvironmentBuildError:
             continue  # the project's own line for it may not install here: the bare name may
         again = _attempt(repo, candidate, patch, test_patch, env, config, runs)
@@ -343,26 +343,6 @@ class _Untrusted(Exception):
     """A run's evidence disagrees with itself (``TestRun.tampered``): the code under test changed how it
     is judged. The evaluator calls such a run ``tampered``, so no task can come of it (internal: becomes
     a ``test-run-failed`` rejection)."""
-
-
-class _NoInterpreter(Exception):
-    """No installed interpreter fits the commit (internal: becomes a ``no-interpreter`` rejection)."""
-
-
-def _interpreter(python: str, tree: Path, date: str) -> str | Path:
-    """``python`` as given, or for ``auto`` the installed interpreter that fits the commit at ``tree``."""
-    if python != pythons.AUTO:
-        return python
-    choice = pythons.choose(deps.python_needs(tree), date, _installed())
-    if choice.interpreter is None:
-        have = ", ".join(i.minor for i in _installed()) or "none"
-        raise _NoInterpreter(f"needs Python {choice.needed or '?'} ({choice.reason}); installed: {have}")
-    return choice.interpreter.path
-
-
-@functools.cache
-def _installed() -> list:
-    return pythons.available()
 
 
 def instance_id(repo_name: str, sha: str) -> str:

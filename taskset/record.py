@@ -81,6 +81,9 @@ class EnvironmentSpec:
     """Which rung of the install ladder was needed (``normal``, ``no-build-isolation``, ...)."""
     pytest: str = ""
     """The pytest requirement chosen for this interpreter and project."""
+    version: str = ""
+    """The project's version at ``base_commit`` from its repository's tags, handed to builds that
+    version from git metadata (setuptools-scm, hatch-vcs, ...); "" for a project versioned otherwise."""
 
 
 @dataclass(frozen=True)

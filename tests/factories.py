@@ -29,8 +29,9 @@ def make_task(**overrides) -> Task:
     return Task(**fields)
 
 
-def mine_repo(repo, out, **validate) -> tuple[dict, dict]:
-    """Mine a test's GitRepo into ``out``: (tasks by fix commit, rejections by fix commit)."""
+def mine_repo(repo, out, **validate):
+    """Mine the GitRepo ``repo`` into ``out`` with ``ValidateConfig(**validate)``; the tasks and the
+    rejections, each by fix commit (no machine failure allowed)."""
     from miner import MineConfig, ValidateConfig, mine, read_rejections
     from taskset import TaskSet
 
@@ -39,3 +40,9 @@ def mine_repo(repo, out, **validate) -> tuple[dict, dict]:
     tasks = {task.fix_commit: task for task in TaskSet.open(out, create=True)}
     rejections = {r.fix_commit: r for r in read_rejections(out / "rejections.jsonl")}
     return tasks, rejections
+
+
+def task_of(tasks, rejections, sha):
+    """The task mined of ``sha``; fails with its rejection when there is none."""
+    assert sha in tasks, rejections.get(sha)
+    return tasks[sha]

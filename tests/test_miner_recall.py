@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from factories import mine_repo as _mine
+from factories import mine_repo, task_of
 from miner import Reason
 from miner.ledger import Ledger
 from taskset.env import pythons
@@ -17,9 +17,8 @@ PYPROJECT = ('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "se
              '[project]\nname = "calc"\nversion = "0.1"\n[tool.setuptools]\npy-modules = ["calc"]\n')
 
 
-def _task(tasks, rejections, sha):
-    assert sha in tasks, rejections.get(sha)
-    return tasks[sha]
+_mine = mine_repo
+_task = task_of
 
 
 @pytest.fixture(scope="module")

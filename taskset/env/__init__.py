@@ -1,7 +1,8 @@
 """Test environments: dependency files, resolution by date, interpreters, the install ladder, the cache.
 
 Owns reading what a project needs (``depfiles``, ``setuppy``, ``requirements``, ``specs``,
-``deps``), which interpreter fits (``pythons``), building a venv rung by rung (``install``,
+``deps``, ``cimatrix``), which interpreter fits (``pythons``), the version a build gets instead of
+asking git (``scmversion``), building a venv rung by rung (``install``,
 ``buildfailure``, ``project``, ``treebuild``), where the project is imported from
 (``layout``), the cached environment itself (``environment``) and the checks
 that it is still whole (``check``, ``probe``). May import ``taskset.files``, ``taskset.record``

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from taskset.env import depfiles as files
 from taskset.env import specs
+from taskset.env.cimatrix import ci_minors
 from taskset.env.pythons import PythonNeeds, pytest_floor
 from taskset.env.requirements import normalize, requirement_extras, requirement_name, split_words
 
@@ -252,9 +253,9 @@ def _max_version(a: str, b: str) -> str:
 
 
 def python_needs(root: Path) -> PythonNeeds:
-    """What ``root`` says about its interpreters: requires-python and the classifiers' minors."""
+    """What ``root`` says about its interpreters: requires-python, the classifiers' minors, its CI's minors."""
     requires, classifiers = files.Reader(root).python_needs()
-    return PythonNeeds(requires=requires, classifiers=classifiers)
+    return PythonNeeds(requires=requires, classifiers=classifiers, ci=ci_minors(root))
 
 
 MODULE_DISTRIBUTIONS = {

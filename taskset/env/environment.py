@@ -23,7 +23,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from taskset.env import check as envcheck
-from taskset.env import deps, layout, pythons, treebuild
+from taskset.env import deps, layout, pythons, scmversion, treebuild
 from taskset.env.check import BUILD_LOG, MARKER
 from taskset.env.install import Installer, Plan
 from taskset.errors import EnvironmentBuildError
@@ -79,6 +79,7 @@ def ensure_environment(
     spec: EnvironmentSpec | None = None,
     timeout: float = 900,
     extra_requirements: tuple[str, ...] = (),
+    version: str = "",
 ) -> Environment:
     """A ready environment for the project checked out at ``source``: reused from the cache, else built.
 
@@ -86,14 +87,16 @@ def ensure_environment(
     the later of ``resolution_date`` and the interpreter's release date. A ``spec`` with
     ``requirements`` is reproduced pin for pin instead of resolved. ``extra_requirements`` are
     installed beside the test requirements the tree declares (a dependency the miner found
-    missing). Raises EnvironmentBuildError
+    missing). ``version`` is the project's version at the base commit (from its repository's tags):
+    a tree versioned from git metadata is built with it (``taskset.env.scmversion``), not
+    ``0.1.dev1``; a ``spec`` brings its own. Raises EnvironmentBuildError
     (with the installer's trimmed output and the failing step) when no rung of the ladder works.
     """
     source = Path(source).resolve()
     if not source.is_dir():
         raise EnvironmentBuildError(f"{source}: no such source tree", step="source")
     interp = pythons.interpreter(python)
-    plan, first_rung = make_plan(source, interp, resolution_date, spec, extra_requirements)
+    plan, first_rung = make_plan(source, interp, resolution_date, spec, extra_requirements, version)
     key = fingerprint(source, interp, plan, first_rung)
     final = cache_dir() / "envs" / key
     ready = _load(final, key, source)
@@ -134,9 +137,11 @@ def make_plan(
     resolution_date: str | None,
     spec: EnvironmentSpec | None,
     extra_requirements: tuple[str, ...] = (),
+    version: str = "",
 ) -> tuple[Plan, str]:
     """What to install for ``source`` on ``interp``, and the ladder rung to start from."""
     found = deps.scan(source)
+    version = version or (spec.version if spec else "")
     common: dict[str, Any] = dict(
         project=found.installable,
         project_name=found.name,
@@ -145,6 +150,7 @@ def make_plan(
         build_requires=found.build_requires,
         flit_metadata=found.flit_metadata,
         runtime=found.runtime,
+        version=version if version and scmversion.git_versioned(source) else "",
     )
     if spec is not None and spec.requirements:
         plan = Plan(**common, frozen=tuple(spec.requirements), pytest=spec.pytest or "pytest",
@@ -167,7 +173,7 @@ def fingerprint(source: Path, interp: pythons.Interpreter, plan: Plan, first_run
         "recipe": RECIPE_VERSION,
         "python": interp.version,
         "files": files,
-        "plan": dataclasses.asdict(plan),
+        "plan": _plan_dict(plan),
         "first_rung": first_rung,
     }
     return _sha(json.dumps(payload, sort_keys=True).encode())[:32]
@@ -245,9 +251,11 @@ def _build(
         pythonpath=layout.pythonpath(source),
         remedy=remedy,
         pytest=plan.pytest,
+        version=plan.version,
     )
     # the building tree's products are its own build: keep them for that tree, outside the env
-    recipe = {"name": plan.project_name, "rung": remedy, "exclude_newer": plan.exclude_newer} if installer.built else {}
+    recipe = ({"name": plan.project_name, "rung": remedy, "exclude_newer": plan.exclude_newer, "version": plan.version}
+              if installer.built else {})
     if installer.built:
         treebuild.store(treebuild.key_for(key, treebuild.tree_identity(source)), installer.built)
     shutil.rmtree(keep, ignore_errors=True)
@@ -280,6 +288,15 @@ def _load(final: Path, key: str, source: Path) -> Environment | None:
     spec = dataclasses.replace(spec, pythonpath=layout.pythonpath(source))
     recipe = data.get("tree_build") if isinstance(data.get("tree_build"), dict) else {}
     return Environment(path=final, python=python, spec=spec, fingerprint=key, tree_build=recipe)
+
+
+def _plan_dict(plan: Plan) -> dict:
+    """The plan as fingerprinted: without a version when it has none, so environments built before
+    versions were handed to builds keep their keys."""
+    data = dataclasses.asdict(plan)
+    if not data.get("version"):
+        data.pop("version", None)
+    return data
 
 
 def _spec_dict(spec: EnvironmentSpec) -> dict:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import uv
 
-from taskset.env import deps
+from taskset.env import deps, scmversion
 from taskset.env import project as ownfiles
 from taskset.env.buildfailure import classify, headline, infrastructure, trim
 from taskset.env.requirements import normalize, requirement_name
@@ -103,6 +103,8 @@ class Plan:
     flit_metadata: bool = False
     runtime: tuple[str, ...] = ()
     """The project's own dependencies, for the ``source-tree`` rung (the project is not installed)."""
+    version: str = ""
+    """The version its builds get instead of asking git (``taskset.env.scmversion``); "" for none."""
 
     def install_lines(self) -> tuple[str, ...]:
         """The steps as recorded in ``EnvironmentSpec.install`` (the project as ``.[extras]``)."""
@@ -136,10 +138,13 @@ class Installer:
         self.python = venv / "bin" / "python"
         self.log = log
         self.deadline = deadline
+        self.build_env: dict[str, str] = {}
+        """Variables every command gets besides the caller's (``scmversion.pretend_variables``)."""
 
     def build(self, plan: Plan, source: Path, first_rung: str = "normal") -> tuple[str, tuple[str, ...]]:
         """Climb the ladder from ``first_rung``; return (the rung that worked, frozen requirements)."""
         rungs = RUNGS[RUNGS.index(first_rung):] if first_rung in RUNGS else RUNGS
+        self.build_env = scmversion.pretend_variables(plan.project_name, plan.version)
         for rung in rungs:
             seed = ["--seed"] if rung == "pip" else []
             self.run(["venv", "--clear", "--no-project", "--relocatable", *seed, "--python", str(self.base_python),
@@ -234,11 +239,18 @@ class Installer:
                 raise EnvironmentBuildError(
                     f"the project could not be taken out of its environment: {', '.join(left[:5])} left",
                     output="\n".join(left[:60]), step="remove-project")
-            ownfiles.restore_metadata(site, info.name, metadata)
+            if ownfiles.required_by(site, ownfiles.dist_name(info)):
+                # pytest (or a tool beside it) needs the project to start: an index copy of the day,
+                # never the tree's; the boot script lets the workspace's shadow it (loopctl_boot)
+                self.run(["pip", "install", "--python", str(self.python), *_dated(plan.exclude_newer),
+                          ownfiles.dist_name(info)], "runner-copy")
+            else:
+                ownfiles.restore_metadata(site, info.name, metadata)
 
     def build_tree(self, plan: Plan, source: Path, rung: str, target: Path) -> None:
         """The project alone, built from ``source`` into the folder ``target`` (never into the
         environment), with the build settings of ``rung`` and this environment's build tools."""
+        self.build_env = scmversion.pretend_variables(plan.project_name, plan.version, alone=True)
         if rung == "pip":
             self.run([str(self.python), "-m", "pip", "install", "--no-deps", "--no-input",
                       "--disable-pip-version-check", "--target", str(target), str(source)], "tree-build", tool=False)
@@ -312,6 +324,7 @@ class Installer:
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH")}
         # setuptools < 60 defaults to the stdlib distutils, which Python 3.12 removed; its own copy works
         env.setdefault("SETUPTOOLS_USE_DISTUTILS", "local")
+        env.update(self.build_env)
         # uv reports on stderr and answers (freeze) on stdout: keep them apart, log both
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                 cwd=self.venv.parent, start_new_session=True)

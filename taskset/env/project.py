@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 from taskset.env import layout
-from taskset.env.requirements import normalize
+from taskset.env.requirements import normalize, requirement_name
 
 GENERATED_LIMIT = 64 * 1024
 """Bytes of one generated ``.py`` module kept (version files are a few lines)."""
@@ -147,6 +147,25 @@ def restore_metadata(site: Path, info_name: str, kept: dict[str, bytes]) -> None
         (info / name).write_bytes(data)
     rows = [f"{info_name}/{name},," for name in (*kept, "RECORD")]
     (info / "RECORD").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def required_by(site: Path, name: str) -> list[str]:
+    """The distributions in ``site`` that require ``name`` outside any extra (``Requires-Dist``):
+    a project pytest itself needs (iniconfig, pluggy, packaging ...) cannot simply be taken out."""
+    wanted = normalize(name)
+    found = []
+    for info in sorted(Path(site).glob("*.dist-info")):
+        try:
+            text = (info / "METADATA").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if not line.startswith("Requires-Dist:") or "extra==" in "".join(line.split()):
+                continue
+            if normalize(requirement_name(line.split(":", 1)[1].strip())) == wanted:
+                found.append(dist_name(info))
+                break
+    return found
 
 
 def _without_pytest_plugins(data: bytes) -> bytes:

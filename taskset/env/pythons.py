@@ -15,7 +15,8 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import date as date_type
 from pathlib import Path
 
 from taskset.errors import EnvironmentBuildError, InfraCause, InfrastructureError
@@ -209,6 +210,8 @@ class PythonNeeds:
     """``requires-python`` / ``python_requires`` as written (a PEP 440 specifier set), "" if none."""
     classifiers: tuple[str, ...] = ()
     """Minors its ``Programming Language :: Python :: X.Y`` classifiers name."""
+    ci: tuple[str, ...] = ()
+    """Minors its CI files test on (workflow ``python-version``, travis ``python``, tox ``envlist``)."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,9 @@ class Choice:
     """The minor that fits best (the one to install when ``interpreter`` is None)."""
     reason: str
     """Why: the constraints that decided, in words."""
+    older: tuple[Interpreter, ...] = ()
+    """Installed interpreters the needs also admit, older than ``interpreter``, newest first: the
+    ones to try when no environment can be built on ``interpreter``."""
 
 
 def available() -> list[Interpreter]:
@@ -241,36 +247,66 @@ def available() -> list[Interpreter]:
 def choose(needs: PythonNeeds, date: str, installed: list[Interpreter] | None = None) -> Choice:
     """The interpreter that fits a commit of ``date`` with ``needs``.
 
-    Hard rule: ``requires-python`` must admit it. Then, in order of preference: a minor the
-    classifiers name and that was released by the commit's date (the newest such); one released by
-    then (the newest); one the classifiers name; the oldest that the rule admits. When none is
-    installed, ``needed`` names the minor the same rules pick among all known minors.
+    Hard rule: ``requires-python`` must admit it. No interpreter newer than the commit's era
+    (:func:`ceiling`: the newest minor its classifiers name, the newest its CI tests on, the newest
+    released by ``date`` + ``ERA_MARGIN_DAYS``) is taken while an older admitted one is installed;
+    when none is, the oldest admitted one (the nearest to the era). Under the ceiling, in order of
+    preference: a minor the classifiers or CI name and that was released by the commit's date (the
+    newest such); one released by then (the newest); one named (the newest); the oldest. When
+    none is installed, ``needed`` names the minor the same rules pick among all known minors.
     """
     installed = available() if installed is None else installed
     day = normalize_date(date) if date else ""
     admitted = _admitted(needs.requires)
     mine = [i for i in installed if admitted(i.minor)]
     known = [m for m in KNOWN_MINORS if admitted(m)]
-    best = _best([i.minor for i in mine], needs, day)
-    wanted = _best(known, needs, day) or (known[-1] if known else f"{needs.requires}".strip())
-    why = _describe(needs, day)
+    top = ceiling(needs, day)
+    best = _best([i.minor for i in mine], needs, day, top)
+    wanted = _best(known, needs, day, top) or (known[-1] if known else f"{needs.requires}".strip())
+    why = _describe(needs, day, top)
     if best is None:
         return Choice(None, wanted, why)
-    return Choice(next(i for i in mine if i.minor == best), wanted, why)
+    older = tuple(i for i in reversed(mine) if _key(i.minor) < _key(best))
+    return Choice(next(i for i in mine if i.minor == best), wanted, why, older)
 
 
-def _best(minors: list[str], needs: PythonNeeds, day: str) -> str | None:
+ERA_MARGIN_DAYS = 183
+"""An interpreter released up to this long after a commit may still run it (projects add the next
+minor's classifier and CI job during its betas); one released later is past the commit's era."""
+
+
+def ceiling(needs: PythonNeeds, day: str) -> str | None:
+    """The newest minor of a commit's era (None: nothing caps it): the lowest of the newest Python 3
+    minor its classifiers name, the newest its CI tests on, and the newest released by ``day`` + the
+    margin. Python 2 minors cap nothing: a 2.7 classifier beside a bare ``Python :: 3`` says which 2.x
+    it ran on, not that no 3.x was supported."""
+    threes = [[m for m in named if _key(m) >= (3,)] for named in (needs.classifiers, needs.ci)]
+    caps = [max(named, key=_key) for named in threes if named]
+    if day:
+        limit = (date_type.fromisoformat(day) + timedelta(days=ERA_MARGIN_DAYS)).isoformat()
+        released = [m for m in RELEASE_DATES if RELEASE_DATES[m] <= limit]
+        if released:
+            caps.append(max(released, key=_key))
+    return min(caps, key=_key) if caps else None
+
+
+def _best(minors: list[str], needs: PythonNeeds, day: str, top: str | None = None) -> str | None:
     if not minors:
         return None
-    released = [m for m in minors if not day or RELEASE_DATES[m] <= day]
-    listed = [m for m in minors if m in needs.classifiers]
+    within = [m for m in minors if top is None or _key(m) <= _key(top)]
+    if not within:
+        return minors[0]  # every admitted one is past the era: the nearest to it
+    released = [m for m in within if not day or RELEASE_DATES[m] <= day]
+    listed = [m for m in within if m in needs.classifiers or m in needs.ci]
     both = [m for m in released if m in listed]
-    for pool, newest in (both, True), (released, True), (listed, True), (minors, False):
+    for pool, newest in (both, True), (released, True), (listed, True), (within, False):
         if pool:
             return pool[-1] if newest else pool[0]
     return None
 
 
+def _key(minor: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in minor.split(".") if part.isdigit())
 def _admitted(requires: str):
     """A predicate on minors: does ``requires`` admit some release of that minor?"""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -286,12 +322,16 @@ def _admitted(requires: str):
     return lambda minor: any(spec.contains(Version(f"{minor}.{patch}"), prereleases=True) for patch in (0, 99))
 
 
-def _describe(needs: PythonNeeds, day: str) -> str:
+def _describe(needs: PythonNeeds, day: str, top: str | None = None) -> str:
     parts = []
     if needs.requires:
         parts.append(f"requires-python {needs.requires}")
     if needs.classifiers:
         parts.append("classifiers " + ", ".join(needs.classifiers))
+    if needs.ci:
+        parts.append("CI " + ", ".join(needs.ci))
     if day:
         parts.append(f"commit of {day}")
+    if top:
+        parts.append(f"era up to {top}")
     return "; ".join(parts) or "no constraints"

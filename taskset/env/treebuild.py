@@ -122,7 +122,7 @@ def _build(env, recipe: dict, source: Path, key: str, timeout: float) -> dict[st
         shutil.copytree(source, tree, symlinks=True)
         installer = Installer(Path(env.python), Path(env.path), scratch / "build.log", time.monotonic() + timeout)
         plan = Plan(project=True, project_name=str(recipe.get("name", "")),
-                    exclude_newer=str(recipe.get("exclude_newer", "")))
+                    exclude_newer=str(recipe.get("exclude_newer", "")), version=str(recipe.get("version", "")))
         installer.build_tree(plan, tree, str(recipe.get("rung", "normal")), target)
         info = ownfiles.find_dist(target, tree, plan.project_name)
         files = ownfiles.built_files(target, info, tree) if info is not None else {}

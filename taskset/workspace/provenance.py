@@ -37,6 +37,19 @@ def release_version(git_dir: str | Path, commit: str) -> str:
     return _nearest_tag(tree)
 
 
+def tag_version(git_dir: str | Path, commit: str) -> str:
+    """The version of the nearest tag at or before ``commit`` (``v1.2.0`` -> ``1.2.0``), as PEP 440
+    normalizes it; "" when no tag reads as a version. What setuptools-scm would find in a full clone
+    (less the distance), handed to builds of a history-free workspace that has no tags."""
+    from packaging.version import InvalidVersion, Version
+
+    found = _nearest_tag(_Tree(Path(git_dir), commit))
+    try:
+        return str(Version(found)) if found else ""
+    except InvalidVersion:
+        return ""
+
+
 def public_url(location: str, clone_dir: str | Path | None = None) -> str:
     """Where anyone can clone the repository from, or ``""`` when that is not known.
 

@@ -127,6 +127,54 @@ def _seal_channel(spec, channel, plugin):
         pass
 
 
+def _workspace_names(roots):
+    """Top-level module names the import roots provide (packages with ``__init__.py``, modules)."""
+    names = set()
+    for root in roots:
+        try:
+            entries = os.listdir(root)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".py"):
+                names.add(entry[:-3])
+            elif os.path.isfile(os.path.join(root, entry, "__init__.py")):
+                names.add(entry)
+    return names
+
+
+def yield_to_workspace(roots, site_dirs):
+    """Forget the modules pytest imported from the environment (``site_dirs``) that the workspace's
+    import roots provide too, so the tests -- and whatever imports them from now on, pytest's lazy
+    imports included -- get the workspace's code; returns their names.
+
+    A project pytest itself depends on (iniconfig, pluggy, packaging, attrs, colorama ...) has an
+    index copy in the environment so pytest can start; without this, that copy, imported first,
+    would shadow the workspace and no test could fail on the buggy code. pytest keeps the objects
+    it already holds (its hook machinery stays the environment's); pytest and our plugin are
+    never forgotten, and nothing of the standard library (it is not in ``site_dirs``).
+    """
+    names = _workspace_names(roots) - {"pytest", "_pytest"}
+    sites = tuple(os.path.join(os.path.realpath(d), "") for d in site_dirs)
+    forgotten = []
+    for name, module in list(sys.modules.items()):
+        top = name.split(".", 1)[0]
+        if top not in names or top.startswith("loopctl_"):
+            continue
+        path = getattr(module, "__file__", None) or ""
+        if path and os.path.realpath(path).startswith(sites):
+            del sys.modules[name]
+            forgotten.append(name)
+    return sorted(forgotten)
+
+
+def _site_dirs():
+    import site
+
+    found = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
+    return [d for d in found if os.path.isdir(d)]
+
+
 def main():
     with open(sys.argv[1], "rb") as handle:
         spec = json.loads(handle.read().decode("utf-8"))
@@ -146,6 +194,7 @@ def main():
 
     # As ``python -m pytest`` with PYTHONPATH did: the workspace (the current directory), then
     # the task's source roots; processes the tests start see the source roots.
+    yield_to_workspace([str(path) for path in spec["sys_path"]], _site_dirs())
     sys.path[:0] = [str(path) for path in spec["sys_path"]]
     os.environ["PYTHONPATH"] = os.pathsep.join(str(path) for path in spec["pythonpath"])
     sys.exit(int(pytest.main(list(spec["args"]))))
