@@ -81,6 +81,9 @@ class EnvironmentSpec:
     """Which rung of the install ladder was needed (``normal``, ``no-build-isolation``, ...)."""
     pytest: str = ""
     """The pytest requirement chosen for this interpreter and project."""
+    relaxed: tuple[str, ...] = ()
+    """What the resolution reconciled or relaxed to find a solution, one note per step
+    (``six: upper bound dropped (six==1.10 -> six>=1.10)``); empty when it resolved as declared."""
 
 
 @dataclass(frozen=True)

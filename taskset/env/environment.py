@@ -23,7 +23,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from taskset.env import check as envcheck
-from taskset.env import deps, layout, pythons, treebuild
+from taskset.env import deps, layout, pins, pythons, treebuild
 from taskset.env.check import BUILD_LOG, MARKER
 from taskset.env.install import Installer, Plan
 from taskset.errors import EnvironmentBuildError
@@ -148,14 +148,19 @@ def make_plan(
     )
     if spec is not None and spec.requirements:
         plan = Plan(**common, frozen=tuple(spec.requirements), pytest=spec.pytest or "pytest",
-                    exclude_newer=spec.exclude_newer)
+                    exclude_newer=spec.exclude_newer, relaxed=spec.relaxed)
         return plan, spec.remedy
     date = resolution_date or (spec.exclude_newer if spec else None) or None
+    # what the repository pinned first: its lock file's versions, one coherent line per package
+    _, locked = pins.lock_pins(source)
+    wanted = deps.without_pytest(tuple(dict.fromkeys(found.requirements + tuple(extra_requirements))))
+    requirements, reconciled = pins.reconcile(pins.pin_from_lock(wanted, locked))
     plan = Plan(
         **common,
-        requirements=deps.without_pytest(tuple(dict.fromkeys(found.requirements + tuple(extra_requirements)))),
+        requirements=requirements,
         pytest=deps.choose_pytest(found, interp.version),
         exclude_newer=pythons.effective_date(date, interp.version),
+        relaxed=reconciled,
     )
     return plan, "normal"
 
@@ -167,7 +172,8 @@ def fingerprint(source: Path, interp: pythons.Interpreter, plan: Plan, first_run
         "recipe": RECIPE_VERSION,
         "python": interp.version,
         "files": files,
-        "plan": dataclasses.asdict(plan),
+        # fields that are empty unless a relaxation filled them stay out: fingerprints made before them hold
+        "plan": {k: v for k, v in dataclasses.asdict(plan).items() if v or k not in ("late", "overrides", "relaxed")},
         "first_rung": first_rung,
     }
     return _sha(json.dumps(payload, sort_keys=True).encode())[:32]
@@ -237,6 +243,7 @@ def _build(
         if isinstance(exc, EnvironmentBuildError) and not exc.timed_out:
             _remember_failure(final.parent, key, exc)
         raise
+    plan = installer.plan or plan  # as relaxed to find a solution (taskset.env.relax)
     spec = EnvironmentSpec(
         python=interp.version,
         install=plan.install_lines(),
@@ -245,6 +252,7 @@ def _build(
         pythonpath=layout.pythonpath(source),
         remedy=remedy,
         pytest=plan.pytest,
+        relaxed=plan.relaxed,
     )
     # the building tree's products are its own build: keep them for that tree, outside the env
     recipe = {"name": plan.project_name, "rung": remedy, "exclude_newer": plan.exclude_newer} if installer.built else {}
