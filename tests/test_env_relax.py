@@ -117,4 +117,5 @@ def test_a_fix_whose_tests_need_a_release_after_the_date_becomes_a_task(make_rep
     task = tasks[fix]
     assert task.FAIL_TO_PASS == ("tests/test_cfg.py::test_port",)
     assert [note.split(":")[0] for note in task.environment.relaxed] == ["iniconfig"]
+    assert "relaxed:iniconfig" in task.meta.remedies
     assert dataclasses.asdict(task.environment)["relaxed"][0].startswith("iniconfig: resolved as of ")
