@@ -119,3 +119,14 @@ def test_a_fix_whose_tests_need_a_release_after_the_date_becomes_a_task(make_rep
     assert [note.split(":")[0] for note in task.environment.relaxed] == ["iniconfig"]
     assert "relaxed:iniconfig" in task.meta.remedies
     assert dataclasses.asdict(task.environment)["relaxed"][0].startswith("iniconfig: resolved as of ")
+
+
+def test_a_dated_dev_tool_pin_that_does_not_build_here_is_relaxed_not_fatal(tmp_path):
+    """``typed-ast==1.4.0`` (a 2019 dev-tool pin) does not compile on this interpreter: its pin is
+    relaxed to a release with a wheel, the environment builds, and the record says how."""
+    root = write_minimal_project(tmp_path / "dated")
+    (root / "requirements-dev.txt").write_text("typed-ast==1.4.0\n")
+    env = ensure_environment(root, resolution_date=DATE)
+    assert frozen(env, "typed-ast") != "typed-ast==1.4.0"
+    assert "typed-ast: upper bound dropped (typed-ast==1.4.0 -> typed-ast>=1.4.0)" in env.spec.relaxed
+    assert env.spec.remedy == "normal"

@@ -69,6 +69,8 @@ def relax(plan: Plan, name: str, step: str, today: str) -> Plan | None:
     if step == "cutoff":
         if not plan.exclude_newer or plan.exclude_newer >= today or any(e.startswith(f"{name}=") for e in plan.late):
             return None
+        if direct and all(any(c.startswith("==") for c in specs.specifier(r)) for r in direct):
+            return None  # a later cutoff cannot move an exact pin
         return dataclasses.replace(plan, late=plan.late + (f"{name}={today}",),
                                    relaxed=plan.relaxed + (f"{name}: resolved as of {today} (its own later cutoff)",))
     if not direct:
@@ -100,7 +102,8 @@ def install(installer: Installer, plan: Plan, source: Path, rung: str) -> Plan:
             kind = classify(exc.output)
             if plan.frozen or kind not in ("resolution", "build"):
                 raise
-            names = culprits(exc.output, keep) if kind == "resolution" else _failed_builds(exc.output, keep)
+            said = _last_output(installer.log)  # untrimmed: a failed build names itself above its compiler's noise
+            names = culprits(said, keep) if kind == "resolution" else _failed_builds(said, keep)
             relaxed = _next(plan, names, tried, today)
             if relaxed is None:
                 if kind == "build":
@@ -141,6 +144,15 @@ def _with_pip(installer: Installer, plan: Plan, source: Path, failure: Environme
             raise failure from None  # uv's explanation says more than pip's
         raise
     return dataclasses.replace(plan, relaxed=plan.relaxed + (PIP_RESOLVER,))
+
+
+def _last_output(log: Path) -> str:
+    """What the last command in the build log printed, whole (the error's excerpt is trimmed)."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return text.rsplit("\n$ ", 1)[-1]
 
 
 def _failed_builds(output: str, keep: tuple[str, ...]) -> list[str]:
