@@ -66,6 +66,9 @@ def test_the_package_uv_names_is_the_one_relaxed_never_pytest_or_the_project():
     assert culprits(AFTER_CUTOFF, ("calc", "pytest"))[0] == "iniconfig"
     assert culprits(TWO_PINS, ("calc", "pytest")) == ["six"]
     assert culprits(THROUGH_PYTEST, ("calc", "pytest")) == ["attrs"]
+    # a project whose name could not be read is still never relaxed: uv names it by its path
+    unnamed = "Because you require calc @ file:///tmp/calc and there is no version of six==99, ..."
+    assert culprits(unnamed, ("", "pytest")) == ["six"]
 
 
 def test_relaxing_goes_cutoff_then_upper_bound_then_any_version():

@@ -41,15 +41,18 @@ STEPS = ("cutoff", "unbounded", "any")
 PIP_RESOLVER = "pip-resolver: pip's resolver installed the requirements (no date cutoff)"
 """The ``relaxed`` entry of the last fallback."""
 
+_NAME = r"([A-Za-z0-9][A-Za-z0-9._-]*)(?![A-Za-z0-9._-]|\s*@)"
+"""A package name, whole, that is not a path or URL requirement (``calc @ file://``: the project itself)."""
+
 _NAMED = (
     # where uv's explanation names a package; the first group is the name
-    re.compile(r"`([A-Za-z0-9][A-Za-z0-9._-]*)` was filtered by `exclude-newer`"),
-    re.compile(r"you require ([A-Za-z0-9][A-Za-z0-9._-]*)"),
-    re.compile(r"there is no version of ([A-Za-z0-9][A-Za-z0-9._-]*)"),
-    re.compile(r"only ([A-Za-z0-9][A-Za-z0-9._-]*)\s*[<>=!~]"),
-    re.compile(r"(?:depends on|requires) ([A-Za-z0-9][A-Za-z0-9._-]*)\s*[<>=!~]"),
-    re.compile(r"Failed to (?:download and )?build `([A-Za-z0-9][A-Za-z0-9._-]*)"),
+    re.compile(r"`" + _NAME + r"` was filtered by `exclude-newer`"),
+    re.compile(r"you require " + _NAME),
+    re.compile(r"there is no version of " + _NAME),
+    re.compile(r"only " + _NAME + r"\s*[<>=!~]"),
+    re.compile(r"(?:depends on|requires) " + _NAME + r"\s*[<>=!~]"),
 )
+_FAILED_BUILD = re.compile(r"Failed to (?:download and )?build `" + _NAME)
 
 
 def culprits(output: str, keep: tuple[str, ...]) -> list[str]:
@@ -158,7 +161,7 @@ def _last_output(log: Path) -> str:
 def _failed_builds(output: str, keep: tuple[str, ...]) -> list[str]:
     """The dependencies whose own build failed (a dated pin with no wheel for this interpreter)."""
     kept = {normalize(name) for name in keep if name}
-    found = re.findall(r"Failed to (?:download and )?build `([A-Za-z0-9][A-Za-z0-9._-]*)", output)
+    found = _FAILED_BUILD.findall(output)
     return [name for name in dict.fromkeys(map(normalize, found)) if name not in kept]
 
 
