@@ -117,14 +117,17 @@ def install(installer: Installer, plan: Plan, source: Path, rung: str) -> Plan:
 
 
 def _next(plan: Plan, names: list[str], tried: set[tuple[str, str]], today: str) -> Plan | None:
-    """The first step not tried yet that changes something, for the first name that has one."""
+    """The first step not taken yet that changes something, for the first name that has one.
+
+    A step that changed nothing is not counted as taken: a later cutoff cannot move an exact pin,
+    but once the pin is unbounded it can (a dated pin whose era has no wheel for this interpreter)."""
     for name in names:
         for step in STEPS:
             if (name, step) in tried:
                 continue
-            tried.add((name, step))
             relaxed = relax(plan, name, step, today)
             if relaxed is not None:
+                tried.add((name, step))
                 return relaxed
     return None
 
