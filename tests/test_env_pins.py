@@ -84,12 +84,15 @@ def test_relaxing_goes_cutoff_then_upper_bound_then_any_version():
     assert relax(unbounded, "six", "unbounded", "2026-12-07") is None
     anything = relax(unbounded, "attrs", "any", "2026-12-07")
     assert anything.requirements == ("six>=1.10.0", "attrs", "iniconfig>=2,<3")
+    assert anything.overrides == ("attrs",)  # what its dependents ask of it goes too
+    assert relax(anything, "attrs", "any", "2026-12-07") is None
     transitive = relax(anything, "pluggy", "unbounded", "2026-12-07")
-    assert transitive.overrides == ("pluggy",)
+    assert transitive.overrides == ("attrs", "pluggy")
     assert transitive.relaxed == (
         "iniconfig: resolved as of 2026-12-07 (its own later cutoff)",
         "six: upper bound dropped (six==1.10.0 -> six>=1.10.0)",
         "attrs: any version (attrs<19 -> attrs)",
+        "attrs: overridden to any version (its dependents' bounds too)",
         "pluggy: overridden to any version (a dependency's bound)",
     )
 

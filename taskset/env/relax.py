@@ -82,12 +82,17 @@ def relax(plan: Plan, name: str, step: str, today: str) -> Plan | None:
         note = f"{name}: overridden to any version (a dependency's bound)"
         return dataclasses.replace(plan, overrides=plan.overrides + (name,), relaxed=plan.relaxed + (note,))
     rewrite = {r: _lower_bounds(r) if step == "unbounded" else _bare(r) for r in direct}
-    if all(old == new for old, new in rewrite.items()):
+    # "any" also overrides what the package's dependents ask of it (mypy 0.812 keeps typed-ast<1.5)
+    override = step == "any" and not any(normalize(requirement_name(o)) == name for o in plan.overrides)
+    if all(old == new for old, new in rewrite.items()) and not override:
         return None
     requirements = tuple(dict.fromkeys(rewrite.get(r, r) for r in plan.requirements))
     how = "upper bound dropped" if step == "unbounded" else "any version"
     notes = tuple(f"{name}: {how} ({old} -> {new})" for old, new in rewrite.items() if old != new)
-    return dataclasses.replace(plan, requirements=requirements, relaxed=plan.relaxed + notes)
+    if override:
+        notes += (f"{name}: overridden to any version (its dependents' bounds too)",)
+    return dataclasses.replace(plan, requirements=requirements, relaxed=plan.relaxed + notes,
+                               overrides=plan.overrides + ((name,) if override else ()))
 
 
 def install(installer: Installer, plan: Plan, source: Path, rung: str) -> Plan:
