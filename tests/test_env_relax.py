@@ -130,3 +130,15 @@ def test_a_dated_dev_tool_pin_that_does_not_build_here_is_relaxed_not_fatal(tmp_
     assert frozen(env, "typed-ast") != "typed-ast==1.4.0"
     assert "typed-ast: upper bound dropped (typed-ast==1.4.0 -> typed-ast>=1.4.0)" in env.spec.relaxed
     assert env.spec.remedy == "normal"
+
+
+def test_a_dated_pin_that_installs_but_breaks_pytest_here_is_relaxed(tmp_path):
+    """``py==1.10.0`` (a 2021 pin-compiled test requirement) installs beside pytest 7.2 on 3.11 but
+    ``import pytest`` then fails (``AttributeError: __spec__`` in py's apipkg): the pin named in the
+    traceback is relaxed, the environment rebuilt from an empty venv, and pytest imports."""
+    root = write_minimal_project(tmp_path / "pinned")
+    (root / "requirements-dev.txt").write_text("py==1.10.0\n")
+    env = ensure_environment(root, resolution_date="2021-05-01")
+    assert frozen(env, "pytest").startswith("pytest==7.2")
+    assert frozen(env, "py") != "py==1.10.0"
+    assert env.spec.relaxed == ("py: upper bound dropped (py==1.10.0 -> py>=1.10.0)",)

@@ -151,9 +151,7 @@ class Installer:
         rungs = RUNGS[RUNGS.index(first_rung):] if first_rung in RUNGS else RUNGS
         self.plan = plan
         for rung in rungs:
-            seed = ["--seed"] if rung == "pip" else []
-            self.run(["venv", "--clear", "--no-project", "--relocatable", *seed, "--python", str(self.base_python),
-                      str(self.venv)], rung)
+            self.fresh_venv(rung, seed=rung == "pip")
             try:
                 self.plan = relax.install(self, plan, source, rung)
             except EnvironmentBuildError as exc:
@@ -168,6 +166,11 @@ class Installer:
             self.compile_bytecode()
             return rung, self.freeze(plan.project_name)
         raise AssertionError("unreachable: the last rung raises")
+
+    def fresh_venv(self, step: str, seed: bool = False) -> None:
+        """An empty venv of the base interpreter in place of whatever ``self.venv`` holds (pip in it with ``seed``)."""
+        self.run(["venv", "--clear", "--no-project", "--relocatable", *(["--seed"] if seed else []), "--python",
+                  str(self.base_python), str(self.venv)], step)
 
     def install(self, plan: Plan, source: Path, rung: str) -> None:
         """One rung: ``uv pip install`` of the plan, with the rung's build settings."""

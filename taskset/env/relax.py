@@ -1,7 +1,8 @@
 """Resolution that degrades instead of failing: relax only the requirement the resolver names.
 
 When the date-pinned resolution has no solution (or a dependency's own build fails on this
-interpreter: a dated dev-tool pin), uv's explanation names the packages involved. Each is
+interpreter: a dated dev-tool pin; or what installed breaks ``import pytest`` here), uv's
+explanation (or the traceback) names the packages involved. Each is
 relaxed one step at a time, the install retried after every step, at most ``MAX_RELAXATIONS``
 times:
 
@@ -105,7 +106,13 @@ def install(installer: Installer, plan: Plan, source: Path, rung: str) -> Plan:
     for _ in range(MAX_RELAXATIONS + 1):
         try:
             installer.install(plan, source, rung)
-            return plan
+            broken = [] if plan.frozen else _breaks_pytest(installer, plan)
+            relaxed = _next(plan, broken, tried, today) if broken else None
+            if relaxed is None:
+                return plan
+            plan = relaxed
+            installer.fresh_venv(rung, seed=rung == "pip")  # uv keeps an installed version that still fits
+            continue
         except EnvironmentBuildError as exc:
             kind = classify(exc.output)
             if plan.frozen or kind not in ("resolution", "build"):
@@ -142,8 +149,7 @@ def _with_pip(installer: Installer, plan: Plan, source: Path, failure: Environme
     from taskset.env.install import _project_ref, _write  # the ladder's own helpers (it imports us)
 
     venv = installer.venv
-    installer.run(["venv", "--clear", "--no-project", "--relocatable", "--seed", "--python",
-                   str(installer.base_python), str(venv)], "pip-resolver")
+    installer.fresh_venv("pip-resolver", seed=True)
     (venv / ".loopctl").mkdir(exist_ok=True)
     wanted = _write(venv / ".loopctl" / "requirements.in",
                     _project_ref(plan, source, plan.extras) + list(plan.requirements) + [plan.pytest])
@@ -155,6 +161,23 @@ def _with_pip(installer: Installer, plan: Plan, source: Path, failure: Environme
             raise failure from None  # uv's explanation says more than pip's
         raise
     return dataclasses.replace(plan, relaxed=plan.relaxed + (PIP_RESOLVER,))
+
+
+def _breaks_pytest(installer: Installer, plan: Plan) -> list[str]:
+    """The test requirements in whose files ``import pytest`` fails here ([] when it imports).
+
+    A dated pin can install and still break pytest on this interpreter (``py==1.10.0`` under
+    pytest 7.2 on 3.11: ``AttributeError: __spec__``). ``-B``: nothing may write bytecode into the
+    environment before the project is taken out of it. Only requirements the plan names are
+    returned: any other import failure is the ladder's check to report.
+    """
+    try:
+        installer.run([str(installer.python), "-B", "-c", "import pytest"], "check:relax", tool=False)
+    except EnvironmentBuildError as exc:
+        frames = re.findall(r"site-packages/([A-Za-z0-9_.-]+?)(?:/|\.py\b)", exc.output)
+        named = {normalize(requirement_name(r)) for r in plan.requirements}
+        return [name for name in dict.fromkeys(map(normalize, reversed(frames))) if name in named]
+    return []
 
 
 def _last_output(log: Path) -> str:
