@@ -362,6 +362,7 @@ def remedies(spec: EnvironmentSpec) -> tuple[str, ...]:
         found.append(spec.remedy)
     if any(entry not in (".", "") for entry in spec.pythonpath):
         found.append("pythonpath:" + ",".join(spec.pythonpath))
+    found += dict.fromkeys(f"relaxed:{note.split(':', 1)[0]}" for note in spec.relaxed)
     return tuple(found)
 
 

@@ -84,6 +84,9 @@ class EnvironmentSpec:
     version: str = ""
     """The project's version at ``base_commit`` from its repository's tags, handed to builds that
     version from git metadata (setuptools-scm, hatch-vcs, ...); "" for a project versioned otherwise."""
+    relaxed: tuple[str, ...] = ()
+    """What the resolution reconciled or relaxed to find a solution, one note per step
+    (``six: upper bound dropped (six==1.10 -> six>=1.10)``); empty when it resolved as declared."""
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,10 @@ DEPENDENCY_GLOBS = (
     "constraints*.txt",
     "Pipfile",
     "hatch.toml",
+    "poetry.lock",
+    "pdm.lock",
+    "uv.lock",
+    "Pipfile.lock",
 )
 """Files whose content decides what an environment holds: they make up its fingerprint."""
 

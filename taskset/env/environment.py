@@ -23,7 +23,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from taskset.env import check as envcheck
-from taskset.env import deps, layout, pythons, scmversion, treebuild
+from taskset.env import deps, layout, pins, pythons, scmversion, treebuild
 from taskset.env.check import BUILD_LOG, MARKER
 from taskset.env.install import Installer, Plan
 from taskset.errors import EnvironmentBuildError
@@ -154,14 +154,19 @@ def make_plan(
     )
     if spec is not None and spec.requirements:
         plan = Plan(**common, frozen=tuple(spec.requirements), pytest=spec.pytest or "pytest",
-                    exclude_newer=spec.exclude_newer)
+                    exclude_newer=spec.exclude_newer, relaxed=spec.relaxed)
         return plan, spec.remedy
     date = resolution_date or (spec.exclude_newer if spec else None) or None
+    # what the repository pinned first: its lock file's versions, one coherent line per package
+    _, locked = pins.lock_pins(source)
+    wanted = deps.without_pytest(tuple(dict.fromkeys(found.requirements + tuple(extra_requirements))))
+    requirements, reconciled = pins.reconcile(pins.pin_from_lock(wanted, locked))
     plan = Plan(
         **common,
-        requirements=deps.without_pytest(tuple(dict.fromkeys(found.requirements + tuple(extra_requirements)))),
+        requirements=requirements,
         pytest=deps.choose_pytest(found, interp.version),
         exclude_newer=pythons.effective_date(date, interp.version),
+        relaxed=reconciled,
     )
     return plan, "normal"
 
@@ -243,6 +248,7 @@ def _build(
         if isinstance(exc, EnvironmentBuildError) and not exc.timed_out:
             _remember_failure(final.parent, key, exc)
         raise
+    plan = installer.plan or plan  # as relaxed to find a solution (taskset.env.relax)
     spec = EnvironmentSpec(
         python=interp.version,
         install=plan.install_lines(),
@@ -252,6 +258,7 @@ def _build(
         remedy=remedy,
         pytest=plan.pytest,
         version=plan.version,
+        relaxed=plan.relaxed,
     )
     # the building tree's products are its own build: keep them for that tree, outside the env
     recipe = ({"name": plan.project_name, "rung": remedy, "exclude_newer": plan.exclude_newer, "version": plan.version}
@@ -291,12 +298,11 @@ def _load(final: Path, key: str, source: Path) -> Environment | None:
 
 
 def _plan_dict(plan: Plan) -> dict:
-    """The plan as fingerprinted: without a version when it has none, so environments built before
-    versions were handed to builds keep their keys."""
+    """The plan as fingerprinted: without the fields added since (a version, relaxations) while they
+    are empty, so environments built before them keep their keys."""
     data = dataclasses.asdict(plan)
-    if not data.get("version"):
-        data.pop("version", None)
-    return data
+    # fields empty unless a version or a relaxation filled them stay out: fingerprints made before them hold
+    return {k: v for k, v in data.items() if v or k not in ("version", "late", "overrides", "relaxed")}
 
 
 def _spec_dict(spec: EnvironmentSpec) -> dict:

@@ -1,7 +1,8 @@
 """The install ladder: build a venv with uv, install the project and its test deps, freeze what resolved.
 
-Rungs, tried in order; the next is tried only when the failure looks like a *build* failure
-(a resolution failure -- a dependency that does not exist at that date -- fails at once):
+Rungs, tried in order; the next is tried only when the failure looks like a *build* failure of
+the project. Within a rung, a resolution with no solution (or a dependency's own failed build)
+relaxes only the requirement uv names, then falls back to pip's resolver (``taskset.env.relax``):
 
 1. ``normal``              ``uv pip install`` with isolated builds.
 2. ``no-build-isolation``  an era-appropriate setuptools and wheel first, then the project
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import uv
 
-from taskset.env import deps, scmversion
+from taskset.env import deps, relax, scmversion
 from taskset.env import project as ownfiles
 from taskset.env.buildfailure import classify, headline, infrastructure, trim
 from taskset.env.requirements import normalize, requirement_name
@@ -105,6 +106,12 @@ class Plan:
     """The project's own dependencies, for the ``source-tree`` rung (the project is not installed)."""
     version: str = ""
     """The version its builds get instead of asking git (``taskset.env.scmversion``); "" for none."""
+    late: tuple[str, ...] = ()
+    """``name=YYYY-MM-DD``: packages resolved as of their own later date (``taskset.env.relax``)."""
+    overrides: tuple[str, ...] = ()
+    """Override lines beside pytest's: a dependency's bound relaxed (``taskset.env.relax``)."""
+    relaxed: tuple[str, ...] = ()
+    """What was reconciled or relaxed to make the resolution solvable, one note each (recorded on the task)."""
 
     def install_lines(self) -> tuple[str, ...]:
         """The steps as recorded in ``EnvironmentSpec.install`` (the project as ``.[extras]``)."""
@@ -140,17 +147,18 @@ class Installer:
         self.deadline = deadline
         self.build_env: dict[str, str] = {}
         """Variables every command gets besides the caller's (``scmversion.pretend_variables``)."""
+        self.plan: Plan | None = None
+        """The plan that installed (``build`` may relax what it was given)."""
 
     def build(self, plan: Plan, source: Path, first_rung: str = "normal") -> tuple[str, tuple[str, ...]]:
         """Climb the ladder from ``first_rung``; return (the rung that worked, frozen requirements)."""
         rungs = RUNGS[RUNGS.index(first_rung):] if first_rung in RUNGS else RUNGS
         self.build_env = scmversion.pretend_variables(plan.project_name, plan.version)
+        self.plan = plan
         for rung in rungs:
-            seed = ["--seed"] if rung == "pip" else []
-            self.run(["venv", "--clear", "--no-project", "--relocatable", *seed, "--python", str(self.base_python),
-                      str(self.venv)], rung)
+            self.fresh_venv(rung, seed=rung == "pip")
             try:
-                self.install(plan, source, rung)
+                self.plan = relax.install(self, plan, source, rung)
             except EnvironmentBuildError as exc:
                 climbable = classify(exc.output) == "build" or exc.step.endswith(":tools")
                 if not climbable or not plan.project or rung == rungs[-1]:
@@ -164,6 +172,11 @@ class Installer:
             return rung, self.freeze(plan.project_name)
         raise AssertionError("unreachable: the last rung raises")
 
+    def fresh_venv(self, step: str, seed: bool = False) -> None:
+        """An empty venv of the base interpreter in place of whatever ``self.venv`` holds (pip in it with ``seed``)."""
+        self.run(["venv", "--clear", "--no-project", "--relocatable", *(["--seed"] if seed else []), "--python",
+                  str(self.base_python), str(self.venv)], step)
+
     def install(self, plan: Plan, source: Path, rung: str) -> None:
         """One rung: ``uv pip install`` of the plan, with the rung's build settings."""
         if rung == "pip":
@@ -174,7 +187,7 @@ class Installer:
             own = plan.runtime + tuple(r for r in found.extra_requirements if _name(r) != "pytest")
             plan = dataclasses.replace(plan, project=False, requirements=tuple(dict.fromkeys(own + plan.requirements)))
         args = ["pip", "install", "--python", str(self.python)]
-        dated = _dated(plan.exclude_newer)
+        dated = _dated(plan.exclude_newer, plan.late)
         files = self.venv / ".loopctl"
         files.mkdir(exist_ok=True)
         if rung == "no-build-isolation" and plan.project:
@@ -193,7 +206,7 @@ class Installer:
             self.run(args + ["--no-deps", "-r", pins] + _project_ref(plan, source, ()), rung)
             return
         project = _project_ref(plan, source, plan.extras)
-        overrides = _write(files / "overrides.txt", [plan.pytest])
+        overrides = _write(files / "overrides.txt", [plan.pytest, *plan.overrides])
         self.run(args + dated + ["--overrides", overrides] + project + list(plan.requirements) + [plan.pytest], rung)
 
     def _install_with_pip(self, plan: Plan, source: Path) -> None:
@@ -205,8 +218,8 @@ class Installer:
         if not pins:
             wanted = _write(files / "requirements.in", _project_ref(plan, source, plan.extras) + list(plan.requirements)
                             + [plan.pytest])
-            overrides = _write(files / "overrides.txt", [plan.pytest])
-            dated = _dated(plan.exclude_newer)
+            overrides = _write(files / "overrides.txt", [plan.pytest, *plan.overrides])
+            dated = _dated(plan.exclude_newer, plan.late)
             out = self.run(["pip", "compile", "--python", str(self.python), "--no-header", "--no-annotate", *dated,
                             "--overrides", overrides, wanted], "pip:resolve")
             own = normalize(plan.project_name) if plan.project_name else ""
@@ -256,7 +269,7 @@ class Installer:
                       "--disable-pip-version-check", "--target", str(target), str(source)], "tree-build", tool=False)
             return
         args = ["pip", "install", "--python", str(self.python), "--target", str(target), "--no-deps",
-                *_dated(plan.exclude_newer)]
+                *_dated(plan.exclude_newer, plan.late)]
         if rung == "no-build-isolation":
             named = ["--no-build-isolation-package", plan.project_name]
             args += named if plan.project_name else ["--no-build-isolation"]
@@ -276,8 +289,8 @@ class Installer:
         except EnvironmentBuildError as exc:
             if "No module named 'pkg_resources'" not in exc.output or plan is None:
                 raise
-            self.run(["pip", "install", "--python", str(self.python), *_dated(plan.exclude_newer), "setuptools<70"],
-                     "check:setuptools")
+            dated = _dated(plan.exclude_newer, plan.late)
+            self.run(["pip", "install", "--python", str(self.python), *dated, "setuptools<70"], "check:setuptools")
             self.run([str(self.python), "-c", "import pytest"], "check", tool=False)
 
     def drop_broken_plugins(self) -> tuple[str, ...]:
@@ -371,12 +384,15 @@ def _project_ref(plan: Plan, source: Path, extras: tuple[str, ...]) -> list[str]
     return [f"{source}{suffix}"]
 
 
-def _dated(day: str) -> list[str]:
-    """The resolution-date options: ``--exclude-newer`` plus the late uploads' own later cutoffs."""
+def _dated(day: str, relaxed: tuple[str, ...] = ()) -> list[str]:
+    """The resolution-date options: ``--exclude-newer`` plus the late uploads' own later cutoffs
+    and those of the packages a relaxation gave one (``name=date``, winning over a floor)."""
     if not day:
         return []
-    late = [arg for name, cutoff in CUTOFF_FLOORS.items() if cutoff > day
+    own = {entry.split("=", 1)[0] for entry in relaxed}
+    late = [arg for name, cutoff in CUTOFF_FLOORS.items() if cutoff > day and name not in own
             for arg in ("--exclude-newer-package", f"{name}={cutoff}")]
+    late += [arg for entry in relaxed for arg in ("--exclude-newer-package", entry)]
     return ["--exclude-newer", day, *late]
 
 
