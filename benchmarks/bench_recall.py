@@ -13,6 +13,13 @@ are mined with ``--commit`` (the interpreter they were verified with: the host's
 makes a task of it whose FAIL_TO_PASS holds every verified test; tests the task has beyond the
 verified ones are listed (they would be fail-to-pass claims nobody checked).
 
+Each project also lists ``negatives``: real commits of it that change both source and test files
+but whose touched tests do not fail before the change and pass after it (verified the same way:
+``verify_fix.py`` found no FAIL_TO_PASS test; the picking rule is in the data's ``about``). They
+are mined in the same ``--commit`` run as the project's fixes (grouped by the same interpreter
+choice), and the output reports, per project and per half, how many of them became tasks and
+which: every one that did is a fail-to-pass claim the miner should not have made.
+
 Every project belongs to one half, ``tune`` or ``holdout`` (the split rule is in the data's
 ``about``): ``--half`` mines only that half's projects, so the holdout half can stay unmined until
 the work it measures is done. A project without verified fixes is skipped (mining no ``--commit``
@@ -58,17 +65,24 @@ def snapshots(args: list[str]) -> dict[str, Path]:
     return found
 
 
-def run_project(name: str, path: Path, project: dict, jobs: int, out_root: Path) -> list[dict]:
-    """Mine the project's verified fixes; one row per fix: recovered or not, and why."""
-    rows = []
-    groups: dict[str, list[dict]] = {}
+def run_project(name: str, path: Path, project: dict, jobs: int, out_root: Path) -> tuple[list[dict], list[dict]]:
+    """Mine the project's verified fixes and negatives together.
+
+    Returns one row per fix (recovered or not, and why) and one per negative (whether it became a
+    task, and otherwise why it was rejected).
+    """
+    rows: list[dict] = []
+    negative_rows: list[dict] = []
+    groups: dict[str, tuple[list[dict], list[dict]]] = {}
     for fix in project["fixes"]:
-        groups.setdefault(fix.get("mine_python", "host"), []).append(fix)
-    for python, fixes in groups.items():
+        groups.setdefault(fix.get("mine_python", "host"), ([], []))[0].append(fix)
+    for negative in project.get("negatives", []):
+        groups.setdefault(negative.get("mine_python", "host"), ([], []))[1].append(negative)
+    for python, (fixes, negatives) in groups.items():
         out = out_root / f"{name.replace('/', '__')}-{python}"
         validate = ValidateConfig() if python == "host" else ValidateConfig(python=python)
-        config = MineConfig(repo=str(path), name=name, out=out, commits=tuple(f["commit"] for f in fixes),
-                            jobs=jobs, validate=validate)
+        commits = tuple(f["commit"] for f in fixes) + tuple(n["commit"] for n in negatives)
+        config = MineConfig(repo=str(path), name=name, out=out, commits=commits, jobs=jobs, validate=validate)
         summary = mine(config)
         if summary.infrastructure:
             sys.exit(f"{name}: the machine failed: {summary.infrastructure}")
@@ -88,7 +102,16 @@ def run_project(name: str, path: Path, project: dict, jobs: int, out_root: Path)
                 "why": f"{why.reason.value}: {why.detail.splitlines()[0] if why.detail else ''}" if why else "",
                 "python": task.environment.python if task else "",
             })
-    return rows
+        for negative in negatives:
+            sha = _full(negative["commit"], list(tasks) + list(rejected))
+            task, why = tasks.get(sha), rejected.get(sha)
+            negative_rows.append({
+                "commit": negative["commit"][:10],
+                "task": bool(task),
+                "fail_to_pass": sorted(task.FAIL_TO_PASS) if task else [],
+                "why": why.reason.value if why else "",
+            })
+    return rows, negative_rows
 
 
 def _full(short: str, shas: list[str]) -> str:
@@ -96,7 +119,7 @@ def _full(short: str, shas: list[str]) -> str:
 
 
 def main() -> None:
-    """Mine every project's verified fixes and print recall per project."""
+    """Mine every project's verified fixes and negatives; print recall and negatives made tasks per project."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("snapshots", nargs="+", help="owner/name=PATH, or a path whose folder is owner+name")
     parser.add_argument("--half", choices=("tune", "holdout"), help="only this half's projects (default: both)")
@@ -108,6 +131,8 @@ def main() -> None:
     paths = snapshots(args.snapshots)
     out_root = args.keep or Path(tempfile.mkdtemp(prefix="bench-recall-"))
     counts: dict[str, list[int]] = {}
+    negative_counts: dict[str, list[int]] = {}
+    negative_tasks: dict[str, list[str]] = {}
     half = args.half or "both halves"
     print(f"half: {half}")
     print(f"{'project':<32} {'style':<48} {'recall':>9}  missed")
@@ -117,7 +142,7 @@ def main() -> None:
         if args.half and project["half"] != args.half:
             continue
         started = time.monotonic()
-        rows = run_project(name, paths[name], project, args.jobs, out_root)
+        rows, negatives = run_project(name, paths[name], project, args.jobs, out_root)
         found = sum(row["recovered"] for row in rows)
         tally = counts.setdefault(project["half"], [0, 0])
         tally[0], tally[1] = tally[0] + found, tally[1] + len(rows)
@@ -129,8 +154,20 @@ def main() -> None:
         for row in rows:
             if row["extra"]:
                 print(f"    {row['commit']}: FAIL_TO_PASS beyond the verified tests: {', '.join(row['extra'][:5])}")
+        became = [row for row in negatives if row["task"]]
+        tally = negative_counts.setdefault(project["half"], [0, 0])
+        tally[0], tally[1] = tally[0] + len(became), tally[1] + len(negatives)
+        negative_tasks.setdefault(project["half"], []).extend(f"{name} {row['commit']}" for row in became)
+        if negatives:
+            kept_out = ", ".join(f"{row['commit']} {row['why'] or 'no task'}" for row in negatives if not row["task"])
+            print(f"    negatives that became tasks: {len(became)}/{len(negatives)}"
+                  + "".join(f"; {row['commit']} (FAIL_TO_PASS {', '.join(row['fail_to_pass'][:3])})" for row in became)
+                  + (f"  (rejected: {kept_out})" if kept_out else ""))
     for which, (hit, total) in sorted(counts.items()):
         print(f"{'overall, ' + which:<32} {'':<48} {hit:>3}/{total:<3} = {100 * hit / total:.0f}%")
+    for which, (became_tasks, total) in sorted(negative_counts.items()):
+        listed = f": {', '.join(negative_tasks[which])}" if negative_tasks[which] else ""
+        print(f"{'overall, ' + which:<32} negatives that became tasks: {became_tasks}/{total}{listed}")
     print(f"task sets in {out_root}")
 
 
