@@ -122,7 +122,10 @@ def _thread_ident():
 def _make_hook(state):
     # Everything the hook touches is bound here: at interpreter shutdown (the ``end`` record)
     # module globals are already gone.
+    # (a module's globals are wiped to None when the interpreter finalizes its modules: with
+    # hypothesis loaded, this one's were, and an unbound name here lost the ``end`` record)
     watched, frame_attributes, handle, emit = WATCHED, FRAME_ATTRIBUTES, _handle, _emit
+    no_python_caller = _no_python_caller
     shutdown = "cpython.PyInterpreterState_Clear"
 
     def hook(event, args):
@@ -138,7 +141,7 @@ def _make_hook(state):
         state.busy.add(me)
         try:
             if event == shutdown:
-                if not state.ended and _no_python_caller(state):
+                if not state.ended and no_python_caller(state):
                     state.ended = True
                     emit(state, state.end[0], state.end[1])
                 return
