@@ -180,7 +180,7 @@ def _handle(state, event, args):
     elif event == "code.__new__":
         name = args[1] if len(args) > 1 else None
         if type(name) is str and _existing(state, name):
-            _attributed(state, "a code object built under the name of " + name, caller)
+            _attributed_on_stack(state, "a code object built under the name of " + name, caller)
     elif event == "function.__new__":  # a function made from a code object (ours, say, to send as us)
         _attributed(state, "a function built from a code object", caller)
     elif event == "compile":
@@ -293,6 +293,21 @@ def _attributed(state, what, frame):
     why = _candidate(state, frame.f_code.co_filename)
     if why:
         _finding(state, what + " from " + why, frame)
+
+
+def _attributed_on_stack(state, what, frame):
+    """Report ``what`` when the candidate's code is anywhere on the stack that asked for it: a
+    library helper that relocates code onto a file (hypothesis's ``impersonate``) does it for
+    whoever called it. Frames of code with no file are passed over (libraries exec what they
+    generate); the file that called them is still below."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith("<"):
+            why = _candidate(state, filename)
+            if why:
+                _finding(state, what + " from " + why, frame)
+                return
+        frame = frame.f_back
 
 
 def _candidate(state, filename):
