@@ -83,10 +83,10 @@ FUNCTOOLS_WRAPS = {
 HYPOTHESIS = {
     "tests/test_properties.py": (
         "import unittest\n\n"
+        "from calc import add  # first: the attacks in test_honest_patterns patch hypothesis from calc.py\n"
         "from hypothesis import example, given, settings\n"
         "from hypothesis import strategies as st\n"
-        "from hypothesis.stateful import RuleBasedStateMachine, invariant, rule\n\n"
-        "from calc import add\n\n\n"
+        "from hypothesis.stateful import RuleBasedStateMachine, invariant, rule\n\n\n"
         "@settings(max_examples=20, database=None, deadline=None)\n"
         "@given(st.integers(), st.integers())\n"
         "@example(2, 3)\n"
