@@ -11,8 +11,6 @@ environment (pytest and hypothesis) serves them all.
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from honest_suites import BUGGY, FIXED, INITIAL_TEST, PATTERNS, PYPROJECT
@@ -87,7 +85,7 @@ def test_the_evaluator_resolves_the_gold_patch_and_fails_the_bug(mined):
 
 TARGET = "test_add_commutes_and_sums"
 
-PROXY_MIMIC = BUGGY + f"""
+PROXY_MIMIC = BUGGY + """
 import hypothesis
 from hypothesis.internal.reflection import impersonate
 
@@ -96,7 +94,7 @@ class _Inner:
 
 def given(*strategies, **named):
     def decorate(test):
-        space = {{}}
+        space = {}
         exec("def " + test.__name__ + "(*args, **kwargs):\\n    return None\\n", space)
         fake = impersonate(test)(space[test.__name__])  # on the test's own file and line, as @given's is
         fake.hypothesis = _Inner()

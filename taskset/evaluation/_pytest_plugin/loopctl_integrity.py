@@ -19,6 +19,7 @@ import sys
 import types
 
 from loopctl_honest import compiled_from_module_text, proxy_of_its_test, wrapped
+
 from loopctl_watched import WATCHED, WATCHED_PACKAGES
 
 
