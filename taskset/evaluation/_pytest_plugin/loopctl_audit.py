@@ -296,17 +296,18 @@ def _attributed(state, what, frame):
 
 
 def _attributed_on_stack(state, what, frame):
-    """Report ``what`` when the candidate's code is anywhere on the stack that asked for it: a
+    """Report ``what`` when the first code below the libraries on the stack is the candidate's: a
     library helper that relocates code onto a file (hypothesis's ``impersonate``) does it for
-    whoever called it. Frames of code with no file are passed over (libraries exec what they
-    generate); the file that called them is still below."""
+    whoever called it. The import system's frozen frames are passed over like a library's; the
+    project's unchanged code and the tests stop the walk, innocent (so the project's own
+    ``types.coroutine`` is not the candidate's because a candidate's module imported it)."""
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith("<"):
+        if not (filename.startswith("<frozen ") or filename.startswith(state.libraries)):
             why = _candidate(state, filename)
             if why:
                 _finding(state, what + " from " + why, frame)
-                return
+            return
         frame = frame.f_back
 
 
