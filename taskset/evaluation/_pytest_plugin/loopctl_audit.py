@@ -41,6 +41,8 @@ import pathlib
 import sys
 import time
 
+from loopctl_programs import PROGRAM_EVENTS, PROGRAMS, program_name
+
 FRAME_ATTRIBUTES = frozenset(("tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"))
 WATCHED = frozenset((
     "sys.settrace", "sys.setprofile", "sys._getframe", "sys._current_frames", "sys._current_exceptions",
@@ -49,12 +51,7 @@ WATCHED = frozenset((
     "ctypes.string_at", "ctypes.wstring_at", "ctypes.call_function", "ctypes.PyObj_FromPtr",
     "object.__getattr__", "object.__setattr__", "compile", "code.__new__", "function.__new__", "sys.addaudithook",
     "cpython.PyInterpreterState_Clear", "loopctl.record", "sys.monitoring.register_callback",
-)) | frozenset(("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system", "pty.spawn"))
-PROGRAM_ARGUMENT = {"subprocess.Popen": 0, "os.exec": 0, "os.posix_spawn": 0, "os.spawn": 1, "pty.spawn": 0}
-"""Where each event that starts a program names it (``os.system`` runs a shell; ``pty.spawn``
-gives an argv)."""
-PROGRAMS = 100
-"""Distinct programs reported at most: a record of what the tests ran, not a flood."""
+)) | PROGRAM_EVENTS
 PER_KIND = 5
 """Findings of one kind sent at most: evidence, not a flood."""
 CREATED_SLACK = 0.05
@@ -135,7 +132,10 @@ def _thread_ident():
 def _make_hook(state):
     # Everything the hook touches is bound here: at interpreter shutdown (the ``end`` record)
     # module globals are already gone.
+    # (a module's globals are wiped to None when the interpreter finalizes its modules: with
+    # hypothesis loaded, this one's were, and an unbound name here lost the ``end`` record)
     watched, frame_attributes, handle, emit = WATCHED, FRAME_ATTRIBUTES, _handle, _emit
+    no_python_caller = _no_python_caller
     shutdown = "cpython.PyInterpreterState_Clear"
 
     def hook(event, args):
@@ -151,7 +151,7 @@ def _make_hook(state):
         state.busy.add(me)
         try:
             if event == shutdown:
-                if not state.ended and _no_python_caller(state):
+                if not state.ended and no_python_caller(state):
                     state.ended = True
                     emit(state, state.end[0], state.end[1])
                 return
@@ -181,7 +181,7 @@ def _handle(state, event, args):
         else:
             _finding(state, "a loopctl record sent by code that is not loopctl's plugin", asker or caller)
         return
-    if event in PROGRAM_ARGUMENT or event == "os.system":
+    if event in PROGRAM_EVENTS:
         _program(state, event, args)
         return
     caller = state.getframe(2)  # 0: _handle, 1: hook, 2: whoever raised the event
@@ -193,7 +193,7 @@ def _handle(state, event, args):
     elif event == "code.__new__":
         name = args[1] if len(args) > 1 else None
         if type(name) is str and _existing(state, name):
-            _attributed(state, "a code object built under the name of " + name, caller)
+            _attributed_on_stack(state, "a code object built under the name of " + name, caller)
     elif event == "function.__new__":  # a function made from a code object (ours, say, to send as us)
         _attributed(state, "a function built from a code object", caller)
     elif event == "compile":
@@ -218,17 +218,7 @@ def _handle(state, event, args):
 def _program(state, event, args):
     """Report, once, a program the tests start (by the name or path they give): what a task's tests
     need besides the environment. Not evidence of anything; the parent keeps those outside it."""
-    if event == "os.system":
-        name = "/bin/sh"
-    else:
-        index = PROGRAM_ARGUMENT[event]
-        name = args[index] if len(args) > index else None
-        if event == "pty.spawn" and type(name) in (list, tuple):
-            name = name[0] if name else None
-    if type(name) is bytes:
-        name = name.decode("utf-8", "replace")
-    elif type(name) in state.path_types:
-        name = str(name)  # only the standard library's paths: no code of unknown type runs in the hook
+    name = program_name(event, args, state.path_types)
     if type(name) is not str or not name or name in state.programs or len(state.programs) >= PROGRAMS:
         return
     state.programs.add(name)
@@ -337,6 +327,22 @@ def _untouched(state, code):
     numbers = [line for _, _, line in lines() if line is not None] + [code.co_firstlineno]
     first, last = min(numbers), max(numbers)
     return not any(first <= number <= last for number in added)
+
+
+def _attributed_on_stack(state, what, frame):
+    """Report ``what`` when the first code below the libraries on the stack is the candidate's: a
+    library helper that relocates code onto a file (hypothesis's ``impersonate``) does it for
+    whoever called it. The import system's frozen frames are passed over like a library's; the
+    project's unchanged code and the tests stop the walk, innocent (so the project's own
+    ``types.coroutine`` is not the candidate's because a candidate's module imported it)."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not (filename.startswith("<frozen ") or filename.startswith(state.libraries)):
+            why = _candidate(state, filename)
+            if why and not _untouched(state, frame.f_code):
+                _finding(state, what + " from " + why, frame)
+            return
+        frame = frame.f_back
 
 
 def _candidate(state, filename):

@@ -20,6 +20,8 @@ import linecache
 import sys
 import types
 
+from loopctl_honest import compiled_from_module_text, proxy_of_its_test, wrapped
+
 from loopctl_watched import WATCHED, WATCHED_PACKAGES
 
 
@@ -267,9 +269,14 @@ def test_origin(item):
     the parent judges whether that file may shape a test.
     """
     code = _code(getattr(item, "obj", None))
-    path = getattr(getattr(item, "module", None), "__file__", None)
+    module = getattr(item, "module", None)
+    path = getattr(module, "__file__", None)
     if code is None or not path or code.co_filename == path:
         return ""
+    if code.co_filename.startswith("<") and type(module) is types.ModuleType:
+        codes = _reference_codes(path, False, None)
+        if codes is not None and compiled_from_module_text(code, codes, _same):
+            return ""  # compiled at import from text the module holds
     return code.co_filename
 
 
@@ -306,6 +313,9 @@ def test_problem(item, config):
         return "the test item's " + ", ".join(sorted(shadowed)) + " was replaced on the item"
     function = getattr(item, "obj", None)
     module = getattr(item, "module", None)
+    if module is not None and type(module) is not types.ModuleType:
+        # a module class can serve collection another namespace than the one its code filled
+        return "its module's class was replaced (" + type(module).__name__ + ")"
     path = getattr(module, "__file__", None)
     code = _code(function)
     # another function of the module (or one with no code of its own) under the test's name; a
@@ -321,7 +331,7 @@ def test_problem(item, config):
     reference = codes.get((code.co_name, code.co_firstlineno))
     if reference is None:
         return "its function names a line of " + path + " that defines no such function"
-    if not _same(code, reference):
+    if not _same(code, reference) and not proxy_of_its_test(function, code, reference, _same):
         return "its function's code is not what " + path + " compiles to"
     return ""
 
@@ -365,7 +375,7 @@ class Seal:
     def __init__(self, extra=()):
         functions = (replaced, hooks, test_problem, test_origin, loaders, _loader_of, _kind, _class_file, code_file,
                      _code, _holder, _claim_holds, _reference_codes, _compile, _same, plugin_files, _change, _shadowed,
-                     _named) + tuple(extra)
+                     _named, compiled_from_module_text, proxy_of_its_test, wrapped) + tuple(extra)
         object.__setattr__(self, "_functions", tuple(functions))
         object.__setattr__(self, "_codes", tuple(f.__code__ for f in functions))
 
