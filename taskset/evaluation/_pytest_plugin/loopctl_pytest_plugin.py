@@ -130,6 +130,10 @@ def pytest_configure(config):
     """Open the channel (in the main process only: xdist workers report through it)."""
     # autoloading was off for this process only: the tests' own pytest runs get it back
     os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+    # A project's ``-n auto`` would send its tests to xdist workers: fresh interpreters without the
+    # audit hook or the boot's guards. They run here instead (xdist decides in its trylast configure).
+    if getattr(config.option, "dist", "no") != "no" or getattr(config.option, "numprocesses", None):
+        config.option.dist, config.option.numprocesses, config.option.tx = "no", None, []
     fd = config.getoption("loopctl_channel")
     if fd and not hasattr(config, "workerinput"):
         _channel_open.append(int(fd))
