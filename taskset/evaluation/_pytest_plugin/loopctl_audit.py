@@ -41,6 +41,7 @@ import pathlib
 import sys
 import time
 
+from loopctl_filetext import holds
 from loopctl_programs import PROGRAM_EVENTS, PROGRAMS, program_name
 
 FRAME_ATTRIBUTES = frozenset(("tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"))
@@ -256,20 +257,9 @@ def _compile(state, args, caller):
             held = handle.read()
     except OSError:
         return
-    if source == held or _snippet(source, held):
+    if holds(held, source):
         return
     _finding(state, "code was compiled under the name of " + name + ", which does not hold it", caller)
-
-
-def _snippet(source, held):
-    """A piece of the file (ast.parse of one function, say), indentation and line ends aside."""
-    text = source.replace(b"\r\n", b"\n").strip()
-    if not text:
-        return True
-    lines = [line.strip() for line in text.split(b"\n")]
-    body = [line.strip() for line in held.replace(b"\r\n", b"\n").split(b"\n")]
-    joined = b"\n".join(body)
-    return b"\n".join(lines) in joined
 
 
 def _existing(state, name):
