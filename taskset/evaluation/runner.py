@@ -218,8 +218,10 @@ def _run(env, facts: envprobe.EnvFacts, kind: sandbox.SandboxKind, request: _Req
         if witness.flooded:
             raise EvidenceFlood(f"the live channel named more than {budget.tests} tests, far more than were asked for")
         if not witness.booted and not finished.timed_out:
+            last = next((line.strip() for line in reversed(output.splitlines()) if line.strip()), "no output")
             raise InfrastructureError(
-                f"the {kind.value} sandbox or the environment's interpreter did not start (exit {finished.exit_code})",
+                f"the {kind.value} sandbox or the environment's interpreter did not start "
+                f"(exit {finished.exit_code}): {last[:300]}",
                 cause=InfraCause.SANDBOX, output=output,
             )
         if finished.timed_out:
