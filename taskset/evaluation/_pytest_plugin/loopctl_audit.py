@@ -193,7 +193,7 @@ def _handle(state, event, args):
         _attributed(state, "a function's __code__ replaced", caller)
     elif event == "code.__new__":
         name = args[1] if len(args) > 1 else None
-        if type(name) is str and _existing(state, name):
+        if type(name) is str and _existing(state, name) and not _unmarshalled(state, name, caller):
             _attributed_on_stack(state, "a code object built under the name of " + name, caller)
     elif event == "function.__new__":  # a function made from a code object (ours, say, to send as us)
         _attributed(state, "a function built from a code object", caller)
@@ -333,6 +333,15 @@ def _attributed_on_stack(state, what, frame):
                 _finding(state, what + " from " + why, frame)
             return
         frame = frame.f_back
+
+
+def _unmarshalled(state, name, caller):
+    """Python 3.8 raises ``code.__new__`` for each code object the import system reads from a .pyc:
+    an environment or standard-library module's own bytecode as it is imported (sh's ``import
+    getpass`` was judged the candidate's), not code someone built. Never for a workspace file."""
+    code = caller.f_code
+    return (code.co_name == "_compile_bytecode" and code.co_filename.startswith("<frozen importlib")
+            and not name.startswith(state.workspace))
 
 
 def _candidate(state, filename):
