@@ -34,3 +34,33 @@ def test_a_fixed_module_that_imports_the_standard_library_is_resolved_on_38(make
     verdict = evaluate(task, edits={"calc.py": "import getpass\nimport queue\n\n\n" + FIXED}, env=env38)
     assert verdict.resolved and verdict.problem is VerdictProblem.RESOLVED, verdict.message
 
+
+
+FRAMED = (
+    "import sys\n\n\n"
+    "def _caller():\n"
+    "    return sys._getframe(1).f_code.co_name  # the project's own frame access\n\n\n"
+    "def add(a, b):\n"
+    "    assert _caller() == 'add'\n"
+    "    return a - b\n\n\n"
+    "def mul(a, b):\n"
+    "    return a * b\n"
+)
+
+
+def test_frame_access_in_a_function_the_fix_left_alone_is_not_tampering_on_38(make_repo, env38):
+    """Before 3.10 there is no ``co_lines``: the function's lines come from its line table, so a
+    fix of ``add`` is not held to the frame access in ``_caller`` (sh on 3.8: e2cb0202ee)."""
+    task = calc_task(make_repo, FRAMED, FRAMED.replace("a - b", "a + b"))
+    verdict = evaluate(task, patch=task.patch, env=env38)
+    assert verdict.resolved and not verdict.message, verdict.message
+
+
+def test_frame_access_in_a_function_the_candidate_edited_is_reported_on_38(make_repo, env38):
+    """One added line inside ``_caller`` makes it the candidate's, on 3.8 as on 3.11."""
+    task = calc_task(make_repo, FRAMED, FRAMED.replace("a - b", "a + b"))
+    line = "    return sys._getframe(1)"
+    edited = FRAMED.replace("a - b", "a + b").replace(line, "    checked = True  # a line of its own\n" + line)
+    verdict = evaluate(task, edits={"calc.py": edited}, env=env38)
+    assert not verdict.resolved and verdict.problem is VerdictProblem.TAMPERED, verdict.message
+    assert "sys._getframe from a file the candidate wrote (calc.py)" in verdict.message, verdict.message

@@ -42,6 +42,7 @@ import sys
 import time
 
 from loopctl_filetext import holds
+from loopctl_lines import span
 from loopctl_programs import PROGRAM_EVENTS, PROGRAMS, program_name
 
 FRAME_ATTRIBUTES = frozenset(("tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"))
@@ -311,11 +312,9 @@ def _attributed(state, what, frame):
 def _untouched(state, code):
     """True when ``code`` is a function of a suspect file that holds no line the candidate added."""
     added = state.written.get(code.co_filename)
-    lines = getattr(code, "co_lines", None)  # Python 3.10 on; before, a suspect file is suspect whole
-    if added is None or lines is None:
+    if added is None:
         return False
-    numbers = [line for _, _, line in lines() if line is not None] + [code.co_firstlineno]
-    first, last = min(numbers), max(numbers)
+    first, last = span(code)
     return not any(first <= number <= last for number in added)
 
 
