@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from taskset import Calibration, CalibrationStatus, EnvironmentSpec, FailKind, FailMode, Task, TaskMeta
 
 
@@ -46,3 +48,22 @@ def task_of(tasks, rejections, sha):
     """The task mined of ``sha``; fails with its rejection when there is none."""
     assert sha in tasks, rejections.get(sha)
     return tasks[sha]
+
+
+def git_diff(repo, base: str, fix: str, *paths: str) -> str:
+    """``git diff base fix -- paths`` in a test's GitRepo."""
+    return subprocess.run(["git", "diff", base, fix, "--", *paths], cwd=repo.path, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def task_between(repo, base: str, fix: str, source: tuple[str, ...], fail_to_pass: tuple[str, ...],
+                 pass_to_pass: tuple[str, ...] = (), tests: tuple[str, ...] = ("tests",),
+                 statement: str = "") -> Task:
+    """The task a test's GitRepo holds from ``base`` to ``fix``: the gold patch is the diff of the
+    ``source`` paths, the test patch that of ``tests`` (none when empty); named after the repo's folder."""
+    name = repo.path.name
+    return Task(instance_id=f"local__{name}-{fix[:12]}", repo=f"local/{name}", repo_url=str(repo.path),
+                base_commit=base, fix_commit=fix, created_at="2024-03-01T12:00:00+00:00",
+                patch=git_diff(repo, base, fix, *source),
+                test_patch=git_diff(repo, base, fix, *tests) if tests else "",
+                problem_statement=statement, FAIL_TO_PASS=tuple(fail_to_pass), PASS_TO_PASS=tuple(pass_to_pass))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from factories import task_between
 from taskset.evaluation import sandbox
 from taskset.evaluation.runner import run_tests
 from taskset.evaluation.verdict import VerdictProblem, evaluate
@@ -59,17 +60,7 @@ def calc_task(make_repo, buggy: str = BUGGY, fixed: str = FIXED, tests: str = TE
     base = repo.commit("calc with a bug", {"calc.py": buggy, "tests/conftest.py": CONFTEST,
                                            "tests/test_calc.py": tests.split("\n\n\ndef test_add")[0] + "\n"})
     fix = repo.commit("fix add", {"calc.py": fixed, "tests/test_calc.py": tests})
-
-    def diff(*paths: str) -> str:
-        return subprocess.run(["git", "diff", base, fix, "--", *paths], cwd=repo.path, capture_output=True,
-                              text=True, check=True).stdout
-
-    return Task(
-        instance_id="local__calc-" + fix[:12], repo="local/calc", repo_url=str(repo.path), base_commit=base,
-        fix_commit=fix, created_at="2024-03-01T12:00:00+00:00", patch=diff("calc.py"),
-        test_patch=diff("tests"), problem_statement="add() subtracts", FAIL_TO_PASS=(F2P,),
-        PASS_TO_PASS=(P2P, *more_p2p),
-    )
+    return task_between(repo, base, fix, ("calc.py",), (F2P,), (P2P, *more_p2p), statement="add() subtracts")
 
 
 @pytest.fixture

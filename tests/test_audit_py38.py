@@ -14,6 +14,7 @@ from conftest import PROJECT_ENV_DATE, write_minimal_project
 from taskset.env import pythons
 from taskset.evaluation.verdict import VerdictProblem, evaluate
 from test_adversarial import FIXED, calc_task
+from test_written_lines import FRAMED
 
 PY38 = pythons.find_python("3.8")
 pytestmark = pytest.mark.skipif(PY38 is None, reason="no Python 3.8 on this machine (pyenv)")
@@ -33,19 +34,6 @@ def test_a_fixed_module_that_imports_the_standard_library_is_resolved_on_38(make
     task = calc_task(make_repo)
     verdict = evaluate(task, edits={"calc.py": "import getpass\nimport queue\n\n\n" + FIXED}, env=env38)
     assert verdict.resolved and verdict.problem is VerdictProblem.RESOLVED, verdict.message
-
-
-
-FRAMED = (
-    "import sys\n\n\n"
-    "def _caller():\n"
-    "    return sys._getframe(1).f_code.co_name  # the project's own frame access\n\n\n"
-    "def add(a, b):\n"
-    "    assert _caller() == 'add'\n"
-    "    return a - b\n\n\n"
-    "def mul(a, b):\n"
-    "    return a * b\n"
-)
 
 
 def test_frame_access_in_a_function_the_fix_left_alone_is_not_tampering_on_38(make_repo, env38):

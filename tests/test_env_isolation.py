@@ -8,11 +8,11 @@ real repositories and real environments; trees of one repository share one envir
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from factories import git_diff, task_between
 from taskset.env.environment import ensure_environment
 from taskset.evaluation.verdict import VerdictProblem, evaluate
 from taskset.interop.swebench_rows import from_swebench
@@ -31,15 +31,12 @@ MODULE = "src/srccalc/__init__.py"
 TEST_FILE = "tests/test_calc.py"
 
 
-def _diff(repo, base: str, fix: str, *paths: str) -> str:
-    return subprocess.run(["git", "diff", base, fix, "--", *paths], cwd=repo.path, capture_output=True, text=True,
-                          check=True).stdout
 
 
 def _row(repo, base: str, fix: str, f2p: str, p2p: tuple[str, ...]) -> dict:
     """A SWE-bench row as their dataset has it: no loopctl ``environment`` field (no layout recorded)."""
     return {"repo": "local/srccalc", "instance_id": f"local__srccalc-{fix[:12]}", "base_commit": base,
-            "patch": _diff(repo, base, fix, "src"), "test_patch": _diff(repo, base, fix, "tests"),
+            "patch": git_diff(repo, base, fix, "src"), "test_patch": git_diff(repo, base, fix, "tests"),
             "problem_statement": "wrong arithmetic", "FAIL_TO_PASS": json.dumps([f2p]),
             "PASS_TO_PASS": json.dumps(list(p2p)), "created_at": "2024-03-01T12:00:00+00:00", "version": "0.1"}
 
@@ -143,11 +140,8 @@ def test_a_generated_module_is_built_for_each_tree_and_kept_out_of_the_environme
         assert "1.0" in (one.path / "vercalc/_version.py").read_text()
     assert not [p for p in env.path.glob("lib/python*/site-packages/**/*")
                 if "vercalc" in p.name and ".dist-info" not in str(p)]
-    task = Task(instance_id="local__vercalc-" + c2[:12], repo="local/vercalc", repo_url=str(repo.path),
-                base_commit=c1, fix_commit=c2, created_at="2024-03-01T12:00:00+00:00",
-                patch=_diff(repo, c1, c2, "vercalc"), test_patch=_diff(repo, c1, c2, "tests"),
-                problem_statement="shout", FAIL_TO_PASS=("tests/test_v.py::test_shout",),
-                PASS_TO_PASS=("tests/test_v.py::test_version",))
+    task = task_between(repo, c1, c2, ("vercalc",), ("tests/test_v.py::test_shout",),
+                        ("tests/test_v.py::test_version",), statement="shout")
     assert evaluate(task, patch=task.patch).resolved
     assert not evaluate(task, patch="").resolved
 
@@ -170,11 +164,8 @@ def test_a_project_reading_its_own_version_imports_from_the_workspace(make_repo)
     fixed = METADATA_INIT.replace("return s", "return s.upper()")
     tests = METADATA_TESTS + "\n\ndef test_shout():\n    assert shout('a') == 'A'\n"
     c1 = repo.commit("fix shout", {"metacalc/__init__.py": fixed, "tests/test_m.py": tests})
-    task = Task(instance_id="local__metacalc-" + c1[:12], repo="local/metacalc", repo_url=str(repo.path),
-                base_commit=c0, fix_commit=c1, created_at="2024-03-01T12:00:00+00:00",
-                patch=_diff(repo, c0, c1, "metacalc"), test_patch=_diff(repo, c0, c1, "tests"),
-                problem_statement="shout", FAIL_TO_PASS=("tests/test_m.py::test_shout",),
-                PASS_TO_PASS=("tests/test_m.py::test_version",))
+    task = task_between(repo, c0, c1, ("metacalc",), ("tests/test_m.py::test_shout",),
+                        ("tests/test_m.py::test_version",), statement="shout")
     assert evaluate(task, patch=task.patch).resolved
     assert not evaluate(task, patch="").resolved
     with Workspace.for_task(task) as ws:

@@ -8,12 +8,12 @@ attack on pytest's machinery is seen as it is without xdist.
 
 from __future__ import annotations
 
-import subprocess
 import textwrap
 
 import pytest
 
 from conftest import PROJECT_ENV_DATE, write_minimal_project
+from factories import task_between
 from taskset.evaluation.verdict import VerdictProblem, evaluate
 from taskset.record import Task
 from test_adversarial import BUGGY, CONFTEST, FIXED
@@ -41,14 +41,8 @@ def _task(make_repo, *more_p2p: str) -> Task:
     base = repo.commit("calc with a bug", {"calc.py": BUGGY, "pytest.ini": "[pytest]\naddopts = -n 2\n",
                                            "tests/conftest.py": CONFTEST, "tests/test_calc.py": TESTS})
     fix = repo.commit("fix add", {"calc.py": FIXED})
-    patch = subprocess.run(["git", "diff", base, fix, "--", "calc.py"], cwd=repo.path, capture_output=True,
-                           text=True, check=True).stdout
-    return Task(
-        instance_id="local__calc-" + fix[:12], repo="local/calc", repo_url=str(repo.path), base_commit=base,
-        fix_commit=fix, created_at="2024-03-01T12:00:00+00:00", patch=patch, test_patch="",
-        problem_statement="add() subtracts", FAIL_TO_PASS=("tests/test_calc.py::test_add",),
-        PASS_TO_PASS=("tests/test_calc.py::test_mul", *more_p2p),
-    )
+    return task_between(repo, base, fix, ("calc.py",), ("tests/test_calc.py::test_add",),
+                        ("tests/test_calc.py::test_mul", *more_p2p), tests=(), statement="add() subtracts")
 
 
 @pytest.fixture
