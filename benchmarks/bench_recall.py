@@ -1,6 +1,6 @@
 """Recall on hand-verified bug fixes of projects the miner was not tuned on.
 
-    python benchmarks/bench_recall.py SNAPSHOT [SNAPSHOT ...] [--half tune|holdout] [--jobs N]
+    python benchmarks/bench_recall.py SNAPSHOT [SNAPSHOT ...] [--half tune|holdout|fresh] [--jobs N]
                                       [--only owner/name] [--keep DIR]
 
 Each SNAPSHOT is a local copy of a repository, given as ``owner/name=PATH`` or as a path whose
@@ -20,8 +20,8 @@ are mined in the same ``--commit`` run as the project's fixes (grouped by the sa
 choice), and the output reports, per project and per half, how many of them became tasks and
 which: every one that did is a fail-to-pass claim the miner should not have made.
 
-Every project belongs to one half, ``tune`` or ``holdout`` (the split rule is in the data's
-``about``): ``--half`` mines only that half's projects, so the holdout half can stay unmined until
+Every project belongs to one part, ``tune``, ``holdout`` or ``fresh`` (the rules are in the data's
+``about``): ``--half`` mines only that part's projects, so a held-out part can stay unmined until
 the work it measures is done. A project without verified fixes is skipped (mining no ``--commit``
 would mine its whole history).
 
@@ -45,6 +45,9 @@ from miner import MineConfig, ValidateConfig, mine, read_rejections  # noqa: E40
 from taskset import load  # noqa: E402
 
 DATA = Path(__file__).with_name("recall_fixes.json")
+HALVES = ("tune", "holdout", "fresh")
+"""tune: the miner was tuned on it; holdout: measured once after issue 23's first round; fresh: projects
+collected after that measurement, measured once after the second round (the data's ``about``)."""
 
 
 def snapshots(args: list[str]) -> dict[str, Path]:
@@ -122,7 +125,7 @@ def main() -> None:
     """Mine every project's verified fixes and negatives; print recall and negatives made tasks per project."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("snapshots", nargs="+", help="owner/name=PATH, or a path whose folder is owner+name")
-    parser.add_argument("--half", choices=("tune", "holdout"), help="only this half's projects (default: both)")
+    parser.add_argument("--half", choices=HALVES, help="only this half's projects (default: all)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", action="append", default=[], help="only this owner/name (repeatable)")
     parser.add_argument("--keep", type=Path, help="keep the mined task sets here")
@@ -133,7 +136,7 @@ def main() -> None:
     counts: dict[str, list[int]] = {}
     negative_counts: dict[str, list[int]] = {}
     negative_tasks: dict[str, list[str]] = {}
-    half = args.half or "both halves"
+    half = args.half or "all parts"
     print(f"half: {half}")
     print(f"{'project':<32} {'style':<48} {'recall':>9}  missed")
     for name, project in data["projects"].items():
