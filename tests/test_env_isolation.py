@@ -138,6 +138,12 @@ def test_a_generated_module_is_built_for_each_tree_and_kept_out_of_the_environme
         assert env.prepare(one.path) == ["vercalc/_version.py"]
         assert "2.0" in (two.path / "vercalc/_version.py").read_text()
         assert "1.0" in (one.path / "vercalc/_version.py").read_text()
+        # a patch to what the build reads (the gold patch to a C extension's source): the copy
+        # placed before the patch is that tree's old build and must not shadow the new one
+        (one.path / "VERSION").write_text("3.0\n")
+        assert env.prepare(one.path) == ["vercalc/_version.py"]
+        assert "3.0" in (one.path / "vercalc/_version.py").read_text()
+        assert env.prepare(one.path) == []
     assert not [p for p in env.path.glob("lib/python*/site-packages/**/*")
                 if "vercalc" in p.name and ".dist-info" not in str(p)]
     task = task_between(repo, c1, c2, ("vercalc",), ("tests/test_v.py::test_shout",),

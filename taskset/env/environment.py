@@ -57,7 +57,8 @@ class Environment:
 
     def prepare(self, tree: Path) -> list[str]:
         """Write what the project's build produces for ``tree`` (built for that tree, cached per
-        tree: ``taskset.env.treebuild``) into it where absent; returns the paths written.
+        tree: ``taskset.env.treebuild``) into it where absent or stale (an untracked build of another
+        state of the tree); returns the paths written.
 
         Raises EnvironmentBuildError when this tree's build fails.
         """
