@@ -66,6 +66,13 @@ class Environment:
             return []
         return treebuild.place(treebuild.built_for(self, Path(tree)), Path(tree))
 
+    def drop_stale(self, tree: Path, touched: list[str] | tuple[str, ...]) -> list[str]:
+        """After a patch touching ``touched``: remove the extension modules ``prepare`` compiled from
+        sources the patch changed (``taskset.env.treebuild.drop_stale``); returns the paths removed."""
+        if not self.tree_build:
+            return []
+        return treebuild.drop_stale(Path(tree), touched)
+
     @property
     def build_log(self) -> Path:
         """The log of the uv commands that built this environment."""

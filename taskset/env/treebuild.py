@@ -126,6 +126,37 @@ def place(files: dict[str, Path], tree: Path) -> list[str]:
     return written
 
 
+COMPILED_SOURCES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".pyx", ".pxd", ".pxi", ".rs", ".f", ".f90")
+"""Suffixes of the sources a build compiles into an extension module."""
+
+
+def drop_stale(tree: Path, touched: list[str] | tuple[str, ...]) -> list[str]:
+    """After a patch to ``tree`` that touched a compiled source, remove the extension modules git does
+    not track (the ones ``place`` put there); returns the removed paths.
+
+    They were compiled from the sources before the patch and would shadow its change (a C
+    ``escape`` still returning the buggy type after the fix to both ``_speedups.c`` and
+    ``_native.py``). A patched tree is never built outside the sandbox (its build runs its code),
+    so the tree runs as a checkout does without a build: a project with a pure-Python fallback
+    imports it; one without fails to import, which the miner then rejects.
+    """
+    if not any(path.endswith(COMPILED_SOURCES) for path in touched):
+        return []
+    tracked = ownfiles.tracked_files(Path(tree))
+    if tracked is None:
+        return []
+    dropped = []
+    for top, dirs, files in walk(Path(tree)):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in files:
+            path = Path(top) / name
+            rel = path.relative_to(tree).as_posix()
+            if name.endswith(ownfiles.EXTENSION_SUFFIXES) and rel not in tracked:
+                path.unlink()
+                dropped.append(rel)
+    return sorted(dropped)
+
+
 def _same_bytes(one: Path, other: Path) -> bool:
     try:
         return one.is_file() and not one.is_symlink() and one.read_bytes() == other.read_bytes()

@@ -174,6 +174,8 @@ def _evaluate(task, candidate: _Candidate, env, started: float) -> Verdict:
         try:
             touched = ws.apply_patch(patch, what="patch") if patch else []
             touched += ws.apply_edits(dict(edits)) if edits else []
+            # the build placed before the patch compiled the sources it may have changed
+            env.drop_stale(ws.path, touched)
         except EditRefused as exc:
             return _refusal(task, VerdictProblem(exc.kind), str(exc), started)
         except PatchError as exc:
