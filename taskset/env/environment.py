@@ -310,7 +310,12 @@ def _plan_dict(plan: Plan) -> dict:
     are empty, so environments built before them keep their keys."""
     data = dataclasses.asdict(plan)
     # fields empty unless a version or a relaxation filled them stay out: fingerprints made before them hold
-    return {k: v for k, v in data.items() if v or k not in ("version", "late", "overrides", "relaxed")}
+    found = {k: v for k, v in data.items() if v or k not in ("version", "late", "overrides", "relaxed")}
+    if plan.version:
+        # a versioned project is built alone first (taskset.env.ownwheel): environments built before
+        # that hold it as 0.1.dev1 and what the resolver backtracked for it
+        found["own_wheel"] = 1
+    return found
 
 
 def _spec_dict(spec: EnvironmentSpec) -> dict:
