@@ -150,6 +150,8 @@ def test_a_generated_module_is_built_for_each_tree_and_kept_out_of_the_environme
                         ("tests/test_v.py::test_version",), statement="shout")
     assert evaluate(task, patch=task.patch).resolved
     assert not evaluate(task, patch="").resolved
+    # an environment handed in (calibration's) still gets this workspace its generated module
+    assert evaluate(task, patch=task.patch, env=env).resolved
 
 
 METADATA_INIT = ("import importlib.metadata\n\n__version__ = importlib.metadata.version(__name__)\n\n\n"
