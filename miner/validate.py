@@ -206,8 +206,13 @@ def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, c
     from taskset.evaluation.runner import run_tests
 
     def run(ws: Workspace, tests: Sequence[str], written: Sequence[str] = ()):
-        # written: the gold patch's paths on the fixed side: suspects, as when the evaluator judges it
-        env.prepare(ws.path)
+        # written: the gold patch's paths on the fixed side: suspects, as when the evaluator judges it.
+        # As the evaluator does, the build is of the unpatched tree; a patched one only loses the
+        # extensions compiled from sources the patch changed
+        if written:
+            env.drop_stale(ws.path, written)
+        else:
+            env.prepare(ws.path)
         ws.clear_bytecode()
         result = run_tests(env, ws.path, list(tests), pythonpath=layout.pythonpath(ws.path), timeout=config.timeout,
                            suspects=written)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from factories import git_diff, task_between
+from factories import git_diff, mine_repo, task_between, task_of
 from taskset.env.environment import ensure_environment
 from taskset.evaluation.verdict import VerdictProblem, evaluate
 from taskset.interop.swebench_rows import from_swebench
@@ -138,12 +138,20 @@ def test_a_generated_module_is_built_for_each_tree_and_kept_out_of_the_environme
         assert env.prepare(one.path) == ["vercalc/_version.py"]
         assert "2.0" in (two.path / "vercalc/_version.py").read_text()
         assert "1.0" in (one.path / "vercalc/_version.py").read_text()
+        # a patch to what the build reads (the gold patch to a C extension's source): the copy
+        # placed before the patch is that tree's old build and must not shadow the new one
+        (one.path / "VERSION").write_text("3.0\n")
+        assert env.prepare(one.path) == ["vercalc/_version.py"]
+        assert "3.0" in (one.path / "vercalc/_version.py").read_text()
+        assert env.prepare(one.path) == []
     assert not [p for p in env.path.glob("lib/python*/site-packages/**/*")
                 if "vercalc" in p.name and ".dist-info" not in str(p)]
     task = task_between(repo, c1, c2, ("vercalc",), ("tests/test_v.py::test_shout",),
                         ("tests/test_v.py::test_version",), statement="shout")
     assert evaluate(task, patch=task.patch).resolved
     assert not evaluate(task, patch="").resolved
+    # an environment handed in (calibration's) still gets this workspace its generated module
+    assert evaluate(task, patch=task.patch, env=env).resolved
 
 
 METADATA_INIT = ("import importlib.metadata\n\n__version__ = importlib.metadata.version(__name__)\n\n\n"
@@ -175,3 +183,38 @@ def test_a_project_reading_its_own_version_imports_from_the_workspace(make_repo)
     (info,) = site.glob("metacalc-*.dist-info")
     assert {p.name for p in info.iterdir()} <= {"INSTALLER", "METADATA", "RECORD", "entry_points.txt", "top_level.txt"}
     assert "pytest11" not in (info / "entry_points.txt").read_text()
+
+
+EXT_SETUP = ('from setuptools import Extension, setup\n\n'
+             'setup(name="extcalc", version="0.1", packages=["extcalc"],\n'
+             '      ext_modules=[Extension("extcalc._speedups", ["extcalc/_speedups.c"])])\n')
+EXT_INIT = ("try:\n    from extcalc._speedups import wrap\nexcept ImportError:\n"
+            "    from extcalc._native import wrap\n")
+EXT_NATIVE = "def wrap(s):\n    return s\n"
+EXT_C = """#include <Python.h>
+static PyObject *wrap(PyObject *self, PyObject *s) { return PySequence_Tuple(Py_BuildValue("(O)", s)); }
+static PyMethodDef methods[] = {{"wrap", wrap, METH_O, ""}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+"""
+EXT_TESTS = "from extcalc import wrap\n\n\ndef test_same():\n    assert wrap('a') is not None\n"
+EXT_TEST_FIX = "\n\ndef test_list():\n    assert wrap('a') == ['a']\n"
+
+
+def test_a_fix_to_an_extensions_source_is_not_judged_by_the_extension_compiled_before_it(make_repo, tmp_path):
+    """A C extension with a pure-Python fallback, the fix changing both the ``.c`` and the ``.py``
+    (markupsafe's ``escape``): the extension placed in the workspace was compiled from the buggy
+    ``.c``. Miner and evaluator alike drop it once the patch touches the source, so the gold patch
+    resolves (the fallback runs) and the empty one still fails (the buggy extension runs)."""
+    repo = make_repo("extcalc")
+    repo.commit("wrap", {"setup.py": EXT_SETUP, "extcalc/__init__.py": EXT_INIT, "extcalc/_native.py": EXT_NATIVE,
+                         "extcalc/_speedups.c": EXT_C, "tests/test_ext.py": EXT_TESTS, ".gitignore": "*.so\n"})
+    fix = repo.commit("wrap in a list", {
+        "extcalc/_native.py": EXT_NATIVE.replace("return s", "return [s]"),
+        "extcalc/_speedups.c": EXT_C.replace('PySequence_Tuple(Py_BuildValue("(O)", s))', 'Py_BuildValue("[O]", s)'),
+        "tests/test_ext.py": EXT_TESTS + EXT_TEST_FIX})
+    tasks, rejections = mine_repo(repo, tmp_path / "ts")
+    task = task_of(tasks, rejections, fix)
+    assert task.FAIL_TO_PASS == ("tests/test_ext.py::test_list",)
+    assert evaluate(task, patch=task.patch).resolved
+    assert not evaluate(task, patch="").resolved

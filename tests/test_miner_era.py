@@ -10,6 +10,7 @@ import pytest
 from factories import mine_repo as _mine
 from factories import task_of as _task
 from taskset.env import pythons
+from taskset.files.cache import cache_dir
 
 SPLIT = "def split_line(line):\n    return line.split({args})\n"
 SPLIT_TESTS = ("from iniconfig import split_line\n\n"
@@ -45,20 +46,25 @@ SCM_PYPROJECT = ('[build-system]\nrequires = ["setuptools>=64", "setuptools_scm>
                  'build-backend = "setuptools.build_meta"\n'
                  '[project]\nname = "calc"\ndynamic = ["version"]\n'
                  '[tool.setuptools]\npy-modules = ["calc"]\n[tool.setuptools_scm]\n')
+HATCH_PYPROJECT = ('[build-system]\nrequires = ["hatchling", "hatch-vcs"]\nbuild-backend = "hatchling.build"\n'
+                   '[project]\nname = "calc"\ndynamic = ["version"]\n[tool.hatch.version]\nsource = "vcs"\n'
+                   '[tool.hatch.build.targets.wheel]\nonly-include = ["calc.py"]\n')
 SCM_TESTS = ("from importlib.metadata import version\n\nfrom calc import shout\n\n"
              "def test_version():\n    assert version('calc') == '2.5.0'\n\n"
              "def test_shout():\n    assert shout('a') == 'A'\n")
 
 
 @pytest.mark.slow
-def test_a_version_from_git_tags_reaches_the_build_and_the_record(make_repo, tmp_path):
-    """A project versioned by setuptools-scm is built with its tag's version at the base commit
-    (the workspace has no tags: it would be ``0.1.dev1``), the task records it, and a rebuild from
-    the record (the evaluator's ``environment_for``) builds with it again."""
+@pytest.mark.parametrize("pyproject", [SCM_PYPROJECT, HATCH_PYPROJECT], ids=["setuptools-scm", "hatch-vcs"])
+def test_a_version_from_git_tags_reaches_the_build_and_the_record(make_repo, tmp_path, pyproject):
+    """A project versioned by setuptools-scm, or by hatch-vcs (which hands setuptools-scm no
+    distribution name, so only the generic pretend variable reaches it), is built with its tag's
+    version at the base commit (the workspace has no tags: it would be ``0.1.dev1``), the task
+    records it, and a rebuild from the record (the evaluator's ``environment_for``) builds with it again."""
     from taskset.evaluation.verdict import evaluate
 
     repo = make_repo()
-    repo.commit("Initial", {"pyproject.toml": SCM_PYPROJECT, "calc.py": "def shout(s):\n    return s\n",
+    repo.commit("Initial", {"pyproject.toml": pyproject, "calc.py": "def shout(s):\n    return s\n",
                             "tests/test_calc.py": SCM_TESTS})
     repo.git("tag", "v2.5.0")
     empty = "\ndef test_empty():\n    assert shout('') == ''\n"
@@ -71,6 +77,8 @@ def test_a_version_from_git_tags_reaches_the_build_and_the_record(make_repo, tmp
     assert "tests/test_calc.py::test_version" in task.PASS_TO_PASS
     verdict = evaluate(task, patch=task.patch)
     assert verdict.resolved, verdict.feedback
+    # the project's wheel built alone is the tree's code: no environment keeps it
+    assert not list(cache_dir().glob("envs/*/.loopctl/own-wheel/*"))
 
 
 REFUSES_NEW_PYTHON = ("import sys\nfrom setuptools import setup\n\n"

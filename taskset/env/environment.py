@@ -57,13 +57,21 @@ class Environment:
 
     def prepare(self, tree: Path) -> list[str]:
         """Write what the project's build produces for ``tree`` (built for that tree, cached per
-        tree: ``taskset.env.treebuild``) into it where absent; returns the paths written.
+        tree: ``taskset.env.treebuild``) into it where absent or stale (an untracked build of another
+        state of the tree); returns the paths written.
 
         Raises EnvironmentBuildError when this tree's build fails.
         """
         if not self.tree_build:
             return []
         return treebuild.place(treebuild.built_for(self, Path(tree)), Path(tree))
+
+    def drop_stale(self, tree: Path, touched: list[str] | tuple[str, ...]) -> list[str]:
+        """After a patch touching ``touched``: remove the extension modules ``prepare`` compiled from
+        sources the patch changed (``taskset.env.treebuild.drop_stale``); returns the paths removed."""
+        if not self.tree_build:
+            return []
+        return treebuild.drop_stale(Path(tree), touched)
 
     @property
     def build_log(self) -> Path:
@@ -302,7 +310,12 @@ def _plan_dict(plan: Plan) -> dict:
     are empty, so environments built before them keep their keys."""
     data = dataclasses.asdict(plan)
     # fields empty unless a version or a relaxation filled them stay out: fingerprints made before them hold
-    return {k: v for k, v in data.items() if v or k not in ("version", "late", "overrides", "relaxed")}
+    found = {k: v for k, v in data.items() if v or k not in ("version", "late", "overrides", "relaxed")}
+    if plan.version:
+        # a versioned project is built alone first (taskset.env.ownwheel): environments built before
+        # that hold it as 0.1.dev1 and what the resolver backtracked for it
+        found["own_wheel"] = 1
+    return found
 
 
 def _spec_dict(spec: EnvironmentSpec) -> dict:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import uv
 
-from taskset.env import deps, relax, scmversion
+from taskset.env import deps, ownwheel, relax, scmversion
 from taskset.env import project as ownfiles
 from taskset.env.buildfailure import classify, headline, infrastructure, trim
 from taskset.env.requirements import normalize, requirement_name
@@ -166,6 +166,7 @@ class Installer:
                 continue
             # before anything imports or compiles in the env: no bytecode of the project either
             self.take_out_project(plan, source)
+            ownwheel.discard(self.venv)
             self.check(plan)
             self.drop_broken_plugins()
             self.compile_bytecode()
@@ -201,6 +202,8 @@ class Installer:
                 args += ["--no-build-isolation"]
         if rung == "capped-backend":
             args += ["--build-constraints", _write(files / "build-constraints.txt", [plan.backend_cap()])]
+        # the project built alone, so the version its tag gives reaches every versioning tool
+        source = ownwheel.prebuilt(self, plan, source, rung, dated) or source
         if plan.frozen:
             pins = _write(files / "frozen.txt", plan.frozen)
             self.run(args + ["--no-deps", "-r", pins] + _project_ref(plan, source, ()), rung)

@@ -72,7 +72,7 @@ def built_files(site: Path, info: Path, source: Path) -> dict[str, Path]:
     package of the same name is (under ``src/`` or at the top); a top-level extension goes into the
     tree's first import root. Tests import the workspace's code; without these it fails to import.
     """
-    tracked = _tracked(source)
+    tracked = tracked_files(source)
     roots = tuple(source / entry for entry in layout.pythonpath(source))
     found: dict[str, Path] = {}
     for rel in recorded(info):
@@ -113,7 +113,7 @@ def leftovers(site: Path, source: Path, info_name: str, files: list[str]) -> lis
     return sorted(set(left))
 
 
-def _tracked(source: Path) -> set[str] | None:
+def tracked_files(source: Path) -> set[str] | None:
     """The files git tracks in ``source`` (None when it is not a work tree)."""
     done = subprocess.run(["git", "-C", str(source), "ls-files", "-z"], capture_output=True)
     if done.returncode != 0:

@@ -18,7 +18,7 @@ from taskset.env.requirements import normalize
 
 _GIT_VERSIONED = re.compile(
     r"setuptools[_-]scm|hatch[_-]vcs|use_scm_version|flit[_-]scm|poetry[_-]dynamic[_-]versioning"
-    r"|setuptools[_-]git[_-]versioning|\bpbr\s*=\s*True|\[tool\.pdm\.version\][^\[]*source\s*=\s*[\"']scm[\"']"
+    r"|uv[_-]dynamic[_-]versioning|setuptools[_-]git[_-]versioning|\bpbr\s*=\s*True|\[tool\.pdm\.version\][^\[]*source\s*=\s*[\"']scm[\"']"
     r"|\[tool\.hatch\.version\][^\[]*source\s*=\s*[\"']vcs[\"']",
     re.IGNORECASE,
 )
@@ -40,10 +40,12 @@ def pretend_variables(name: str, version: str, alone: bool = False) -> dict[str,
     Only variables naming the distribution, in an install that builds others too: a generic
     ``SETUPTOOLS_SCM_PRETEND_VERSION`` reaches every sdist built beside the project (pytest-black
     then claims the project's version, and the resolution fails on its inconsistent metadata).
-    Those are setuptools-scm's ``_FOR_<NAME>`` (6.1 on; hatch-vcs and flit_scm read it too) and
-    poetry-dynamic-versioning's ``OVERRIDE``. ``alone`` (the project is the only thing built: the
-    per-tree build, ``--no-deps``) adds the generic ones of setuptools-scm before 6.1, pbr and
-    pdm-backend.
+    Those are setuptools-scm's ``_FOR_<NAME>`` (6.1 on, and only when the caller passes the
+    distribution's name: setuptools' own integration does; hatch-vcs and flit_scm never do) and
+    poetry-dynamic-versioning's ``OVERRIDE``. ``alone`` (the project is the only thing built: its
+    own wheel, ``taskset.env.ownwheel``, and the per-tree build) adds the generic ones, which
+    every release reads: setuptools-scm's (so hatch-vcs, flit_scm and setuptools-scm-git-archive),
+    pbr's, pdm-backend's and pdm-pep517's, poetry- and uv-dynamic-versioning's ``BYPASS``.
     """
     if not version or not name:
         return {}
@@ -53,5 +55,6 @@ def pretend_variables(name: str, version: str, alone: bool = False) -> dict[str,
         found[f"SETUPTOOLS_SCM_PRETEND_VERSION_FOR_{spelling.upper()}"] = version
     if alone:
         found.update({"SETUPTOOLS_SCM_PRETEND_VERSION": version, "PBR_VERSION": version,
-                      "PDM_BUILD_SCM_VERSION": version})
+                      "PDM_BUILD_SCM_VERSION": version, "PDM_PEP517_SCM_VERSION": version,
+                      "POETRY_DYNAMIC_VERSIONING_BYPASS": version, "UV_DYNAMIC_VERSIONING_BYPASS": version})
     return found

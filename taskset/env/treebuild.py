@@ -6,7 +6,8 @@ test, never from whichever tree built the shared environment. When an environmen
 produced such files, each tree it serves gets its own build, kept in
 ``cache_dir()/builds/<key>/`` (key: the environment's fingerprint and the tree's identity:
 its git tree plus its uncommitted changes, i.e. the base commit and the test patch), with
-``loopctl-built.json`` written last; ``place`` copies the files into that tree where absent.
+``loopctl-built.json`` written last; ``place`` copies the files into that tree where absent, and
+over an untracked copy built for another state of the tree (before the gold patch changed a C source).
 """
 
 from __future__ import annotations
@@ -103,14 +104,64 @@ def built_for(env, source: Path, timeout: float = BUILD_TIMEOUT) -> dict[str, Pa
 
 
 def place(files: dict[str, Path], tree: Path) -> list[str]:
-    """Copy the built files into ``tree`` where their folder exists and they are absent; returns what was written."""
+    """Copy the built files into ``tree`` where their folder exists; returns what was written.
+
+    A file already there is replaced when git does not track it and its bytes differ: it is the
+    build of another state of this tree (the extension compiled before the gold patch changed its
+    C source, the ``_version.py`` of the base commit), which would otherwise shadow the code under
+    test. A tracked file is the tree's own and stays; outside git only absent files are written.
+    """
+    tracked = ownfiles.tracked_files(Path(tree))
     written = []
     for rel, path in sorted(files.items()):
         target = Path(tree) / rel
-        if target.parent.is_dir() and not target.exists():
-            shutil.copy2(path, target)
-            written.append(rel)
+        if not target.parent.is_dir():
+            continue
+        if target.exists() or target.is_symlink():
+            if tracked is None or rel in tracked or _same_bytes(target, path):
+                continue
+            target.unlink()
+        shutil.copy2(path, target)
+        written.append(rel)
     return written
+
+
+COMPILED_SOURCES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".pyx", ".pxd", ".pxi", ".rs", ".f", ".f90")
+"""Suffixes of the sources a build compiles into an extension module."""
+
+
+def drop_stale(tree: Path, touched: list[str] | tuple[str, ...]) -> list[str]:
+    """After a patch to ``tree`` that touched a compiled source, remove the extension modules git does
+    not track (the ones ``place`` put there); returns the removed paths.
+
+    They were compiled from the sources before the patch and would shadow its change (a C
+    ``escape`` still returning the buggy type after the fix to both ``_speedups.c`` and
+    ``_native.py``). A patched tree is never built outside the sandbox (its build runs its code),
+    so the tree runs as a checkout does without a build: a project with a pure-Python fallback
+    imports it; one without fails to import, which the miner then rejects.
+    """
+    if not any(path.endswith(COMPILED_SOURCES) for path in touched):
+        return []
+    tracked = ownfiles.tracked_files(Path(tree))
+    if tracked is None:
+        return []
+    dropped = []
+    for top, dirs, files in walk(Path(tree)):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in files:
+            path = Path(top) / name
+            rel = path.relative_to(tree).as_posix()
+            if name.endswith(ownfiles.EXTENSION_SUFFIXES) and rel not in tracked:
+                path.unlink()
+                dropped.append(rel)
+    return sorted(dropped)
+
+
+def _same_bytes(one: Path, other: Path) -> bool:
+    try:
+        return one.is_file() and not one.is_symlink() and one.read_bytes() == other.read_bytes()
+    except OSError:
+        return False
 
 
 def _build(env, recipe: dict, source: Path, key: str, timeout: float) -> dict[str, Path]:

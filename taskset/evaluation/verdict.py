@@ -166,7 +166,10 @@ def _evaluate(task, candidate: _Candidate, env, started: float) -> Verdict:
     with Workspace.for_task(task) as ws:
         roots = _import_roots(task, ws.path)
         try:
-            env = env if env is not None else _environment(task, ws)
+            if env is None:
+                env = _environment(task, ws)
+            else:  # the caller's environment (calibration's): this workspace still needs its build products
+                env.prepare(ws.path)
         except EnvironmentBuildError as exc:
             return _refusal(task, VerdictProblem.ENV_FAILED, _build_error_text(exc), started)
         facts = envprobe.probe(env.python)
@@ -174,6 +177,8 @@ def _evaluate(task, candidate: _Candidate, env, started: float) -> Verdict:
         try:
             touched = ws.apply_patch(patch, what="patch") if patch else []
             touched += ws.apply_edits(dict(edits)) if edits else []
+            # the build placed before the patch compiled the sources it may have changed
+            env.drop_stale(ws.path, touched)
         except EditRefused as exc:
             return _refusal(task, VerdictProblem(exc.kind), str(exc), started)
         except PatchError as exc:
