@@ -15,6 +15,8 @@ import sys
 
 import pytest
 
+from taskset.env.environment import Environment
+from taskset.env.pythons import find_python
 from taskset.evaluation.runner import run_tests
 from test_runner import build_env, outcomes, workspace
 
@@ -36,6 +38,24 @@ def watched(function, name="PyThreadState_SetAsyncExc"):
     return function()
 
 
+_go, _done = threading.Event(), threading.Event()
+PENDING = []  # names a thread of look_up_later will look up
+
+
+def look_up_later(name):
+    """Waits for ``release()``, then looks the C API up: a thread left running by whoever started it."""
+    _go.wait(60)
+    look_up(name)
+    _done.set()
+
+
+def release():
+    """Lets ``look_up_later`` act, and waits until it has (when one was started)."""
+    _go.set()
+    if PENDING:
+        _done.wait(60)
+
+
 def measure(path):
     """A file's text with a line added, compiled under its name, as coverage compiles what it measures."""
     with open(path) as handle:
@@ -50,7 +70,8 @@ TESTS = (
     "def test_add():\n"
     "    depacts.look_up('Py_IncRef')\n"
     "    depacts.measure(depacts.__file__)\n"
-    "    assert depacts.watched(lambda: add(2, 3)) == 5\n\n\n"
+    "    assert depacts.watched(lambda: add(2, 3)) == 5\n"
+    "    depacts.release()\n\n\n"
     "def test_mul():\n    assert mul(2, 3) == 6\n"
 )
 
@@ -69,10 +90,29 @@ ATTACKS = {
 @pytest.fixture(scope="module")
 def dependency_env(session_cache):
     """pytest and ``depacts`` (the dependency) in an environment of the host's interpreter."""
-    env = build_env(session_cache / "dependency-acts-env", sys.executable, "pytest")
+    return _dependency_env(session_cache / "dependency-acts-env", sys.executable)
+
+
+def _dependency_env(root, python) -> Environment:
+    """pytest in a venv of ``python``, and ``depacts`` in its site-packages."""
+    env = build_env(root, str(python), "pytest")
     site = next((env.path / "lib").glob("python*/site-packages"))
     (site / "depacts.py").write_text(DEPENDENCY)  # a module of the environment, as if installed
     return env
+
+
+@pytest.fixture(scope="module", params=["3.12", "3.13"])
+def thread_start_env(request, session_cache):
+    """The same on an interpreter that audits thread starts (3.12 on), where one is installed."""
+    python = find_python(request.param)
+    if python is None:
+        pytest.skip(f"no Python {request.param} installed")
+    return _dependency_env(session_cache / f"dependency-acts-env-{request.param}", python)
+
+
+def _calc(added: str) -> str:
+    """calc.py with ``added`` lines in ``add``, the candidate's."""
+    return CALC.replace("    return a + b\n", added + "    return a + b\n")
 
 
 def _run(tmp_path, env, calc: str):
@@ -94,6 +134,23 @@ def test_the_candidate_acting_through_a_dependency_is_tampering(tmp_path, depend
     """The same acts reached from the candidate's ``add`` (no ctypes in its text for the screen to
     see): its frame is on the acting thread's stack, or on a live thread while the dependency's
     thread acts."""
-    run = _run(tmp_path, dependency_env, CALC.replace("    return a + b\n", ATTACKS[attack] + "    return a + b\n"))
+    run = _run(tmp_path, dependency_env, _calc(ATTACKS[attack]))
     expected = "was compiled under the name of" if attack.startswith("compile") else "C API was looked up"
     assert any(expected in finding for finding in run.tampered), (run.tampered, run.output)
+
+
+LEFT_RUNNING = (
+    "    import threading\n"
+    "    depacts.PENDING.append('PyCode_NewEmpty')\n"
+    "    threading.Thread(target=depacts.look_up_later, args=('PyCode_NewEmpty',)).start()\n"
+)
+
+
+def test_a_dependency_thread_the_candidate_left_running_is_tampering(tmp_path, thread_start_env):
+    """A thread of the dependency's code alone, started by the candidate's ``add`` and left to act
+    after ``add`` returned: no candidate frame anywhere when it acts, but Python 3.12 audited its
+    start from the candidate's code (before 3.12 this one is not seen: docs/evaluator.md)."""
+    honest = _run(tmp_path / "honest", thread_start_env, CALC)
+    assert not honest.tampered, honest.tampered
+    run = _run(tmp_path / "attack", thread_start_env, _calc(LEFT_RUNNING))
+    assert any("PyCode_NewEmpty" in finding for finding in run.tampered), (run.tampered, run.output)

@@ -43,11 +43,13 @@ import time
 
 from loopctl_filetext import holds
 from loopctl_programs import PROGRAM_EVENTS, PROGRAMS, program_name
+from loopctl_whose import THREAD_STARTS
 from loopctl_whose import asker as _asker
 from loopctl_whose import candidate as _candidate
 from loopctl_whose import library as _library
 from loopctl_whose import on_its_own as _on_its_own
 from loopctl_whose import shown as _shown
+from loopctl_whose import thread_started as _thread_started
 from loopctl_whose import untouched as _untouched
 
 FRAME_ATTRIBUTES = frozenset(("tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"))
@@ -58,7 +60,7 @@ WATCHED = frozenset((
     "ctypes.string_at", "ctypes.wstring_at", "ctypes.call_function", "ctypes.PyObj_FromPtr",
     "object.__getattr__", "object.__setattr__", "compile", "code.__new__", "function.__new__", "sys.addaudithook",
     "cpython.PyInterpreterState_Clear", "loopctl.record", "sys.monitoring.register_callback",
-)) | PROGRAM_EVENTS
+)) | PROGRAM_EVENTS | THREAD_STARTS
 PER_KIND = 5
 """Findings of one kind sent at most: evidence, not a flood."""
 CREATED_SLACK = 0.05
@@ -117,6 +119,8 @@ class _State:
         self.written = {}
         self.path_types = (pathlib.PosixPath, pathlib.PurePosixPath)  # bound now: the module's names can change
         self.ended = False
+        self.candidate_threads = {}  # id -> the Thread the candidate started (kept: its id stays its own)
+        self.method_type = type(self.__init__)
         # bound now: at interpreter shutdown module globals may already be gone
         self.write, self.fstat, self.getpid, self.stat = os.write, os.fstat, os.getpid, os.stat
         self.dumps, self.getframe, self.current_frames = json.dumps, sys._getframe, sys._current_frames
@@ -192,6 +196,9 @@ def _handle(state, event, args):
         _program(state, event, args)
         return
     caller = state.getframe(2)  # 0: _handle, 1: hook, 2: whoever raised the event
+    if event in THREAD_STARTS:
+        _thread_started(state, args[0] if args else None, caller)
+        return
     if event == "sys.addaudithook":
         _finding(state, "another audit hook was added", caller)
         raise RuntimeError("loopctl: no other audit hook may be added")

@@ -91,12 +91,13 @@ def on_its_own(state, frame):
     """True when a library acted for itself: ``frame`` (the code that acted) is a library's, no
     frame under it is the candidate's, and one is the tests' or the project's unchanged code.
 
-    A thread of library code alone (a watchdog a dependency started) cannot show who started it
-    (Python < 3.12 audits no thread start): it acts on its own only while no live thread runs the
-    candidate's code, so a candidate that starts such a thread and waits for it is still seen."""
+    A thread the candidate started is never on its own (seen from Python 3.12, which audits thread
+    starts). Before, a thread of library code alone (a watchdog a dependency started) cannot show
+    who started it: it acts on its own only while no live thread runs the candidate's code, so a
+    candidate that starts such a thread and waits for it is still seen."""
     if frame is None or not library(state, frame.f_code.co_filename):
         return False
-    if _candidates(state, frame):
+    if _candidates(state, frame) or _started_by_candidate(state, frame):
         return False
     while frame is not None:
         if not library(state, frame.f_code.co_filename):
@@ -113,3 +114,28 @@ def _candidates(state, frame):
             return True
         frame = frame.f_back
     return False
+
+
+THREAD_STARTS = frozenset(("_thread.start_new_thread", "_thread.start_joinable_thread"))
+"""Audited from Python 3.12: the first argument is the function the new thread runs."""
+CANDIDATE_THREADS = 10000
+"""Threads the candidate started remembered at most (past that, a new one is not)."""
+
+
+def thread_started(state, function, frame):
+    """Remember a ``threading.Thread`` started from the candidate's code (or from a thread it started)."""
+    if type(function) is not state.method_type or len(state.candidate_threads) >= CANDIDATE_THREADS:
+        return
+    if _candidates(state, frame) or _started_by_candidate(state, frame):
+        owner = function.__self__
+        state.candidate_threads[id(owner)] = owner
+
+
+def _started_by_candidate(state, frame):
+    """True when ``frame``'s thread is a ``threading.Thread`` the candidate started."""
+    while frame.f_back is not None:
+        frame = frame.f_back
+    if frame.f_code.co_name != "_bootstrap" or not frame.f_code.co_filename.endswith("threading.py"):
+        return False
+    owner = frame.f_locals.get("self")
+    return owner is not None and state.candidate_threads.get(id(owner)) is owner
