@@ -139,18 +139,26 @@ def test_the_candidate_acting_through_a_dependency_is_tampering(tmp_path, depend
     assert any(expected in finding for finding in run.tampered), (run.tampered, run.output)
 
 
-LEFT_RUNNING = (
-    "    import threading\n"
-    "    depacts.PENDING.append('PyCode_NewEmpty')\n"
-    "    threading.Thread(target=depacts.look_up_later, args=('PyCode_NewEmpty',)).start()\n"
-)
+LEFT_RUNNING = {
+    "threading": (
+        "    import threading\n"
+        "    depacts.PENDING.append('PyCode_NewEmpty')\n"
+        "    threading.Thread(target=depacts.look_up_later, args=('PyCode_NewEmpty',)).start()\n"
+    ),
+    "_thread": (
+        "    import _thread\n"
+        "    depacts.PENDING.append('PyCode_NewEmpty')\n"
+        "    _thread.start_new_thread(depacts.look_up_later, ('PyCode_NewEmpty',))\n"
+    ),
+}
 
 
-def test_a_dependency_thread_the_candidate_left_running_is_tampering(tmp_path, thread_start_env):
+@pytest.mark.parametrize("start", list(LEFT_RUNNING))
+def test_a_dependency_thread_the_candidate_left_running_is_tampering(tmp_path, thread_start_env, start):
     """A thread of the dependency's code alone, started by the candidate's ``add`` and left to act
     after ``add`` returned: no candidate frame anywhere when it acts, but Python 3.12 audited its
     start from the candidate's code (before 3.12 this one is not seen: docs/evaluator.md)."""
     honest = _run(tmp_path / "honest", thread_start_env, CALC)
     assert not honest.tampered, honest.tampered
-    run = _run(tmp_path / "attack", thread_start_env, _calc(LEFT_RUNNING))
+    run = _run(tmp_path / "attack", thread_start_env, _calc(LEFT_RUNNING[start]))
     assert any("PyCode_NewEmpty" in finding for finding in run.tampered), (run.tampered, run.output)

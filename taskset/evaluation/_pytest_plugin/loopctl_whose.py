@@ -80,8 +80,6 @@ def shown(state, filename):
     return filename[len(state.workspace):] if filename.startswith(state.workspace) else filename
 
 
-
-
 def library(state, filename):
     """True for the standard library's, the environment's and our own code, and the import system's."""
     return filename.startswith("<frozen ") or filename.startswith(state.libraries)
@@ -119,22 +117,30 @@ def _candidates(state, frame):
 THREAD_STARTS = frozenset(("_thread.start_new_thread", "_thread.start_joinable_thread"))
 """Audited from Python 3.12: the first argument is the function the new thread runs."""
 CANDIDATE_THREADS = 10000
-"""Threads the candidate started remembered at most (past that, a new one is not)."""
+"""Threads the candidate started remembered at most; past that, every thread counts as its."""
 
 
 def thread_started(state, function, frame):
-    """Remember a ``threading.Thread`` started from the candidate's code (or from a thread it started)."""
-    if type(function) is not state.method_type or len(state.candidate_threads) >= CANDIDATE_THREADS:
+    """Remember a thread started from the candidate's code (or from a thread it started): a
+    ``threading.Thread`` by its object, one of ``_thread`` by the code it runs (then that code
+    counts as the candidate's in any thread it starts, the tests' own too)."""
+    if not (_candidates(state, frame) or _started_by_candidate(state, frame)):
         return
-    if _candidates(state, frame) or _started_by_candidate(state, frame):
-        owner = function.__self__
-        state.candidate_threads[id(owner)] = owner
+    if len(state.candidate_threads) >= CANDIDATE_THREADS:
+        state.candidate_threads[None] = None  # too many to tell apart: any thread is the candidate's
+        return
+    owner = function.__self__ if type(function) is state.method_type else getattr(function, "__code__", None)
+    state.candidate_threads[id(owner)] = owner
 
 
 def _started_by_candidate(state, frame):
-    """True when ``frame``'s thread is a ``threading.Thread`` the candidate started."""
+    """True when ``frame``'s thread is one the candidate started."""
+    if None in state.candidate_threads:
+        return True
     while frame.f_back is not None:
         frame = frame.f_back
+    if state.candidate_threads.get(id(frame.f_code)) is frame.f_code:
+        return True
     if frame.f_code.co_name != "_bootstrap" or not frame.f_code.co_filename.endswith("threading.py"):
         return False
     owner = frame.f_locals.get("self")
