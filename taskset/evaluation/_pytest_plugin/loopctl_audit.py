@@ -42,8 +42,15 @@ import sys
 import time
 
 from loopctl_filetext import holds
-from loopctl_lines import span
 from loopctl_programs import PROGRAM_EVENTS, PROGRAMS, program_name
+from loopctl_whose import THREAD_STARTS
+from loopctl_whose import asker as _asker
+from loopctl_whose import candidate as _candidate
+from loopctl_whose import library as _library
+from loopctl_whose import on_its_own as _on_its_own
+from loopctl_whose import shown as _shown
+from loopctl_whose import thread_started as _thread_started
+from loopctl_whose import untouched as _untouched
 
 FRAME_ATTRIBUTES = frozenset(("tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"))
 WATCHED = frozenset((
@@ -53,7 +60,7 @@ WATCHED = frozenset((
     "ctypes.string_at", "ctypes.wstring_at", "ctypes.call_function", "ctypes.PyObj_FromPtr",
     "object.__getattr__", "object.__setattr__", "compile", "code.__new__", "function.__new__", "sys.addaudithook",
     "cpython.PyInterpreterState_Clear", "loopctl.record", "sys.monitoring.register_callback",
-)) | PROGRAM_EVENTS
+)) | PROGRAM_EVENTS | THREAD_STARTS
 PER_KIND = 5
 """Findings of one kind sent at most: evidence, not a flood."""
 CREATED_SLACK = 0.05
@@ -112,9 +119,11 @@ class _State:
         self.written = {}
         self.path_types = (pathlib.PosixPath, pathlib.PurePosixPath)  # bound now: the module's names can change
         self.ended = False
+        self.candidate_threads = {}  # id -> the Thread the candidate started (kept: its id stays its own)
+        self.method_type = type(self.__init__)
         # bound now: at interpreter shutdown module globals may already be gone
         self.write, self.fstat, self.getpid, self.stat = os.write, os.fstat, os.getpid, os.stat
-        self.dumps, self.getframe = json.dumps, sys._getframe
+        self.dumps, self.getframe, self.current_frames = json.dumps, sys._getframe, sys._current_frames
         self.ident = _thread_ident()
         self.value_error, self.os_error, self.interrupted = ValueError, OSError, InterruptedError
         self.modules, self.module_type, self.function_type = sys.modules, type(sys), type(_thread_ident)
@@ -187,6 +196,9 @@ def _handle(state, event, args):
         _program(state, event, args)
         return
     caller = state.getframe(2)  # 0: _handle, 1: hook, 2: whoever raised the event
+    if event in THREAD_STARTS:
+        _thread_started(state, args[0] if args else None, caller)
+        return
     if event == "sys.addaudithook":
         _finding(state, "another audit hook was added", caller)
         raise RuntimeError("loopctl: no other audit hook may be added")
@@ -203,7 +215,8 @@ def _handle(state, event, args):
     elif event in ("ctypes.dlsym", "ctypes.dlsym/handle"):
         name = args[1] if len(args) > 1 else None
         if type(name) is str and name.startswith(("Py", "_Py")):
-            _finding(state, "the interpreter's C API was looked up through ctypes (" + name + ")", _asker(caller))
+            if not _on_its_own(state, _asker(caller)):  # func_timeout's watchdog looks one up for itself
+                _finding(state, "the interpreter's C API was looked up through ctypes (" + name + ")", _asker(caller))
         else:
             _attributed(state, "ctypes", caller)
     elif event.startswith("ctypes."):
@@ -258,7 +271,7 @@ def _compile(state, args, caller):
             held = handle.read()
     except OSError:
         return
-    if holds(held, source):
+    if holds(held, source) or _on_its_own(state, caller):
         return
     _finding(state, "code was compiled under the name of " + name + ", which does not hold it", caller)
 
@@ -275,30 +288,6 @@ def _existing(state, name):
     return path if (info.st_mode & 0o170000) == 0o100000 else ""
 
 
-# Library code that hands a frame, a traceback's frames or raw memory back to its caller:
-# the caller is the one who asked.
-_HANDERS = (
-    ("/inspect.py", None), ("/traceback.py", ("walk_stack", "walk_tb")),
-    ("/logging/__init__.py", ("currentframe", "<lambda>")), ("/ctypes/", None), ("/bdb.py", None),
-    ("/pdb.py", None), ("/_pytest/", None), ("/pluggy/", None), ("/threading.py", ("settrace", "setprofile")),
-)
-
-
-def _hander(code):
-    name = code.co_filename
-    for part, functions in _HANDERS:
-        if part in name and (functions is None or code.co_name in functions):
-            return True
-    return False
-
-
-def _asker(frame):
-    """The first frame above library helpers that hand frames or memory back to their caller."""
-    while frame is not None and _hander(frame.f_code):
-        frame = frame.f_back
-    return frame
-
-
 def _attributed(state, what, frame):
     """Report ``what`` when the code that asked for it is the candidate's."""
     frame = _asker(frame)
@@ -309,15 +298,6 @@ def _attributed(state, what, frame):
         _finding(state, what + " from " + why, frame)
 
 
-def _untouched(state, code):
-    """True when ``code`` is a function of a suspect file that holds no line the candidate added."""
-    added = state.written.get(code.co_filename)
-    if added is None:
-        return False
-    first, last = span(code)
-    return not any(first <= number <= last for number in added)
-
-
 def _attributed_on_stack(state, what, frame):
     """Report ``what`` when the first code below the libraries on the stack is the candidate's: a
     library helper that relocates code onto a file (hypothesis's ``impersonate``) does it for
@@ -326,7 +306,7 @@ def _attributed_on_stack(state, what, frame):
     ``types.coroutine`` is not the candidate's because a candidate's module imported it)."""
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not (filename.startswith("<frozen ") or filename.startswith(state.libraries)):
+        if not _library(state, filename):
             why = _candidate(state, filename)
             if why and not _untouched(state, frame.f_code):
                 _finding(state, what + " from " + why, frame)
@@ -341,36 +321,6 @@ def _unmarshalled(state, name, caller):
     code = caller.f_code
     return (code.co_name == "_compile_bytecode" and code.co_filename.startswith("<frozen importlib")
             and not name.startswith(state.workspace))
-
-
-def _candidate(state, filename):
-    """Why code from ``filename`` is the candidate's ("" when it is not)."""
-    known = state.origin.get(filename)
-    if known is not None:
-        return known
-    why = ""
-    if filename.startswith("<frozen "):
-        why = ""
-    elif filename.startswith("<") or not filename.startswith("/"):
-        why = "code with no file of its own (" + filename + ")"
-    elif filename in state.suspects:
-        why = "a file the candidate wrote (" + _shown(state, filename) + ")"
-    elif filename.startswith(state.workspace):
-        try:  # not cached: a file of the base tree may be rewritten later in the run
-            info = state.stat(filename)
-            if max(info.st_ctime, info.st_mtime) >= state.since:
-                why = "a file written during the run (" + _shown(state, filename) + ")"
-        except OSError:
-            why = "a file that no longer exists (" + _shown(state, filename) + ")"
-    elif not filename.startswith(state.libraries):
-        why = "a file outside the workspace and the environment (" + filename + ")"
-    if not filename.startswith(state.workspace) and len(state.origin) < 10000:
-        state.origin[filename] = why
-    return why
-
-
-def _shown(state, filename):
-    return filename[len(state.workspace):] if filename.startswith(state.workspace) else filename
 
 
 def _finding(state, what, frame):

@@ -361,8 +361,12 @@ def _pristine_rewrite():
         from pathlib import Path
 
         parameters = inspect.signature(found).parameters
-        if list(parameters)[:1] == ["config"]:  # pytest < 5
-            return found(config, path)
+        if list(parameters)[:1] == ["config"]:
+            # pytest < 5 reads the file through a py.path (``fn.stat()``, ``fn.strpath``): handed a
+            # str it raised, and every rewritten test module went unchecked
+            import py
+
+            return found(config, py.path.local(path))
         if parameters["fn"].annotation is inspect.Parameter.empty:
             # pytest 5 is handed the spec's origin, a str; a Path there is spelled into the code
             # it writes (the warning of ``assert None`` calls ``PosixPath(...)``)

@@ -61,7 +61,7 @@ WATCHED = (
 
 WATCHED_PACKAGES = ("_pytest", "pytest", "pluggy", "loopctl_pytest_plugin", "loopctl_integrity", "loopctl_honest",
                     "loopctl_watched", "loopctl_programs", "loopctl_filetext",
-                    "loopctl_lines")
+                    "loopctl_lines", "loopctl_whose")
 """Every function and class of these packages (module globals and class attributes alike) is
 watched, not a list of names: a report class rebound in one module, a test item's setup or its
 lookup of the test object replaced, all show the same way."""
