@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
+from conftest import load_script
+
 VERIFY_FIX = Path(__file__).resolve().parents[1] / "benchmarks" / "verify_fix.py"
-
-
-def _verify_fix():
-    """The script, imported by path (it is not a package)."""
-    name = "loopctl_verify_fix"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, VERIFY_FIX)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def test_a_pytest_run_cut_by_the_timeout_is_marked_not_taken_as_complete(python_project_env, tmp_path):
     """A run cut by the timeout says so: the tests after the cut have no outcome, so a fix among
     them is missing from f2p, not refuted (a 1,800-test module outlasted a fixed 240 s and its last
     class's FAIL_TO_PASS test was silently left out of a record)."""
-    verify = _verify_fix()
+    verify = load_script("loopctl_verify_fix", VERIFY_FIX)
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "test_cut.py").write_text("import threading\n\ndef test_first():\n    pass\n\n"
