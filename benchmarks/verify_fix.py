@@ -1,7 +1,7 @@
 """Hand verification of one bug fix, independent of loopctl's own code: how recall_fixes.json was made.
 
     python benchmarks/verify_fix.py GITDIR SHA [--python 3.11] [--deps "freezegun pyyaml"]
-                                    [--no-install] [--keep]
+                                    [--no-install] [--keep] [--timeout 900]
 
 Plain tools only: ``git archive`` of the parent, the fix's test-side changes applied with
 ``git apply``, a ``uv venv`` of the asked interpreter (pyenv's ``versions/`` are searched), pytest
@@ -11,9 +11,10 @@ editable (``--no-install``: from the tree via PYTHONPATH). The touched test modu
 fix touches only shared test code, the folders holding it) before and after the source changes;
 outcomes come from a ten-line pytest plugin of this script. FAIL_TO_PASS = failed or errored
 before, passed after; ``confirmed`` when those tests, selected on their own, fail before and pass
-after again.
+after again. A pytest run cut by ``--timeout`` is named in ``cut`` (and on stderr): the tests it did
+not reach have no outcome, so a fix among them is missing from f2p, not refuted.
 
-Prints one JSON object: sha, python, date, modules, f2p, confirmed, fail_both, pass_to_fail.
+Prints one JSON object: sha, python, date, modules, f2p, confirmed, fail_both, pass_to_fail, cut.
 """
 
 from __future__ import annotations
@@ -61,8 +62,13 @@ def sh(*args, cwd=None, input=None, check=True, env=None, timeout=None):
     return done
 
 
-def run_pytest(venv: Path, tree: Path, targets: list[str], source_path: list[str]) -> dict[str, str]:
-    """node id -> PASSED/FAILED/ERROR/SKIPPED; a module that cannot be collected is ``COLLECT::<path>``."""
+TIMEOUT = "TIMEOUT::"
+"""The key a run cut by the timeout carries (its value: the seconds it was given)."""
+
+
+def run_pytest(venv: Path, tree: Path, targets: list[str], source_path: list[str], timeout: int) -> dict[str, str]:
+    """node id -> PASSED/FAILED/ERROR/SKIPPED; a module that cannot be collected is ``COLLECT::<path>``;
+    a run cut by ``timeout`` seconds has a ``TIMEOUT::`` key (the tests after the cut are absent)."""
     plug = Path(tempfile.mkdtemp(prefix="verify-plugin-"))
     (plug / "verifyplug.py").write_text(PLUGIN)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -70,8 +76,13 @@ def run_pytest(venv: Path, tree: Path, targets: list[str], source_path: list[str
     env["PYTHONPATH"] = os.pathsep.join([str(plug), *source_path])
     env["VERIFY_OUT"] = str(plug / "out.jsonl")
     done = sh(f"{venv}/bin/python", "-m", "pytest", "-p", "no:cacheprovider", "-p", "verifyplug", "-q", "--color=no",
-              "--continue-on-collection-errors", *targets, cwd=tree, check=False, env=env, timeout=240)
+              "--continue-on-collection-errors", *targets, cwd=tree, check=False, env=env, timeout=timeout)
     results: dict[str, str] = {}
+    if done.returncode == -9:
+        # a whole module of a big suite can outlast the timeout: what it did not reach is unknown, say so
+        print(f"pytest cut after {timeout}s on {' '.join(targets)[:200]}: later tests have no outcome",
+              file=sys.stderr)
+        results[TIMEOUT] = str(timeout)
     lines = (plug / "out.jsonl").read_text().splitlines() if (plug / "out.jsonl").exists() else []
     if not lines:
         # pytest stopped before any test (a usage error such as an addopts plugin that is not installed):
@@ -107,6 +118,7 @@ def main() -> None:
     parser.add_argument("--deps", default="", help="test dependencies besides pytest, space-separated")
     parser.add_argument("--no-install", action="store_true", help="run the project from its tree (PYTHONPATH)")
     parser.add_argument("--keep", action="store_true", help="keep the tree and venv")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds one pytest run may take")
     args = parser.parse_args()
     uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
     git = ["git", "--git-dir", args.gitdir]
@@ -139,21 +151,22 @@ def main() -> None:
     modules = [t for t in tests if t.endswith(".py") and (tree / t).is_file()
                and Path(t).name not in ("conftest.py", "__init__.py")]
     targets = modules or sorted({str(Path(t).parent) for t in tests if (tree / t).exists()})
-    before = run_pytest(venv, tree, targets, source_path)
+    before = run_pytest(venv, tree, targets, source_path, args.timeout)
     if source_patch:
         sh("git", "apply", "--whitespace=nowarn", "-", cwd=tree, input=source_patch)
-    after = run_pytest(venv, tree, targets, source_path)
+    after = run_pytest(venv, tree, targets, source_path, args.timeout)
     f2p = sorted(t for t, outcome in after.items() if outcome == "PASSED" and failed(before, t))
     confirmed = None
     if f2p:
-        again = run_pytest(venv, tree, f2p, source_path)
+        again = run_pytest(venv, tree, f2p, source_path, args.timeout)
         sh("git", "apply", "-R", "--whitespace=nowarn", "-", cwd=tree, input=source_patch)
-        buggy = run_pytest(venv, tree, f2p, source_path)
+        buggy = run_pytest(venv, tree, f2p, source_path, args.timeout)
         confirmed = all(again.get(t) == "PASSED" for t in f2p) and all(failed(buggy, t) for t in f2p)
     print(json.dumps({
         "sha": sha, "python": args.python, "date": date, "modules": targets, "f2p": f2p, "confirmed": confirmed,
         "fail_both": sorted(t for t, o in after.items() if o in ("FAILED", "ERROR") and failed(before, t)),
         "pass_to_fail": sorted(t for t, o in after.items() if o in ("FAILED", "ERROR") and before.get(t) == "PASSED"),
+        "cut": [name for name, run in (("before", before), ("after", after)) if TIMEOUT in run],
     }))
     if args.keep:
         print("kept", tmp, file=sys.stderr)

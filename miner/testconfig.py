@@ -4,7 +4,9 @@ A project that says ``python_files = tests_*.py`` or ``testpaths = spec`` at som
 tests there at that commit; a root ``test.py`` or ``tests.py`` that defines tests at a commit is
 test code there (``testfiles.ROOT_TEST_MODULES``). Reading these files for each of thousands of
 commits would cost a subprocess each; instead one ``git cat-file --batch-check`` names the config blobs of every
-commit at once, and each distinct set of blobs is read and parsed once.
+commit at once, and each distinct set of blobs is read and parsed once. A config that runs
+``--doctest-modules`` over its ``testpaths`` asks one more batch which of those entries are packages
+(hold an ``__init__.py``) at each commit: those are the project's code, not tests.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from taskset.workspace.mirrors import run_git
 from taskset.workspace.testfiles import (
     PYTEST_CONFIG_FILES,
     ROOT_TEST_MODULES,
+    PytestNaming,
     TestFileConventions,
     pytest_naming,
+    testpath_entries,
     with_naming,
     with_root_modules,
 )
@@ -36,16 +40,36 @@ def conventions_by_commit(
     queries = [f"{sha}:{name}" for sha in shas for name in names]
     oids = _batch_check(git_dir, queries)
     blobs = _read_blobs(git_dir, {oid for oid in oids if oid})
-    found: dict[tuple[str, ...], TestFileConventions] = {}
-    result: dict[str, TestFileConventions] = {}
     width = len(names)
-    for i, sha in enumerate(shas):
-        key = tuple(oids[i * width : (i + 1) * width])
-        if key not in found:
-            texts = {name: blobs.get(oid) if oid else None for name, oid in zip(names, key, strict=True)}
-            found[key] = with_root_modules(with_naming(base, pytest_naming(texts), project), texts)
-        result[sha] = found[key]
+    keys = [tuple(oids[i * width : (i + 1) * width]) for i in range(len(shas))]
+    parsed: dict[tuple[str, ...], tuple[dict[str, str | None], PytestNaming]] = {}
+    for key in dict.fromkeys(keys):
+        texts = {name: blobs.get(oid) if oid else None for name, oid in zip(names, key, strict=True)}
+        parsed[key] = (texts, pytest_naming(texts))
+    packages = _packages(git_dir, {sha: parsed[key][1] for sha, key in zip(shas, keys, strict=True)})
+    found: dict[tuple[tuple[str, ...], tuple[str, ...]], TestFileConventions] = {}
+    result: dict[str, TestFileConventions] = {}
+    for sha, key in zip(shas, keys, strict=True):
+        texts, naming = parsed[key]
+        full = (key, packages.get(sha, ()))
+        if full not in found:
+            found[full] = with_root_modules(with_naming(base, naming, project, full[1]), texts)
+        result[sha] = found[full]
     return result
+
+
+def _packages(git_dir: Path, namings: dict[str, PytestNaming]) -> dict[str, tuple[str, ...]]:
+    """For each commit whose config doctests its ``testpaths``: the entries that hold an ``__init__.py`` there."""
+    asked = [(sha, entry) for sha, naming in namings.items() if naming.doctest_modules
+             for entry in testpath_entries(naming)]
+    if not asked:
+        return {}
+    oids = _batch_check(git_dir, [f"{sha}:{entry}/__init__.py" for sha, entry in asked])
+    packages: dict[str, tuple[str, ...]] = {}
+    for (sha, entry), oid in zip(asked, oids, strict=True):
+        if oid:
+            packages[sha] = packages.get(sha, ()) + (entry,)
+    return packages
 
 
 def _batch_check(git_dir: Path, queries: list[str]) -> list[str]:

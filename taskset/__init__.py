@@ -51,8 +51,8 @@ _LAZY = {
         "read_swebench", "to_swebench",
     ),
     "taskset.workspace.testfiles": (
-        "PytestNaming", "TestFileConventions", "is_test_module", "is_test_path", "pytest_naming", "with_naming",
-        "with_root_modules",
+        "PytestNaming", "TestFileConventions", "is_test_module", "is_test_path", "pytest_naming",
+        "testpath_entries", "with_naming", "with_root_modules",
     ),
     "taskset.workspace.files": ("clear_bytecode",),
     "taskset.workspace.workspace": ("Workspace",),
@@ -83,6 +83,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
         is_test_module,
         is_test_path,
         pytest_naming,
+        testpath_entries,
         with_naming,
         with_root_modules,
     )
@@ -163,6 +164,7 @@ __all__ = [
     "repo_name",
     "run_task_tests",
     "run_tests",
+    "testpath_entries",
     "time_limit",
     "to_swebench",
     "with_naming",

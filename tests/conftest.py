@@ -163,18 +163,22 @@ def python_project_env(tmp_path_factory, session_cache):
 SAMPLE_BUILDER = Path(__file__).resolve().parents[1] / "sample" / "build_sample_repo.py"
 
 
-def load_sample_builder():
-    """The builder module, imported by path (it is a script, not a package)."""
+def load_script(name: str, path: Path):
+    """The script at ``path`` imported by path (it is not in a package), once, as module ``name``."""
     import importlib.util
     import sys
 
-    name = "loopctl_sample_builder"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SAMPLE_BUILDER)
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up while the class is built
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def load_sample_builder():
+    """The builder module, imported by path (it is a script, not a package)."""
+    return load_script("loopctl_sample_builder", SAMPLE_BUILDER)
 
 
 @pytest.fixture(scope="session")

@@ -132,6 +132,20 @@ def test_a_dated_dev_tool_pin_that_does_not_build_here_is_relaxed_not_fatal(tmp_
     assert env.spec.remedy == "normal"
 
 
+def test_a_test_requirement_that_never_builds_here_is_left_out_on_the_first_rung(tmp_path):
+    """``MySQL-python`` (its only releases' setup.py imports Python 2's ``ConfigParser``) cannot build
+    whatever is relaxed: it is left out and recorded, and the environment builds on the first rung,
+    instead of the same failed build being retried on every rung of the ladder (which climbs for the
+    project's own build) until the build deadline. The other test requirements are installed."""
+    root = write_minimal_project(tmp_path / "unbuildable")
+    (root / "requirements-dev.txt").write_text("MySQL-python\nsix\n")
+    env = ensure_environment(root, resolution_date=DATE)
+    assert env.spec.relaxed[-1] == "mysql-python: left out (its build fails here, relaxed or not)"
+    assert env.spec.remedy == "normal"
+    assert frozen(env, "six")
+    assert not any(line.lower().startswith("mysql-python") for line in env.spec.requirements)
+
+
 def test_a_dated_pin_that_installs_but_breaks_pytest_here_is_relaxed(tmp_path):
     """``py==1.10.0`` (a 2021 pin-compiled test requirement) installs beside pytest 7.2 on 3.11 but
     ``import pytest`` then fails (``AttributeError: __spec__`` in py's apipkg): the pin named in the

@@ -284,3 +284,33 @@ def test_the_pip_rung_installs_the_pins_uv_resolves(tmp_path):
     assert run([python, "-c", "import six, pytest"], cwd=tmp_path).returncode == 0
     assert run([python, "-c", "import calc"], cwd=tmp_path).returncode != 0
     assert run([python, "-c", "import calc"], cwd=tmp_path, env={"PYTHONPATH": str(source)}).returncode == 0
+
+
+def test_a_package_doctested_from_testpaths_is_source(make_repo):
+    """A package that ``testpaths`` names under ``--doctest-modules`` is the project's code, not a test
+    directory, whatever the repository is called: a fix to it and its tests is a candidate, not
+    ``no-source-change``. So is a single module named there. Without ``--doctest-modules`` a
+    testpath stays a test directory (the project's own rule, as for ``testpaths = spec``)."""
+    from miner.candidates import classify, list_commits
+    from miner.rejections import Rejection
+    from miner.testconfig import conventions_by_commit
+    from taskset.workspace.mirrors import mirror
+    from taskset.workspace.testfiles import DEFAULT, is_test_path
+
+    repo = make_repo("python-shapes")  # the package is not named after the repository
+    tox = "[pytest]\naddopts =\n    --doctest-modules\ntestpaths = docs shapes helpers.py tests\n"
+    repo.commit("Initial", {"tox.ini": tox, "shapes/__init__.py": "", "shapes/core.py": "SIDES = 3\n",
+                            "helpers.py": "X = 1\n", "tests/test_core.py": "def test_sides():\n    pass\n"})
+    repo.commit("Fix sides", {"shapes/core.py": "SIDES = 4\n",
+                              "tests/test_core.py": "from shapes.core import SIDES\n\ndef test_sides():\n"
+                                                    "    assert SIDES == 4\n"})
+    plain = repo.commit("Drop doctests", {"tox.ini": "[pytest]\ntestpaths = shapes tests\n"})
+    git_dir = mirror(str(repo.path))
+    commits = list_commits(git_dir, ["HEAD"])
+    found = conventions_by_commit(git_dir, [c.sha for c in commits], DEFAULT, "python-shapes")
+    fix = commits[1]
+    assert not isinstance(classify(fix, found[fix.sha]), Rejection)
+    for path in ("shapes/core.py", "shapes/__init__.py", "helpers.py"):
+        assert not is_test_path(path, found[fix.sha]), path
+    assert is_test_path("tests/test_core.py", found[fix.sha])
+    assert is_test_path("shapes/core.py", found[plain])

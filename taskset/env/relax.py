@@ -12,6 +12,12 @@ times:
                 a package only a dependency requires is overridden to any version);
 3. ``any``      no version constraint at all.
 
+A test requirement whose own build still fails after those (its only release is C that this
+compiler rejects: a benchmark comparator in a dev requirements file) is left out of the
+environment, recorded like a relaxation: retrying it would fail identically on every rung of the
+ladder, which climbs for the project's build, not a dependency's. A test that imports it fails
+on both sides and so proves nothing; the other tests still run.
+
 Then, still unsolved, pip's own resolver installs the same requirements in a pip-seeded venv
 (no date cutoff: pip has none). Every step is recorded in the plan's ``relaxed`` (and so on the
 task, ``EnvironmentSpec.relaxed``); the frozen pins that resolved reproduce the environment.
@@ -120,9 +126,11 @@ def install(installer: Installer, plan: Plan, source: Path, rung: str) -> Plan:
             said = _last_output(installer.log)  # untrimmed: a failed build names itself above its compiler's noise
             names = culprits(said, keep) if kind == "resolution" else _failed_builds(said, keep)
             relaxed = _next(plan, names, tried, today)
-            if relaxed is None:
-                if kind == "build":
+            if relaxed is None and kind == "build":
+                relaxed = _leave_out(plan, names)
+                if relaxed is None:
                     raise  # the project's own build: the ladder's next rung, not a relaxation
+            if relaxed is None:
                 return _with_pip(installer, plan, source, exc)
             plan = relaxed
     return _with_pip(installer, plan, source, None)
@@ -141,6 +149,20 @@ def _next(plan: Plan, names: list[str], tried: set[tuple[str, str]], today: str)
             if relaxed is not None:
                 tried.add((name, step))
                 return relaxed
+    return None
+
+
+def _leave_out(plan: Plan, names: list[str]) -> Plan | None:
+    """``plan`` without the first of ``names`` (dependencies whose build failed) that it requires
+    directly; None when it requires none of them (the failure is the project's, or a transitive one)."""
+    for name in names:
+        direct = [r for r in plan.requirements if normalize(requirement_name(r)) == name]
+        if direct:
+            return dataclasses.replace(
+                plan,
+                requirements=tuple(r for r in plan.requirements if r not in direct),
+                overrides=tuple(o for o in plan.overrides if normalize(requirement_name(o)) != name),
+                relaxed=plan.relaxed + (f"{name}: left out (its build fails here, relaxed or not)",))
     return None
 
 

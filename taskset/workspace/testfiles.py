@@ -11,7 +11,7 @@ from __future__ import annotations
 import configparser
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -58,6 +58,8 @@ class PytestNaming:
     testpaths: tuple[str, ...] = ()
     python_classes: tuple[str, ...] = ()
     python_functions: tuple[str, ...] = ()
+    doctest_modules: bool = False
+    """``addopts`` has ``--doctest-modules``: ``testpaths`` may name the project's code, collected for doctests."""
     source: str = ""
     """The config file the settings came from."""
 
@@ -140,6 +142,7 @@ def pytest_naming(texts: Mapping[str, str | None]) -> PytestNaming:
             testpaths=_words(section.get("testpaths")),
             python_classes=_words(section.get("python_classes")),
             python_functions=_words(section.get("python_functions")),
+            doctest_modules="--doctest-modules" in _words(section.get("addopts")),
             source=name,
         )
     return PytestNaming()
@@ -185,12 +188,34 @@ def with_root_modules(base: TestFileConventions, texts: Mapping[str, str | None]
     return replace(base, paths=base.paths + found) if found else base
 
 
-def with_naming(base: TestFileConventions, naming: PytestNaming, project: str = "") -> TestFileConventions:
+def testpath_entries(naming: PytestNaming) -> tuple[str, ...]:
+    """The repository-relative paths ``testpaths`` names, normalised (``./tests/`` is ``tests``; globs left out)."""
+    entries = (e.strip("/").removeprefix("./") for e in naming.testpaths if not any(c in e for c in "*?["))
+    return tuple(e for e in entries if e)
+
+
+def _doctested_code(naming: PytestNaming, packages: Collection[str]) -> tuple[str, ...]:
+    """The ``testpaths`` entries that are the project's code run for doctests, not tests.
+
+    Only under ``--doctest-modules`` (without it pytest collects nothing but test files from a
+    testpath): an entry that is a package (``packages``: the entries that hold an ``__init__.py``)
+    or a single module. ``testpaths = docs mypkg tests`` keeps ``tests`` a test directory and
+    ``mypkg`` code, whatever the repository is called.
+    """
+    if not naming.doctest_modules:
+        return ()
+    return tuple(e for e in testpath_entries(naming) if e in packages or e.endswith(".py"))
+
+
+def with_naming(base: TestFileConventions, naming: PytestNaming, project: str = "",
+                packages: Collection[str] = ()) -> TestFileConventions:
     """``base`` extended by a project's pytest naming (the built-in conventions stay the fallback).
 
     A configured glob that mentions "test" names test files anywhere; any other (``*.py``,
     ``check_*.py``) only inside test directories. ``testpaths`` become test paths, except the
-    source roots and the project's own package (collected for doctests, not tests).
+    source roots, the project's own package and the code it doctests (a package among ``packages``,
+    the entries holding an ``__init__.py``, or a module, under ``--doctest-modules``): those are
+    collected for doctests, not tests.
     """
     if naming == PytestNaming():
         return base
@@ -198,11 +223,12 @@ def with_naming(base: TestFileConventions, naming: PytestNaming, project: str = 
     anywhere = tuple(g for g in globs if "test" in g.lower() and g not in base.file_globs)
     scoped = tuple(g for g in globs if "test" not in g.lower() and g not in base.scoped_globs)
     package = re.sub(r"[-.]", "_", project).lower()
+    code = _doctested_code(naming, packages)
     paths = tuple(
         p
-        for p in (entry.strip("/").removeprefix("./") for entry in naming.testpaths
-                  if not any(c in entry for c in "*?["))
-        if p and p not in SOURCE_ROOTS and p.lower() not in (package, f"src/{package}") and p not in base.paths
+        for p in testpath_entries(naming)
+        if p not in SOURCE_ROOTS and p.lower() not in (package, f"src/{package}") and p not in code
+        and p not in base.paths
     )
     return replace(
         base,
