@@ -4,7 +4,7 @@ When the date-pinned resolution has no solution (or a dependency's own build fai
 interpreter: a dated dev-tool pin; or what installed breaks ``import pytest`` here), uv's
 explanation (or the traceback) names the packages involved. Each is
 relaxed one step at a time, the install retried after every step, at most ``MAX_RELAXATIONS``
-times:
+steps in all:
 
 1. ``cutoff``   its own later cutoff (``--exclude-newer-package NAME=<today>``): a release
                 uploaded after the resolution date may be the only one that fits;
@@ -12,9 +12,10 @@ times:
                 a package only a dependency requires is overridden to any version);
 3. ``any``      no version constraint at all.
 
-A test requirement whose own build still fails after those (its only release is C that this
-compiler rejects: a benchmark comparator in a dev requirements file) is left out of the
-environment, recorded like a relaxation: retrying it would fail identically on every rung of the
+A test requirement whose own build still fails after those, or once the steps are spent (its
+only release is C that this compiler rejects: a benchmark comparator in a dev requirements file;
+a Python 2 backport pinned in a 2013 one), is left out of the environment, recorded like a
+relaxation, without spending a step: retrying it would fail identically on every rung of the
 ladder, which climbs for the project's build, not a dependency's. A test that imports it fails
 on both sides and so proves nothing; the other tests still run.
 
@@ -109,14 +110,17 @@ def install(installer: Installer, plan: Plan, source: Path, rung: str) -> Plan:
     today = time.strftime("%Y-%m-%d", time.gmtime())
     tried: set[tuple[str, str]] = set()
     keep = (plan.project_name, "pytest")
-    for _ in range(MAX_RELAXATIONS + 1):
+    steps = 0
+    while True:  # ends: relaxation steps are capped, and each leaving out drops a requirement for good
         try:
             installer.install(plan, source, rung)
             broken = [] if plan.frozen else _breaks_pytest(installer, plan)
+            if broken and steps >= MAX_RELAXATIONS:
+                return _with_pip(installer, plan, source, None)
             relaxed = _next(plan, broken, tried, today) if broken else None
             if relaxed is None:
                 return plan
-            plan = relaxed
+            plan, steps = relaxed, steps + 1
             installer.fresh_venv(rung, seed=rung == "pip")  # uv keeps an installed version that still fits
             continue
         except EnvironmentBuildError as exc:
@@ -125,15 +129,20 @@ def install(installer: Installer, plan: Plan, source: Path, rung: str) -> Plan:
                 raise
             said = _last_output(installer.log)  # untrimmed: a failed build names itself above its compiler's noise
             names = culprits(said, keep) if kind == "resolution" else _failed_builds(said, keep)
-            relaxed = _next(plan, names, tried, today)
-            if relaxed is None and kind == "build":
+            relaxed = _next(plan, names, tried, today) if steps < MAX_RELAXATIONS else None
+            if relaxed is not None:
+                plan, steps = relaxed, steps + 1
+                continue
+            if kind == "build":
+                # Out of steps for it (or for all): a dated dev pin that cannot build here is left out,
+                # free of the budget, so a requirements file of 2013 pins (wsgiref, Twisted 13, ...)
+                # does not spend the steps on its first two and send the rest to pip's resolver.
                 relaxed = _leave_out(plan, names)
                 if relaxed is None:
                     raise  # the project's own build: the ladder's next rung, not a relaxation
-            if relaxed is None:
-                return _with_pip(installer, plan, source, exc)
-            plan = relaxed
-    return _with_pip(installer, plan, source, None)
+                plan = relaxed
+                continue
+            return _with_pip(installer, plan, source, exc)
 
 
 def _next(plan: Plan, names: list[str], tried: set[tuple[str, str]], today: str) -> Plan | None:
