@@ -61,7 +61,7 @@ def conventions_by_commit(
 def _packages(git_dir: Path, namings: dict[str, PytestNaming]) -> dict[str, tuple[str, ...]]:
     """For each commit whose config doctests its ``testpaths``: the entries that hold an ``__init__.py`` there."""
     asked = [(sha, entry) for sha, naming in namings.items() if naming.doctest_modules
-             for entry in testpath_entries(naming)]
+             for entry in testpath_entries(naming) if entry != "."]  # the root is a source root anyway
     if not asked:
         return {}
     oids = _batch_check(git_dir, [f"{sha}:{entry}/__init__.py" for sha, entry in asked])

@@ -314,3 +314,21 @@ def test_a_package_doctested_from_testpaths_is_source(make_repo):
         assert not is_test_path(path, found[fix.sha]), path
     assert is_test_path("tests/test_core.py", found[fix.sha])
     assert is_test_path("shapes/core.py", found[plain])
+
+
+def test_testpaths_that_name_the_root_or_leave_the_repository_are_read_without_failing(make_repo):
+    """``testpaths = . ./tests/ ../shared /abs`` under ``--doctest-modules`` (toolz names ``.``): the
+    root and entries outside the repository are asked of git by no path (a ``sha:./__init__.py``
+    query stopped the whole run: "relative path syntax can't be used outside working tree"), the
+    others as written normalised; the root stays the project's code."""
+    from miner.testconfig import conventions_by_commit
+    from taskset.workspace.mirrors import mirror
+    from taskset.workspace.testfiles import DEFAULT, is_test_path
+
+    repo = make_repo("rooted")
+    tox = "[pytest]\naddopts = --doctest-modules\ntestpaths = . ./tests/ ../shared /abs tests/./unit\n"
+    sha = repo.commit("Initial", {"tox.ini": tox, "rooted/__init__.py": "", "rooted/core.py": "X = 1\n",
+                                  "tests/test_core.py": "def test_x():\n    pass\n"})
+    found = conventions_by_commit(mirror(str(repo.path)), [sha], DEFAULT, "rooted")
+    assert not is_test_path("rooted/core.py", found[sha])
+    assert is_test_path("tests/test_core.py", found[sha]) and is_test_path("tests/unit/data.json", found[sha])

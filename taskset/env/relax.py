@@ -40,7 +40,7 @@ from taskset.errors import EnvironmentBuildError
 if TYPE_CHECKING:
     from taskset.env.install import Installer, Plan
 
-MAX_RELAXATIONS = 6
+MAX_RELAXATIONS = 12
 """Relaxation steps tried before pip's resolver: each costs one resolution (seconds)."""
 
 STEPS = ("cutoff", "unbounded", "any")

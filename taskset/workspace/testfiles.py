@@ -9,6 +9,7 @@ conventions: ``pytest_naming`` reads them from the config files' text, ``with_na
 from __future__ import annotations
 
 import configparser
+import posixpath
 import re
 import tomllib
 from collections.abc import Collection, Mapping
@@ -189,9 +190,10 @@ def with_root_modules(base: TestFileConventions, texts: Mapping[str, str | None]
 
 
 def testpath_entries(naming: PytestNaming) -> tuple[str, ...]:
-    """The repository-relative paths ``testpaths`` names, normalised (``./tests/`` is ``tests``; globs left out)."""
-    entries = (e.strip("/").removeprefix("./") for e in naming.testpaths if not any(c in e for c in "*?["))
-    return tuple(e for e in entries if e)
+    """The repository-relative paths ``testpaths`` names, normalised (``./tests/`` is ``tests``, ``./``
+    is ``.``); globs and entries outside the repository (``../shared``, ``/abs``) left out."""
+    entries = (posixpath.normpath(e) for e in naming.testpaths if e and not any(c in e for c in "*?["))
+    return tuple(dict.fromkeys(e for e in entries if not e.startswith(("/", ".."))))
 
 
 def _doctested_code(naming: PytestNaming, packages: Collection[str]) -> tuple[str, ...]:
