@@ -1,15 +1,18 @@
 """The audit hook out of the reach of the code it watches: nothing it uses is a module's to rebind.
 
-The hook's helpers (``_finding``, ``_attributed``), loopctl_whose's tables and functions, the
-builtins they call, ``json`` (which seals each finding's text) and the hook's state all stay in
-the process under test. Code under test that finds them by their ``sys.modules`` name and rebinds
-one before it acts (no audit event: a module attribute or a builtin assigned) silenced every
-finding after it: the buggy ``add`` below came out ``resolved``. Each route then traces the
-failing test and rewrites its assertion's result in ``f_locals`` (written back to the frame when
-the trace function returns, no ctypes needed), which only the audit hook sees. The hook now runs
-on copies of its code over namespaces of its own, made when it is installed; each route is
-``tampered``, named by the tracing it tried to hide. Every name the static screen knows is
-spelled in pieces (tests/test_machinery.py), so the run-time layer is what is tested.
+The hook's helpers (``_finding``), loopctl_whose's tables, the builtins they call, ``json`` (which
+wrote each finding) and the class of the hook's state all stayed reachable from the process under
+test. Code under test that found them by their ``sys.modules`` name and rebound one before it acted
+(no audit event: a module attribute or a builtin assigned) silenced every finding after it: the
+buggy ``add`` came out ``resolved``. Each such route then traces the failing test and rewrites its
+assertion's result in ``f_locals`` (written back when the trace function returns, no ctypes), which
+only the audit hook sees. So did code of the tests' run by the hook itself, where nothing is heard
+and the frames above hold its state (a ``str`` subclass as a code object's file name, a patched
+``PurePath.__str__``), a hook compiled under a test file's name given as a ``str`` subclass, and a
+``gc`` walk made for the candidate by library code that hands back its result (an executor, a
+dispatcher), which finds the hook and its state among the objects. Each route is ``tampered`` now,
+and named by what gave it away. Every name the static screen knows is spelled in pieces
+(tests/test_machinery.py), so the run-time layer is what is tested.
 """
 
 from __future__ import annotations
@@ -120,6 +123,27 @@ class _Probe(_Name):
 exec(compile("_m('s', 'ys')._get" + "frame()", _Probe("calc-probe"), "exec"), {"_m": _m})
 """
 
+# A gc walk handed back by library code that calls what it is given: the hook and its state are
+# among the objects; its closure holds the state, whose counts then say every finding was sent.
+STATE_FROM_OBJECTS = FULL_COUNTS + """
+_gc = _m("g", "c")
+def _silence(objects):
+    for _o in objects:
+        if type(_o).__name__ == "function" and _o.__name__ == "hook" and _o.__closure__:
+            for _cell in _o.__closure__:
+                if hasattr(_cell.cell_contents, "counts"):
+                    _cell.cell_contents.counts = _Full()
+"""
+
+GC_THROUGH_AN_EXECUTOR = STATE_FROM_OBJECTS + """
+with _m("concurrent.fut", "ures").ThreadPoolExecutor(1) as _pool:
+    _silence(_pool.submit(getattr(_gc, "get_" + "objects")).result())
+"""
+
+GC_THROUGH_A_DISPATCHER = STATE_FROM_OBJECTS + """
+_silence(_m("func", "tools").singledispatch(getattr(_gc, "get_" + "objects"))(None))
+"""
+
 TRACED = "sys.settrace from a file the candidate wrote (calc.py)"
 ROUTES = {  # test id: (candidate code, what the verdict's message must name)
     "rebind-the-finding-helper": (FINDING_REBOUND + TRACE_AND_FLIP, TRACED),
@@ -129,6 +153,12 @@ ROUTES = {  # test id: (candidate code, what the verdict's message must name)
     "patch-the-state-class": (STATE_CLASS_PATCHED + TRACE_AND_FLIP, TRACED),
     "path-str-inside-the-hook": (
         PATH_STR_PATCHED + TRACE_AND_FLIP, "sys._getframe from a file the candidate wrote (calc.py)",
+    ),
+    "gc-walk-through-an-executor": (
+        GC_THROUGH_AN_EXECUTOR + TRACE_AND_FLIP, "gc.get_objects from a thread of library code alone",
+    ),
+    "gc-walk-through-a-dispatcher": (
+        GC_THROUGH_A_DISPATCHER + TRACE_AND_FLIP, "gc.get_objects from a file the candidate wrote (calc.py)",
     ),
     "hook-compiled-under-a-name-of-another-type": (
         HOOK_UNDER_A_NAME_OF_ANOTHER_TYPE, "tests/test_calc.py, which does not hold it",
@@ -147,8 +177,9 @@ def task(make_repo):
 @pytest.mark.parametrize("route", list(ROUTES))
 def test_rebinding_what_the_audit_hook_uses_does_not_silence_it(task, python_project_env, route):
     """A helper of the hook's module, a table of loopctl_whose, a builtin, json's encoder, the
-    state's class, rebound before tracing the failing test: ``tampered``, for the tracing. Code of
-    the candidate's run by the hook itself (a patched ``PurePath.__str__`` naming a program) is
-    audited like any code: its hunt for the hook's state is ``tampered``, for the frame access."""
+    state's class, rebound before tracing the failing test: ``tampered``, for the tracing. The
+    candidate's code run by the hook itself is heard (the frame access of its hunt for the state)
+    or never run; a name of a ``str`` subclass is read; a ``gc`` walk through library code is the
+    candidate's."""
     code, caught_by = ROUTES[route]
     assert_caught(task, python_project_env, code, caught_by)

@@ -36,15 +36,10 @@ Standard library only; Python 3.8 on (older interpreters have no audit hooks: ``
 returns False and the channel falls back to the plugin's own writes).
 """
 
-import hashlib
-import json
-import os
-import pathlib
 import sys
-import time
-import types
 
 from loopctl_filetext import holds
+from loopctl_hookstate import dumps
 from loopctl_private import private
 from loopctl_programs import PROGRAM_EVENTS, PROGRAMS, program_name
 from loopctl_whose import THREAD_STARTS
@@ -68,10 +63,8 @@ WATCHED = frozenset((
 )) | PROGRAM_EVENTS | THREAD_STARTS
 PER_KIND = 5
 """Findings of one kind sent at most: evidence, not a flood."""
-OURS = ("loopctl_audit", "loopctl_whose", "loopctl_lines", "loopctl_filetext", "loopctl_programs")
+OURS = ("loopctl_audit", "loopctl_whose", "loopctl_lines", "loopctl_filetext", "loopctl_programs", "loopctl_hookstate")
 """The modules whose code the hook runs: it runs private copies of them (``loopctl_private``)."""
-CREATED_SLACK = 0.05
-"""Seconds: a workspace file whose inode changed after (install time - this) was written during the run."""
 
 
 def install(fd, key, workspace, suspects, libraries, sender=None, sender_codes=(), rewriter_codes=(), written=None):
@@ -87,91 +80,16 @@ def install(fd, key, workspace, suspects, libraries, sender=None, sender_codes=(
     """
     if not hasattr(sys, "addaudithook"):
         return False
-    ours = private(OURS)["loopctl_audit"]
-    state = ours["_new_state"](fd, key, workspace, suspects, libraries, sender, sender_codes, rewriter_codes)
+    spaces = private(OURS)
+    ours = spaces["loopctl_audit"]
+    make = spaces["loopctl_hookstate"]["new_state"]
+    state = make(fd, key, workspace, suspects, libraries, sender, sender_codes, rewriter_codes)
     state.written = {path: frozenset(lines) for path, lines in (written or {}).items()}
     del key
     sys.addaudithook(ours["_make_hook"](state))
     # the first record: the interpreter started and every later record is sealed and numbered
-    ours["_emit"](state, ours["_dumps"](state, {"k": "boot", "audit": True}))
+    ours["_emit"](state, ours["dumps"](state, {"k": "boot", "audit": True}))
     return True
-
-
-def _new_state(fd, key, workspace, suspects, libraries, sender, sender_codes, rewriter_codes):
-    """Everything the hook needs, captured once; never reachable from a module attribute. A
-    ``SimpleNamespace``: a class of ours could be patched (its ``__getattribute__``) by the tests."""
-    state = types.SimpleNamespace()
-    block = 64
-    if len(key) > block:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(block, b"\0")
-    state.inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    state.outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-    state.fd = fd
-    info = os.fstat(fd)
-    state.identity = (info.st_dev, info.st_ino)
-    state.seq = 0
-    state.workspace = workspace.rstrip("/") + "/"
-    state.suspects = frozenset(suspects)
-    state.libraries = tuple(p.rstrip("/") + "/" for p in libraries if p)
-    state.sender = id(sender)
-    state.senders = frozenset(id(c) for c in sender_codes)
-    state.sender_codes = (sender,) + tuple(sender_codes)  # keeps the ids above meaningful
-    state.rewriters = frozenset(id(c) for c in rewriter_codes)
-    state.rewriter_codes = tuple(rewriter_codes)
-    state.since = time.time() - CREATED_SLACK
-    state.busy = set()
-    state.counts = {}
-    state.origin = {}
-    state.programs = set()
-    state.written = {}
-    state.path_types = (pathlib.PosixPath, pathlib.PurePosixPath)  # bound now: the module's names can change
-    state.ended = False
-    state.candidate_threads = {}  # id -> the Thread the candidate started (kept: its id stays its own)
-    state.method_type = types.MethodType
-    # bound now: at interpreter shutdown module globals may already be gone
-    state.write, state.fstat, state.getpid, state.stat = os.write, os.fstat, os.getpid, os.stat
-    # json's module-level encoder is the tests' to rebind: strings are quoted by the C function
-    state.quote, state.getframe, state.current_frames = _quoter(), sys._getframe, sys._current_frames
-    state.ident, state.text = _thread_ident(), str
-    state.value_error, state.os_error, state.interrupted = ValueError, OSError, InterruptedError
-    state.modules, state.module_type, state.function_type = sys.modules, type(sys), type(_thread_ident)
-    end = json.dumps({"k": "end"})
-    state.end = (end, json.dumps(end))  # at shutdown json's globals may be gone: encoded now
-    return state
-
-
-def _quoter():
-    try:
-        from _json import encode_basestring_ascii
-
-        return encode_basestring_ascii
-    except ImportError:  # pragma: no cover - every CPython has it
-        return json.encoder.py_encode_basestring_ascii
-
-
-def _dumps(state, value):
-    """JSON for the hook's records: a string, or a flat dict of strings, booleans and numbers."""
-    if type(value) is str:
-        return state.quote(value)
-    parts = []
-    for key, item in value.items():
-        if type(item) is bool:
-            text = "true" if item else "false"
-        elif type(item) is int:
-            text = f"{item}"
-        else:
-            text = state.quote(item)
-        parts.append(state.quote(key) + ": " + text)
-    return "{" + ", ".join(parts) + "}"
-
-def _thread_ident():
-    try:
-        import _thread
-
-        return _thread.get_ident
-    except ImportError:  # pragma: no cover - every CPython has it
-        return lambda: 0
 
 
 def _make_hook(state):
@@ -257,7 +175,9 @@ def _handle(state, event, args):
         _attributed(state, "ctypes memory access", caller)
     elif event in ("sys.settrace", "sys.setprofile") and _plain(caller.f_code.co_name) == "_bootstrap_inner":
         _thread_hook(state, event, caller)
-    elif event.startswith(("gc.", "sys.monitoring")) or event in ("sys.settrace", "sys.setprofile"):
+    elif event.startswith("gc."):
+        _walked(state, event, caller)
+    elif event.startswith("sys.monitoring") or event in ("sys.settrace", "sys.setprofile"):
         _attributed(state, event, caller)
     else:  # frames
         shown = event if event != "object.__getattr__" else "frame access (" + (_text(args[1]) or "?") + ")"
@@ -273,7 +193,7 @@ def _program(state, event, args):
     if type(name) is not str or not name or name in state.programs or len(state.programs) >= PROGRAMS:
         return
     state.programs.add(name)
-    _emit(state, _dumps(state, {"k": "program", "name": name}))
+    _emit(state, dumps(state, {"k": "program", "name": name}))
 
 
 def _watched_call(state, function, value):
@@ -356,15 +276,27 @@ def _attributed_on_stack(state, what, frame):
     library helper that relocates code onto a file (hypothesis's ``impersonate``) does it for
     whoever called it. The import system's frozen frames are passed over like a library's; the
     project's unchanged code and the tests stop the walk, innocent (so the project's own
-    ``types.coroutine`` is not the candidate's because a candidate's module imported it)."""
+    ``types.coroutine`` is not the candidate's because a candidate's module imported it).
+    False when the stack holds library code alone."""
     while frame is not None:
         filename = frame.f_code.co_filename
         if not _library(state, filename):
             why = _candidate(state, filename)
             if why and not _untouched(state, frame.f_code):
                 _finding(state, what + " from " + why, frame)
-            return
+            return True
         frame = frame.f_back
+    return False
+
+
+def _walked(state, what, frame):
+    """Report a ``gc`` walk, which hands every object back (the hook itself and its state among
+    them), as the candidate's through any library code that calls what it is given and returns the
+    result: ``functools.singledispatch``'s wrapper, an executor's worker thread. Judged by the first
+    code below the libraries on the stack; on a thread of library code alone, by ``on_its_own``
+    (the candidate started it, or waits on it)."""
+    if not _attributed_on_stack(state, what, frame) and not _on_its_own(state, frame):
+        _finding(state, what + " from a thread of library code alone, while the candidate's code waits", frame)
 
 
 def _unmarshalled(state, name, caller):
@@ -384,7 +316,7 @@ def _finding(state, what, frame):
     where = ""
     if frame is not None:
         where = f"{_shown(state, frame.f_code.co_filename)}:{frame.f_lineno}"
-    _emit(state, _dumps(state, {"k": "audit", "what": what, "where": where}))
+    _emit(state, dumps(state, {"k": "audit", "what": what, "where": where}))
 
 
 def _emit(state, payload, quoted=None):
@@ -406,7 +338,7 @@ def _emit(state, payload, quoted=None):
     outer = state.outer.copy()
     outer.update(inner.digest())
     if quoted is None:
-        quoted = _dumps(state, payload)
+        quoted = dumps(state, payload)
     # f-strings, not str(): at shutdown the module's builtins are gone too
     line = f'{{"p": {pid}, "q": {seq}, "r": {quoted}, "m": "{outer.hexdigest()}"}}\n'
     data = line.encode("utf-8", "replace")
