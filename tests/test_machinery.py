@@ -128,6 +128,16 @@ exec(compile({encoded(HOOK_SOURCE)}, _borrowed, "exec"), vars(_plugin))
 getattr(_config(), "plugin" + "manager").register(_plugin, "calc_plugin")
 """
 
+TRACE_TEST_ADD = """
+def _calls(frame, event, arg):
+    if frame.f_code.co_name == "test_add":
+        frame.f_trace_opcodes = True
+        return _lines
+    return None
+getattr(_sys, "set" + "trace")(_calls)
+"""
+"""Traces ``test_add`` per opcode with the ``_lines`` the code before it defines."""
+
 TRACE_AND_REWRITE_LOCALS = """
 _ct = _m("ct", "ypes")
 _to_fast = getattr(_ct, "python" + "api").PyFrame_LocalsToFast
@@ -138,13 +148,7 @@ def _lines(frame, event, arg):
             names[name] = True
             _to_fast(_ct.py_object(frame), _ct.c_int(0))
     return _lines
-def _calls(frame, event, arg):
-    if frame.f_code.co_name == "test_add":
-        frame.f_trace_opcodes = True
-        return _lines
-    return None
-getattr(_sys, "set" + "trace")(_calls)
-"""
+""" + TRACE_TEST_ADD
 
 TRACE_THREADS = """
 _threading = _m("thread", "ing")

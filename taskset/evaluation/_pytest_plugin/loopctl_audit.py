@@ -6,7 +6,9 @@ It is also the channel's only writer: every record (the plugin's outcomes and it
 leaves through it with a sequence number and an HMAC whose key lives only in the hook's closure.
 The key reaches the boot script on a pipe of its own, is turned into two hash states at once
 (the bytes are never kept), and nothing reachable from Python after boot refers to the hook:
-getting at it takes ``gc`` walks, frames or ctypes, which the hook reports first.
+getting at it takes ``gc`` walks, frames or ctypes, which the hook reports first. The hook runs
+private copies of this module's code and its helpers' (``loopctl_private``): rebinding them here
+changes nothing it does.
 
 What it reports (``k: "audit"`` records), each attributed to the code that asked for it:
 
@@ -34,20 +36,18 @@ Standard library only; Python 3.8 on (older interpreters have no audit hooks: ``
 returns False and the channel falls back to the plugin's own writes).
 """
 
-import hashlib
-import json
-import os
-import pathlib
 import sys
-import time
 
 from loopctl_filetext import holds
+from loopctl_hookstate import dumps
+from loopctl_private import private
 from loopctl_programs import PROGRAM_EVENTS, PROGRAMS, program_name
 from loopctl_whose import THREAD_STARTS
 from loopctl_whose import asker as _asker
 from loopctl_whose import candidate as _candidate
 from loopctl_whose import library as _library
 from loopctl_whose import on_its_own as _on_its_own
+from loopctl_whose import plain as _plain
 from loopctl_whose import shown as _shown
 from loopctl_whose import thread_started as _thread_started
 from loopctl_whose import untouched as _untouched
@@ -63,8 +63,8 @@ WATCHED = frozenset((
 )) | PROGRAM_EVENTS | THREAD_STARTS
 PER_KIND = 5
 """Findings of one kind sent at most: evidence, not a flood."""
-CREATED_SLACK = 0.05
-"""Seconds: a workspace file whose inode changed after (install time - this) was written during the run."""
+OURS = ("loopctl_audit", "loopctl_whose", "loopctl_lines", "loopctl_filetext", "loopctl_programs", "loopctl_hookstate")
+"""The modules whose code the hook runs: it runs private copies of them (``loopctl_private``)."""
 
 
 def install(fd, key, workspace, suspects, libraries, sender=None, sender_codes=(), rewriter_codes=(), written=None):
@@ -80,64 +80,16 @@ def install(fd, key, workspace, suspects, libraries, sender=None, sender_codes=(
     """
     if not hasattr(sys, "addaudithook"):
         return False
-    state = _State(fd, key, workspace, suspects, libraries, sender, sender_codes, rewriter_codes)
+    spaces = private(OURS)
+    ours = spaces["loopctl_audit"]
+    make = spaces["loopctl_hookstate"]["new_state"]
+    state = make(fd, key, workspace, suspects, libraries, sender, sender_codes, rewriter_codes)
     state.written = {path: frozenset(lines) for path, lines in (written or {}).items()}
     del key
-    sys.addaudithook(_make_hook(state))
+    sys.addaudithook(ours["_make_hook"](state))
     # the first record: the interpreter started and every later record is sealed and numbered
-    _emit(state, state.dumps({"k": "boot", "audit": True}))
+    ours["_emit"](state, ours["dumps"](state, {"k": "boot", "audit": True}))
     return True
-
-
-class _State:
-    """Everything the hook needs, captured once; never reachable from a module attribute."""
-
-    def __init__(self, fd, key, workspace, suspects, libraries, sender, sender_codes, rewriter_codes):
-        block = 64
-        if len(key) > block:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(block, b"\0")
-        self.inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self.outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-        self.fd = fd
-        info = os.fstat(fd)
-        self.identity = (info.st_dev, info.st_ino)
-        self.seq = 0
-        self.workspace = workspace.rstrip("/") + "/"
-        self.suspects = frozenset(suspects)
-        self.libraries = tuple(p.rstrip("/") + "/" for p in libraries if p)
-        self.sender = id(sender)
-        self.senders = frozenset(id(c) for c in sender_codes)
-        self.sender_codes = (sender,) + tuple(sender_codes)  # keeps the ids above meaningful
-        self.rewriters = frozenset(id(c) for c in rewriter_codes)
-        self.rewriter_codes = tuple(rewriter_codes)
-        self.since = time.time() - CREATED_SLACK
-        self.busy = set()
-        self.counts = {}
-        self.origin = {}
-        self.programs = set()
-        self.written = {}
-        self.path_types = (pathlib.PosixPath, pathlib.PurePosixPath)  # bound now: the module's names can change
-        self.ended = False
-        self.candidate_threads = {}  # id -> the Thread the candidate started (kept: its id stays its own)
-        self.method_type = type(self.__init__)
-        # bound now: at interpreter shutdown module globals may already be gone
-        self.write, self.fstat, self.getpid, self.stat = os.write, os.fstat, os.getpid, os.stat
-        self.dumps, self.getframe, self.current_frames = json.dumps, sys._getframe, sys._current_frames
-        self.ident = _thread_ident()
-        self.value_error, self.os_error, self.interrupted = ValueError, OSError, InterruptedError
-        self.modules, self.module_type, self.function_type = sys.modules, type(sys), type(_thread_ident)
-        end = json.dumps({"k": "end"})
-        self.end = (end, json.dumps(end))  # at shutdown json's globals may be gone: encoded now
-
-
-def _thread_ident():
-    try:
-        import _thread
-
-        return _thread.get_ident
-    except ImportError:  # pragma: no cover - every CPython has it
-        return lambda: 0
 
 
 def _make_hook(state):
@@ -205,8 +157,8 @@ def _handle(state, event, args):
     if event == "object.__setattr__":
         _attributed(state, "a function's __code__ replaced", caller)
     elif event == "code.__new__":
-        name = args[1] if len(args) > 1 else None
-        if type(name) is str and _existing(state, name) and not _unmarshalled(state, name, caller):
+        name = _text(args[1]) if len(args) > 1 else None
+        if name is not None and _existing(state, name) and not _unmarshalled(state, name, caller):
             _attributed_on_stack(state, "a code object built under the name of " + name, caller)
     elif event == "function.__new__":  # a function made from a code object (ours, say, to send as us)
         _attributed(state, "a function built from a code object", caller)
@@ -221,23 +173,39 @@ def _handle(state, event, args):
             _attributed(state, "ctypes", caller)
     elif event.startswith("ctypes."):
         _attributed(state, "ctypes memory access", caller)
-    elif event in ("sys.settrace", "sys.setprofile") and caller.f_code.co_name == "_bootstrap_inner":
+    elif event in ("sys.settrace", "sys.setprofile") and _plain(caller.f_code.co_name) == "_bootstrap_inner":
         _thread_hook(state, event, caller)
-    elif event.startswith(("gc.", "sys.monitoring")) or event in ("sys.settrace", "sys.setprofile"):
+    elif event.startswith("gc."):
+        _walked(state, event, caller)
+    elif event.startswith("sys.monitoring") or event in ("sys.settrace", "sys.setprofile"):
         _attributed(state, event, caller)
     else:  # frames
-        shown = event if event != "object.__getattr__" else "frame access (" + args[1] + ")"
+        shown = event if event != "object.__getattr__" else "frame access (" + (_text(args[1]) or "?") + ")"
         _attributed(state, shown, caller)
 
 
 def _program(state, event, args):
     """Report, once, a program the tests start (by the name or path they give): what a task's tests
     need besides the environment. Not evidence of anything; the parent keeps those outside it."""
-    name = program_name(event, args, state.path_types)
+    name = program_name(event, args)
+    if type(name) in state.path_types:
+        name = _watched_call(state, state.text, name)
     if type(name) is not str or not name or name in state.programs or len(state.programs) >= PROGRAMS:
         return
     state.programs.add(name)
-    _emit(state, state.dumps({"k": "program", "name": name}))
+    _emit(state, dumps(state, {"k": "program", "name": name}))
+
+
+def _watched_call(state, function, value):
+    """``function(value)`` with the hook open again, for Python code that is not ours (pathlib's
+    ``__str__``, which the tests can patch): run while the hook is busy, it was audited by nobody
+    and found the hook's state in the frames above it."""
+    me = state.ident()
+    state.busy.discard(me)
+    try:
+        return function(value)
+    finally:
+        state.busy.add(me)
 
 
 def _thread_hook(state, event, caller):
@@ -252,9 +220,9 @@ def _thread_hook(state, event, caller):
 
 
 def _compile(state, args, caller):
-    if len(args) < 2 or type(args[1]) is not str:
+    name = _text(args[1]) if len(args) > 1 else None
+    if name is None:
         return
-    name = args[1]
     path = _existing(state, name)
     if not path:
         return
@@ -274,6 +242,11 @@ def _compile(state, args, caller):
     if holds(held, source) or _on_its_own(state, caller):
         return
     _finding(state, "code was compiled under the name of " + name + ", which does not hold it", caller)
+
+
+def _text(value):
+    """``value`` as a plain str when it is a str of any type (a subclass's methods never run), else None."""
+    return _plain(value) if issubclass(type(value), str) else None
 
 
 def _existing(state, name):
@@ -303,15 +276,27 @@ def _attributed_on_stack(state, what, frame):
     library helper that relocates code onto a file (hypothesis's ``impersonate``) does it for
     whoever called it. The import system's frozen frames are passed over like a library's; the
     project's unchanged code and the tests stop the walk, innocent (so the project's own
-    ``types.coroutine`` is not the candidate's because a candidate's module imported it)."""
+    ``types.coroutine`` is not the candidate's because a candidate's module imported it).
+    False when the stack holds library code alone."""
     while frame is not None:
         filename = frame.f_code.co_filename
         if not _library(state, filename):
             why = _candidate(state, filename)
             if why and not _untouched(state, frame.f_code):
                 _finding(state, what + " from " + why, frame)
-            return
+            return True
         frame = frame.f_back
+    return False
+
+
+def _walked(state, what, frame):
+    """Report a ``gc`` walk, which hands every object back (the hook itself and its state among
+    them), as the candidate's through any library code that calls what it is given and returns the
+    result: ``functools.singledispatch``'s wrapper, an executor's worker thread. Judged by the first
+    code below the libraries on the stack; on a thread of library code alone, by ``on_its_own``
+    (the candidate started it, or waits on it)."""
+    if not _attributed_on_stack(state, what, frame) and not _on_its_own(state, frame):
+        _finding(state, what + " from a thread of library code alone, while the candidate's code waits", frame)
 
 
 def _unmarshalled(state, name, caller):
@@ -319,7 +304,7 @@ def _unmarshalled(state, name, caller):
     an environment or standard-library module's own bytecode as it is imported (sh's ``import
     getpass`` was judged the candidate's), not code someone built. Never for a workspace file."""
     code = caller.f_code
-    return (code.co_name == "_compile_bytecode" and code.co_filename.startswith("<frozen importlib")
+    return (_plain(code.co_name) == "_compile_bytecode" and _plain(code.co_filename).startswith("<frozen importlib")
             and not name.startswith(state.workspace))
 
 
@@ -331,7 +316,7 @@ def _finding(state, what, frame):
     where = ""
     if frame is not None:
         where = f"{_shown(state, frame.f_code.co_filename)}:{frame.f_lineno}"
-    _emit(state, state.dumps({"k": "audit", "what": what, "where": where}))
+    _emit(state, dumps(state, {"k": "audit", "what": what, "where": where}))
 
 
 def _emit(state, payload, quoted=None):
@@ -353,7 +338,7 @@ def _emit(state, payload, quoted=None):
     outer = state.outer.copy()
     outer.update(inner.digest())
     if quoted is None:
-        quoted = state.dumps(payload)
+        quoted = dumps(state, payload)
     # f-strings, not str(): at shutdown the module's builtins are gone too
     line = f'{{"p": {pid}, "q": {seq}, "r": {quoted}, "m": "{outer.hexdigest()}"}}\n'
     data = line.encode("utf-8", "replace")

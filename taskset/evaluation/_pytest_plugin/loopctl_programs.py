@@ -1,7 +1,9 @@
 """Which program an audit event that starts one names: what a task's tests need besides the environment.
 
 Read by ``loopctl_audit``'s hook (``k: "program"`` records); standard library only, and no code of
-an unknown type runs here (only the standard library's path types are turned into text).
+an unknown type runs here: a path object (the standard library's path types only) is handed back
+as it is, for the hook to turn into text with its guard down (pathlib's methods are Python code
+the tests can patch).
 """
 
 PROGRAM_EVENTS = frozenset(("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system", "pty.spawn"))
@@ -13,8 +15,9 @@ PROGRAMS = 100
 """Distinct programs reported at most: a record of what the tests ran, not a flood."""
 
 
-def program_name(event, args, path_types):
-    """The name or path ``event`` starts, as text; None when its arguments do not say."""
+def program_name(event, args):
+    """The name or path ``event`` starts, as text or as the object given (a path); None when its
+    arguments do not say."""
     if event == "os.system":
         return "/bin/sh"
     index = PROGRAM_ARGUMENT[event]
@@ -23,6 +26,4 @@ def program_name(event, args, path_types):
         name = name[0] if name else None
     if type(name) is bytes:
         return name.decode("utf-8", "replace")
-    if type(name) in path_types:
-        return str(name)
     return name

@@ -24,11 +24,21 @@ _HANDERS = (
 )
 
 
+def plain(text):
+    """``text`` (a code object's file or function name, a str) as a str of the interpreter's own type.
+
+    Code can carry a str subclass there (``compile`` and ``code.replace`` keep one): its methods
+    (``__contains__``, ``__hash__``, ``startswith``) would run the tests' code inside the hook, out
+    of its sight and with the hook's state in the frames above. ``str.__str__`` copies without
+    calling any of them."""
+    return str.__str__(text)
+
+
 def hander(code):
     """True for a library helper that hands frames or memory back to its caller."""
-    name = code.co_filename
+    name, function = plain(code.co_filename), plain(code.co_name)
     for part, functions in _HANDERS:
-        if part in name and (functions is None or code.co_name in functions):
+        if part in name and (functions is None or function in functions):
             return True
     return False
 
@@ -42,7 +52,7 @@ def asker(frame):
 
 def untouched(state, code):
     """True when ``code`` is a function of a suspect file that holds no line the candidate added."""
-    added = state.written.get(code.co_filename)
+    added = state.written.get(plain(code.co_filename))
     if added is None:
         return False
     first, last = span(code)
@@ -51,6 +61,7 @@ def untouched(state, code):
 
 def candidate(state, filename):
     """Why code from ``filename`` is the candidate's ("" when it is not)."""
+    filename = plain(filename)
     known = state.origin.get(filename)
     if known is not None:
         return known
@@ -77,11 +88,13 @@ def candidate(state, filename):
 
 def shown(state, filename):
     """``filename`` relative to the workspace when it is inside it."""
+    filename = plain(filename)
     return filename[len(state.workspace):] if filename.startswith(state.workspace) else filename
 
 
 def library(state, filename):
     """True for the standard library's, the environment's and our own code, and the import system's."""
+    filename = plain(filename)
     return filename.startswith("<frozen ") or filename.startswith(state.libraries)
 
 
@@ -129,7 +142,9 @@ def thread_started(state, function, frame):
     if len(state.candidate_threads) >= CANDIDATE_THREADS:
         state.candidate_threads[None] = None  # too many to tell apart: any thread is the candidate's
         return
-    owner = function.__self__ if type(function) is state.method_type else getattr(function, "__code__", None)
+    # never an attribute of an object of unknown type: its property would run inside the hook
+    owner = function.__self__ if type(function) is state.method_type else (
+        function.__code__ if type(function) is state.function_type else None)
     state.candidate_threads[id(owner)] = owner
 
 
@@ -141,7 +156,7 @@ def _started_by_candidate(state, frame):
         frame = frame.f_back
     if state.candidate_threads.get(id(frame.f_code)) is frame.f_code:
         return True
-    if frame.f_code.co_name != "_bootstrap" or not frame.f_code.co_filename.endswith("threading.py"):
+    if plain(frame.f_code.co_name) != "_bootstrap" or not plain(frame.f_code.co_filename).endswith("threading.py"):
         return False
     owner = frame.f_locals.get("self")
     return owner is not None and state.candidate_threads.get(id(owner)) is owner
