@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
+from factories import git_diff, task_between
 from taskset.evaluation.feedback import FEEDBACK_LIMIT
 from taskset.evaluation.junit import Outcome
 from taskset.evaluation.verdict import VerdictProblem, evaluate
@@ -24,31 +25,13 @@ F2P = "tests/test_calc.py::test_add"
 P2P = "tests/test_calc.py::test_mul"
 
 
-def git_diff(repo, base: str, fix: str, *paths: str) -> str:
-    return subprocess.run(
-        ["git", "diff", base, fix, "--", *paths], cwd=repo.path, capture_output=True, text=True, check=True
-    ).stdout
-
-
 @pytest.fixture
 def task(make_repo) -> Task:
     """A one-bug task: add() subtracts; the fix adds test_add (FAIL_TO_PASS) beside test_mul."""
     repo = make_repo("calc")
     base = repo.commit("calc with a bug", {"calc.py": BUGGY, "tests/test_calc.py": OLD_TESTS})
     fix = repo.commit("fix add", {"calc.py": FIXED, "tests/test_calc.py": NEW_TESTS})
-    return Task(
-        instance_id="local__calc-" + fix[:12],
-        repo="local/calc",
-        repo_url=str(repo.path),
-        base_commit=base,
-        fix_commit=fix,
-        created_at="2024-03-01T12:00:00+00:00",
-        patch=git_diff(repo, base, fix, "calc.py"),
-        test_patch=git_diff(repo, base, fix, "tests"),
-        problem_statement="add() subtracts",
-        FAIL_TO_PASS=(F2P,),
-        PASS_TO_PASS=(P2P,),
-    )
+    return task_between(repo, base, fix, ("calc.py",), (F2P,), (P2P,), statement="add() subtracts")
 
 
 @pytest.fixture
