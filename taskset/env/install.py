@@ -191,6 +191,7 @@ class Installer:
         dated = _dated(plan.exclude_newer, plan.late)
         files = self.venv / ".loopctl"
         files.mkdir(exist_ok=True)
+        build: list[str] = []  # how this rung builds the project, which ``uv build`` takes too (ownwheel)
         if rung == "no-build-isolation" and plan.project:
             era = ERA_BUILD_TOOLS_312 if _at_least(self.version, "3.12") else ERA_BUILD_TOOLS
             backend = [r for r in plan.build_requires if _name(r) not in ("setuptools", "wheel")]
@@ -200,10 +201,12 @@ class Installer:
                 args += ["--no-build-isolation-package", plan.project_name]
             else:
                 args += ["--no-build-isolation"]
+            build = ["--no-build-isolation"]  # in ``uv build`` it concerns the project alone
         if rung == "capped-backend":
-            args += ["--build-constraints", _write(files / "build-constraints.txt", [plan.backend_cap()])]
+            build = ["--build-constraints", _write(files / "build-constraints.txt", [plan.backend_cap()])]
+            args += build
         # the project built alone, so the version its tag gives reaches every versioning tool
-        source = ownwheel.prebuilt(self, plan, source, rung, dated) or source
+        source = ownwheel.prebuilt(self, plan, source, rung, dated + build) or source
         if plan.frozen:
             pins = _write(files / "frozen.txt", plan.frozen)
             self.run(args + ["--no-deps", "-r", pins] + _project_ref(plan, source, ()), rung)

@@ -36,23 +36,19 @@ def discard(venv: Path) -> None:
     shutil.rmtree(Path(venv) / FOLDER, ignore_errors=True)
 
 
-def prebuilt(installer: Installer, plan: Plan, source: Path, rung: str, dated: list[str]) -> Path | None:
-    """The wheel of the project at ``source`` built alone with its version at the base commit, in
-    ``rung``'s build settings and ``dated``'s resolution date; None when the plan has no version to
-    give (or no name to give it under) or the wheel does not build (then the install builds the tree
-    itself, as before, and reports the failure in its own words)."""
+def prebuilt(installer: Installer, plan: Plan, source: Path, rung: str, settings: list[str]) -> Path | None:
+    """The wheel of the project at ``source`` built alone with its version at the base commit, with
+    ``settings`` (the install's resolution date and ``rung``'s build options, as the install passes
+    them to uv); None when the plan has no version to give (or no name to give it under) or the
+    wheel does not build (then the install builds the tree itself, as before, and reports the
+    failure in its own words)."""
     if not (plan.project and plan.project_name and plan.version and rung in RUNGS):
         return None
     folder = installer.venv / FOLDER
     built = sorted(folder.glob("*.whl"))
     if built:  # a relaxation retries the install in the same venv: the project did not change
         return built[0]
-    args = ["build", "--wheel", "--out-dir", str(folder), "--python", str(installer.python), *dated]
-    if rung == "no-build-isolation":
-        args.append("--no-build-isolation")  # the era's build tools are already in the venv
-    constraints = installer.venv / ".loopctl" / "build-constraints.txt"
-    if rung == "capped-backend" and constraints.is_file():
-        args += ["--build-constraints", str(constraints)]
+    args = ["build", "--wheel", "--out-dir", str(folder), "--python", str(installer.python), *settings]
     shared = installer.build_env
     installer.build_env = scmversion.pretend_variables(plan.project_name, plan.version, alone=True)
     try:
