@@ -19,8 +19,7 @@ CREATED_SLACK = 0.05
 
 
 def new_state(fd, key, workspace, suspects, libraries, sender, sender_codes, rewriter_codes):
-    """Everything the hook needs, captured once; never reachable from a module attribute. A
-    ``SimpleNamespace``: a class of ours could be patched (its ``__getattribute__``) by the tests."""
+    """Everything the hook needs, captured once; never reachable from a module attribute."""
     state = types.SimpleNamespace()
     block = 64
     if len(key) > block:
@@ -52,7 +51,6 @@ def new_state(fd, key, workspace, suspects, libraries, sender, sender_codes, rew
     state.method_type = types.MethodType
     # bound now: at interpreter shutdown module globals may already be gone
     state.write, state.fstat, state.getpid, state.stat = os.write, os.fstat, os.getpid, os.stat
-    # json's module-level encoder is the tests' to rebind: strings are quoted by the C function
     state.quote, state.getframe, state.current_frames = _quoter(), sys._getframe, sys._current_frames
     state.ident, state.text = _thread_ident(), str
     state.value_error, state.os_error, state.interrupted = ValueError, OSError, InterruptedError
@@ -87,6 +85,7 @@ def dumps(state, value):
             text = state.quote(item)
         parts.append(state.quote(key) + ": " + text)
     return "{" + ", ".join(parts) + "}"
+
 
 def _thread_ident():
     try:
