@@ -49,8 +49,10 @@ def quick_or_held(item: tuple[str, str]) -> str:
     name, where = item
     if name == "quick":
         return name
-    Path(where, "started").touch()
     try:
+        # inside the try: the file exists as soon as touch() opens it, and the driver may
+        # interrupt before touch() returns, which must still reach the cleanup
+        Path(where, "started").touch()
         while True:
             time.sleep(0.05)
     finally:
