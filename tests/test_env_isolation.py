@@ -31,8 +31,6 @@ MODULE = "src/srccalc/__init__.py"
 TEST_FILE = "tests/test_calc.py"
 
 
-
-
 def _row(repo, base: str, fix: str, f2p: str, p2p: tuple[str, ...]) -> dict:
     """A SWE-bench row as their dataset has it: no loopctl ``environment`` field (no layout recorded)."""
     return {"repo": "local/srccalc", "instance_id": f"local__srccalc-{fix[:12]}", "base_commit": base,

@@ -334,8 +334,10 @@ class Installer:
             lines.append(line)
         return tuple(sorted(lines, key=str.lower))
 
-    def run(self, args: list[str], step: str, tool: bool = True) -> str:
-        """Run uv (or, with ``tool=False``, ``args`` as is); on failure raise EnvironmentBuildError."""
+    def run(self, args: list[str], step: str, tool: bool = True, build_env: dict[str, str] | None = None) -> str:
+        """Run uv (or, with ``tool=False``, ``args`` as is); on failure raise EnvironmentBuildError.
+
+        ``build_env``: this command's variables instead of the environment's ``self.build_env``."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise EnvironmentBuildError("environment build timed out", output="", step=step, timed_out=True)
@@ -343,7 +345,7 @@ class Installer:
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH")}
         # setuptools < 60 defaults to the stdlib distutils, which Python 3.12 removed; its own copy works
         env.setdefault("SETUPTOOLS_USE_DISTUTILS", "local")
-        env.update(self.build_env)
+        env.update(self.build_env if build_env is None else build_env)
         # uv reports on stderr and answers (freeze) on stdout: keep them apart, log both
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                 cwd=self.venv.parent, start_new_session=True)

@@ -49,13 +49,10 @@ def prebuilt(installer: Installer, plan: Plan, source: Path, rung: str, settings
     if built:  # a relaxation retries the install in the same venv: the project did not change
         return built[0]
     args = ["build", "--wheel", "--out-dir", str(folder), "--python", str(installer.python), *settings]
-    shared = installer.build_env
-    installer.build_env = scmversion.pretend_variables(plan.project_name, plan.version, alone=True)
+    alone = scmversion.pretend_variables(plan.project_name, plan.version, alone=True)
     try:
-        installer.run(args + [str(source)], f"{rung}:own-wheel")
+        installer.run(args + [str(source)], f"{rung}:own-wheel", build_env=alone)
     except EnvironmentBuildError:
         return None
-    finally:
-        installer.build_env = shared
     built = sorted(folder.glob("*.whl"))
     return built[0] if built else None
