@@ -207,11 +207,8 @@ def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, c
 
     def run(ws: Workspace, tests: Sequence[str], written: Sequence[str] = ()):
         # written: the gold patch's paths on the fixed side: suspects, as when the evaluator judges it.
-        # As the evaluator does, the build is of the unpatched tree; a patched one only loses the
-        # extensions compiled from sources the patch changed
-        if written:
-            env.drop_stale(ws.path, written)
-        else:
+        # As the evaluator does, the build is of the unpatched tree (never of a patched one)
+        if not written:
             env.prepare(ws.path)
         ws.clear_bytecode()
         result = run_tests(env, ws.path, list(tests), pythonpath=layout.pythonpath(ws.path), timeout=config.timeout,
@@ -244,6 +241,7 @@ def _prove(repo: Repo, candidate: Candidate, patch: str, test_patch: str, env, c
                     reason=Reason.NO_FAIL_TO_PASS, detail=f"{ran} tests ran; none failed on the buggy code")
                 return _Proof(verdict, buggy, {}, modules)
             touched = ws.apply_patch(patch, what="gold patch", allow_tests=True)
+            env.drop_stale(ws.path, touched)  # the extensions compiled from sources the patch changed
             gold = run(ws, modules, touched)
             alone = _alone(lambda tests: run(ws, tests, touched), suspects(buggy, [gold]))
             verdict = judge(buggy, [gold], patch, alone)
