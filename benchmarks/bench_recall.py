@@ -125,7 +125,7 @@ def main() -> None:
     """Mine every project's verified fixes and negatives; print recall and negatives made tasks per project."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("snapshots", nargs="+", help="owner/name=PATH, or a path whose folder is owner+name")
-    parser.add_argument("--half", choices=HALVES, help="only this half's projects (default: all)")
+    parser.add_argument("--half", choices=HALVES, help="only this part's projects (default: all)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", action="append", default=[], help="only this owner/name (repeatable)")
     parser.add_argument("--keep", type=Path, help="keep the mined task sets here")
