@@ -8,11 +8,19 @@ the rest reuse it, exactly as a user's warm cache would.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# A suite started in the background of a non-interactive shell (``cmd &``, nohup) inherits SIGINT
+# ignored, and so does every process it starts (an ignored signal stays ignored across exec): the
+# Ctrl-C tests' interrupts would reach nobody. A handler, unlike SIG_IGN, is reset to the default
+# by exec, so each process the tests start takes Ctrl-C as a user's terminal would deliver it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET")
 KEPT = ("LOOPCTL_SANDBOX", "LOOPCTL_HARBOR_VENV")
